@@ -1,0 +1,56 @@
+"""Train several recipes and print their test metrics as JSON lines (model selection aid).
+
+    python scripts/sweep.py --data ../shared/data --out sweep.jsonl \
+        '{"name": "a", "hidden": [512, 256], "beta": 0.5, "epochs": 40, "lr_schedule": "cosine"}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import torch
+import zstandard
+
+from vaecodec import metrics, quantize, training
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="../shared/data")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("recipes", nargs="+", help="JSON objects with Recipe fields")
+    args = parser.parse_args()
+    train_images = training.load_mnist(args.data, train=True)
+    test_images = training.load_mnist(args.data, train=False)
+    for spec in args.recipes:
+        fields = json.loads(spec)
+        fields["hidden"] = tuple(fields.get("hidden", (400,)))
+        recipe = training.Recipe(**fields)
+        model = training.train(recipe, train_images, device=args.device, log=lambda s: None)
+        row = {"recipe": recipe.to_dict(), **training.test_loss(model, test_images)}
+        with torch.no_grad():
+            mu, _ = model.encode(torch.from_numpy(test_images).float() / 255)
+            mu = mu.numpy()
+            def recon(z):
+                p = model.decode(torch.from_numpy(z)).numpy().reshape(-1, 28, 28)
+                return np.rint(p * 255).astype(np.uint8)
+            row["psnr_unquantized"] = metrics.psnr(test_images, recon(mu))
+            for step in (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5):
+                sym = quantize.quantize(mu, step)
+                nbytes = len(zstandard.ZstdCompressor(level=19).compress(sym.T.tobytes()))
+                rec = recon(quantize.dequantize(sym, step))
+                row[f"step{step}"] = {
+                    "bytes": nbytes / len(mu),
+                    "psnr": round(metrics.psnr(test_images, rec), 3),
+                    "ssim": round(metrics.ssim(test_images, rec), 4),
+                }
+        print(json.dumps(row), flush=True)
+        with open(args.out, "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vaecodec import images
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "samples" / "digits"
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def sample_images() -> np.ndarray:
+    pixels, names, skipped = images.read_images(images.collect([SAMPLES]))
+    assert len(names) == 200 and not skipped
+    return pixels
+
+
+@pytest.fixture(scope="session")
+def mnist_root() -> Path:
+    if not (SHARED_DATA / "MNIST" / "raw" / "t10k-images-idx3-ubyte").is_file():
+        pytest.skip("needs the full MNIST data set at ../shared/data (present in CI)")
+    return SHARED_DATA

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import vaecodec
+from vaecodec import metrics, quantize
+
+
+def test_round_trip_shape_and_determinism(sample_images):
+    data = vaecodec.encode(sample_images)
+    assert isinstance(data, bytes) and data[:4] == b"VAEZ"
+    out = vaecodec.decode(data)
+    assert out.shape == sample_images.shape and out.dtype == np.uint8
+    assert vaecodec.encode(sample_images) == data  # same input, same bytes
+    assert np.array_equal(vaecodec.decode(data), out)
+
+
+def test_quality_on_shipped_sample(sample_images):
+    data = vaecodec.encode(sample_images)
+    out = vaecodec.decode(data)
+    assert metrics.psnr(sample_images, out) >= 20.0
+    assert metrics.ssim(sample_images, out) >= 0.85
+    assert len(data) / len(sample_images) <= 16
+
+
+def test_single_image_float_and_tensor_inputs(sample_images):
+    one = sample_images[3]
+    out = vaecodec.decode(vaecodec.encode(one))
+    assert out.shape == (1, 28, 28)
+    as_float = sample_images[:5].astype(np.float32) / 255
+    assert vaecodec.encode(as_float) == vaecodec.encode(sample_images[:5])
+    torch = pytest.importorskip("torch")
+    assert vaecodec.encode(torch.from_numpy(sample_images[:5])) == vaecodec.encode(sample_images[:5])
+
+
+def test_smaller_step_costs_bytes_and_gains_quality(sample_images):
+    fine = vaecodec.encode(sample_images, quant_step=0.05)
+    coarse = vaecodec.encode(sample_images, quant_step=1.0)
+    assert len(fine) > len(coarse)
+    assert metrics.psnr(sample_images, vaecodec.decode(fine)) > metrics.psnr(
+        sample_images, vaecodec.decode(coarse)
+    )
+    assert vaecodec.read_info(fine).quant_step == 0.05
+
+
+def test_default_step_is_the_documented_one():
+    assert vaecodec.DEFAULT_QUANT_STEP == quantize.DEFAULT_STEP
+
+
+@pytest.mark.parametrize(
+    "bad, error",
+    [
+        ([[0] * 28] * 28, TypeError),
+        ("digits", TypeError),
+        (np.zeros((2, 28, 28), dtype=np.int64), TypeError),
+        (np.zeros((2, 28, 28), dtype=bool), TypeError),
+        (np.zeros((2, 32, 32), dtype=np.uint8), ValueError),
+        (np.zeros((0, 28, 28), dtype=np.uint8), ValueError),
+        (np.full((1, 28, 28), 1.5, dtype=np.float32), ValueError),
+        (np.full((1, 28, 28), np.nan, dtype=np.float32), ValueError),
+    ],
+)
+def test_encode_rejects_bad_input(bad, error):
+    with pytest.raises(error):
+        vaecodec.encode(bad)
+
+
+@pytest.mark.parametrize("step", [0, -1, float("nan"), float("inf"), 1e6, "big"])
+def test_encode_rejects_bad_step(sample_images, step):
+    with pytest.raises(ValueError, match="quantization step"):
+        vaecodec.encode(sample_images[:2], quant_step=step)
+
+
+def test_decode_rejects_non_bytes():
+    with pytest.raises(TypeError):
+        vaecodec.decode("VAEZ")
+
+
+def test_names_round_trip_through_header(sample_images):
+    data = vaecodec.encode(sample_images[:2], names=["a/1.png", "b.jpg"])
+    assert vaecodec.read_info(data).names == ("a/1.png", "b.jpg")
+    with pytest.raises(vaecodec.UnsafeNameError):
+        vaecodec.encode(sample_images[:1], names=["../x.png"])
+
+
+def test_public_api_is_listed():
+    for name in vaecodec.__all__:
+        assert getattr(vaecodec, name) is not None
+    assert issubclass(vaecodec.TruncatedError, vaecodec.FormatError)
+    assert issubclass(vaecodec.FormatError, vaecodec.VaezError)

@@ -1,0 +1,190 @@
+"""The command line through click's CliRunner: exit codes, exact messages, files on disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+import vaecodec
+from vaecodec import container
+from vaecodec.cli import main
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture
+def digits(tmp_path, sample_dir):
+    target = tmp_path / "digits"
+    shutil.copytree(sample_dir / "3", target / "3")
+    shutil.copytree(sample_dir / "7", target / "7")
+    return target
+
+
+def run(runner, *args):
+    return runner.invoke(main, [str(a) for a in args])
+
+
+def test_compress_info_decompress(runner, tmp_path, digits):
+    out = tmp_path / "out.vaez"
+    result = run(runner, "compress", digits, out)
+    assert result.exit_code == 0, result.output
+    count = len(list(digits.rglob("*.png")))
+    assert f"compressed {count} images into {out}" in result.output
+
+    result = run(runner, "info", out)
+    assert result.exit_code == 0 and f"{count} (28x28)" in result.output
+    assert "vae-default" in result.output
+    info = json.loads(run(runner, "info", out, "--json").output)
+    assert info["count"] == count and info["format_version"] == 1
+    assert sorted(info["names"]) == sorted(p.relative_to(digits).as_posix() for p in digits.rglob("*.png"))
+
+    result = run(runner, "decompress", out)
+    assert result.exit_code == 0, result.output
+    restored = tmp_path / "out"
+    for original in digits.rglob("*.png"):
+        twin = restored / original.relative_to(digits)
+        assert twin.is_file()
+        assert np.asarray(Image.open(twin)).shape == (28, 28)
+    assert not list(restored.rglob(".*"))  # no temporary files left
+
+
+def test_decompress_to_folder_and_force(runner, tmp_path, digits):
+    out = tmp_path / "out.vaez"
+    run(runner, "compress", digits, out)
+    dest = tmp_path / "restored"
+    assert run(runner, "decompress", out, "-o", dest).exit_code == 0
+    result = run(runner, "decompress", out, "-o", dest)
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: ") and "already exist" in result.output
+    assert "--force" in result.output
+    assert run(runner, "decompress", out, "-o", dest, "--force").exit_code == 0
+
+
+def test_existing_output_needs_force(runner, tmp_path, digits):
+    out = tmp_path / "out.vaez"
+    out.write_bytes(b"precious")
+    result = run(runner, "compress", digits, out)
+    assert result.exit_code == 1
+    assert result.output == f"Error: {out} already exists (use --force to overwrite)\n"
+    assert out.read_bytes() == b"precious"
+    assert run(runner, "compress", digits, out, "--force").exit_code == 0
+    assert out.read_bytes()[:4] == b"VAEZ"
+
+
+def test_step_option_changes_the_file(runner, tmp_path, digits):
+    run(runner, "compress", digits, tmp_path / "a.vaez", "--step", "0.05")
+    run(runner, "compress", digits, tmp_path / "b.vaez", "--step", "1")
+    assert (tmp_path / "a.vaez").stat().st_size > (tmp_path / "b.vaez").stat().st_size
+    assert vaecodec.read_info(tmp_path / "a.vaez").quant_step == 0.05
+    result = run(runner, "compress", digits, tmp_path / "c.vaez", "--step", "0")
+    assert result.exit_code == 1 and "quantization step" in result.output
+    assert not (tmp_path / "c.vaez").exists()
+
+
+def errors_leave_nothing(tmp_path, before):
+    after = set(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert after == before, after - before
+
+
+def test_bad_image_is_an_error_naming_it_and_nothing_is_written(runner, tmp_path, digits):
+    (digits / "3" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+    before = set(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    result = run(runner, "compress", digits, tmp_path / "out.vaez")
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: ") and "broken.png" in result.output
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output
+    errors_leave_nothing(tmp_path, before)
+
+    result = run(runner, "compress", digits, tmp_path / "out.vaez", "--skip-invalid")
+    assert result.exit_code == 0
+    assert "Warning: skipped 1 unreadable file(s)" in result.output and "broken.png" in result.output
+
+
+def test_wrong_size_needs_resize(runner, tmp_path, digits):
+    Image.new("L", (56, 56), 255).save(digits / "big.png")
+    result = run(runner, "compress", digits, tmp_path / "out.vaez")
+    assert result.exit_code == 1 and "big.png is 56x56" in result.output
+    assert run(runner, "compress", digits, tmp_path / "out.vaez", "--resize").exit_code == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["compress", "{tmp}/nothing", "{tmp}/o.vaez"], "does not exist"),
+    (["compress", "{tmp}/empty", "{tmp}/o.vaez"], "no image files found"),
+    (["compress", "{digits}", "{tmp}/missing/o.vaez"], "does not exist"),
+    (["compress", "{digits}", "{tmp}/empty"], "is a folder"),
+    (["info", "{tmp}/nothing.vaez"], "No such file"),
+    (["decompress", "{tmp}/junk.vaez"], "not a .vaez file"),
+    (["info", "{tmp}/junk.vaez"], "not a .vaez file"),
+])
+def test_user_errors_are_one_line(runner, tmp_path, digits, args, message):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "junk.vaez").write_bytes(b"hello world, not vaez")
+    before = set(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    result = run(runner, *[a.format(tmp=tmp_path, digits=digits) for a in args])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: ") and message in result.output
+    assert result.output.count("\n") == 1
+    errors_leave_nothing(tmp_path, before)
+
+
+def hostile_archive(names):
+    good = vaecodec.encode(np.zeros((len(names), 28, 28), np.uint8), names=[f"{i}.png" for i in range(len(names))])
+    archive = container.unpack(good)
+    # bypass the writer's checks to plant a hostile name
+    import msgpack, struct, zlib, zstandard
+    data = good
+    header_size = struct.unpack_from("<I", data, 5)[0]
+    fields = msgpack.unpackb(data[9 : 9 + header_size])
+    joined = "\x00".join(names).encode()
+    fields["names"] = {"size": len(joined), "zstd": zstandard.ZstdCompressor().compress(joined)}
+    header = msgpack.packb(fields, use_bin_type=True)
+    payload = data[9 + header_size : -4]
+    body = struct.pack("<4sBI", b"VAEZ", 1, len(header)) + header + payload
+    assert archive.header.count == len(names)
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+@pytest.mark.parametrize("bad", ["../escape.png", "/tmp/abs.png", "a\\b.png", "C:x.png"])
+def test_unsafe_names_refused_before_writing(runner, tmp_path, bad):
+    archive = tmp_path / "evil.vaez"
+    archive.write_bytes(hostile_archive(["fine.png", bad]))
+    result = run(runner, "decompress", archive, "-o", tmp_path / "dest")
+    assert result.exit_code == 1 and "Error: " in result.output
+    assert not (tmp_path / "dest").exists()
+    assert not (tmp_path / "escape.png").exists()
+
+
+def test_symlinked_folder_in_output_is_refused(runner, tmp_path, digits):
+    out = tmp_path / "out.vaez"
+    run(runner, "compress", digits, out)
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(outside, dest / "3")
+    result = run(runner, "decompress", out, "-o", dest)
+    assert result.exit_code == 1 and "outside" in result.output
+    assert list(outside.iterdir()) == []
+    assert sorted(p.name for p in dest.iterdir()) == ["3"]  # what was written is removed
+
+
+def test_help_and_version(runner):
+    for args in (["--help"], ["compress", "--help"], ["decompress", "--help"], ["info", "--help"]):
+        result = runner.invoke(main, args)
+        assert result.exit_code == 0 and "Usage:" in result.output
+    result = runner.invoke(main, ["--version"])
+    assert result.output.strip() == f"vaecodec, version {vaecodec.__version__}"
+
+
+def test_usage_error_exit_code(runner):
+    result = runner.invoke(main, ["compress"])
+    assert result.exit_code == 2 and "Missing argument" in result.output

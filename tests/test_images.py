@@ -1,0 +1,138 @@
+"""Input policy: which files are taken, how any pixel mode becomes 8-bit grayscale."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vaecodec import images
+from vaecodec.errors import (
+    DuplicateNameError,
+    EmptySelectionError,
+    ImageSizeError,
+    InputError,
+    InvalidImageError,
+)
+
+GRAY = np.tile(np.arange(0, 252, 9, dtype=np.uint8), (28, 1))  # 0..243 across each row
+
+
+def save(path, image: Image.Image, **kw):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, **kw)
+    return path
+
+
+@pytest.mark.parametrize("ext", [".png", ".bmp", ".tif", ".pgm", ".webp", ".gif"])
+def test_lossless_formats_read_exactly(tmp_path, ext):
+    kw = {"lossless": True} if ext == ".webp" else {}
+    path = save(tmp_path / f"a{ext}", Image.fromarray(GRAY), **kw)
+    assert np.array_equal(images.read_image(path), GRAY)
+
+
+def test_jpeg_reads_close(tmp_path):
+    path = save(tmp_path / "a.jpg", Image.fromarray(GRAY), quality=95)
+    assert np.abs(images.read_image(path).astype(int) - GRAY).max() <= 8
+
+
+def test_rgb_uses_luma(tmp_path):
+    rgb = np.zeros((28, 28, 3), np.uint8)
+    rgb[..., 0] = 200
+    rgb[..., 1] = 100
+    out = images.read_image(save(tmp_path / "a.png", Image.fromarray(rgb)))
+    assert np.all(np.abs(out.astype(int) - round(200 * 0.299 + 100 * 0.587)) <= 1)
+
+
+def test_gray_rgb_and_palette_equal_gray(tmp_path):
+    rgb = Image.fromarray(GRAY).convert("RGB")
+    assert np.array_equal(images.read_image(save(tmp_path / "rgb.png", rgb)), GRAY)
+    pal = Image.fromarray(GRAY).convert("P")
+    assert np.array_equal(images.read_image(save(tmp_path / "p.png", pal)), GRAY)
+
+
+def test_alpha_composited_on_black(tmp_path):
+    rgba = np.zeros((28, 28, 4), np.uint8)
+    rgba[..., :3] = 255
+    rgba[..., 3] = 128
+    out = images.read_image(save(tmp_path / "a.png", Image.fromarray(rgba, "RGBA")))
+    assert np.all(out == 128)
+    la = Image.fromarray(GRAY).convert("LA")
+    assert np.array_equal(images.read_image(save(tmp_path / "la.png", la)), GRAY)
+
+
+def test_16_bit_is_scaled_not_clipped(tmp_path):
+    deep = (GRAY.astype(np.uint16) * 257)
+    path = save(tmp_path / "a.png", Image.fromarray(deep))
+    assert np.array_equal(images.read_image(path), GRAY)
+    path = save(tmp_path / "b.tif", Image.fromarray(deep))
+    assert np.array_equal(images.read_image(path), GRAY)
+
+
+def test_bilevel(tmp_path):
+    bw = Image.fromarray(GRAY > 100)
+    out = images.read_image(save(tmp_path / "a.png", bw))
+    assert set(np.unique(out)) == {0, 255}
+
+
+def test_wrong_size_names_the_file_unless_resize(tmp_path):
+    path = save(tmp_path / "big.png", Image.new("L", (32, 30), 255))
+    with pytest.raises(ImageSizeError, match=r"big\.png is 32x30.*--resize"):
+        images.read_image(path)
+    out = images.read_image(path, resize=True)
+    assert out.shape == (28, 28) and np.all(out == 255)
+
+
+@pytest.mark.parametrize("content", [b"", b"\x89PNG\r\n\x1a\n", b"not an image"])
+def test_undecodable_file_names_it(tmp_path, content):
+    path = tmp_path / "bad.png"
+    path.write_bytes(content)
+    with pytest.raises(InvalidImageError, match=r"bad\.png"):
+        images.read_image(path)
+
+
+def test_truncated_png_names_it(tmp_path):
+    path = save(tmp_path / "t.png", Image.fromarray(np.random.default_rng(0).integers(0, 255, (28, 28), dtype=np.uint8)))
+    path.write_bytes(path.read_bytes()[:60])
+    with pytest.raises(InvalidImageError, match=r"t\.png"):
+        images.read_image(path)
+
+
+def test_collect_recurses_skips_hidden_and_other_extensions(tmp_path):
+    for rel in ["a.png", "sub/b.PNG", "sub/deeper/c.jpeg", ".hidden.png", ".git/x.png"]:
+        save(tmp_path / rel, Image.fromarray(GRAY), format="PNG")
+    for rel in ["notes.txt", "sub/d.svg"]:
+        (tmp_path / rel).write_text("not an image")
+    names = [name for _, name in images.collect([tmp_path])]
+    assert names == ["a.png", "sub/b.PNG", "sub/deeper/c.jpeg"]
+
+
+def test_collect_files_and_errors(tmp_path):
+    a = save(tmp_path / "x" / "a.png", Image.fromarray(GRAY))
+    b = save(tmp_path / "y" / "a.png", Image.fromarray(GRAY))
+    assert [n for _, n in images.collect([a])] == ["a.png"]
+    with pytest.raises(DuplicateNameError):
+        images.collect([a, b])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(EmptySelectionError):
+        images.collect([tmp_path / "empty"])
+    with pytest.raises(InputError, match="does not exist"):
+        images.collect([tmp_path / "missing"])
+    (tmp_path / "n.txt").write_text("x")
+    with pytest.raises(InputError, match="not an image file"):
+        images.collect([tmp_path / "n.txt"])
+
+
+def test_read_images_skip_invalid(tmp_path):
+    save(tmp_path / "a.png", Image.fromarray(GRAY))
+    (tmp_path / "b.png").write_bytes(b"junk")
+    files = images.collect([tmp_path])
+    with pytest.raises(InvalidImageError):
+        images.read_images(files)
+    pixels, names, skipped = images.read_images(files, skip_invalid=True)
+    assert names == ["a.png"] and len(skipped) == 1 and "b.png" in skipped[0]
+
+
+def test_output_names():
+    assert images.output_names(["a/1.png", "2.JPG", "3.PNG"]) == ["a/1.png", "2.png", "3.PNG"]
+    assert images.output_names(["7.jpg", "7.png"]) == ["7.jpg.png", "7.png"]

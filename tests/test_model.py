@@ -1,0 +1,78 @@
+"""The numpy runtime matches the torch model; training is reproducible; shipped weights check out.
+
+Needs the ``train`` extra (torch); skipped without it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="needs torch (pip install -e '.[train]')")
+
+from vaecodec import checkpoints, training  # noqa: E402
+from vaecodec.model import VAE  # noqa: E402
+from vaecodec.runtime import NumpyVAE  # noqa: E402
+
+
+@pytest.mark.parametrize("hidden", [(400,), (512, 256)])
+def test_numpy_runtime_matches_torch(hidden, sample_images):
+    torch.manual_seed(0)
+    model = VAE(20, hidden).eval()
+    net = NumpyVAE(training.export_weights(model))
+    x = sample_images.reshape(len(sample_images), -1).astype(np.float32) / 255
+    with torch.no_grad():
+        mu, _ = model.encode(torch.from_numpy(x))
+        pixels = model.decode(mu).numpy()
+    np.testing.assert_allclose(net.encode_mean(x), mu.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(net.decode(mu.numpy()), pixels, rtol=1e-4, atol=1e-6)
+
+
+def test_shipped_default_model_matches_its_torch_twin(sample_images):
+    from safetensors.numpy import load_file
+
+    info = checkpoints.find()
+    arch = info.metadata["architecture"]
+    tensors = load_file(str(info.weights_path))
+    model = training.import_weights(tensors, arch["latent_size"], arch["hidden"])
+    assert np.array_equal(training.export_weights(model)["decoder.0.weight"], tensors["decoder.0.weight"])
+    net = checkpoints.load(info.model_id)
+    x = sample_images.reshape(len(sample_images), -1).astype(np.float32) / 255
+    with torch.no_grad():
+        mu, _ = model.encode(torch.from_numpy(x))
+        pixels = model.decode(mu).numpy()
+    np.testing.assert_allclose(net.encode_mean(x), mu.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(net.decode(mu.numpy()), pixels, atol=1e-5)
+
+
+def test_training_is_reproducible_and_writes_a_loadable_checkpoint(tmp_path, sample_images):
+    recipe = training.Recipe(name="tiny", hidden=(32,), epochs=2, batch_size=50, seed=7)
+    logs: list[str] = []
+    first = training.train(recipe, sample_images, log=logs.append)
+    second = training.train(recipe, sample_images, log=lambda s: None)
+    assert len(logs) == 2 and "epoch 2/2" in logs[-1]
+    for a, b in zip(first.state_dict().values(), second.state_dict().values()):
+        assert torch.equal(a, b)
+    weights, meta_path = training.save_checkpoint(
+        first, recipe, tmp_path, sample_images, data_root=tmp_path, train_seconds=1.0
+    )
+    meta = json.loads(meta_path.read_text())
+    assert meta["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert meta["recipe"]["seed"] == 7 and meta["architecture"]["hidden"] == [32]
+    for key in ("test_loss_nats", "psnr_db", "ssim", "bytes_per_image"):
+        assert np.isfinite(meta["test_metrics"][key])
+
+
+def test_shipped_checkpoints_are_intact():
+    models = {m.name: m for m in checkpoints.list_models()}
+    assert {"vae-default", "vae-seed"} <= set(models)
+    for info in models.values():
+        assert hashlib.sha256(info.weights_path.read_bytes()).digest() == info.model_id
+        meta = info.metadata
+        for key in ("recipe", "data", "test_metrics", "architecture"):
+            assert key in meta
+        assert meta["data"]["sha256"]["train-images-idx3-ubyte"] == (
+            "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db")

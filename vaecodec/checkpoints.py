@@ -1,0 +1,86 @@
+"""Shipped weights: finding, verifying (sha256) and loading them; model ids.
+
+A model is a pair of files in the checkpoint folder: ``NAME.safetensors`` (the weights)
+and ``NAME.json`` (its metadata, written by ``scripts/train.py``). Its id is the sha256
+of the weights file, so a .vaez file names exactly the weights that made it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from .errors import UnknownModelError, VaezError
+
+DEFAULT_MODEL = "vae-default"
+ENV_DIR = "VAECODEC_CHECKPOINTS"  # extra folder searched first (for models trained locally)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    model_id: bytes  # sha256 of the weights file
+    weights_path: Path
+    metadata: dict
+
+
+def checkpoint_dirs() -> list[Path]:
+    """Folders searched for models: $VAECODEC_CHECKPOINTS, the installed copy, the repo's."""
+    package = Path(__file__).resolve().parent
+    dirs = [package / "_checkpoints", package.parent / "checkpoints"]
+    if os.environ.get(ENV_DIR):
+        dirs.insert(0, Path(os.environ[ENV_DIR]))
+    return [d for d in dirs if d.is_dir()]
+
+
+@functools.lru_cache(maxsize=None)
+def _registry(dirs: tuple[Path, ...]) -> dict[str, ModelInfo]:
+    models: dict[str, ModelInfo] = {}
+    for folder in dirs:
+        for meta_path in sorted(folder.glob("*.json")):
+            name = meta_path.stem
+            weights = meta_path.with_suffix(".safetensors")
+            if name in models or not weights.is_file():
+                continue
+            metadata = json.loads(meta_path.read_text(encoding="utf-8"))
+            models[name] = ModelInfo(
+                name, bytes.fromhex(metadata["weights_sha256"]), weights, metadata
+            )
+    return models
+
+
+def list_models() -> list[ModelInfo]:
+    return list(_registry(tuple(checkpoint_dirs())).values())
+
+
+def find(name_or_id: str | bytes | None = None) -> ModelInfo:
+    """A model by name, by id (32 bytes or hex), or the default model for None."""
+    key = DEFAULT_MODEL if name_or_id is None else name_or_id
+    for info in list_models():
+        if key in (info.name, info.model_id) or key == info.model_id.hex():
+            return info
+    known = ", ".join(m.name for m in list_models()) or "none"
+    if isinstance(key, bytes):
+        raise UnknownModelError(
+            f"unknown model id {key.hex()[:16]}: the file was made with a model this "
+            f"vaecodec does not have (it has: {known})"
+        )
+    raise UnknownModelError(f"no model named {key!r} (available: {known})")
+
+
+@functools.lru_cache(maxsize=4)
+def load(model_id: bytes):
+    """The numpy runtime for a model id, after checking the weights' sha256."""
+    from safetensors.numpy import load as load_tensors
+
+    from .runtime import NumpyVAE
+
+    info = find(model_id)
+    data = info.weights_path.read_bytes()
+    if hashlib.sha256(data).digest() != info.model_id:
+        raise VaezError(f"weights file {info.weights_path} does not match its sha256; reinstall")
+    return NumpyVAE(load_tensors(data))

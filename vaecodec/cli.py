@@ -1,0 +1,162 @@
+"""The `vaecodec` command: parse options, call the library, print, map errors.
+
+Library errors (``VaezError``) and OS errors become one line ``Error: ...`` on stderr and
+exit status 1; click's own usage errors exit with 2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import sys
+
+import click
+
+from . import __version__
+from .errors import VaezError
+
+
+def _report_errors(func):
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except VaezError as e:
+            raise click.ClickException(str(e)) from None
+        except ValueError as e:  # bad option values checked by the library (e.g. the step)
+            raise click.ClickException(str(e)) from None
+        except OSError as e:
+            where = f": {e.filename}" if e.filename else ""
+            raise click.ClickException(f"{e.strerror or e}{where}") from None
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def _progress(label: str):
+    """Yields (start(total), update(n)); draws a bar on stderr only when it is a terminal."""
+    state: dict = {}
+
+    def start(total: int) -> None:
+        if sys.stderr.isatty() and total > 0:
+            state["bar"] = click.progressbar(length=total, label=label, file=sys.stderr)
+            state["bar"].__enter__()
+
+    def update(n: int) -> None:
+        if "bar" in state:
+            state["bar"].update(n)
+
+    try:
+        yield start, update
+    finally:
+        if "bar" in state:
+            state["bar"].__exit__(None, None, None)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="vaecodec")
+def main() -> None:
+    """vaecodec: compress 28x28 grayscale images (digits) with a trained VAE.
+
+    \b
+      vaecodec compress digits/ out.vaez
+      vaecodec decompress out.vaez
+      vaecodec info out.vaez
+    """
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path())
+@click.argument("output", type=click.Path())
+@click.option("--step", "quant_step", type=float, default=None, metavar="FLOAT",
+              help="Quantization step of the latent (default 0.2; smaller: bigger file, "
+                   "better quality).")
+@click.option("--model", default=None, help="Model name (default: vae-default).")
+@click.option("--resize", is_flag=True, help="Scale images that are not 28x28 to 28x28.")
+@click.option("--skip-invalid", is_flag=True,
+              help="Skip files that cannot be decoded (with a warning) instead of failing.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+@_report_errors
+def compress(sources, output, quant_step, model, resize, skip_invalid, force):
+    """Compress image files and folders (recursively) into OUTPUT (.vaez).
+
+    Images are selected by extension (png, jpg/jpeg, bmp, gif, tif/tiff, webp, pgm/pnm);
+    hidden files and other extensions in folders are ignored. Names are stored relative
+    to each folder given.
+    """
+    from . import codec, quantize
+
+    step = quantize.DEFAULT_STEP if quant_step is None else quant_step
+    with _progress("reading images") as (start, update):
+        result = codec.compress(
+            sources, output, quant_step=step, model=model, resize=resize,
+            skip_invalid=skip_invalid, force=force, progress=update, on_selected=start,
+        )
+    if result.skipped:
+        click.echo(f"Warning: skipped {len(result.skipped)} unreadable file(s):", err=True)
+        for message in result.skipped:
+            click.echo(f"  {message}", err=True)
+    click.echo(
+        f"compressed {result.count} images into {result.output} "
+        f"({result.size} bytes, {result.size / result.count:.1f} bytes/image)"
+    )
+
+
+@main.command()
+@click.argument("archive", type=click.Path())
+@click.option("-o", "--output", "output_dir", type=click.Path(), default=None,
+              help="Folder to write the PNGs into (default: the archive's name without "
+                   ".vaez, beside it).")
+@click.option("-f", "--force", is_flag=True, help="Overwrite existing files.")
+@_report_errors
+def decompress(archive, output_dir, force):
+    """Decode ARCHIVE (.vaez) into PNG files, restoring their relative names."""
+    from . import codec
+
+    with _progress("writing images") as (start, update):
+        header = codec.read_info(archive)
+        start(header.count)
+        result = codec.decompress(archive, output_dir, force=force, progress=update)
+    click.echo(f"decompressed {len(result.paths)} images into {result.output_dir}")
+
+
+@main.command()
+@click.argument("archive", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the header as JSON.")
+@_report_errors
+def info(archive, as_json):
+    """Show what a .vaez file holds (reads only its header)."""
+    import os
+
+    from . import checkpoints, codec
+    from .errors import UnknownModelError
+
+    header = codec.read_info(archive)
+    size = os.path.getsize(archive)
+    try:
+        model_name = checkpoints.find(header.model_id).name
+    except UnknownModelError:
+        model_name = None
+    if as_json:
+        click.echo(json.dumps({**header.to_dict(), "file_size": size, "model_name": model_name},
+                              indent=2))
+        return
+    names = (f"{len(header.names)} stored ({header.names_stored_size} bytes)"
+             if header.names is not None else "none stored")
+    rows = [
+        ("format version", str(header.version)),
+        ("images", f"{header.count} ({header.image_shape[0]}x{header.image_shape[1]})"),
+        ("model", f"{model_name or 'unknown to this vaecodec'} ({header.model_id.hex()[:16]})"),
+        ("latent size", str(header.latent_size)),
+        ("quant step", f"{header.quant_step:g} ({header.symbol_dtype} symbols)"),
+        ("names", names),
+        ("file size", f"{size} bytes ({size / header.count:.2f} bytes/image)"),
+    ]
+    click.echo(f"{archive}:")
+    for key, value in rows:
+        click.echo(f"  {key + ':':16}{value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,286 @@
+"""encode(images) -> bytes, decode(bytes) -> images, and the file-level helpers.
+
+The pipeline: pixels -> model (encoder mean) -> quantizer -> container bytes, and back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from . import checkpoints, container, images as image_files, quantize
+from .errors import (
+    CorruptHeaderError,
+    InputError,
+    OutputExistsError,
+    OutputPathError,
+    VaezError,
+)
+
+Progress = Callable[[int], None]
+
+
+class InvalidArrayError(InputError):
+    """An array passed to ``encode`` has the wrong shape or values."""
+
+
+def _as_array(images) -> np.ndarray:
+    """uint8 or float [0, 1] array / tensor, (N, 28, 28) or (28, 28) -> float32 (N, 784)."""
+    if type(images).__module__.split(".")[0] == "torch" and hasattr(images, "detach"):
+        images = images.detach().cpu().numpy()
+    if not isinstance(images, np.ndarray):
+        raise TypeError(
+            f"images must be a numpy array or torch tensor, not {type(images).__name__}"
+        )
+    if images.ndim == 2:
+        images = images[None]
+    if images.ndim != 3 or images.shape[1:] != image_files.IMAGE_SHAPE:
+        raise InvalidArrayError(
+            f"images must have shape (N, 28, 28) or (28, 28), got {images.shape}"
+        )
+    if len(images) == 0:
+        raise InvalidArrayError("no images to encode (the array is empty)")
+    if images.dtype == np.uint8:
+        return images.reshape(len(images), -1).astype(np.float32) / np.float32(255.0)
+    if images.dtype.kind == "f":
+        values = images.reshape(len(images), -1).astype(np.float32)
+        if not np.all(np.isfinite(values)) or values.min() < 0.0 or values.max() > 1.0:
+            raise InvalidArrayError("float images must hold finite values in [0, 1]")
+        return values
+    raise TypeError(f"images must be uint8 (0..255) or float (0..1), not {images.dtype}")
+
+
+def encode(images, *, quant_step: float = quantize.DEFAULT_STEP, model: str | None = None,
+           names: Iterable[str] | None = None) -> bytes:
+    """Compress images to the bytes of a .vaez file.
+
+    ``images``: uint8 (N, 28, 28) or (28, 28), float in [0, 1], or a torch tensor of either.
+    ``quant_step``: the quantization step (smaller: more bytes, better quality).
+    ``model``: a shipped model name (default: the default model).
+    ``names``: optional relative names stored with the images (restored by ``decompress``).
+    """
+    pixels = _as_array(images)
+    quant_step = quantize.check_step(quant_step)
+    info = checkpoints.find(model)
+    net = checkpoints.load(info.model_id)
+    symbols = quantize.quantize(net.encode_mean(pixels), quant_step)
+    if names is not None:
+        names = container.check_names(list(names), len(pixels))
+    header = container.Header(
+        model_id=info.model_id,
+        latent_size=net.latent_size,
+        image_shape=image_files.IMAGE_SHAPE,
+        quant_step=quant_step,
+        symbol_dtype=symbols.dtype.name,
+        count=len(pixels),
+        names=names,
+    )
+    return container.pack(header, symbols)
+
+
+def _reconstruct(archive: container.Archive) -> np.ndarray:
+    header = archive.header
+    net = checkpoints.load(checkpoints.find(header.model_id).model_id)
+    if header.latent_size != net.latent_size or header.image_shape != image_files.IMAGE_SHAPE:
+        raise CorruptHeaderError(
+            f"header says latent size {header.latent_size} and images {header.image_shape}, "
+            f"but its model has {net.latent_size} and {image_files.IMAGE_SHAPE}"
+        )
+    latents = quantize.dequantize(archive.symbols, header.quant_step)
+    return net.decode(latents).reshape(header.count, *image_files.IMAGE_SHAPE)
+
+
+def decode(data: bytes) -> np.ndarray:
+    """The images (N, 28, 28) uint8 of a .vaez file's bytes."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data must be bytes, not {type(data).__name__}")
+    from .runtime import to_uint8
+
+    return to_uint8(_reconstruct(container.unpack(bytes(data))))
+
+
+# --- files ---------------------------------------------------------------------------------
+def _read_checked(path: Path) -> tuple[bytes, container.Header, int]:
+    """Read a .vaez file's prefix and header, check its size, then read the rest."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        header_size = container.read_prefix(f.read(container.PREFIX.size))
+        header_bytes = f.read(header_size)
+        if len(header_bytes) < header_size:
+            raise container.TruncatedError(
+                f"file is truncated: it ends inside the {header_size}-byte header"
+            )
+        header = container.parse_header(header_bytes)
+        container.check_total_size(size, container.expected_size(header_size, header))
+        return header_bytes, header, size
+
+
+def read_info(source: str | os.PathLike | bytes) -> container.Header:
+    """The header of a .vaez file (path) or of its bytes, without decoding any image."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        header_size = container.read_prefix(data[: container.PREFIX.size])
+        end = container.PREFIX.size + header_size
+        if len(data) < end:
+            raise container.TruncatedError(
+                f"file is truncated: it ends inside the {header_size}-byte header"
+            )
+        header = container.parse_header(data[container.PREFIX.size : end])
+        container.check_total_size(len(data), container.expected_size(header_size, header))
+        return header
+    try:
+        return _read_checked(Path(source))[1]
+    except VaezError as e:
+        raise type(e)(f"{source}: {e}") from None
+
+
+def _check_output_file(path: Path, force: bool) -> None:
+    if path.is_dir():
+        raise OutputPathError(f"{path} is a folder; give a file name for the output")
+    if path.exists() and not force:
+        raise OutputExistsError(f"{path} already exists (use --force to overwrite)")
+    if not path.parent.is_dir():
+        raise OutputPathError(f"folder {path.parent} does not exist")
+
+
+def _atomic_write_bytes(path: Path, data: bytes, force: bool) -> None:
+    """Write ``data`` to ``path`` through a temporary file beside it, then rename."""
+    _check_output_file(path, force)
+    parent = path.parent
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+@dataclasses.dataclass(frozen=True)
+class CompressResult:
+    output: Path
+    count: int
+    size: int  # bytes of the .vaez file
+    skipped: list[str]  # one message per skipped input
+
+
+def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike, *,
+             quant_step: float = quantize.DEFAULT_STEP, model: str | None = None,
+             resize: bool = False, skip_invalid: bool = False, force: bool = False,
+             progress: Progress | None = None,
+             on_selected: Callable[[int], None] | None = None) -> CompressResult:
+    """Compress image files and folders (recursively) into one .vaez file.
+
+    Names are stored relative to each source folder (a file given directly: its base name).
+    The output is written atomically; an existing file needs ``force=True``.
+    """
+    output = Path(output)
+    sources = list(sources)
+    quant_step = quantize.check_step(quant_step)
+    _check_output_file(output, force)  # fail before reading thousands of files
+    files = image_files.collect(sources)
+    if on_selected:
+        on_selected(len(files))
+    pixels, names, skipped = image_files.read_images(files, resize, skip_invalid, progress)
+    data = encode(pixels, quant_step=quant_step, model=model, names=names)
+    _atomic_write_bytes(output, data, force)
+    return CompressResult(output, len(names), len(data), skipped)
+
+
+def default_output_dir(archive: Path) -> Path:
+    """``digits.vaez`` -> ``digits/`` beside it; another name gets ``.d`` appended."""
+    if archive.suffix.lower() == ".vaez":
+        return archive.with_suffix("")
+    return archive.with_name(archive.name + ".d")
+
+
+@dataclasses.dataclass(frozen=True)
+class DecompressResult:
+    output_dir: Path
+    paths: list[Path]
+
+
+def decompress(archive: str | os.PathLike, output_dir: str | os.PathLike | None = None, *,
+               force: bool = False, progress: Progress | None = None) -> DecompressResult:
+    """Decode a .vaez file into PNG files under ``output_dir`` (see ``images.output_names``).
+
+    Everything is checked before the first file is written: the whole archive, every name,
+    and that no file would be overwritten (unless ``force``). On error, what was written is
+    removed again.
+    """
+    archive = Path(archive)
+    out_dir = Path(output_dir) if output_dir is not None else default_output_dir(archive)
+    try:
+        _read_checked(archive)  # bounds the size before the whole file is read
+        parsed = container.unpack(archive.read_bytes())
+    except VaezError as e:
+        raise type(e)(f"{archive}: {e}") from None
+    header = parsed.header
+    names = header.names
+    if names is None:
+        width = max(5, len(str(header.count - 1)))
+        names = tuple(f"{i:0{width}d}.png" for i in range(header.count))
+    rel_paths = image_files.output_names(names)
+    from .runtime import to_uint8
+
+    pixels = to_uint8(_reconstruct(parsed))
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputPathError(f"{out_dir} exists and is not a folder")
+    targets = [out_dir / rel for rel in rel_paths]
+    if not force:
+        existing = [t for t in targets if t.exists() or t.is_symlink()]
+        if existing:
+            more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+            raise OutputExistsError(f"{existing[0]}{more} already exist (use --force to overwrite)")
+
+    created_dirs: list[Path] = []
+    written: list[Path] = []
+    tmp: Path | None = None
+    try:
+        if not out_dir.exists():
+            out_dir.mkdir(parents=True)
+            created_dirs.append(out_dir)
+        root = os.path.realpath(out_dir)
+        made: set[Path] = {out_dir}
+        for target, image in zip(targets, pixels):
+            parent = target.parent
+            if parent not in made:
+                for d in reversed([parent, *parent.parents]):
+                    if d in made or len(d.parts) <= len(out_dir.parts):
+                        continue
+                    if not d.exists():
+                        d.mkdir()
+                        created_dirs.append(d)
+                    made.add(d)
+            # a symlinked folder inside the output could lead elsewhere: refuse it
+            real_parent = os.path.realpath(parent)
+            if os.path.commonpath([root, real_parent]) != root:
+                raise OutputPathError(f"{parent} leads outside {out_dir}; refusing to write there")
+            if target.is_symlink() or target.is_dir():
+                raise OutputPathError(f"{target} is a link or a folder; refusing to replace it")
+            tmp = target.with_name(f".{target.name}.tmp")
+            image_files.write_png(tmp, image)
+            os.replace(tmp, target)
+            tmp = None
+            written.append(target)
+            if progress:
+                progress(1)
+    except BaseException:
+        for path in written + ([tmp] if tmp else []):
+            path.unlink(missing_ok=True)
+        for d in reversed(created_dirs):
+            try:
+                d.rmdir()
+            except OSError:
+                pass
+        raise
+    return DecompressResult(out_dir, targets)

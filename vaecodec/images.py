@@ -1,0 +1,178 @@
+"""Image files: selecting them, reading them as 28x28 uint8 grayscale, writing PNGs.
+
+The input policy lives here (extensions, pixel modes, sizes, names); nothing here knows
+about models or the container.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path, PurePosixPath
+from typing import Callable, Iterable
+
+import numpy as np
+from PIL import Image
+
+from .errors import (
+    DuplicateNameError,
+    EmptySelectionError,
+    ImageSizeError,
+    InputError,
+    InvalidImageError,
+)
+
+IMAGE_SHAPE = (28, 28)
+EXTENSIONS = frozenset(
+    {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".pnm"}
+)
+MAX_PIXELS = 50_000_000  # refuse larger images before decoding them (decompression bombs)
+
+
+def is_image_name(name: str) -> bool:
+    return not name.startswith(".") and os.path.splitext(name)[1].lower() in EXTENSIONS
+
+
+def collect(sources: Iterable[str | os.PathLike]) -> list[tuple[Path, str]]:
+    """(path, stored name) for every image under ``sources``, sorted by name.
+
+    A folder is searched recursively and its images are named relative to it; a file is
+    named by its base name. Hidden files and folders and other extensions are skipped
+    (a file given by name must have an image extension).
+    """
+    selected: dict[str, Path] = {}
+
+    def add(path: Path, name: str) -> None:
+        if name in selected:
+            raise DuplicateNameError(
+                f"{selected[name]} and {path} would both be stored as {name!r}; "
+                "compress them into separate files"
+            )
+        selected[name] = path
+
+    for source in sources:
+        root = Path(source)
+        if root.is_dir():
+            for dirpath, dirnames, filenames in os.walk(root):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                rel = Path(dirpath).relative_to(root)
+                for filename in filenames:
+                    if is_image_name(filename):
+                        add(Path(dirpath, filename), (rel / filename).as_posix())
+        elif root.is_file():
+            if not is_image_name(root.name):
+                raise InputError(
+                    f"{root} is not an image file (expected {', '.join(sorted(EXTENSIONS))})"
+                )
+            add(root, root.name)
+        elif root.exists():
+            raise InputError(f"{root} is neither a file nor a folder")
+        else:
+            raise InputError(f"{root} does not exist")
+    if not selected:
+        shown = ", ".join(str(s) for s in sources)
+        raise EmptySelectionError(
+            f"no image files found in {shown} (looked for {', '.join(sorted(EXTENSIONS))})"
+        )
+    return [(selected[name], name) for name in sorted(selected)]
+
+
+def _to_gray(image: Image.Image) -> np.ndarray:
+    """Any Pillow mode to uint8 grayscale, scaling deeper modes and compositing alpha on black."""
+    mode = image.mode
+    if mode == "L":
+        return np.asarray(image, dtype=np.uint8)
+    if mode.startswith("I;16") or mode == "I":
+        # 16-bit samples (Pillow reads 16-bit PNG/TIFF as I;16 or I): 0..65535 -> 0..255
+        values = np.asarray(image, dtype=np.float64)
+        return np.clip(np.rint(values / 257.0), 0, 255).astype(np.uint8)
+    if mode == "F":
+        values = np.asarray(image, dtype=np.float64)  # float samples are taken as 0..1
+        return np.clip(np.rint(np.nan_to_num(values) * 255.0), 0, 255).astype(np.uint8)
+    if mode in ("1", "P", "PA", "LA", "La", "RGBA", "RGBa") or "transparency" in image.info:
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float64)
+        luma = rgba[..., 0] * 0.299 + rgba[..., 1] * 0.587 + rgba[..., 2] * 0.114
+        return np.clip(np.rint(luma * rgba[..., 3] / 255.0), 0, 255).astype(np.uint8)
+    return np.asarray(image.convert("RGB").convert("L"), dtype=np.uint8)
+
+
+def read_image(path: str | os.PathLike, resize: bool = False) -> np.ndarray:
+    """One image file as uint8 (28, 28). Raises InvalidImageError or ImageSizeError."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                if (width, height) != IMAGE_SHAPE[::-1]:
+                    if not resize:
+                        raise ImageSizeError(
+                            f"{path} is {width}x{height}; vaecodec needs 28x28 images "
+                            "(use --resize to scale them)"
+                        )
+                    if width * height > MAX_PIXELS:
+                        raise InvalidImageError(f"{path} is too large ({width}x{height})")
+                image.seek(0)  # the first frame of an animation
+                gray = _to_gray(image)
+    except InputError:
+        raise
+    except Exception as e:  # Pillow raises many types for hostile or broken files
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise InvalidImageError(f"{path} is not a readable image ({reason})") from None
+    if gray.shape != IMAGE_SHAPE:
+        gray = np.asarray(
+            Image.fromarray(gray).resize(IMAGE_SHAPE[::-1], Image.Resampling.LANCZOS),
+            dtype=np.uint8,
+        )
+    return gray
+
+
+def read_images(
+    files: list[tuple[Path, str]],
+    resize: bool = False,
+    skip_invalid: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, list[str], list[str]]:
+    """Read (path, name) pairs: (images (N, 28, 28) uint8, their names, skipped messages)."""
+    images = np.empty((len(files), *IMAGE_SHAPE), dtype=np.uint8)
+    names: list[str] = []
+    skipped: list[str] = []
+    for path, name in files:
+        try:
+            images[len(names)] = read_image(path, resize)
+        except InvalidImageError as e:
+            if not skip_invalid:
+                raise
+            skipped.append(str(e))
+        else:
+            names.append(name)
+        if progress:
+            progress(1)
+    if not names:
+        raise EmptySelectionError("no readable image among the selected files")
+    return images[: len(names)], names, skipped
+
+
+def output_names(names: list[str] | tuple[str, ...]) -> list[str]:
+    """Where each stored name is written on decompression: the same relative path as a PNG.
+
+    A name that ends in .png is kept; any other extension is replaced by .png, unless that
+    would collide with another name, in which case .png is appended (``7.jpg`` -> ``7.png``,
+    or ``7.jpg.png`` when the archive also holds ``7.png``).
+    """
+    def png_name(name: str) -> str:
+        path = PurePosixPath(name)
+        return name if path.suffix.lower() == ".png" else str(path.with_suffix(".png"))
+
+    first = [png_name(n) for n in names]
+    counts: dict[str, int] = {}
+    for n in first:
+        counts[n] = counts.get(n, 0) + 1
+    out = [n if counts[n] == 1 or n == orig else orig + ".png"
+           for n, orig in zip(first, names)]
+    if len(set(out)) != len(out):
+        raise DuplicateNameError("stored names collide once written as .png files")
+    return out
+
+
+def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
+    Image.fromarray(image).save(path, format="PNG")

@@ -1,0 +1,74 @@
+"""The variational autoencoder (PyTorch). Knows nothing of files, quantization or the CLI.
+
+Only training and the equivalence tests import this module; the codec runs the exported
+weights with numpy (see ``vaecodec.runtime``).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+IMAGE_PIXELS = 28 * 28
+
+
+def _mlp(sizes: Sequence[int]) -> nn.Sequential:
+    """Linear layers with ReLU between them (none after the last)."""
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class VAE(nn.Module):
+    """MLP VAE: x (784 intensities in [0, 1]) -> q(z|x) = N(mu, exp(logvar)) -> p(x|z).
+
+    ``hidden`` lists the encoder's hidden widths; the decoder mirrors them.
+    """
+
+    def __init__(self, latent_size: int = 20, hidden: Sequence[int] = (400,)):
+        super().__init__()
+        self.latent_size = latent_size
+        self.hidden = tuple(hidden)
+        enc_sizes = [IMAGE_PIXELS, *self.hidden]
+        self.encoder = nn.Sequential(_mlp(enc_sizes), nn.ReLU())
+        self.to_mu = nn.Linear(enc_sizes[-1], latent_size)
+        self.to_logvar = nn.Linear(enc_sizes[-1], latent_size)
+        self.decoder = _mlp([latent_size, *reversed(self.hidden), IMAGE_PIXELS])
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.encoder(x.reshape(-1, IMAGE_PIXELS))
+        return self.to_mu(h), self.to_logvar(h)
+
+    @staticmethod
+    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        std = torch.exp(0.5 * logvar)
+        return mu + std * torch.randn_like(std)
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Pixel intensities in [0, 1], shape (N, 784)."""
+        return torch.sigmoid(self.decode_logits(z))
+
+    def forward(self, x: torch.Tensor):
+        mu, logvar = self.encode(x)
+        z = self.reparameterize(mu, logvar)
+        return self.decode_logits(z), mu, logvar
+
+
+def loss_terms(
+    logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Summed BCE reconstruction term and KL(q(z|x) || N(0, I)), both in nats."""
+    bce = F.binary_cross_entropy_with_logits(
+        logits, x.reshape(-1, IMAGE_PIXELS), reduction="sum"
+    )
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return bce, kl
