@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vaecodec import images, metrics
+from vaecodec import datasets, images, metrics
 
 REPO = Path(__file__).resolve().parent.parent
 READ_LOOP = """
@@ -56,17 +56,6 @@ except SystemExit as e:
 mods = [m for m in ("torch", "torchvision") if m in sys.modules]
 print("IMPORTED:" + ",".join(mods), file=sys.stderr)
 """
-
-
-def load_test_split(root: str) -> np.ndarray:
-    """MNIST test images (uint8, N x 28 x 28), from the raw IDX file torchvision lays out."""
-    path = Path(root) / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
-    if not path.is_file():
-        from vaecodec.training import load_mnist  # downloads when online (needs torch)
-
-        return load_mnist(root, train=False)
-    raw = path.read_bytes()
-    return np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(-1, 28, 28)
 
 
 def timed(cmd: list[str]) -> float:
@@ -101,7 +90,7 @@ def main() -> None:
     python = sys.executable
     script = Path(python).parent / "vaecodec"  # the console script a user runs
     vaecodec_cmd = [str(script)] if script.exists() else [python, "-m", "vaecodec.cli"]
-    originals = load_test_split(args.data)[: args.limit]
+    originals = datasets.mnist_images(args.data, "test")[: args.limit]
     n = len(originals)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

@@ -35,20 +35,20 @@ def _report_errors(func):
 
 @contextlib.contextmanager
 def _progress(label: str):
-    """Yields (start(total), update(n)); draws a bar on stderr only when it is a terminal."""
+    """Yields a ``progress(done, total)`` callback drawing a bar on stderr, only when stderr
+    is a terminal."""
     state: dict = {}
 
-    def start(total: int) -> None:
-        if sys.stderr.isatty() and total > 0:
+    def update(done: int, total: int) -> None:
+        if "bar" not in state:
+            if not sys.stderr.isatty():
+                return
             state["bar"] = click.progressbar(length=total, label=label, file=sys.stderr)
             state["bar"].__enter__()
-
-    def update(n: int) -> None:
-        if "bar" in state:
-            state["bar"].update(n)
+        state["bar"].update(done - state["bar"].pos)
 
     try:
-        yield start, update
+        yield update
     finally:
         if "bar" in state:
             state["bar"].__exit__(None, None, None)
@@ -88,10 +88,10 @@ def compress(sources, output, quant_step, model, resize, skip_invalid, force):
     from . import codec, quantize
 
     step = quantize.DEFAULT_STEP if quant_step is None else quant_step
-    with _progress("reading images") as (start, update):
+    with _progress("reading images") as progress:
         result = codec.compress(
             sources, output, quant_step=step, model=model, resize=resize,
-            skip_invalid=skip_invalid, force=force, progress=update, on_selected=start,
+            skip_invalid=skip_invalid, force=force, progress=progress,
         )
     if result.skipped:
         click.echo(f"Warning: skipped {len(result.skipped)} unreadable file(s):", err=True)
@@ -114,10 +114,8 @@ def decompress(archive, output_dir, force):
     """Decode ARCHIVE (.vaez) into PNG files, restoring their relative names."""
     from . import codec
 
-    with _progress("writing images") as (start, update):
-        header = codec.read_info(archive)
-        start(header.count)
-        result = codec.decompress(archive, output_dir, force=force, progress=update)
+    with _progress("writing images") as progress:
+        result = codec.decompress(archive, output_dir, force=force, progress=progress)
     click.echo(f"decompressed {len(result.paths)} images into {result.output_dir}")
 
 

@@ -5,7 +5,9 @@ The pipeline: pixels -> model (encoder mean) -> quantizer -> container bytes, an
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -22,7 +24,7 @@ from .errors import (
     VaezError,
 )
 
-Progress = Callable[[int], None]
+Progress = Callable[[int, int], None]  # (done, total)
 
 
 class InvalidArrayError(InputError):
@@ -105,36 +107,39 @@ def decode(data: bytes) -> np.ndarray:
 
 
 # --- files ---------------------------------------------------------------------------------
-def _read_checked(path: Path) -> tuple[bytes, container.Header, int]:
-    """Read a .vaez file's prefix and header, check its size, then read the rest."""
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        header_size = container.read_prefix(f.read(container.PREFIX.size))
-        header_bytes = f.read(header_size)
-        if len(header_bytes) < header_size:
-            raise container.TruncatedError(
-                f"file is truncated: it ends inside the {header_size}-byte header"
-            )
-        header = container.parse_header(header_bytes)
-        container.check_total_size(size, container.expected_size(header_size, header))
-        return header_bytes, header, size
+def _read_header(f) -> tuple[int, container.Header]:
+    """Read and check the prefix and header of an open .vaez file (or BytesIO), and check
+    its total size against them, before any payload byte is read."""
+    header_size = container.read_prefix(f.read(container.PREFIX.size))
+    header_bytes = f.read(header_size)
+    if len(header_bytes) < header_size:
+        raise container.TruncatedError(
+            f"file is truncated: it ends inside the {header_size}-byte header"
+        )
+    header = container.parse_header(header_bytes)
+    size = f.seek(0, os.SEEK_END)
+    container.check_total_size(size, container.expected_size(header_size, header))
+    return header_size, header
+
+
+def _read_archive(path: Path) -> container.Archive:
+    """A whole .vaez file, its size checked against the header before the payload is read."""
+    try:
+        with open(path, "rb") as f:
+            header_size, header = _read_header(f)
+            f.seek(0)
+            return container.unpack_rest(f.read(), header_size, header)
+    except VaezError as e:
+        raise type(e)(f"{path}: {e}") from None
 
 
 def read_info(source: str | os.PathLike | bytes) -> container.Header:
     """The header of a .vaez file (path) or of its bytes, without decoding any image."""
     if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-        header_size = container.read_prefix(data[: container.PREFIX.size])
-        end = container.PREFIX.size + header_size
-        if len(data) < end:
-            raise container.TruncatedError(
-                f"file is truncated: it ends inside the {header_size}-byte header"
-            )
-        header = container.parse_header(data[container.PREFIX.size : end])
-        container.check_total_size(len(data), container.expected_size(header_size, header))
-        return header
+        return _read_header(io.BytesIO(bytes(source)))[1]
     try:
-        return _read_checked(Path(source))[1]
+        with open(source, "rb") as f:
+            return _read_header(f)[1]
     except VaezError as e:
         raise type(e)(f"{source}: {e}") from None
 
@@ -175,20 +180,19 @@ class CompressResult:
 def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike, *,
              quant_step: float = quantize.DEFAULT_STEP, model: str | None = None,
              resize: bool = False, skip_invalid: bool = False, force: bool = False,
-             progress: Progress | None = None,
-             on_selected: Callable[[int], None] | None = None) -> CompressResult:
+             progress: Progress | None = None) -> CompressResult:
     """Compress image files and folders (recursively) into one .vaez file.
 
     Names are stored relative to each source folder (a file given directly: its base name).
     The output is written atomically; an existing file needs ``force=True``.
+    ``progress(done, total)`` is called as images are read.
     """
     output = Path(output)
     sources = list(sources)
     quant_step = quantize.check_step(quant_step)
-    _check_output_file(output, force)  # fail before reading thousands of files
+    checkpoints.find(model)  # an unknown model name fails before any file is read
+    _check_output_file(output, force)
     files = image_files.collect(sources)
-    if on_selected:
-        on_selected(len(files))
     pixels, names, skipped = image_files.read_images(files, resize, skip_invalid, progress)
     data = encode(pixels, quant_step=quant_step, model=model, names=names)
     _atomic_write_bytes(output, data, force)
@@ -214,73 +218,73 @@ def decompress(archive: str | os.PathLike, output_dir: str | os.PathLike | None 
 
     Everything is checked before the first file is written: the whole archive, every name,
     and that no file would be overwritten (unless ``force``). On error, what was written is
-    removed again.
+    removed again. ``progress(done, total)`` is called as images are written.
     """
     archive = Path(archive)
     out_dir = Path(output_dir) if output_dir is not None else default_output_dir(archive)
-    try:
-        _read_checked(archive)  # bounds the size before the whole file is read
-        parsed = container.unpack(archive.read_bytes())
-    except VaezError as e:
-        raise type(e)(f"{archive}: {e}") from None
+    parsed = _read_archive(archive)
     header = parsed.header
     names = header.names
     if names is None:
         width = max(5, len(str(header.count - 1)))
         names = tuple(f"{i:0{width}d}.png" for i in range(header.count))
-    rel_paths = image_files.output_names(names)
+    top = os.fspath(out_dir)
+    targets = [os.path.join(top, rel) for rel in image_files.output_names(names)]
     from .runtime import to_uint8
 
     pixels = to_uint8(_reconstruct(parsed))
 
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputPathError(f"{out_dir} exists and is not a folder")
-    targets = [out_dir / rel for rel in rel_paths]
     if not force:
-        existing = [t for t in targets if t.exists() or t.is_symlink()]
+        existing = [t for t in targets if os.path.lexists(t)]
         if existing:
             more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
             raise OutputExistsError(f"{existing[0]}{more} already exist (use --force to overwrite)")
+    _write_pngs(top, targets, pixels, progress)
+    return DecompressResult(out_dir, [Path(t) for t in targets])
 
-    created_dirs: list[Path] = []
-    written: list[Path] = []
-    tmp: Path | None = None
+
+def _write_pngs(top: str, targets: list[str], pixels: np.ndarray,
+                progress: Progress | None) -> None:
+    """Write each image to its target under ``top`` (temporary file, then rename); on any
+    error remove what this call wrote and the folders it made."""
+    created_dirs: list[str] = []
+    written: list[str] = []
+    tmp = None
+    checked: set[str] = set()
     try:
-        if not out_dir.exists():
-            out_dir.mkdir(parents=True)
-            created_dirs.append(out_dir)
-        root = os.path.realpath(out_dir)
-        made: set[Path] = {out_dir}
-        for target, image in zip(targets, pixels):
-            parent = target.parent
-            if parent not in made:
-                for d in reversed([parent, *parent.parents]):
-                    if d in made or len(d.parts) <= len(out_dir.parts):
-                        continue
-                    if not d.exists():
-                        d.mkdir()
-                        created_dirs.append(d)
-                    made.add(d)
-            # a symlinked folder inside the output could lead elsewhere: refuse it
-            real_parent = os.path.realpath(parent)
-            if os.path.commonpath([root, real_parent]) != root:
-                raise OutputPathError(f"{parent} leads outside {out_dir}; refusing to write there")
-            if target.is_symlink() or target.is_dir():
-                raise OutputPathError(f"{target} is a link or a folder; refusing to replace it")
-            tmp = target.with_name(f".{target.name}.tmp")
+        if not os.path.isdir(top):
+            os.makedirs(top)
+            created_dirs.append(top)
+        root = os.path.realpath(top)
+        for done, (target, image) in enumerate(zip(targets, pixels), 1):
+            parent = os.path.dirname(target)
+            if parent not in checked:
+                missing = []
+                d = parent
+                while d != top and not os.path.isdir(d):
+                    missing.append(d)
+                    d = os.path.dirname(d)
+                for d in reversed(missing):
+                    os.mkdir(d)
+                    created_dirs.append(d)
+                # a symlinked folder inside the output could lead elsewhere: refuse it
+                if os.path.commonpath([root, os.path.realpath(parent)]) != root:
+                    raise OutputPathError(f"{parent} leads outside {top}; refusing to write there")
+                checked.add(parent)
+            tmp = os.path.join(parent, f".{os.path.basename(target)}.tmp")
             image_files.write_png(tmp, image)
             os.replace(tmp, target)
             tmp = None
             written.append(target)
             if progress:
-                progress(1)
+                progress(done, len(targets))
     except BaseException:
         for path in written + ([tmp] if tmp else []):
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                os.unlink(path)
         for d in reversed(created_dirs):
-            try:
-                d.rmdir()
-            except OSError:
-                pass
+            with contextlib.suppress(OSError):
+                os.rmdir(d)
         raise
-    return DecompressResult(out_dir, targets)

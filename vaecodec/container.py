@@ -294,18 +294,23 @@ def check_total_size(actual: int, expected: int) -> None:
 
 def unpack(data: bytes) -> Archive:
     """Parse and check a whole .vaez file."""
-    data = memoryview(data).tobytes() if not isinstance(data, bytes) else data
+    data = bytes(data)
     header_size = read_prefix(data[: PREFIX.size])
     header_end = PREFIX.size + header_size
     if len(data) < header_end:
         raise TruncatedError(f"file is truncated: it ends inside the {header_size}-byte header")
-    header = parse_header(data[PREFIX.size : header_end])
+    return unpack_rest(data, header_size, parse_header(data[PREFIX.size : header_end]))
+
+
+def unpack_rest(data: bytes, header_size: int, header: Header) -> Archive:
+    """Finish ``unpack`` once the header is parsed: length, checksum, payload."""
     total = expected_size(header_size, header)
     check_total_size(len(data), total)
     (stored_crc,) = CRC.unpack_from(data, total - CRC.size)
     if zlib.crc32(memoryview(data)[: total - CRC.size]) != stored_crc:
         raise ChecksumError("checksum mismatch: the file is corrupted")
     dtype = SYMBOL_DTYPES[header.symbol_dtype]
+    header_end = PREFIX.size + header_size
     raw = _decompress_exact(
         data[header_end : header_end + header.payload_size],
         header.count * header.latent_size * dtype.itemsize,

@@ -1,0 +1,17 @@
+"""Quality and size of the shipped default on the whole MNIST test split (needs ../shared)."""
+
+from __future__ import annotations
+
+import vaecodec
+from vaecodec import datasets, metrics
+
+
+def test_default_settings_on_the_test_split(mnist_root):
+    originals = datasets.mnist_images(mnist_root, "test")
+    assert originals.shape == (10_000, 28, 28)
+    names = [f"{i:05d}.png" for i in range(len(originals))]
+    data = vaecodec.encode(originals, names=names)
+    decoded = vaecodec.decode(data)
+    assert len(data) / len(originals) <= 16.0  # whole file, names included
+    assert metrics.psnr(originals, decoded) >= 21.0
+    assert metrics.ssim(originals, decoded) >= 0.89
