@@ -2,6 +2,7 @@
 
     python scripts/sweep.py --data ../shared/data --out sweep.jsonl \
         '{"name": "a", "hidden": [512, 256], "beta": 0.5, "epochs": 40, "lr_schedule": "cosine"}'
+    python scripts/sweep.py --summarize sweep.jsonl      # a markdown table of the results
 """
 
 from __future__ import annotations
@@ -16,13 +17,34 @@ import zstandard
 from vaecodec import metrics, quantize, training
 
 
+def summarize(path: str) -> None:
+    rows = [json.loads(line) for line in open(path)]
+    rows.sort(key=lambda r: r["test_loss_nats"])
+    print("| recipe | hidden | beta | epochs | test loss (nats) | PSNR unquantized | "
+          "step 0.1 | step 0.2 | step 0.3 |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        rec = r["recipe"]
+        cells = [f"{r[f'step{s}']['bytes']:.1f} B, {r[f'step{s}']['psnr']:.2f} dB, "
+                 f"SSIM {r[f'step{s}']['ssim']:.3f}" for s in (0.1, 0.2, 0.3)]
+        print(f"| {rec['name']} | {'-'.join(map(str, rec['hidden']))} | {rec['beta']} | "
+              f"{rec['epochs']} {rec['lr_schedule']} | {r['test_loss_nats']:.1f} | "
+              f"{r['psnr_unquantized']:.2f} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="../shared/data")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--out", required=True)
-    parser.add_argument("recipes", nargs="+", help="JSON objects with Recipe fields")
+    parser.add_argument("--out")
+    parser.add_argument("--summarize", metavar="FILE", help="print a table of a results file")
+    parser.add_argument("recipes", nargs="*", help="JSON objects with Recipe fields")
     args = parser.parse_args()
+    if args.summarize:
+        summarize(args.summarize)
+        return
+    if not args.out or not args.recipes:
+        parser.error("--out and at least one recipe are needed to train")
     train_images = training.load_mnist(args.data, train=True)
     test_images = training.load_mnist(args.data, train=False)
     for spec in args.recipes:
