@@ -6,6 +6,7 @@ about models or the container.
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from pathlib import Path, PurePosixPath
@@ -132,7 +133,7 @@ def read_image(path: str | os.PathLike, resize: bool = False) -> np.ndarray:
 PARALLEL_MIN_FILES = 1000  # below this, starting worker processes costs more than it saves
 
 
-def _read_chunk(files: list[tuple[str, str]], resize: bool, skip_invalid: bool):
+def _read_chunk(files: list[tuple[str, str]], resize: bool = False, skip_invalid: bool = False):
     """Read one run of files: (images, names, skipped messages)."""
     pixels = np.empty((len(files), *IMAGE_SHAPE), dtype=np.uint8)
     names: list[str] = []
@@ -149,16 +150,6 @@ def _read_chunk(files: list[tuple[str, str]], resize: bool, skip_invalid: bool):
     return pixels[: len(names)], names, skipped
 
 
-def _default_workers(n_files: int) -> int:
-    import threading
-
-    # fork is only safe while this process runs a single thread
-    if n_files < PARALLEL_MIN_FILES or os.name != "posix" or threading.active_count() > 1:
-        return 1
-    return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                      else (os.cpu_count() or 1), 8))
-
-
 def read_images(
     files: list[tuple[str, str]],
     resize: bool = False,
@@ -168,34 +159,24 @@ def read_images(
 ) -> tuple[np.ndarray, list[str], list[str]]:
     """Read (path, name) pairs: (images (N, 28, 28) uint8, their names, skipped messages).
 
-    Large selections are read by several processes (PNG decoding in Pillow is mostly
-    Python-level work that threads would not overlap); results and the first error keep
+    Large selections are read by one process per core; results and the first error keep
     the files' order, as a serial read would.
     """
-    workers = _default_workers(len(files)) if workers is None else workers
-    # chunks: work for the pool, or steps of the progress bar when reading serially
-    chunk = 250 if workers > 1 else 50
-    done = 0
-    chunks = [files[i : i + chunk] for i in range(0, len(files), chunk)]
-    parts = []
-    if workers > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+    from ._parallel import map_chunks, worker_count
 
-        context = multiprocessing.get_context("fork")  # workers inherit the imports
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            futures = [pool.submit(_read_chunk, c, resize, skip_invalid) for c in chunks]
-            for future, c in zip(futures, chunks):
-                parts.append(future.result())
-                done += len(c)
-                if progress:
-                    progress(done, len(files))
-    else:
-        for c in chunks:
-            parts.append(_read_chunk(c, resize, skip_invalid))
-            done += len(c)
-            if progress:
-                progress(done, len(files))
+    if workers is None:
+        workers = worker_count(len(files), PARALLEL_MIN_FILES)
+    # chunks: work for the pool, or steps of the progress bar when reading serially
+    size = 250 if workers > 1 else 50
+    chunks = [files[i : i + size] for i in range(0, len(files), size)]
+    parts = []
+    done = 0
+    read = functools.partial(_read_chunk, resize=resize, skip_invalid=skip_invalid)
+    for part, chunk in zip(map_chunks(read, chunks, workers), chunks):
+        parts.append(part)
+        done += len(chunk)
+        if progress:
+            progress(done, len(files))
     names = [name for _, part_names, _ in parts for name in part_names]
     skipped = [message for _, _, part_skipped in parts for message in part_skipped]
     if not names:

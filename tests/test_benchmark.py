@@ -1,0 +1,121 @@
+"""The rate-distortion benchmark on 50 sample digits: JSON shape and sane numbers."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vaecodec import benchmark
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def results(sample_images):
+    res, kept = benchmark.run(sample_images[:50], ["vaecodec", "png", "jpeg", "zstd"],
+                              "sample digits", log=lambda s: None)
+    return json.loads(json.dumps(res)), kept  # what a reader of the JSON file sees
+
+
+def test_json_shape(results):
+    res, kept = results
+    assert res["schema"] == benchmark.SCHEMA
+    assert res["dataset"] == {"source": "sample digits", "count": 50, "image_shape": [28, 28]}
+    keys = {"family", "setting", "param", "classical", "lossless", "exact", "bytes_total",
+            "bytes_per_image", "bits_per_pixel", "psnr_db", "psnr_mean_db", "ssim",
+            "max_abs_error", "encode_images_per_s", "decode_images_per_s", "group"}
+    for p in res["points"]:
+        assert set(p) == keys
+        assert p["bytes_per_image"] == pytest.approx(p["bytes_total"] / 50)
+        assert p["bits_per_pixel"] == pytest.approx(8 * p["bytes_per_image"] / 784)
+    families = {p["family"] for p in res["points"]}
+    assert {"PNG", "JPEG", "zstd (raw pixels)", "vaecodec vae-default"} <= families
+    assert len([p for p in res["points"] if p["family"] == "vaecodec vae-default"]) >= 6
+    assert all(v.shape == (16, 28, 28) for v in kept.values())
+
+
+def test_lossless_codecs_are_exact(results):
+    res, _ = results
+    for p in res["points"]:
+        if p["lossless"]:
+            assert p["exact"] and p["psnr_db"] is None and p["max_abs_error"] == 0
+            assert p["ssim"] == 1.0
+
+
+def test_more_bytes_never_far_worse(results):
+    res, _ = results
+    for family in {p["family"] for p in res["points"] if not p["lossless"]}:
+        pts = sorted((p for p in res["points"] if p["family"] == family),
+                     key=lambda p: p["bytes_per_image"])
+        for cheaper, dearer in zip(pts, pts[1:]):
+            assert dearer["psnr_db"] > cheaper["psnr_db"] - 0.5, family
+        for p in pts:
+            assert 10 < p["psnr_db"] < 60 and 0 < p["ssim"] <= 1
+
+
+def test_vaecodec_is_far_smaller_than_png(results):
+    res, _ = results
+    png = next(p for p in res["points"] if p["family"] == "PNG")
+    vae = [p for p in res["points"] if p["family"] == "vaecodec vae-default"]
+    assert max(p["bytes_per_image"] for p in vae) < png["bytes_per_image"] / 5
+
+
+def test_rate_ratio_interpolation():
+    def pt(family, nbytes, psnr, classical=True):
+        return {"family": family, "bytes_per_image": nbytes, "psnr_db": psnr,
+                "classical": classical, "lossless": False}
+    points = [pt("ref", 10, 20, False), pt("ref", 20, 22, False),
+              pt("A", 100, 19), pt("A", 200, 23), pt("B", 500, 30), pt("B", 900, 35)]
+    rows = {r["family"]: r for r in benchmark.compare_rates(points, "ref")}
+    assert rows["A"]["overlap_db"] == [20, 22]
+    # at 20 dB: A ~ 100 * 2**(1/4) bytes against 10; at 22 dB: A ~ 100 * 2**(3/4) against 20
+    assert rows["A"]["ratio_max"] == pytest.approx(10 * 2 ** 0.25, rel=1e-6)
+    assert rows["A"]["ratio_min"] == pytest.approx(5 * 2 ** 0.75, rel=1e-6)
+    assert rows["B"]["overlap_db"] is None and "no PSNR overlap" in rows["B"]["note"]
+
+
+def test_unknown_codec_is_refused(sample_images):
+    with pytest.raises(ValueError, match="unknown codecs"):
+        benchmark.run(sample_images[:2], ["gif"], "x", log=lambda s: None)
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("rd_benchmark", REPO / "scripts" / "rd_benchmark.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_script_writes_json_picture_and_plot(tmp_path, sample_dir, capsys):
+    pytest.importorskip("matplotlib")
+    script = load_script()
+    out = tmp_path / "rd.json"
+    assert script.main(["--images", str(sample_dir), "--limit", "40", "--codecs", "vaecodec",
+                        "jpeg", "webp", "--json", str(out), "--picture",
+                        str(tmp_path / "digits.png")]) == 0
+    printed = capsys.readouterr().out
+    assert "JPEG" in printed and "the bytes of vaecodec vae-default" in printed
+    res = json.loads(out.read_text())
+    assert res["dataset"]["count"] == 40 and res["command"].startswith("python scripts/")
+    assert script.main(["--from-json", str(out), "--plot", str(tmp_path / "rd.png")]) == 0
+    from PIL import Image
+
+    assert Image.open(tmp_path / "rd.png").size[0] > 800
+    assert Image.open(tmp_path / "digits.png").size[1] >= 5 * 28 * 3
+
+
+def test_script_help_lists_every_option(capsys):
+    script = load_script()
+    with pytest.raises(SystemExit) as exit_info:
+        script.parse_args(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--data", "--images", "--split", "--limit", "--json", "--plot", "--codecs",
+                   "--picture", "--from-json"):
+        assert option in text

@@ -1,0 +1,41 @@
+"""Run a function over chunks of work in worker processes, results in input order.
+
+Pillow's per-image work is mostly Python-level, so threads would not overlap it; forked
+processes do, and inherit the parent's imports, so they start in milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Callable, Iterator, Sequence, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def worker_count(n_items: int, min_items: int) -> int:
+    """Processes worth starting for ``n_items`` (1 below ``min_items``, or where fork is
+    unsafe: not POSIX, or more than one thread running in this process)."""
+    if n_items < min_items or os.name != "posix" or threading.active_count() > 1:
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, 8))
+
+
+def map_chunks(func: Callable[[T], R], chunks: Sequence[T], workers: int) -> Iterator[R]:
+    """``func(chunk)`` for each chunk, in order; the first error (in order) propagates."""
+    if workers <= 1 or len(chunks) <= 1:
+        yield from map(func, chunks)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = [pool.submit(func, chunk) for chunk in chunks]
+        try:
+            for future in futures:
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()

@@ -1,0 +1,404 @@
+"""Rate-distortion benchmark: vaecodec against PNG and the classical codecs.
+
+Every codec sits behind one small ``Codec`` interface and runs on the same uint8 images.
+``run`` measures them into a JSON-ready dict (schema: docs/benchmarks.md#json-schema);
+``plot`` draws the rate-distortion figure from that dict alone; ``picture`` shows the same
+digits through several codecs. ``scripts/rd_benchmark.py`` is the command-line entry point.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import io
+import lzma
+import math
+import platform
+import time
+from typing import Callable, Sequence
+
+import numpy as np
+from PIL import Image, features
+
+from . import metrics
+
+SCHEMA = "vaecodec-rd/1"
+PSNR_CAP_DB = 100.0  # per-image PSNR of an exactly reconstructed image, for the mean
+
+VAECODEC_STEPS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
+JPEG_QUALITIES = (5, 10, 20, 30, 50, 70, 90, 95)
+WEBP_QUALITIES = (0, 5, 10, 20, 30, 50, 70, 90, 95)
+AVIF_QUALITIES = (0, 20, 50, 80)  # AVIF and JPEG XL encode at ~200-600 images/s per core:
+JXL_QUALITIES = (10, 30, 60, 90)  # four points each keep the 10k run within minutes
+
+
+# --- the codec interface -------------------------------------------------------------------
+@dataclasses.dataclass
+class Codec:
+    """One codec at one setting: ``encode`` turns (N, 28, 28) uint8 images into blobs (one
+    per image, or one for the whole set); ``decode`` turns the blobs back into images.
+    The bytes counted are the blobs' total length: every header included."""
+
+    family: str  # the curve this point belongs to, e.g. "JPEG"
+    setting: str  # e.g. "q=50"
+    encode: Callable[[np.ndarray], list[bytes]]
+    decode: Callable[[list[bytes], int], np.ndarray]
+    classical: bool = True
+    lossless: bool = False
+    param: float | None = None  # the knob's value, for sorting
+
+
+def _pillow_encode(fmt: str, save_args: dict, images: np.ndarray) -> list[bytes]:
+    blobs = []
+    for image in images:
+        buf = io.BytesIO()
+        Image.fromarray(image).save(buf, format=fmt, **save_args)
+        blobs.append(buf.getvalue())
+    return blobs
+
+
+def _pillow_decode(blobs: list[bytes]) -> np.ndarray:
+    out = np.empty((len(blobs), 28, 28), dtype=np.uint8)
+    for i, blob in enumerate(blobs):
+        with Image.open(io.BytesIO(blob)) as image:
+            out[i] = np.asarray(image.convert("L"))
+    return out
+
+
+CHUNK = 500  # images per task when a per-image codec runs on every core
+
+
+def _pillow_codec(family: str, setting: str, fmt: str, save_args: dict,
+                  lossless: bool = False, param=None) -> Codec:
+    """One file per image through Pillow, spread over every core like vaecodec's own
+    reading (numpy uses every core for vaecodec's networks too)."""
+    from ._parallel import map_chunks, worker_count
+
+    def encode(images: np.ndarray) -> list[bytes]:
+        chunks = [images[i : i + CHUNK] for i in range(0, len(images), CHUNK)]
+        work = functools.partial(_pillow_encode, fmt, save_args)
+        return [b for part in map_chunks(work, chunks, worker_count(len(chunks), 2))
+                for b in part]
+
+    def decode(blobs: list[bytes], count: int) -> np.ndarray:
+        chunks = [blobs[i : i + CHUNK] for i in range(0, len(blobs), CHUNK)]
+        parts = list(map_chunks(_pillow_decode, chunks, worker_count(len(chunks), 2)))
+        return np.concatenate(parts)
+
+    return Codec(family, setting, encode, decode, lossless=lossless, param=param)
+
+
+def _atlas_codec() -> Codec:
+    """All images tiled into one PNG (a grid of 28x28 cells)."""
+
+    def encode(images: np.ndarray) -> list[bytes]:
+        n = len(images)
+        cols = math.ceil(math.sqrt(n))
+        rows = math.ceil(n / cols)
+        grid = np.zeros((rows * cols, 28, 28), dtype=np.uint8)
+        grid[:n] = images
+        atlas = grid.reshape(rows, cols, 28, 28).transpose(0, 2, 1, 3).reshape(rows * 28, -1)
+        buf = io.BytesIO()
+        Image.fromarray(atlas).save(buf, format="PNG", optimize=True)
+        return [buf.getvalue()]
+
+    def decode(blobs: list[bytes], count: int) -> np.ndarray:
+        atlas = np.asarray(Image.open(io.BytesIO(blobs[0])).convert("L"))
+        rows, cols = atlas.shape[0] // 28, atlas.shape[1] // 28
+        cells = atlas.reshape(rows, 28, cols, 28).transpose(0, 2, 1, 3).reshape(-1, 28, 28)
+        return cells[:count].copy()
+
+    return Codec("PNG atlas", "optimize", encode, decode, lossless=True)
+
+
+def _raw_codec(family: str, compress, decompress) -> Codec:
+    """A general-purpose compressor over the raw (N, 28, 28) pixel array."""
+
+    def encode(images: np.ndarray) -> list[bytes]:
+        return [compress(np.ascontiguousarray(images).tobytes())]
+
+    def decode(blobs: list[bytes], count: int) -> np.ndarray:
+        return np.frombuffer(decompress(blobs[0]), dtype=np.uint8).reshape(count, 28, 28)
+
+    return Codec(family, "max", encode, decode, lossless=True)
+
+
+def _vaecodec_codec(model: str, step: float) -> Codec:
+    import vaecodec
+
+    return Codec(
+        f"vaecodec {model}", f"step={step:g}",
+        lambda images: [vaecodec.encode(images, quant_step=step, model=model)],
+        lambda blobs, count: vaecodec.decode(blobs[0]),
+        classical=False, param=step,
+    )
+
+
+def available_codecs() -> tuple[dict[str, Callable[[], list[Codec]]], dict[str, str]]:
+    """Codec groups by command-line name, and the groups unavailable here with why."""
+    import zstandard
+
+    from . import checkpoints
+
+    groups: dict[str, Callable[[], list[Codec]]] = {
+        "vaecodec": lambda: [_vaecodec_codec(m.name, s) for m in checkpoints.list_models()
+                             for s in VAECODEC_STEPS],
+        "png": lambda: [_pillow_codec("PNG", "optimize", "PNG", {"optimize": True}, True)],
+        "png-atlas": lambda: [_atlas_codec()],
+        "webp-lossless": lambda: [_pillow_codec("WebP lossless", "default", "WEBP",
+                                                {"lossless": True}, True)],
+        "jpeg": lambda: [_pillow_codec("JPEG", f"q={q}", "JPEG", {"quality": q, "optimize": True},
+                                       param=q) for q in JPEG_QUALITIES],
+        "webp": lambda: [_pillow_codec("WebP", f"q={q}", "WEBP", {"quality": q, "method": 6},
+                                       param=q) for q in WEBP_QUALITIES],
+        "avif": lambda: [_pillow_codec("AVIF", f"q={q}", "AVIF", {"quality": q, "speed": 8},
+                                       param=q) for q in AVIF_QUALITIES],
+        "jxl": lambda: [_pillow_codec("JPEG XL", f"q={q}", "JXL", {"quality": q, "effort": 7},
+                                      param=q) for q in JXL_QUALITIES],
+        "zstd": lambda: [_raw_codec("zstd (raw pixels)",
+                                    zstandard.ZstdCompressor(level=22).compress,
+                                    zstandard.ZstdDecompressor().decompress)],
+        "lzma": lambda: [_raw_codec("lzma (raw pixels)",
+                                    lambda b: lzma.compress(b, preset=9 | lzma.PRESET_EXTREME),
+                                    lzma.decompress)],
+    }
+    missing: dict[str, str] = {}
+    if not features.check("avif"):
+        missing["avif"] = ("this Pillow has no AVIF support "
+                           "(Pillow >= 11.3 wheels have it; or pip install pillow-avif-plugin)")
+    try:
+        import pillow_jxl  # noqa: F401  (registers the JXL format with Pillow)
+    except ImportError:
+        missing["jxl"] = "pillow-jxl-plugin is not installed (pip install -e '.[bench]')"
+    for name in missing:
+        groups.pop(name)
+    return groups, missing
+
+
+ALL_GROUPS = ("vaecodec", "png", "png-atlas", "webp-lossless", "jpeg", "webp", "avif", "jxl",
+              "zstd", "lzma")
+
+
+# --- measuring ----------------------------------------------------------------------------------
+def measure(codec: Codec, images: np.ndarray) -> tuple[dict, np.ndarray]:
+    """One point: sizes, distortion and speed of ``codec`` on ``images``."""
+    n = len(images)
+    start = time.perf_counter()
+    blobs = codec.encode(images)
+    encode_s = time.perf_counter() - start
+    start = time.perf_counter()
+    decoded = codec.decode(blobs, n)
+    decode_s = time.perf_counter() - start
+    total = sum(len(b) for b in blobs)
+    exact = bool(np.array_equal(decoded, images))
+    per_image = np.minimum(metrics.psnr_per_image(images, decoded), PSNR_CAP_DB)
+    point = {
+        "family": codec.family,
+        "setting": codec.setting,
+        "param": codec.param,
+        "classical": codec.classical,
+        "lossless": codec.lossless,
+        "exact": exact,
+        "bytes_total": total,
+        "bytes_per_image": total / n,
+        "bits_per_pixel": 8 * total / (n * images.shape[1] * images.shape[2]),
+        "psnr_db": None if exact else metrics.psnr(images, decoded),
+        "psnr_mean_db": None if exact else float(per_image.mean()),
+        "ssim": 1.0 if exact else metrics.ssim(images, decoded),
+        "max_abs_error": int(np.abs(decoded.astype(np.int16) - images).max()),
+        "encode_images_per_s": n / encode_s if encode_s > 0 else None,
+        "decode_images_per_s": n / decode_s if decode_s > 0 else None,
+    }
+    return point, decoded
+
+
+def _curve(points: list[dict], family: str) -> tuple[np.ndarray, np.ndarray]:
+    """(PSNR, log bytes) of a family's lossy points sorted by bytes, keeping only the points
+    that beat every cheaper one (the family's efficient frontier), so PSNR increases."""
+    rows = sorted((p["bytes_per_image"], p["psnr_db"]) for p in points
+                  if p["family"] == family and p["psnr_db"] is not None)
+    frontier: list[tuple[float, float]] = []
+    for nbytes, psnr in rows:
+        if not frontier or psnr > frontier[-1][1]:
+            frontier.append((nbytes, psnr))
+    psnr = np.array([p for _, p in frontier])
+    log_bytes = np.log(np.array([b for b, _ in frontier]))
+    return psnr, log_bytes
+
+
+def compare_rates(points: list[dict], reference: str) -> list[dict]:
+    """For each classical lossy family: bytes it needs / bytes ``reference`` needs at equal
+    PSNR, interpolated (log bytes, linear in PSNR) where the two curves overlap."""
+    ref_psnr, ref_log = _curve(points, reference)
+    out = []
+    families = sorted({p["family"] for p in points if p["classical"] and not p["lossless"]})
+    for family in families:
+        psnr, log_bytes = _curve(points, family)
+        row = {"family": family, "reference": reference}
+        if len(psnr) == 0 or len(ref_psnr) == 0:
+            continue
+        lo, hi = max(psnr[0], ref_psnr[0]), min(psnr[-1], ref_psnr[-1])
+        if lo > hi:
+            row.update(overlap_db=None, note=(
+                f"no PSNR overlap: {family} spans {psnr[0]:.2f}-{psnr[-1]:.2f} dB "
+                f"(from {math.exp(log_bytes[0]):.0f} B/image), {reference} spans "
+                f"{ref_psnr[0]:.2f}-{ref_psnr[-1]:.2f} dB "
+                f"(up to {math.exp(ref_log[-1]):.1f} B/image)"))
+        else:
+            grid = np.linspace(lo, hi, 25)
+            ratios = np.exp(np.interp(grid, psnr, log_bytes) - np.interp(grid, ref_psnr, ref_log))
+            row.update(overlap_db=[float(lo), float(hi)], ratio_min=float(ratios.min()),
+                       ratio_max=float(ratios.max()), ratio_median=float(np.median(ratios)))
+        out.append(row)
+    return out
+
+
+def run(images: np.ndarray, groups: Sequence[str], source: str,
+        log: Callable[[str], None] = print, keep_first: int = 16):
+    """Measure every codec of ``groups`` on ``images``. Returns (results dict, the first
+    ``keep_first`` decoded images of every point, keyed by (family, setting))."""
+    import vaecodec
+
+    available, missing = available_codecs()
+    unknown = [g for g in groups if g not in ALL_GROUPS]
+    if unknown:
+        raise ValueError(f"unknown codecs {unknown}; choose from {', '.join(ALL_GROUPS)}")
+    points, kept = [], {}
+    for group in groups:
+        if group in missing:
+            log(f"skipping {group}: {missing[group]}")
+            continue
+        for codec in available[group]():
+            point, decoded = measure(codec, images)
+            point["group"] = group
+            points.append(point)
+            kept[(codec.family, codec.setting)] = decoded[:keep_first].copy()
+            log(format_row(point))
+    vae_families = sorted({p["family"] for p in points if not p["classical"]})
+    reference = "vaecodec vae-default" if "vaecodec vae-default" in vae_families else (
+        vae_families[0] if vae_families else None)
+    results = {
+        "schema": SCHEMA,
+        "dataset": {"source": source, "count": int(len(images)),
+                    "image_shape": list(images.shape[1:])},
+        "environment": {"python": platform.python_version(), "machine": platform.machine(),
+                        "pillow": Image.__version__, "numpy": np.__version__,
+                        "vaecodec": vaecodec.__version__},
+        "metrics": {
+            "psnr_db": "10 log10(255^2 / MSE), MSE over every pixel of the set; null if exact",
+            "psnr_mean_db": f"mean of per-image PSNR, each capped at {PSNR_CAP_DB:g} dB",
+            "ssim": "mean SSIM, 11x11 Gaussian window, sigma 1.5, K1 0.01, K2 0.03, valid "
+                    "region; vaecodec.metrics.ssim",
+        },
+        "skipped": [{"group": g, "reason": missing[g]} for g in groups if g in missing],
+        "points": points,
+        "rate_ratios": compare_rates(points, reference) if reference else [],
+    }
+    return results, kept
+
+
+# --- reporting ----------------------------------------------------------------------------------
+def _fmt(value, spec: str, none: str = "exact") -> str:
+    return none if value is None else format(value, spec)
+
+
+def format_row(p: dict) -> str:
+    return (f"{p['family']:22s} {p['setting']:10s} {p['bytes_per_image']:9.2f} "
+            f"{p['bits_per_pixel']:7.3f} {_fmt(p['psnr_db'], '7.2f'):>7s} "
+            f"{_fmt(p['psnr_mean_db'], '7.2f'):>7s} {p['ssim']:7.4f} "
+            f"{_fmt(p['encode_images_per_s'], '9.0f', '-'):>9s} "
+            f"{_fmt(p['decode_images_per_s'], '9.0f', '-'):>9s}")
+
+
+HEADER = (f"{'codec':22s} {'setting':10s} {'B/image':>9s} {'bpp':>7s} {'PSNR':>7s} "
+          f"{'mPSNR':>7s} {'SSIM':>7s} {'enc img/s':>9s} {'dec img/s':>9s}")
+
+
+def summary_lines(results: dict) -> list[str]:
+    lines = []
+    for row in results["rate_ratios"]:
+        if row.get("overlap_db") is None:
+            lines.append(f"{row['family']}: {row['note']}")
+        else:
+            lo, hi = row["overlap_db"]
+            lines.append(
+                f"{row['family']} needs {row['ratio_min']:.1f}-{row['ratio_max']:.1f}x "
+                f"(median {row['ratio_median']:.1f}x) the bytes of {row['reference']} "
+                f"for the same PSNR, over {lo:.2f}-{hi:.2f} dB")
+    return lines
+
+
+def table_markdown(results: dict) -> str:
+    head = ("| codec | setting | bytes/image | bpp | PSNR (dB) | mean per-image PSNR | SSIM | "
+            "encode img/s | decode img/s |\n|---|---|---|---|---|---|---|---|---|")
+    rows = [head]
+    for p in results["points"]:
+        rows.append(
+            f"| {p['family']} | {p['setting']} | {p['bytes_per_image']:.2f} | "
+            f"{p['bits_per_pixel']:.3f} | {_fmt(p['psnr_db'], '.2f')} | "
+            f"{_fmt(p['psnr_mean_db'], '.2f')} | {p['ssim']:.4f} | "
+            f"{_fmt(p['encode_images_per_s'], ',.0f', '-')} | "
+            f"{_fmt(p['decode_images_per_s'], ',.0f', '-')} |")
+    return "\n".join(rows)
+
+
+def plot(results: dict, path: str) -> None:
+    """The rate-distortion figure (PSNR and SSIM against bytes/image, log axis), drawn from
+    the results dict alone. Classical codecs dashed; lossless ones as vertical lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5.5))
+    families: dict[str, list[dict]] = {}
+    for p in results["points"]:
+        families.setdefault(p["family"], []).append(p)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (family, pts) in enumerate(families.items()):
+        color = colors[i % len(colors)]
+        pts = sorted(pts, key=lambda p: p["bytes_per_image"])
+        classical = pts[0]["classical"]
+        style = dict(color=color, linestyle="--" if classical else "-",
+                     marker="o" if classical else "s", linewidth=1.2 if classical else 2.2,
+                     markersize=4 if classical else 5)
+        lossy = [p for p in pts if p["psnr_db"] is not None]
+        if lossy:
+            x = [p["bytes_per_image"] for p in lossy]
+            axes[0].plot(x, [p["psnr_db"] for p in lossy], label=family, **style)
+            axes[1].plot(x, [p["ssim"] for p in lossy], label=family, **style)
+        else:
+            for ax in axes:
+                ax.axvline(pts[0]["bytes_per_image"], color=color, linestyle=":",
+                           label=f"{family} (lossless, {pts[0]['bytes_per_image']:.0f} B)")
+    n = results["dataset"]["count"]
+    for ax, ylabel in zip(axes, ("PSNR (dB, MSE over the set)", "SSIM (11x11 Gaussian)")):
+        ax.set_xscale("log")
+        ax.set_xlabel("bytes per image (whole encoded output / image count)")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=7, loc="upper left")
+    fig.suptitle(f"Rate-distortion on {results['dataset']['source']} ({n} images)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def picture(images: np.ndarray, rows: list[tuple[str, np.ndarray]], path: str,
+            scale: int = 3) -> None:
+    """A labelled grid: the originals, then one row per (label, decoded images)."""
+    from PIL import ImageDraw
+
+    count = len(images)
+    label_w, pad = 260, 2
+    cell = 28 * scale
+    all_rows = [("original (PNG: exact)", images)] + rows
+    canvas = Image.new("L", (label_w + count * (cell + pad), len(all_rows) * (cell + pad)), 255)
+    draw = ImageDraw.Draw(canvas)
+    for r, (label, pixels) in enumerate(all_rows):
+        y = r * (cell + pad)
+        draw.text((4, y + cell // 2 - 6), label, fill=0)
+        for c in range(count):
+            tile = Image.fromarray(pixels[c]).resize((cell, cell), Image.Resampling.NEAREST)
+            canvas.paste(tile, (label_w + c * (cell + pad), y))
+    canvas.save(path)
