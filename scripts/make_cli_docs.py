@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from vaecodec.cli import main
 
-COMMANDS = [[], ["compress"], ["decompress"], ["info"]]
+COMMANDS = [[], ["compress"], ["decompress"], ["info"], ["levels"]]
 
 
 def render() -> str:

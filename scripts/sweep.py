@@ -60,7 +60,7 @@ def main() -> None:
                 p = model.decode(torch.from_numpy(z)).numpy().reshape(-1, 28, 28)
                 return np.rint(p * 255).astype(np.uint8)
             row["psnr_unquantized"] = metrics.psnr(test_images, recon(mu))
-            for step in (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5):
+            for step in (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5):
                 sym = quantize.quantize(mu, step)
                 nbytes = len(zstandard.ZstdCompressor(level=19).compress(sym.T.tobytes()))
                 rec = recon(quantize.dequantize(sym, step))

@@ -44,7 +44,8 @@ def test_compress_info_decompress(runner, tmp_path, digits):
     assert result.exit_code == 0 and f"{count} (28x28)" in result.output
     assert "vae-default" in result.output
     info = json.loads(run(runner, "info", out, "--json").output)
-    assert info["count"] == count and info["format_version"] == 1
+    assert info["count"] == count and info["format_version"] == 2
+    assert info["quality_level"] == 4 and info["coder"] == "range"
     assert sorted(info["names"]) == sorted(p.relative_to(digits).as_posix() for p in digits.rglob("*.png"))
 
     result = run(runner, "decompress", out)
@@ -78,6 +79,31 @@ def test_existing_output_needs_force(runner, tmp_path, digits):
     assert out.read_bytes() == b"precious"
     assert run(runner, "compress", digits, out, "--force").exit_code == 0
     assert out.read_bytes()[:4] == b"VAEZ"
+
+
+def test_quality_option(runner, tmp_path, digits):
+    run(runner, "compress", digits, tmp_path / "a.vaez", "-q", "1")
+    run(runner, "compress", digits, tmp_path / "b.vaez", "--quality", "5")
+    run(runner, "compress", digits, tmp_path / "c.vaez", "--quality", "5", "--coder", "zstd")
+    assert (tmp_path / "a.vaez").stat().st_size < (tmp_path / "b.vaez").stat().st_size
+    assert vaecodec.read_info(tmp_path / "b.vaez").level == 5
+    assert vaecodec.read_info(tmp_path / "c.vaez").coder == "zstd"
+    result = run(runner, "info", tmp_path / "b.vaez")
+    assert "quality level 5 (step 0.1)" in result.output and "range coder" in result.output
+    for args, message in ((["-q", "99"], "quality level 99 is not defined"),
+                          (["-q", "2", "--step", "0.3"], "not both"),
+                          (["--step", "0.3", "--coder", "range"], "needs a quality level")):
+        result = run(runner, "compress", digits, tmp_path / "d.vaez", *args)
+        assert result.exit_code == 1 and message in result.output
+        assert not (tmp_path / "d.vaez").exists()
+
+
+def test_levels_command(runner):
+    result = run(runner, "levels")
+    assert result.exit_code == 0 and "(default)" in result.output
+    rows = json.loads(run(runner, "levels", "--json").output)
+    assert [r["level"] for r in rows] == list(range(1, len(rows) + 1)) and len(rows) >= 5
+    assert all(r["bytes_per_image"] > 0 and r["psnr_db"] > 15 for r in rows)
 
 
 def test_step_option_changes_the_file(runner, tmp_path, digits):
@@ -137,19 +163,18 @@ def test_user_errors_are_one_line(runner, tmp_path, digits, args, message):
 
 
 def hostile_archive(names):
-    good = vaecodec.encode(np.zeros((len(names), 28, 28), np.uint8), names=[f"{i}.png" for i in range(len(names))])
+    """A valid file whose names field is replaced, bypassing the writer's checks."""
+    import msgpack
+    import struct
+    import zlib
+
+    good = vaecodec.encode(np.zeros((len(names), 28, 28), np.uint8))
     archive = container.unpack(good)
-    # bypass the writer's checks to plant a hostile name
-    import msgpack, struct, zlib, zstandard
-    data = good
-    header_size = struct.unpack_from("<I", data, 5)[0]
-    fields = msgpack.unpackb(data[9 : 9 + header_size])
-    joined = "\x00".join(names).encode()
-    fields["names"] = {"size": len(joined), "zstd": zstandard.ZstdCompressor().compress(joined)}
+    h = archive.header
+    fields = [h.model_id, h.latent_size, h.level, 0, h.count, h.payload_size,
+              [0, "\x00".join(names).encode()]]
     header = msgpack.packb(fields, use_bin_type=True)
-    payload = data[9 + header_size : -4]
-    body = struct.pack("<4sBI", b"VAEZ", 1, len(header)) + header + payload
-    assert archive.header.count == len(names)
+    body = b"VAEZ\x02" + container._leb128(len(header)) + header + archive.payload
     return body + struct.pack("<I", zlib.crc32(body))
 
 

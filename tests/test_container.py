@@ -1,4 +1,8 @@
-"""The format reader, one test per error, each from hand-made bytes."""
+"""The format reader, one test per error, each from hand-made bytes.
+
+Version 1 files (the 1.0 format, read only) are built by ``build``; version 2 files (what
+vaecodec writes now) by ``build_v2``.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +34,9 @@ COUNT, LATENT = 3, 20
 
 
 def default_model_id() -> bytes:
-    return vaecodec.read_info(vaecodec.encode(np.zeros((1, 28, 28), np.uint8))).model_id
+    from vaecodec import checkpoints
+
+    return checkpoints.find().model_id
 
 
 def build(fields=None, payload=None, version=1, magic=b"VAEZ", header_bytes=None, crc=None,
@@ -82,12 +88,21 @@ def test_bad_magic():
 
 
 def test_unknown_version():
-    with pytest.raises(UnsupportedVersionError, match="version 2"):
-        container.unpack(build(version=2))
+    with pytest.raises(UnsupportedVersionError, match="version 3.*upgrade"):
+        container.unpack(build(version=3))
+    with pytest.raises(UnsupportedVersionError, match="version 0"):
+        container.unpack(build(version=0))
 
 
 def test_oversized_header_length_is_refused_before_reading():
     data = struct.pack("<4sBI", b"VAEZ", 1, container.MAX_HEADER_SIZE + 1) + bytes(16)
+    with pytest.raises(HeaderTooLargeError):
+        container.unpack(data)
+    data = b"VAEZ\x02" + container._leb128(container.MAX_HEADER_SIZE + 1) + bytes(16)
+    with pytest.raises(HeaderTooLargeError):
+        container.unpack(data)
+    with pytest.raises(HeaderTooLargeError, match="longer than 4 bytes"):
+        container.unpack(b"VAEZ\x02\x80\x80\x80\x80\x01" + bytes(16))
     with pytest.raises(HeaderTooLargeError):
         container.unpack(data)
     with pytest.raises(HeaderTooLargeError):
@@ -216,6 +231,118 @@ def test_pack_then_unpack_keeps_everything():
     symbols = np.array([[-300, 5] * 10, [7, 1000] * 10], dtype=np.int16)
     header = container.Header(model_id=bytes(32), latent_size=20, image_shape=(28, 28),
                               quant_step=0.5, symbol_dtype="int16", count=2, names=("x.png", "y.png"))
-    archive = container.unpack(container.pack(header, symbols))
+    archive = container.unpack(container.pack(header, container.zstd_payload(symbols, "int16")))
     assert np.array_equal(archive.symbols, symbols)
     assert archive.header.names == ("x.png", "y.png") and archive.header.quant_step == 0.5
+
+
+# --- version 2 ------------------------------------------------------------------------------
+def build_v2(fields=None, payload=None, header_bytes=None, crc=None, version=2) -> bytes:
+    """A version-2 file (zstd payload, explicit step) from parts; any part can be hostile."""
+    if payload is None:
+        payload = zstandard.ZstdCompressor().compress(
+            np.arange(COUNT * LATENT, dtype=np.int8).tobytes())
+    values = {"model": default_model_id()[:4], "latent_size": LATENT, "quant": 0.2,
+              "coder": 1, "count": COUNT, "payload_size": len(payload), "names": None}
+    values.update(fields or {})
+    if header_bytes is None:
+        header_bytes = msgpack.packb([values[k] for k in container.HEADER_V2], use_bin_type=True)
+    body = b"VAEZ" + bytes([version]) + container._leb128(len(header_bytes)) + header_bytes + payload
+    return body + struct.pack("<I", zlib.crc32(body) if crc is None else crc)
+
+
+def test_v2_hand_made_file_is_valid():
+    archive = container.unpack(build_v2())
+    assert archive.header.version == 2 and archive.header.quant_step == 0.2
+    assert archive.header.coder == "zstd" and archive.header.level is None
+    assert archive.symbols.shape == (COUNT, LATENT)
+    assert vaecodec.decode(build_v2()).shape == (COUNT, 28, 28)
+
+
+@pytest.mark.parametrize("cut", [0, 4, 5, 6, 12, -5, -1])
+def test_v2_truncated(cut):
+    with pytest.raises(TruncatedError, match="truncated"):
+        container.unpack(build_v2()[:cut])
+
+
+def test_v2_trailing_and_checksum():
+    with pytest.raises(TrailingBytesError):
+        container.unpack(build_v2() + b"x")
+    with pytest.raises(ChecksumError):
+        container.unpack(build_v2(crc=0))
+
+
+@pytest.mark.parametrize("fields", [
+    {"model": default_model_id()},  # the full 32 bytes: v2 stores 4
+    {"latent_size": "20"},
+    {"quant": -0.5},
+    {"quant": 0},
+    {"quant": 300},
+    {"quant": "level 3"},
+    {"coder": 7},
+    {"coder": True},
+    {"coder": 0, "quant": 0.2},  # range coding needs a level's prior
+    {"names": [2, b"x"]},
+    {"names": {"size": 1}},
+])
+def test_v2_corrupt_header_fields(fields):
+    with pytest.raises(CorruptHeaderError):
+        container.unpack(build_v2(fields))
+
+
+def test_v2_header_shape():
+    with pytest.raises(CorruptHeaderError, match="array"):
+        container.unpack(build_v2(header_bytes=msgpack.packb({"model": 1})))
+    with pytest.raises(CorruptHeaderError, match="array"):
+        container.unpack(build_v2(header_bytes=msgpack.packb([1, 2, 3])))
+    with pytest.raises(HeaderTooLargeError):
+        container.unpack(build_v2({"count": container.MAX_COUNT + 1}))
+
+
+def test_v2_zstd_size_mismatch():
+    payload = zstandard.ZstdCompressor().compress(bytes(COUNT * LATENT * 2))
+    with pytest.raises(PayloadSizeError):
+        container.unpack(build_v2({"payload_size": len(payload)}, payload=payload))
+
+
+def test_v2_unsafe_and_duplicate_names():
+    raw = "\x00".join(["ok.png", "../up.png", "z.png"]).encode()
+    with pytest.raises(UnsafeNameError):
+        container.unpack(build_v2({"names": [0, raw]}))
+    raw = "\x00".join(["a.png", "a.png", "z.png"]).encode()
+    with pytest.raises(UnsafeNameError, match="unique"):
+        container.unpack(build_v2({"names": [0, raw]}))
+    joined = "\x00".join(["a.png", "b.png", "c.png"]).encode()
+    frame = zstandard.ZstdCompressor().compress(joined)
+    archive = container.unpack(build_v2({"names": [1, len(joined), frame]}))
+    assert archive.header.names == ("a.png", "b.png", "c.png")
+    with pytest.raises(PayloadSizeError):
+        container.unpack(build_v2({"names": [1, len(joined) + 1, frame]}))
+
+
+def test_v2_unknown_model_and_level():
+    with pytest.raises(UnknownModelError):
+        vaecodec.decode(build_v2({"model": b"\x00\x01\x02\x03"}))
+    data = vaecodec.encode(np.zeros((2, 28, 28), np.uint8))
+    header = vaecodec.read_info(data)
+    assert header.level == 4 and header.coder == "range"
+    with pytest.raises(vaecodec.UnknownLevelError, match="level 200"):
+        vaecodec.decode(build_v2({"quant": 200, "coder": 0}))
+
+
+def test_v2_range_payload_damage_is_an_error_or_a_decode():
+    data = bytearray(vaecodec.encode(np.zeros((3, 28, 28), np.uint8)))
+    data[-6] ^= 0x55
+    with pytest.raises(ChecksumError):
+        vaecodec.decode(bytes(data))
+
+
+def test_v1_files_made_by_vaecodec_1_0_still_decode():
+    from pathlib import Path
+
+    here = Path(__file__).parent / "data"
+    data = (here / "v1_digits.vaez").read_bytes()
+    assert data[:5] == b"VAEZ\x01"
+    header = vaecodec.read_info(data)
+    assert header.version == 1 and header.count == 20 and header.quant_step == 0.2
+    assert np.array_equal(vaecodec.decode(data), np.load(here / "v1_digits_decoded.npy"))

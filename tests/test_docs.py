@@ -22,6 +22,7 @@ def test_ci_runs_the_readme_install_and_test_commands():
 def test_cli_reference_matches_help():
     reference = (REPO / "docs" / "cli.md").read_text()
     runner = CliRunner()
-    for args in (["--help"], ["compress", "--help"], ["decompress", "--help"], ["info", "--help"]):
+    for args in (["--help"], ["compress", "--help"], ["decompress", "--help"], ["info", "--help"],
+                 ["levels", "--help"]):
         text = runner.invoke(main, args, prog_name="vaecodec", terminal_width=88).output
         assert text.strip() in reference, f"docs/cli.md is stale for {args}: run scripts/make_cli_docs.py"

@@ -26,6 +26,7 @@ from .errors import (
     PayloadSizeError,
     TrailingBytesError,
     TruncatedError,
+    UnknownLevelError,
     UnknownModelError,
     UnsafeNameError,
     UnsupportedVersionError,
@@ -41,7 +42,10 @@ __all__ = [
     "decompress",
     "read_info",
     "list_models",
+    "list_levels",
+    "DEFAULT_LEVEL",
     "DEFAULT_QUANT_STEP",
+    "UnknownLevelError",
     "VaezError",
     "FormatError",
     "TruncatedError",
@@ -73,6 +77,8 @@ _LAZY = {
     "decompress": "codec",
     "read_info": "codec",
     "list_models": "checkpoints",
+    "list_levels": "levels",
+    "DEFAULT_LEVEL": "levels",
     "DEFAULT_QUANT_STEP": "quantize",
 }
 

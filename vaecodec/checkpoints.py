@@ -58,10 +58,14 @@ def list_models() -> list[ModelInfo]:
 
 
 def find(name_or_id: str | bytes | None = None) -> ModelInfo:
-    """A model by name, by id (32 bytes or hex), or the default model for None."""
+    """A model by name, by id (the sha256, or its first bytes as a file stores them; bytes
+    or hex), or the default model for None."""
     key = DEFAULT_MODEL if name_or_id is None else name_or_id
     for info in list_models():
-        if key in (info.name, info.model_id) or key == info.model_id.hex():
+        if isinstance(key, bytes):
+            if len(key) >= 4 and info.model_id.startswith(key):
+                return info
+        elif key == info.name or (len(key) >= 8 and info.model_id.hex().startswith(key)):
             return info
     known = ", ".join(m.name for m in list_models()) or "none"
     if isinstance(key, bytes):

@@ -69,36 +69,42 @@ def main() -> None:
 @main.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path())
 @click.argument("output", type=click.Path())
+@click.option("-q", "--quality", type=int, default=None, metavar="LEVEL",
+              help="Quality level, 1 (smallest) to the highest in `vaecodec levels` "
+                   "(default 4).")
 @click.option("--step", "quant_step", type=float, default=None, metavar="FLOAT",
-              help="Quantization step of the latent (default 0.2; smaller: bigger file, "
-                   "better quality).")
-@click.option("--model", default=None, help="Model name (default: vae-default).")
+              help="Instead of a level: the latent's quantization step (smaller: bigger "
+                   "file, better quality); coded with zstd.")
+@click.option("--model", default=None,
+              help="Model name, with --step (default: vae-default).")
+@click.option("--coder", type=click.Choice(["range", "zstd"]), default=None,
+              help="Entropy coder for a quality level: range (learned prior, default) "
+                   "or zstd.")
 @click.option("--resize", is_flag=True, help="Scale images that are not 28x28 to 28x28.")
 @click.option("--skip-invalid", is_flag=True,
               help="Skip files that cannot be decoded (with a warning) instead of failing.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
 @_report_errors
-def compress(sources, output, quant_step, model, resize, skip_invalid, force):
+def compress(sources, output, quality, quant_step, model, coder, resize, skip_invalid, force):
     """Compress image files and folders (recursively) into OUTPUT (.vaez).
 
     Images are selected by extension (png, jpg/jpeg, bmp, gif, tif/tiff, webp, pgm/pnm);
     hidden files and other extensions in folders are ignored. Names are stored relative
     to each folder given.
     """
-    from . import codec, quantize
+    from . import codec
 
-    step = quantize.DEFAULT_STEP if quant_step is None else quant_step
     with _progress("reading images") as progress:
         result = codec.compress(
-            sources, output, quant_step=step, model=model, resize=resize,
-            skip_invalid=skip_invalid, force=force, progress=progress,
+            sources, output, quality=quality, quant_step=quant_step, model=model, coder=coder,
+            resize=resize, skip_invalid=skip_invalid, force=force, progress=progress,
         )
     if result.skipped:
         click.echo(f"Warning: skipped {len(result.skipped)} unreadable file(s):", err=True)
         for message in result.skipped:
             click.echo(f"  {message}", err=True)
     click.echo(
-        f"compressed {result.count} images into {result.output} "
+        f"compressed {result.count} image{'s' if result.count != 1 else ''} into {result.output} "
         f"({result.size} bytes, {result.size / result.count:.1f} bytes/image)"
     )
 
@@ -127,7 +133,7 @@ def info(archive, as_json):
     """Show what a .vaez file holds (reads only its header)."""
     import os
 
-    from . import checkpoints, codec
+    from . import checkpoints, codec, levels
     from .errors import UnknownModelError
 
     header = codec.read_info(archive)
@@ -142,18 +148,48 @@ def info(archive, as_json):
         return
     names = (f"{len(header.names)} stored ({header.names_stored_size} bytes)"
              if header.names is not None else "none stored")
+    if header.level is not None:
+        quant = f"quality level {header.level}"
+        with contextlib.suppress(VaezError):
+            quant += f" (step {levels.get(header.level).quant_step:g})"
+    else:
+        quant = f"step {header.quant_step:g}"
+    coder = ("range coder, learned prior" if header.coder == "range"
+             else f"zstd, {header.symbol_dtype} symbols")
     rows = [
         ("format version", str(header.version)),
         ("images", f"{header.count} ({header.image_shape[0]}x{header.image_shape[1]})"),
-        ("model", f"{model_name or 'unknown to this vaecodec'} ({header.model_id.hex()[:16]})"),
+        ("model", f"{model_name or 'unknown to this vaecodec'} ({header.model_id.hex()})"),
         ("latent size", str(header.latent_size)),
-        ("quant step", f"{header.quant_step:g} ({header.symbol_dtype} symbols)"),
+        ("quantization", quant),
+        ("payload", f"{header.payload_size} bytes ({coder})"),
         ("names", names),
         ("file size", f"{size} bytes ({size / header.count:.2f} bytes/image)"),
     ]
     click.echo(f"{archive}:")
     for key, value in rows:
         click.echo(f"  {key + ':':16}{value}")
+
+
+@main.command(name="levels")
+@click.option("--json", "as_json", is_flag=True, help="Print the levels as JSON.")
+@_report_errors
+def list_levels(as_json):
+    """List the quality levels with their size and quality on the MNIST test split."""
+    from . import levels
+
+    rows = levels.list_levels()
+    if as_json:
+        click.echo(json.dumps([{"level": lv.level, "model": lv.model,
+                                "quant_step": lv.quant_step, **lv.measured} for lv in rows],
+                              indent=2))
+        return
+    click.echo("level  model         step   bytes/image   PSNR (dB)   SSIM    (MNIST test split)")
+    for lv in rows:
+        m = lv.measured
+        default = "  (default)" if lv.level == levels.DEFAULT_LEVEL else ""
+        click.echo(f"{lv.level:5d}  {lv.model:12s} {lv.quant_step:5g}  {m.get('bytes_per_image', 0):11.2f}"
+                   f"   {m.get('psnr_db', 0):9.2f}   {m.get('ssim', 0):.3f}{default}")
 
 
 if __name__ == "__main__":

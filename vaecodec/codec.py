@@ -15,9 +15,10 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from . import checkpoints, container, images as image_files, quantize
+from . import checkpoints, container, images as image_files, levels, quantize
 from .errors import (
     CorruptHeaderError,
+    CorruptPayloadError,
     InputError,
     OutputExistsError,
     OutputPathError,
@@ -57,44 +58,94 @@ def _as_array(images) -> np.ndarray:
     raise TypeError(f"images must be uint8 (0..255) or float (0..1), not {images.dtype}")
 
 
-def encode(images, *, quant_step: float = quantize.DEFAULT_STEP, model: str | None = None,
+def encode(images, *, quality: int | None = None, quant_step: float | None = None,
+           model: str | None = None, coder: str | None = None,
            names: Iterable[str] | None = None) -> bytes:
     """Compress images to the bytes of a .vaez file.
 
     ``images``: uint8 (N, 28, 28) or (28, 28), float in [0, 1], or a torch tensor of either.
-    ``quant_step``: the quantization step (smaller: more bytes, better quality).
-    ``model``: a shipped model name (default: the default model).
+    ``quality``: a quality level (``vaecodec.list_levels()``; default ``DEFAULT_LEVEL``).
+    ``quant_step``: instead of a level, an explicit quantization step (smaller: more
+    bytes, better quality), with ``model`` (default: the default model) and zstd.
+    ``coder``: "range" (the learned prior; levels only, the default) or "zstd".
     ``names``: optional relative names stored with the images (restored by ``decompress``).
     """
     pixels = _as_array(images)
-    quant_step = quantize.check_step(quant_step)
-    info = checkpoints.find(model)
+    if coder not in (None, "range", "zstd"):
+        raise ValueError(f"coder must be 'range' or 'zstd', not {coder!r}")
+    if quant_step is not None:
+        if quality is not None:
+            raise ValueError("give a quality level or a quantization step, not both")
+        if coder == "range":
+            raise ValueError("the range coder needs a quality level (its prior is fitted "
+                             "per level); use coder='zstd' with an explicit step")
+        quant_step = quantize.check_step(quant_step)
+        level, coder, info = None, "zstd", checkpoints.find(model)
+    else:
+        level = levels.get(levels.DEFAULT_LEVEL if quality is None else quality)
+        if model is not None and checkpoints.find(model).name != level.model:
+            raise ValueError(f"quality level {level.level} uses model {level.model}, "
+                             f"not {model}; give quant_step to use another model")
+        quant_step, coder, info = level.quant_step, coder or "range", checkpoints.find(level.model)
     net = checkpoints.load(info.model_id)
     symbols = quantize.quantize(net.encode_mean(pixels), quant_step)
     if names is not None:
         names = container.check_names(list(names), len(pixels))
+    if coder == "range":
+        from . import entropy
+
+        payload, dtype = entropy.range_encode(symbols, level.prior), "int32"
+    else:
+        dtype = symbols.dtype.name
+        payload = container.zstd_payload(symbols, dtype)
     header = container.Header(
         model_id=info.model_id,
         latent_size=net.latent_size,
         image_shape=image_files.IMAGE_SHAPE,
-        quant_step=quant_step,
-        symbol_dtype=symbols.dtype.name,
         count=len(pixels),
+        quant_step=None if level else quant_step,
+        level=level.level if level else None,
+        coder=coder,
+        symbol_dtype=dtype,
         names=names,
     )
-    return container.pack(header, symbols)
+    return container.pack(header, payload)
 
 
 def _reconstruct(archive: container.Archive) -> np.ndarray:
+    """Float intensities (N, 28, 28) of a parsed archive (model, level and prior resolved)."""
     header = archive.header
-    net = checkpoints.load(checkpoints.find(header.model_id).model_id)
+    info = checkpoints.find(header.model_id)
+    step, symbols = header.quant_step, archive.symbols
+    if header.level is not None:
+        level = levels.get(header.level)
+        if level.model_id != info.model_id:
+            raise CorruptHeaderError(
+                f"quality level {level.level} uses model {level.model}, but the header names "
+                f"model {header.model_id.hex()}"
+            )
+        step = level.quant_step
+        if header.coder == "range":
+            symbols = _range_decode(archive.payload, level.prior, header.count)
+    net = checkpoints.load(info.model_id)
     if header.latent_size != net.latent_size or header.image_shape != image_files.IMAGE_SHAPE:
         raise CorruptHeaderError(
             f"header says latent size {header.latent_size} and images {header.image_shape}, "
             f"but its model has {net.latent_size} and {image_files.IMAGE_SHAPE}"
         )
-    latents = quantize.dequantize(archive.symbols, header.quant_step)
+    latents = quantize.dequantize(symbols, step)
     return net.decode(latents).reshape(header.count, *image_files.IMAGE_SHAPE)
+
+
+def _range_decode(payload: bytes, prior, count: int) -> np.ndarray:
+    from . import entropy
+
+    try:
+        return entropy.range_decode(payload, prior, count)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as e:  # constriction reports bad data as errors (or Rust panics)
+        raise CorruptPayloadError(f"range-coded payload does not decode ({e})") from None
 
 
 def decode(data: bytes) -> np.ndarray:
@@ -107,28 +158,32 @@ def decode(data: bytes) -> np.ndarray:
 
 
 # --- files ---------------------------------------------------------------------------------
-def _read_header(f) -> tuple[int, container.Header]:
+def _read_header(f) -> tuple[container.Header, int, int]:
     """Read and check the prefix and header of an open .vaez file (or BytesIO), and check
-    its total size against them, before any payload byte is read."""
-    header_size = container.read_prefix(f.read(container.PREFIX.size))
+    its total size against them, before any payload byte is read.
+
+    Returns (header, prefix length, header length)."""
+    head = f.read(container.MAX_PREFIX)
+    version, header_size, prefix_size = container.read_prefix(head)
+    f.seek(prefix_size)
     header_bytes = f.read(header_size)
     if len(header_bytes) < header_size:
         raise container.TruncatedError(
             f"file is truncated: it ends inside the {header_size}-byte header"
         )
-    header = container.parse_header(header_bytes)
+    header = container.parse_header(header_bytes, version)
     size = f.seek(0, os.SEEK_END)
-    container.check_total_size(size, container.expected_size(header_size, header))
-    return header_size, header
+    container.check_total_size(size, container.expected_size(prefix_size, header_size, header))
+    return header, prefix_size, header_size
 
 
 def _read_archive(path: Path) -> container.Archive:
     """A whole .vaez file, its size checked against the header before the payload is read."""
     try:
         with open(path, "rb") as f:
-            header_size, header = _read_header(f)
+            parsed = _read_header(f)
             f.seek(0)
-            return container.unpack_rest(f.read(), header_size, header)
+            return container.unpack(f.read(), parsed)
     except VaezError as e:
         raise type(e)(f"{path}: {e}") from None
 
@@ -136,10 +191,10 @@ def _read_archive(path: Path) -> container.Archive:
 def read_info(source: str | os.PathLike | bytes) -> container.Header:
     """The header of a .vaez file (path) or of its bytes, without decoding any image."""
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return _read_header(io.BytesIO(bytes(source)))[1]
+        return _read_header(io.BytesIO(bytes(source)))[0]
     try:
         with open(source, "rb") as f:
-            return _read_header(f)[1]
+            return _read_header(f)[0]
     except VaezError as e:
         raise type(e)(f"{source}: {e}") from None
 
@@ -153,12 +208,19 @@ def _check_output_file(path: Path, force: bool) -> None:
         raise OutputPathError(f"folder {path.parent} does not exist")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write_bytes(path: Path, data: bytes, force: bool) -> None:
     """Write ``data`` to ``path`` through a temporary file beside it, then rename."""
     _check_output_file(path, force)
     parent = path.parent
     fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a new file gets the usual mode
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -178,23 +240,25 @@ class CompressResult:
 
 
 def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike, *,
-             quant_step: float = quantize.DEFAULT_STEP, model: str | None = None,
+             quality: int | None = None, quant_step: float | None = None,
+             model: str | None = None, coder: str | None = None,
              resize: bool = False, skip_invalid: bool = False, force: bool = False,
              progress: Progress | None = None) -> CompressResult:
     """Compress image files and folders (recursively) into one .vaez file.
 
     Names are stored relative to each source folder (a file given directly: its base name).
     The output is written atomically; an existing file needs ``force=True``.
+    ``quality``, ``quant_step``, ``model``, ``coder``: as for ``encode``.
     ``progress(done, total)`` is called as images are read.
     """
     output = Path(output)
     sources = list(sources)
-    quant_step = quantize.check_step(quant_step)
-    checkpoints.find(model)  # an unknown model name fails before any file is read
+    settings = dict(quality=quality, quant_step=quant_step, model=model, coder=coder)
+    encode(np.zeros((1, 28, 28), np.uint8), **settings)  # bad settings fail before any read
     _check_output_file(output, force)
     files = image_files.collect(sources)
     pixels, names, skipped = image_files.read_images(files, resize, skip_invalid, progress)
-    data = encode(pixels, quant_step=quant_step, model=model, names=names)
+    data = encode(pixels, names=names, **settings)
     _atomic_write_bytes(output, data, force)
     return CompressResult(output, len(names), len(data), skipped)
 

@@ -1,16 +1,18 @@
-"""The .vaez container, format version 1: bytes <-> ``Archive`` (see docs/format.md).
+"""The .vaez container: bytes <-> ``Archive`` (see docs/format.md).
 
 Every length is bounded before anything is allocated, the file must be accounted for
 exactly, and each failure has its own exception class. No torch, no models, no images.
 
-Layout::
+Version 2 (written)::
 
     magic  b"VAEZ"            4 bytes
-    format version (u8)       1 byte   = 1
-    header length H (u32 LE)  4 bytes  <= MAX_HEADER_SIZE
-    header                    H bytes  msgpack map
-    payload                   P bytes  zstd frame, P = header["payload_size"]
+    format version (u8)       1 byte   = 2
+    header length H           1-4 bytes, unsigned LEB128, <= MAX_HEADER_SIZE
+    header                    H bytes  msgpack array (see HEADER_V2 below)
+    payload                   P bytes  zstd frame or range-coded words
     crc32 (u32 LE)            4 bytes  CRC-32 of every byte before it
+
+Version 1 (read only): the same, but H is a u32 LE and the header a msgpack map.
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ from .errors import (
 )
 
 MAGIC = b"VAEZ"
-FORMAT_VERSION = 1
-PREFIX = struct.Struct("<4sBI")  # magic, format version, header length
+FORMAT_VERSION = 2  # what the writer produces
+READABLE_VERSIONS = (1, 2)
+PREFIX_V1 = struct.Struct("<4sBI")  # magic, format version, header length
+MAX_PREFIX = 9  # bytes that always hold the whole prefix (v1: 9, v2: 6 to 9)
 CRC = struct.Struct("<I")
 
 MAX_HEADER_SIZE = 16 * 2**20  # bytes of msgpack header
@@ -48,10 +52,15 @@ MAX_COUNT = 2**24  # images in one file
 MAX_LATENT_SIZE = 1024
 MAX_IMAGE_SIDE = 4096
 MAX_NAME_BYTES = 1024  # one name, UTF-8
+MAX_LEVEL = 255
+MODEL_ID_BYTES = 4  # v2 stores the first 4 bytes of the weights' sha256
 ZSTD_LEVEL = 19
 
 SYMBOL_DTYPES = {"int8": np.dtype("<i1"), "int16": np.dtype("<i2"), "int32": np.dtype("<i4")}
-HEADER_KEYS = {
+# v2 "coder" field: how the payload holds the symbols
+CODERS = {0: ("range", "int32"), 1: ("zstd", "int8"), 2: ("zstd", "int16"), 3: ("zstd", "int32")}
+CODER_IDS = {value: key for key, value in CODERS.items()}
+HEADER_KEYS_V1 = {
     "version",
     "model",
     "latent_size",
@@ -62,21 +71,26 @@ HEADER_KEYS = {
     "payload_size",
     "names",
 }
+# v2 header: a msgpack array of these, in this order
+HEADER_V2 = ("model", "latent_size", "quant", "coder", "count", "payload_size", "names")
+IMAGE_SHAPE_V2 = (28, 28)  # v2 files hold 28x28 images (the shape is not stored)
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 @dataclasses.dataclass(frozen=True)
 class Header:
-    model_id: bytes  # sha256 of the weights (32 bytes)
+    model_id: bytes  # sha256 of the weights (v1: all 32 bytes; v2: the first 4)
     latent_size: int
     image_shape: tuple[int, int]
-    quant_step: float
-    symbol_dtype: str  # "int8", "int16" or "int32"
     count: int
+    quant_step: float | None = None  # None when a quality level sets it
+    level: int | None = None  # quality level (v2), or None for an explicit step
+    coder: str = "zstd"  # "zstd" or "range"
+    symbol_dtype: str = "int8"  # zstd payloads: the stored symbol type
     payload_size: int = 0
     names: tuple[str, ...] | None = None  # relative names, "/"-separated, or none stored
     version: int = FORMAT_VERSION
-    names_stored_size: int = 0  # bytes the compressed names take in the header
+    names_stored_size: int = 0  # bytes the names take in the header
 
     def to_dict(self) -> dict:
         """A JSON-friendly view (what ``vaecodec info --json`` prints)."""
@@ -85,7 +99,9 @@ class Header:
             "model_id": self.model_id.hex(),
             "latent_size": self.latent_size,
             "image_shape": list(self.image_shape),
+            "quality_level": self.level,
             "quant_step": self.quant_step,
+            "coder": self.coder,
             "symbol_dtype": self.symbol_dtype,
             "count": self.count,
             "payload_size": self.payload_size,
@@ -96,7 +112,8 @@ class Header:
 @dataclasses.dataclass(frozen=True)
 class Archive:
     header: Header
-    symbols: np.ndarray  # (count, latent_size), integer
+    payload: bytes
+    symbols: np.ndarray | None  # (count, latent_size) for zstd payloads; None for "range"
 
 
 # --- names ----------------------------------------------------------------------------------
@@ -124,25 +141,54 @@ def check_names(names, count: int) -> tuple[str, ...]:
     return names
 
 
-def _pack_names(names: tuple[str, ...]) -> dict:
-    raw = "\x00".join(names).encode("utf-8")
-    return {"size": len(raw), "zstd": zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(raw)}
+def _names_raw(names: tuple[str, ...]) -> bytes:
+    return "\x00".join(names).encode("utf-8")
 
 
-def _unpack_names(field, count: int) -> tuple[str, ...]:
+def _split_names(raw: bytes, count: int) -> tuple[str, ...]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UnsafeNameError("stored names are not valid UTF-8") from None
+    return check_names(text.split("\x00"), count)
+
+
+def _check_names_size(size: int, count: int) -> None:
+    if size > count * (MAX_NAME_BYTES + 1):
+        raise HeaderTooLargeError(f"names take {size} bytes, more than {count} names can")
+
+
+def _unpack_names_v1(field, count: int) -> tuple[str, ...]:
     if not isinstance(field, dict) or set(field) != {"size", "zstd"}:
         raise CorruptHeaderError("header field 'names' must be a map of 'size' and 'zstd'")
     size, frame = field["size"], field["zstd"]
     if not _is_int(size) or not isinstance(frame, bytes):
         raise CorruptHeaderError("header field 'names' has the wrong types")
-    if size > count * (MAX_NAME_BYTES + 1):
-        raise HeaderTooLargeError(f"names take {size} bytes, more than {count} names can")
-    raw = _decompress_exact(frame, size, "names")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UnsafeNameError("stored names are not valid UTF-8") from None
-    return check_names(text.split("\x00") if count else [], count)
+    _check_names_size(size, count)
+    return _split_names(_decompress_exact(frame, size, "names"), count)
+
+
+def _pack_names_v2(names: tuple[str, ...]) -> list:
+    """[0, raw] or [1, size, zstd frame], whichever is shorter."""
+    raw = _names_raw(names)
+    frame = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(raw)
+    return [1, len(raw), frame] if len(frame) + 4 < len(raw) else [0, raw]
+
+
+def _unpack_names_v2(field, count: int) -> tuple[str, ...]:
+    if isinstance(field, list) and len(field) == 2 and field[0] == 0:
+        raw = field[1]
+        if not isinstance(raw, bytes):
+            raise CorruptHeaderError("header field 'names' has the wrong types")
+        _check_names_size(len(raw), count)
+        return _split_names(raw, count)
+    if isinstance(field, list) and len(field) == 3 and field[0] == 1:
+        size, frame = field[1], field[2]
+        if not _is_int(size) or not isinstance(frame, bytes):
+            raise CorruptHeaderError("header field 'names' has the wrong types")
+        _check_names_size(size, count)
+        return _split_names(_decompress_exact(frame, size, "names"), count)
+    raise CorruptHeaderError("header field 'names' must be nil, [0, raw] or [1, size, zstd]")
 
 
 # --- zstd with bounded sizes ---------------------------------------------------------------------
@@ -157,8 +203,7 @@ def _decompress_exact(frame: bytes, expected: int, what: str) -> bytes:
             f"{what}: zstd frame content size is {shown}, header implies {expected} bytes"
         )
     try:
-        dctx = zstandard.ZstdDecompressor()
-        obj = dctx.decompressobj()
+        obj = zstandard.ZstdDecompressor().decompressobj()
         out = obj.decompress(frame)
         if not obj.eof or obj.unused_data:
             raise CorruptPayloadError(f"{what}: zstd frame is incomplete or has extra data")
@@ -169,33 +214,47 @@ def _decompress_exact(frame: bytes, expected: int, what: str) -> bytes:
     return out
 
 
-# --- writing --------------------------------------------------------------------------------------
-def pack(header: Header, symbols: np.ndarray) -> bytes:
-    """Serialise an archive. ``symbols`` has shape (count, latent_size)."""
-    dtype = SYMBOL_DTYPES[header.symbol_dtype]
-    symbols = np.asarray(symbols)
-    if symbols.shape != (header.count, header.latent_size):
-        raise ValueError(f"symbols have shape {symbols.shape}, header says "
-                         f"({header.count}, {header.latent_size})")
-    # dimension-major: each latent dimension's symbols sit together and compress better
-    raw = np.ascontiguousarray(symbols.T, dtype=dtype).tobytes()
-    payload = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(raw)
-    fields = {
-        "version": FORMAT_VERSION,
-        "model": header.model_id,
-        "latent_size": header.latent_size,
-        "image_shape": list(header.image_shape),
-        "quant_step": float(header.quant_step),
-        "symbol_dtype": header.symbol_dtype,
-        "count": header.count,
-        "payload_size": len(payload),
-        "names": None if header.names is None else _pack_names(tuple(header.names)),
-    }
+def zstd_payload(symbols: np.ndarray, symbol_dtype: str) -> bytes:
+    """Symbols (count, latent) as one zstd frame, dimension-major: each latent dimension's
+    symbols sit together, which compresses better than image-major order."""
+    raw = np.ascontiguousarray(np.asarray(symbols).T, dtype=SYMBOL_DTYPES[symbol_dtype])
+    return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(raw.tobytes())
+
+
+# --- writing (always the newest version) -----------------------------------------------------------
+def _leb128(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def pack(header: Header, payload: bytes) -> bytes:
+    """Serialise a version-2 file around an already coded ``payload``."""
+    if len(header.model_id) < MODEL_ID_BYTES:
+        raise ValueError("model id too short")
+    if (header.level is None) == (header.quant_step is None):
+        raise ValueError("a header has either a quality level or a quantization step")
+    if tuple(header.image_shape) != IMAGE_SHAPE_V2:
+        raise ValueError(f"format version {FORMAT_VERSION} holds only 28x28 images")
+    coder_id = CODER_IDS[(header.coder, header.symbol_dtype)]
+    quant = header.level if header.level is not None else float(header.quant_step)
+    fields = [
+        header.model_id[:MODEL_ID_BYTES],
+        header.latent_size,
+        quant,
+        coder_id,
+        header.count,
+        len(payload),
+        None if header.names is None else _pack_names_v2(tuple(header.names)),
+    ]
     header_bytes = msgpack.packb(fields, use_bin_type=True)
     if len(header_bytes) > MAX_HEADER_SIZE:
         raise HeaderTooLargeError(f"header would take {len(header_bytes)} bytes "
                                   f"(limit {MAX_HEADER_SIZE}); store fewer names per file")
-    body = PREFIX.pack(MAGIC, FORMAT_VERSION, len(header_bytes)) + header_bytes + payload
+    body = MAGIC + bytes([FORMAT_VERSION]) + _leb128(len(header_bytes)) + header_bytes + payload
     return body + CRC.pack(zlib.crc32(body))
 
 
@@ -204,55 +263,48 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def read_prefix(prefix: bytes) -> int:
-    """Check magic and version of the first ``PREFIX.size`` bytes; return the header length."""
+def read_prefix(prefix: bytes) -> tuple[int, int, int]:
+    """Check magic and version in the first bytes (up to MAX_PREFIX) of a file.
+
+    Returns (format version, header length, prefix length)."""
     if len(prefix) < len(MAGIC) or prefix[: len(MAGIC)] != MAGIC:
         if MAGIC.startswith(prefix):
             raise TruncatedError("file is truncated: it ends inside the .vaez prefix")
         raise BadMagicError("not a .vaez file (bad magic bytes)")
-    if len(prefix) < PREFIX.size:
+    if len(prefix) < 5:
         raise TruncatedError("file is truncated: it ends inside the .vaez prefix")
-    _, version, header_size = PREFIX.unpack_from(prefix)
-    if version != FORMAT_VERSION:
+    version = prefix[4]
+    if version not in READABLE_VERSIONS:
+        newest = max(READABLE_VERSIONS)
         raise UnsupportedVersionError(
-            f"format version {version} is not supported: this vaecodec reads version "
-            f"{FORMAT_VERSION}" + (" (upgrade vaecodec)" if version > FORMAT_VERSION else "")
+            f"format version {version} is not supported: this vaecodec reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}"
+            + (" (upgrade vaecodec)" if version > newest else "")
         )
+    if version == 1:
+        if len(prefix) < PREFIX_V1.size:
+            raise TruncatedError("file is truncated: it ends inside the .vaez prefix")
+        header_size, prefix_size = PREFIX_V1.unpack_from(prefix)[2], PREFIX_V1.size
+    else:
+        header_size, shift, pos = 0, 0, 5
+        while True:
+            if pos >= 9:
+                raise HeaderTooLargeError("header length field is longer than 4 bytes")
+            if pos >= len(prefix):
+                raise TruncatedError("file is truncated: it ends inside the .vaez prefix")
+            byte = prefix[pos]
+            header_size |= (byte & 0x7F) << shift
+            shift += 7
+            pos += 1
+            if not byte & 0x80:
+                break
+        prefix_size = pos
     if header_size > MAX_HEADER_SIZE:
         raise HeaderTooLargeError(f"header length {header_size} exceeds the {MAX_HEADER_SIZE} cap")
-    return header_size
+    return version, header_size, prefix_size
 
 
-def parse_header(header_bytes: bytes) -> Header:
-    """Decode and validate the msgpack header (names included)."""
-    try:
-        fields = msgpack.unpackb(header_bytes, raw=False, strict_map_key=True, use_list=True)
-    except Exception as e:  # msgpack raises several types for malformed input
-        raise CorruptHeaderError(f"header is not valid msgpack ({type(e).__name__})") from None
-    if not isinstance(fields, dict):
-        raise CorruptHeaderError("header is not a msgpack map")
-    if set(fields) != HEADER_KEYS:
-        missing, extra = HEADER_KEYS - set(fields), set(fields) - HEADER_KEYS
-        raise CorruptHeaderError(
-            f"header keys are wrong (missing {sorted(missing)}, unexpected {sorted(extra, key=str)})"
-        )
-    if fields["version"] != FORMAT_VERSION:
-        raise CorruptHeaderError("header version does not match the prefix")
-    model = fields["model"]
-    if not isinstance(model, bytes) or len(model) != 32:
-        raise CorruptHeaderError("header field 'model' must be 32 bytes")
-    for key in ("latent_size", "count", "payload_size"):
-        if not _is_int(fields[key]):
-            raise CorruptHeaderError(f"header field {key!r} must be a non-negative integer")
-    shape = fields["image_shape"]
-    if not (isinstance(shape, list) and len(shape) == 2 and all(_is_int(s) for s in shape)):
-        raise CorruptHeaderError("header field 'image_shape' must be two integers")
-    step = fields["quant_step"]
-    if not isinstance(step, float) or not (0.0 < step < float("inf")):
-        raise CorruptHeaderError("header field 'quant_step' must be a positive float")
-    if fields["symbol_dtype"] not in SYMBOL_DTYPES:
-        raise CorruptHeaderError("header field 'symbol_dtype' must be int8, int16 or int32")
-    latent_size, count = fields["latent_size"], fields["count"]
+def _check_sizes(latent_size: int, count: int, shape) -> None:
     if not 1 <= latent_size <= MAX_LATENT_SIZE:
         raise HeaderTooLargeError(f"latent size {latent_size} is outside 1..{MAX_LATENT_SIZE}")
     if not 1 <= count <= MAX_COUNT:
@@ -261,28 +313,102 @@ def parse_header(header_bytes: bytes) -> Header:
         raise HeaderTooLargeError(
             f"{count} images x {latent_size} latents exceeds the {MAX_SYMBOLS} symbol cap"
         )
-    if not all(1 <= s <= MAX_IMAGE_SIDE for s in shape):
+    if not all(1 <= side <= MAX_IMAGE_SIDE for side in shape):
         raise HeaderTooLargeError(f"image shape {shape} is outside 1..{MAX_IMAGE_SIDE}")
-    names = fields["names"]
-    names_stored = 0
+
+
+def _unpackb(header_bytes: bytes):
+    try:
+        return msgpack.unpackb(header_bytes, raw=False, strict_map_key=True, use_list=True)
+    except Exception as e:  # msgpack raises several types for malformed input
+        raise CorruptHeaderError(f"header is not valid msgpack ({type(e).__name__})") from None
+
+
+def _check_shape(shape) -> tuple[int, int]:
+    if not (isinstance(shape, list) and len(shape) == 2 and all(_is_int(s) for s in shape)):
+        raise CorruptHeaderError("header field 'image_shape' must be two integers")
+    return shape[0], shape[1]
+
+
+def _parse_v1(header_bytes: bytes) -> Header:
+    fields = _unpackb(header_bytes)
+    if not isinstance(fields, dict):
+        raise CorruptHeaderError("header is not a msgpack map")
+    if set(fields) != HEADER_KEYS_V1:
+        missing, extra = HEADER_KEYS_V1 - set(fields), set(fields) - HEADER_KEYS_V1
+        raise CorruptHeaderError(
+            f"header keys are wrong (missing {sorted(missing)}, unexpected {sorted(extra, key=str)})"
+        )
+    if fields["version"] != 1:
+        raise CorruptHeaderError("header version does not match the prefix")
+    model = fields["model"]
+    if not isinstance(model, bytes) or len(model) != 32:
+        raise CorruptHeaderError("header field 'model' must be 32 bytes")
+    for key in ("latent_size", "count", "payload_size"):
+        if not _is_int(fields[key]):
+            raise CorruptHeaderError(f"header field {key!r} must be a non-negative integer")
+    shape = _check_shape(fields["image_shape"])
+    step = fields["quant_step"]
+    if not isinstance(step, float) or not (0.0 < step < float("inf")):
+        raise CorruptHeaderError("header field 'quant_step' must be a positive float")
+    if fields["symbol_dtype"] not in SYMBOL_DTYPES:
+        raise CorruptHeaderError("header field 'symbol_dtype' must be int8, int16 or int32")
+    latent_size, count = fields["latent_size"], fields["count"]
+    _check_sizes(latent_size, count, shape)
+    names, names_stored = fields["names"], 0
     if names is not None:
         names_stored = len(names.get("zstd", b"")) if isinstance(names, dict) else 0
-        names = _unpack_names(names, count)
-    return Header(
-        model_id=model,
-        latent_size=latent_size,
-        image_shape=(shape[0], shape[1]),
-        quant_step=step,
-        symbol_dtype=fields["symbol_dtype"],
-        count=count,
-        payload_size=fields["payload_size"],
-        names=names,
-        names_stored_size=names_stored,
-    )
+        names = _unpack_names_v1(names, count)
+    return Header(model_id=model, latent_size=latent_size, image_shape=shape, count=count,
+                  quant_step=step, coder="zstd", symbol_dtype=fields["symbol_dtype"],
+                  payload_size=fields["payload_size"], names=names, version=1,
+                  names_stored_size=names_stored)
 
 
-def expected_size(header_size: int, header: Header) -> int:
-    return PREFIX.size + header_size + header.payload_size + CRC.size
+def _parse_v2(header_bytes: bytes) -> Header:
+    fields = _unpackb(header_bytes)
+    if not isinstance(fields, list) or len(fields) != len(HEADER_V2):
+        raise CorruptHeaderError(f"header is not a msgpack array of {len(HEADER_V2)} fields")
+    model, latent_size, quant, coder, count, payload_size, names = fields
+    shape = IMAGE_SHAPE_V2
+    if not isinstance(model, bytes) or len(model) != MODEL_ID_BYTES:
+        raise CorruptHeaderError(f"header field 'model' must be {MODEL_ID_BYTES} bytes")
+    for key, value in (("latent_size", latent_size), ("count", count),
+                       ("payload_size", payload_size)):
+        if not _is_int(value):
+            raise CorruptHeaderError(f"header field {key!r} must be a non-negative integer")
+    level = step = None
+    if _is_int(quant):
+        if not 1 <= quant <= MAX_LEVEL:
+            raise CorruptHeaderError(f"quality level {quant} is outside 1..{MAX_LEVEL}")
+        level = quant
+    elif isinstance(quant, float) and 0.0 < quant < float("inf"):
+        step = quant
+    else:
+        raise CorruptHeaderError("header field 'quant' must be a level or a positive step")
+    if coder not in CODERS or isinstance(coder, bool):
+        raise CorruptHeaderError("header field 'coder' must be 0, 1, 2 or 3")
+    coder_name, dtype = CODERS[coder]
+    if coder_name == "range" and level is None:
+        raise CorruptHeaderError("a range-coded payload needs a quality level (for its prior)")
+    _check_sizes(latent_size, count, shape)
+    names_stored = 0
+    if names is not None:
+        names_stored = len(msgpack.packb(names, use_bin_type=True))
+        names = _unpack_names_v2(names, count)
+    return Header(model_id=model, latent_size=latent_size, image_shape=shape, count=count,
+                  quant_step=step, level=level, coder=coder_name, symbol_dtype=dtype,
+                  payload_size=payload_size, names=names, version=2,
+                  names_stored_size=names_stored)
+
+
+def parse_header(header_bytes: bytes, version: int = FORMAT_VERSION) -> Header:
+    """Decode and validate the msgpack header (names included) of ``version``."""
+    return _parse_v1(header_bytes) if version == 1 else _parse_v2(header_bytes)
+
+
+def expected_size(prefix_size: int, header_size: int, header: Header) -> int:
+    return prefix_size + header_size + header.payload_size + CRC.size
 
 
 def check_total_size(actual: int, expected: int) -> None:
@@ -292,29 +418,36 @@ def check_total_size(actual: int, expected: int) -> None:
         raise TrailingBytesError(f"{actual - expected} unexpected bytes after the end of the file")
 
 
-def unpack(data: bytes) -> Archive:
-    """Parse and check a whole .vaez file."""
-    data = bytes(data)
-    header_size = read_prefix(data[: PREFIX.size])
-    header_end = PREFIX.size + header_size
+def read_header(data: bytes) -> tuple[Header, int, int]:
+    """Parse the prefix and header at the start of ``data``, and check the total length.
+
+    Returns (header, prefix length, header length)."""
+    version, header_size, prefix_size = read_prefix(data[:MAX_PREFIX])
+    header_end = prefix_size + header_size
     if len(data) < header_end:
         raise TruncatedError(f"file is truncated: it ends inside the {header_size}-byte header")
-    return unpack_rest(data, header_size, parse_header(data[PREFIX.size : header_end]))
+    header = parse_header(data[prefix_size:header_end], version)
+    check_total_size(len(data), expected_size(prefix_size, header_size, header))
+    return header, prefix_size, header_size
 
 
-def unpack_rest(data: bytes, header_size: int, header: Header) -> Archive:
-    """Finish ``unpack`` once the header is parsed: length, checksum, payload."""
-    total = expected_size(header_size, header)
-    check_total_size(len(data), total)
+def unpack(data: bytes, parsed: tuple[Header, int, int] | None = None) -> Archive:
+    """Parse and check a whole .vaez file (zstd payloads are decompressed and checked too).
+
+    ``parsed``: what ``read_header`` (or the caller, from the same bytes) already found."""
+    data = bytes(data)
+    header, prefix_size, header_size = read_header(data) if parsed is None else parsed
+    check_total_size(len(data), expected_size(prefix_size, header_size, header))
+    total = expected_size(prefix_size, header_size, header)
     (stored_crc,) = CRC.unpack_from(data, total - CRC.size)
     if zlib.crc32(memoryview(data)[: total - CRC.size]) != stored_crc:
         raise ChecksumError("checksum mismatch: the file is corrupted")
-    dtype = SYMBOL_DTYPES[header.symbol_dtype]
-    header_end = PREFIX.size + header_size
-    raw = _decompress_exact(
-        data[header_end : header_end + header.payload_size],
-        header.count * header.latent_size * dtype.itemsize,
-        "payload",
-    )
-    symbols = np.frombuffer(raw, dtype=dtype).reshape(header.latent_size, header.count).T
-    return Archive(header, symbols)
+    start = prefix_size + header_size
+    payload = data[start : start + header.payload_size]
+    symbols = None
+    if header.coder == "zstd":
+        dtype = SYMBOL_DTYPES[header.symbol_dtype]
+        raw = _decompress_exact(payload, header.count * header.latent_size * dtype.itemsize,
+                                "payload")
+        symbols = np.frombuffer(raw, dtype=dtype).reshape(header.latent_size, header.count).T
+    return Archive(header, payload, symbols)

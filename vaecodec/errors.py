@@ -59,6 +59,10 @@ class UnknownModelError(VaezError):
     """The file names a model this installation does not have."""
 
 
+class UnknownLevelError(VaezError, ValueError):
+    """A quality level (in a file, or asked for) this installation does not define."""
+
+
 # --- inputs and outputs ------------------------------------------------------------------
 class InputError(VaezError, ValueError):
     """An input (array, image file, folder) cannot be encoded."""

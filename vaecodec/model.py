@@ -70,5 +70,14 @@ def loss_terms(
     bce = F.binary_cross_entropy_with_logits(
         logits, x.reshape(-1, IMAGE_PIXELS), reduction="sum"
     )
-    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
-    return bce, kl
+    return bce, kl_divergence(mu, logvar)
+
+
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Summed KL(q(z|x) || N(0, I)) in nats."""
+    return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+
+
+def squared_error(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Summed squared error of the decoded intensities, the distortion PSNR reports."""
+    return torch.sum((torch.sigmoid(logits) - x.reshape(-1, IMAGE_PIXELS)) ** 2)

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .model import VAE, loss_terms
+from .model import VAE, loss_terms, squared_error
 
 MNIST_RAW_FILES = (
     "train-images-idx3-ubyte",
@@ -31,6 +31,10 @@ class Recipe:
     hidden: tuple[int, ...] = (400,)
     latent_size: int = 20
     beta: float = 1.0  # weight of the KL term
+    # "bce": BCE + beta KL; "mse": SSE / (2 mse_sigma^2) + beta KL (a Gaussian decoder
+    # with fixed sigma: the distortion PSNR measures)
+    distortion: str = "bce"
+    mse_sigma: float = 0.1
     epochs: int = 10
     batch_size: int = 128
     learning_rate: float = 1e-3
@@ -106,7 +110,11 @@ def train(
             x = data[order[i : i + recipe.batch_size]]
             logits, mu, logvar = model(x)
             bce, kl = loss_terms(logits, x, mu, logvar)
-            loss = bce + recipe.beta * kl
+            if recipe.distortion == "mse":
+                distortion = squared_error(logits, x) / (2 * recipe.mse_sigma**2)
+            else:
+                distortion = bce
+            loss = distortion + recipe.beta * kl
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -175,9 +183,9 @@ def evaluate(model_file_tensors: dict[str, np.ndarray], test_images: np.ndarray,
     symbols = quantize.quantize(mu, quant_step)
     header = container.Header(
         model_id=bytes(32), latent_size=net.latent_size, image_shape=(28, 28),
-        quant_step=quant_step, symbol_dtype=symbols.dtype.name, count=len(test_images),
+        count=len(test_images), quant_step=quant_step, symbol_dtype=symbols.dtype.name,
     )
-    size = len(container.pack(header, symbols))
+    size = len(container.pack(header, container.zstd_payload(symbols, symbols.dtype.name)))
     recon = to_uint8(net.decode(quantize.dequantize(symbols, quant_step))).reshape(-1, 28, 28)
     recon_mu = to_uint8(net.decode(mu)).reshape(-1, 28, 28)
     return {
