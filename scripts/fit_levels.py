@@ -19,8 +19,9 @@ LEVELS = [
     ("vae-default", 1.0),
     ("vae-default", 0.65),
     ("vae-default", 0.4),
-    ("vae-default", 0.2),
-    ("vae-default", 0.1),
+    ("vae-default", 0.2),  # the default level: vaecodec 1.0's default model and step
+    ("vae-mse-s05", 0.3),
+    ("vae-mse-s05", 0.1),
 ]
 
 

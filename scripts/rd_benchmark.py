@@ -53,22 +53,21 @@ def parse_args(argv):
 
 
 def pick_picture_rows(results, kept):
-    """vaecodec (default model) at a low and a high rate; JPEG and WebP at the setting whose
-    bytes/image is closest to vaecodec's high rate."""
+    """vaecodec's lowest and highest quality levels; JPEG and WebP at the setting whose
+    bytes/image is closest to vaecodec's highest level."""
     points = results["points"]
-    vae = sorted((p for p in points if p["family"] == "vaecodec vae-default"),
+    vae = sorted((p for p in points if p["family"] == benchmark.LEVELS_FAMILY),
                  key=lambda p: p["bytes_per_image"])
     rows, target = [], None
     if vae:
-        low, high = vae[1] if len(vae) > 2 else vae[0], vae[-2] if len(vae) > 2 else vae[-1]
+        low, high = vae[0], vae[-1]
         target = high["bytes_per_image"]
-        for p in (low, high):
-            rows.append(p)
+        rows += [low, high]
     for family in ("JPEG", "WebP"):
         candidates = [p for p in points if p["family"] == family]
         if candidates and target is not None:
             rows.append(min(candidates, key=lambda p: abs(p["bytes_per_image"] - target)))
-    return [(f"{p['family'].replace(' vae-default', '')} {p['setting']}: "
+    return [(f"{p['family'].replace(' levels', '')} {p['setting']}: "
              f"{p['bytes_per_image']:.1f} B, {p['psnr_db']:.1f} dB",
              kept[(p["family"], p["setting"])]) for p in rows]
 

@@ -44,8 +44,41 @@ def test_smaller_step_costs_bytes_and_gains_quality(sample_images):
     assert vaecodec.read_info(fine).quant_step == 0.05
 
 
-def test_default_step_is_the_documented_one():
+def test_default_level_and_step():
     assert vaecodec.DEFAULT_QUANT_STEP == quantize.DEFAULT_STEP
+    default = [lv for lv in vaecodec.list_levels() if lv.level == vaecodec.DEFAULT_LEVEL][0]
+    assert default.quant_step == vaecodec.DEFAULT_QUANT_STEP and default.model == "vae-default"
+
+
+def test_quality_levels_order_rate_and_quality(sample_images):
+    sizes, psnrs = [], []
+    for level in vaecodec.list_levels():
+        data = vaecodec.encode(sample_images, quality=level.level)
+        header = vaecodec.read_info(data)
+        assert header.level == level.level and header.coder == "range"
+        sizes.append(len(data))
+        psnrs.append(metrics.psnr(sample_images, vaecodec.decode(data)))
+        zstd = vaecodec.encode(sample_images, quality=level.level, coder="zstd")
+        assert np.array_equal(vaecodec.decode(zstd), vaecodec.decode(data))
+    assert sizes == sorted(sizes) and psnrs == sorted(psnrs)
+
+
+def test_single_image_file_is_small(sample_images):
+    for image in sample_images[:50]:
+        assert len(vaecodec.encode(image)) <= 40
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"quality": 0}, "not defined"),
+    ({"quality": "high"}, "not defined"),
+    ({"quality": 2, "quant_step": 0.2}, "not both"),
+    ({"quant_step": 0.2, "coder": "range"}, "needs a quality level"),
+    ({"coder": "lzma"}, "coder must be"),
+    ({"model": "vae-seed"}, "uses model vae-default"),
+])
+def test_bad_settings(sample_images, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        vaecodec.encode(sample_images[:2], **kwargs)
 
 
 @pytest.mark.parametrize(

@@ -35,8 +35,11 @@ def test_json_shape(results):
         assert p["bytes_per_image"] == pytest.approx(p["bytes_total"] / 50)
         assert p["bits_per_pixel"] == pytest.approx(8 * p["bytes_per_image"] / 784)
     families = {p["family"] for p in res["points"]}
-    assert {"PNG", "JPEG", "zstd (raw pixels)", "vaecodec vae-default"} <= families
-    assert len([p for p in res["points"] if p["family"] == "vaecodec vae-default"]) >= 6
+    assert {"PNG", "JPEG", "zstd (raw pixels)", "vaecodec levels", "vaecodec levels (zstd)",
+            "vaecodec vae-default (steps, zstd)"} <= families
+    steps = [p for p in res["points"] if p["family"] == "vaecodec vae-default (steps, zstd)"]
+    assert len(steps) >= 6
+    assert len([p for p in res["points"] if p["family"] == "vaecodec levels"]) >= 5
     assert all(v.shape == (16, 28, 28) for v in kept.values())
 
 
@@ -62,7 +65,7 @@ def test_more_bytes_never_far_worse(results):
 def test_vaecodec_is_far_smaller_than_png(results):
     res, _ = results
     png = next(p for p in res["points"] if p["family"] == "PNG")
-    vae = [p for p in res["points"] if p["family"] == "vaecodec vae-default"]
+    vae = [p for p in res["points"] if p["family"] == "vaecodec levels"]
     assert max(p["bytes_per_image"] for p in vae) < png["bytes_per_image"] / 5
 
 
@@ -100,7 +103,7 @@ def test_script_writes_json_picture_and_plot(tmp_path, sample_dir, capsys):
                         "jpeg", "webp", "--json", str(out), "--picture",
                         str(tmp_path / "digits.png")]) == 0
     printed = capsys.readouterr().out
-    assert "JPEG" in printed and "the bytes of vaecodec vae-default" in printed
+    assert "JPEG" in printed and "the bytes of vaecodec levels" in printed
     res = json.loads(out.read_text())
     assert res["dataset"]["count"] == 40 and res["command"].startswith("python scripts/")
     assert script.main(["--from-json", str(out), "--plot", str(tmp_path / "rd.png")]) == 0

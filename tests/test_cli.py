@@ -89,7 +89,7 @@ def test_quality_option(runner, tmp_path, digits):
     assert vaecodec.read_info(tmp_path / "b.vaez").level == 5
     assert vaecodec.read_info(tmp_path / "c.vaez").coder == "zstd"
     result = run(runner, "info", tmp_path / "b.vaez")
-    assert "quality level 5 (step 0.1)" in result.output and "range coder" in result.output
+    assert "quality level 5 (step 0.3)" in result.output and "range coder" in result.output
     for args, message in ((["-q", "99"], "quality level 99 is not defined"),
                           (["-q", "2", "--step", "0.3"], "not both"),
                           (["--step", "0.3", "--coder", "range"], "needs a quality level")):

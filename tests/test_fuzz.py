@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -9,7 +11,13 @@ from hypothesis import strategies as st
 import vaecodec
 from vaecodec import VaezError
 
-VALID = vaecodec.encode(np.zeros((3, 28, 28), np.uint8), names=["a.png", "b/c.png", "d.png"])
+IMAGES = np.random.default_rng(0).integers(0, 256, (3, 28, 28), dtype=np.uint8)
+NAMES = ["a.png", "b/c.png", "d.png"]
+VALID_FILES = [
+    vaecodec.encode(IMAGES, names=NAMES),  # v2, range coder
+    vaecodec.encode(IMAGES, quant_step=0.3, names=NAMES),  # v2, zstd
+    (Path(__file__).parent / "data" / "v1_digits.vaez").read_bytes(),  # v1
+]
 
 
 def decode_or_own_error(data: bytes) -> None:
@@ -32,15 +40,35 @@ def test_random_bytes_after_magic(data):
     decode_or_own_error(b"VAEZ\x01" + data)
 
 
-@settings(max_examples=400, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, len(VALID) - 1), st.integers(0, 255)), max_size=8),
-       st.integers(0, len(VALID)))
-def test_mutated_valid_file(edits, cut):
-    data = bytearray(VALID)
+@settings(max_examples=600, deadline=None)
+@given(st.integers(0, len(VALID_FILES) - 1),
+       st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=8),
+       st.integers(0, 10**6))
+def test_mutated_valid_file(which, edits, cut):
+    data = bytearray(VALID_FILES[which])
     for position, value in edits:
-        data[position] = value
+        data[position % len(data)] = value
+    cut = cut % (len(data) + 1)
     decode_or_own_error(bytes(data[:cut]))
     try:
         vaecodec.read_info(bytes(data))
     except VaezError:
         pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(min_size=0, max_size=64).map(lambda b: b[: len(b) // 4 * 4]))
+def test_random_range_payload_with_valid_checksum(payload):
+    """Arbitrary range-coded words behind a valid header and CRC: decode or own error."""
+    import struct
+    import zlib
+
+    import msgpack
+
+    from vaecodec import container
+
+    h = container.unpack(VALID_FILES[0]).header
+    fields = [h.model_id, h.latent_size, h.level, 0, h.count, len(payload), None]
+    header = msgpack.packb(fields, use_bin_type=True)
+    body = b"VAEZ\x02" + container._leb128(len(header)) + header + payload
+    decode_or_own_error(body + struct.pack("<I", zlib.crc32(body)))

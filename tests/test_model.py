@@ -76,3 +76,9 @@ def test_shipped_checkpoints_are_intact():
             assert key in meta
         assert meta["data"]["sha256"]["train-images-idx3-ubyte"] == (
             "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db")
+
+
+def test_shipped_model_ids_are_distinct_in_their_first_four_bytes():
+    # format v2 stores 4 bytes of the model id
+    prefixes = [m.model_id[:4] for m in checkpoints.list_models()]
+    assert len(set(prefixes)) == len(prefixes)

@@ -123,26 +123,35 @@ def _raw_codec(family: str, compress, decompress) -> Codec:
     return Codec(family, "max", encode, decode, lossless=True)
 
 
-def _vaecodec_codec(model: str, step: float) -> Codec:
-    import vaecodec
+LEVELS_FAMILY = "vaecodec levels"
 
-    return Codec(
-        f"vaecodec {model}", f"step={step:g}",
-        lambda images: [vaecodec.encode(images, quant_step=step, model=model)],
-        lambda blobs, count: vaecodec.decode(blobs[0]),
-        classical=False, param=step,
-    )
+
+def _vaecodec_codecs() -> list[Codec]:
+    """Every quality level with each payload coder, and each model at explicit steps."""
+    import vaecodec
+    from . import checkpoints, levels
+
+    def codec(family, setting, param, **settings) -> Codec:
+        return Codec(family, setting, lambda images: [vaecodec.encode(images, **settings)],
+                     lambda blobs, count: vaecodec.decode(blobs[0]), classical=False,
+                     param=param)
+
+    out = []
+    for coder, family in (("range", LEVELS_FAMILY), ("zstd", LEVELS_FAMILY + " (zstd)")):
+        out += [codec(family, f"q={lv.level}", lv.level, quality=lv.level, coder=coder)
+                for lv in levels.list_levels()]
+    for model in checkpoints.list_models():
+        out += [codec(f"vaecodec {model.name} (steps, zstd)", f"step={step:g}", step,
+                      quant_step=step, model=model.name) for step in VAECODEC_STEPS]
+    return out
 
 
 def available_codecs() -> tuple[dict[str, Callable[[], list[Codec]]], dict[str, str]]:
     """Codec groups by command-line name, and the groups unavailable here with why."""
     import zstandard
 
-    from . import checkpoints
-
     groups: dict[str, Callable[[], list[Codec]]] = {
-        "vaecodec": lambda: [_vaecodec_codec(m.name, s) for m in checkpoints.list_models()
-                             for s in VAECODEC_STEPS],
+        "vaecodec": _vaecodec_codecs,
         "png": lambda: [_pillow_codec("PNG", "optimize", "PNG", {"optimize": True}, True)],
         "png-atlas": lambda: [_atlas_codec()],
         "webp-lossless": lambda: [_pillow_codec("WebP lossless", "default", "WEBP",
@@ -275,7 +284,7 @@ def run(images: np.ndarray, groups: Sequence[str], source: str,
             kept[(codec.family, codec.setting)] = decoded[:keep_first].copy()
             log(format_row(point))
     vae_families = sorted({p["family"] for p in points if not p["classical"]})
-    reference = "vaecodec vae-default" if "vaecodec vae-default" in vae_families else (
+    reference = LEVELS_FAMILY if LEVELS_FAMILY in vae_families else (
         vae_families[0] if vae_families else None)
     results = {
         "schema": SCHEMA,

@@ -55,6 +55,10 @@ RECIPES = {
     "default": Recipe(
         name="default", hidden=(512, 256), beta=0.3, epochs=60, lr_schedule="cosine"
     ),
+    # The model of the upper quality levels: wider, trained on the squared error PSNR
+    # measures (a Gaussian decoder with fixed sigma 0.05) instead of BCE.
+    "mse-s05": Recipe(name="mse-s05", hidden=(1024, 512), distortion="mse", mse_sigma=0.05,
+                      epochs=30, lr_schedule="cosine"),
 }
 
 
