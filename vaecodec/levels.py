@@ -40,7 +40,7 @@ def _from_row(row: dict) -> Level:
     )
 
 
-_load_override: dict[int, Level] = {}  # levels being fitted, before they are written
+_pending: dict[int, Level] = {}  # levels being fitted: they stand in for the file until written
 
 
 @functools.lru_cache(maxsize=None)
@@ -56,10 +56,7 @@ def _load_file() -> dict[int, Level]:
 
 
 def _load() -> dict[int, Level]:
-    return _load_override or _load_file()
-
-
-_load.cache_clear = _load_file.cache_clear
+    return _pending or _load_file()
 
 
 def list_levels() -> list[Level]:
@@ -92,8 +89,7 @@ def fit_levels(specs: list[tuple[str, float]], train_images, test_images) -> lis
         prior = fit_prior(quantize.quantize(net.encode_mean(pixels), step))
         rows.append({"level": number, "model": info.name, "model_sha256": info.model_id.hex(),
                      "quant_step": step, "prior": prior.to_json()})
-    _load.cache_clear()
-    _load_override.update({row["level"]: _from_row(row) for row in rows})
+    _pending.update({row["level"]: _from_row(row) for row in rows})
     try:
         for row in rows:
             sizes = {}
@@ -112,5 +108,5 @@ def fit_levels(specs: list[tuple[str, float]], train_images, test_images) -> lis
                 "single_image_file_bytes_max": int(np.max(single)),
             }
     finally:
-        _load_override.clear()
+        _pending.clear()
     return rows
