@@ -113,7 +113,7 @@ def encode(images, *, quality: int | None = None, quant_step: float | None = Non
 
 
 def _reconstruct(archive: container.Archive) -> np.ndarray:
-    """Float intensities (N, 28, 28) of a parsed archive (model, level and prior resolved)."""
+    """uint8 images (N, 28, 28) of a parsed archive (model, level and prior resolved)."""
     header = archive.header
     info = checkpoints.find(header.model_id)
     step, symbols = header.quant_step, archive.symbols
@@ -134,7 +134,7 @@ def _reconstruct(archive: container.Archive) -> np.ndarray:
             f"but its model has {net.latent_size} and {image_files.IMAGE_SHAPE}"
         )
     latents = quantize.dequantize(symbols, step)
-    return net.decode(latents).reshape(header.count, *image_files.IMAGE_SHAPE)
+    return net.decode_pixels(latents).reshape(header.count, *image_files.IMAGE_SHAPE)
 
 
 def _range_decode(payload: bytes, prior, count: int) -> np.ndarray:
@@ -152,9 +152,7 @@ def decode(data: bytes) -> np.ndarray:
     """The images (N, 28, 28) uint8 of a .vaez file's bytes."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data must be bytes, not {type(data).__name__}")
-    from .runtime import to_uint8
-
-    return to_uint8(_reconstruct(container.unpack(bytes(data))))
+    return _reconstruct(container.unpack(bytes(data)))
 
 
 # --- files ---------------------------------------------------------------------------------
@@ -294,9 +292,7 @@ def decompress(archive: str | os.PathLike, output_dir: str | os.PathLike | None 
         names = tuple(f"{i:0{width}d}.png" for i in range(header.count))
     top = os.fspath(out_dir)
     targets = [os.path.join(top, rel) for rel in image_files.output_names(names)]
-    from .runtime import to_uint8
-
-    pixels = to_uint8(_reconstruct(parsed))
+    pixels = _reconstruct(parsed)
 
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputPathError(f"{out_dir} exists and is not a folder")

@@ -75,6 +75,15 @@ class NumpyVAE:
         return out
 
 
+    def decode_pixels(self, z: np.ndarray) -> np.ndarray:
+        """uint8 pixels (N, 784) for latents z, converted batch by batch so that the float
+        intensities of only one batch are held at a time."""
+        out = np.empty((len(z), IMAGE_PIXELS), dtype=np.uint8)
+        for i in range(0, len(z), BATCH):
+            out[i : i + BATCH] = to_uint8(self.decode(z[i : i + BATCH]))
+        return out
+
+
 def to_uint8(intensities: np.ndarray) -> np.ndarray:
     """Intensities in [0, 1] to uint8 pixels (round to nearest)."""
     return np.clip(np.rint(intensities * 255.0), 0, 255).astype(np.uint8)
