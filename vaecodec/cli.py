@@ -63,6 +63,7 @@ def main() -> None:
       vaecodec compress digits/ out.vaez
       vaecodec decompress out.vaez
       vaecodec info out.vaez
+      vaecodec levels
     """
 
 

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .model import VAE, loss_terms, squared_error
+from .model import VAE, ConvVAE, loss_terms, squared_error
 
 MNIST_RAW_FILES = (
     "train-images-idx3-ubyte",
@@ -35,6 +35,7 @@ class Recipe:
     # with fixed sigma: the distortion PSNR measures)
     distortion: str = "bce"
     mse_sigma: float = 0.1
+    architecture: str = "mlp"  # or "conv" (ConvVAE, hidden = its two channel counts)
     epochs: int = 10
     batch_size: int = 128
     learning_rate: float = 1e-3
@@ -94,7 +95,10 @@ def train(
     """Train a VAE on uint8 images (N, 28, 28) with ``recipe``; reproducible from its seed."""
     torch.manual_seed(recipe.seed)
     generator = torch.Generator().manual_seed(recipe.seed)
-    model = VAE(recipe.latent_size, recipe.hidden).to(device)
+    if recipe.architecture == "conv":
+        model = ConvVAE(recipe.latent_size, recipe.hidden).to(device)
+    else:
+        model = VAE(recipe.latent_size, recipe.hidden).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=recipe.learning_rate)
     data = _to_float(train_images).to(device)
     n = len(data)
