@@ -82,3 +82,14 @@ def test_shipped_model_ids_are_distinct_in_their_first_four_bytes():
     # format v2 stores 4 bytes of the model id
     prefixes = [m.model_id[:4] for m in checkpoints.list_models()]
     assert len(set(prefixes)) == len(prefixes)
+
+
+def test_conv_recipe_trains(sample_images):
+    recipe = training.Recipe(name="conv-tiny", architecture="conv", hidden=(4, 8), epochs=1,
+                             batch_size=50, distortion="mse", mse_sigma=0.1)
+    model = training.train(recipe, sample_images[:100], log=lambda s: None)
+    with torch.no_grad():
+        mu, logvar = model.encode(torch.rand(3, 784))
+        pixels = model.decode(mu)
+    assert mu.shape == logvar.shape == (3, 20) and pixels.shape == (3, 784)
+    assert float(pixels.min()) >= 0 and float(pixels.max()) <= 1
