@@ -281,6 +281,7 @@ def test_v2_trailing_and_checksum():
     {"quant": "level 3"},
     {"coder": 7},
     {"coder": True},
+    {"coder": 1.0},
     {"coder": 0, "quant": 0.2},  # range coding needs a level's prior
     {"names": [2, b"x"]},
     {"names": {"size": 1}},

@@ -386,7 +386,7 @@ def _parse_v2(header_bytes: bytes) -> Header:
         step = quant
     else:
         raise CorruptHeaderError("header field 'quant' must be a level or a positive step")
-    if coder not in CODERS or isinstance(coder, bool):
+    if type(coder) is not int or coder not in CODERS:
         raise CorruptHeaderError("header field 'coder' must be 0, 1, 2 or 3")
     coder_name, dtype = CODERS[coder]
     if coder_name == "range" and level is None:
