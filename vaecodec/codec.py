@@ -58,6 +58,25 @@ def _as_array(images) -> np.ndarray:
     raise TypeError(f"images must be uint8 (0..255) or float (0..1), not {images.dtype}")
 
 
+def _settings(quality, quant_step, model, coder):
+    """Check encoding options; returns (level or None, step, coder, model info)."""
+    if coder not in (None, "range", "zstd"):
+        raise ValueError(f"coder must be 'range' or 'zstd', not {coder!r}")
+    if quant_step is not None:
+        if quality is not None:
+            raise ValueError("give a quality level or a quantization step, not both")
+        if coder == "range":
+            raise ValueError("the range coder needs a quality level (its prior is fitted "
+                             "per level); use coder='zstd' with an explicit step")
+        return None, quantize.check_step(quant_step), "zstd", checkpoints.find(model)
+    level = levels.get(levels.DEFAULT_LEVEL if quality is None else quality)
+    if model is not None and checkpoints.find(model).name != level.model:
+        raise ValueError(f"quality level {level.level} uses model {level.model}, "
+                         f"not {model}; give quant_step to use another model")
+    # by id, not name: the level's prior belongs to exactly these weights
+    return level, level.quant_step, coder or "range", checkpoints.find(level.model_id)
+
+
 def encode(images, *, quality: int | None = None, quant_step: float | None = None,
            model: str | None = None, coder: str | None = None,
            names: Iterable[str] | None = None) -> bytes:
@@ -71,22 +90,7 @@ def encode(images, *, quality: int | None = None, quant_step: float | None = Non
     ``names``: optional relative names stored with the images (restored by ``decompress``).
     """
     pixels = _as_array(images)
-    if coder not in (None, "range", "zstd"):
-        raise ValueError(f"coder must be 'range' or 'zstd', not {coder!r}")
-    if quant_step is not None:
-        if quality is not None:
-            raise ValueError("give a quality level or a quantization step, not both")
-        if coder == "range":
-            raise ValueError("the range coder needs a quality level (its prior is fitted "
-                             "per level); use coder='zstd' with an explicit step")
-        quant_step = quantize.check_step(quant_step)
-        level, coder, info = None, "zstd", checkpoints.find(model)
-    else:
-        level = levels.get(levels.DEFAULT_LEVEL if quality is None else quality)
-        if model is not None and checkpoints.find(model).name != level.model:
-            raise ValueError(f"quality level {level.level} uses model {level.model}, "
-                             f"not {model}; give quant_step to use another model")
-        quant_step, coder, info = level.quant_step, coder or "range", checkpoints.find(level.model)
+    level, quant_step, coder, info = _settings(quality, quant_step, model, coder)
     net = checkpoints.load(info.model_id)
     symbols = quantize.quantize(net.encode_mean(pixels), quant_step)
     if names is not None:
@@ -252,7 +256,7 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike, *,
     output = Path(output)
     sources = list(sources)
     settings = dict(quality=quality, quant_step=quant_step, model=model, coder=coder)
-    encode(np.zeros((1, 28, 28), np.uint8), **settings)  # bad settings fail before any read
+    _settings(**settings)  # bad settings fail before any file is read
     _check_output_file(output, force)
     files = image_files.collect(sources)
     pixels, names, skipped = image_files.read_images(files, resize, skip_invalid, progress)
