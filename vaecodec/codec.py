@@ -160,30 +160,11 @@ def decode(data: bytes) -> np.ndarray:
 
 
 # --- files ---------------------------------------------------------------------------------
-def _read_header(f) -> tuple[container.Header, int, int]:
-    """Read and check the prefix and header of an open .vaez file (or BytesIO), and check
-    its total size against them, before any payload byte is read.
-
-    Returns (header, prefix length, header length)."""
-    head = f.read(container.MAX_PREFIX)
-    version, header_size, prefix_size = container.read_prefix(head)
-    f.seek(prefix_size)
-    header_bytes = f.read(header_size)
-    if len(header_bytes) < header_size:
-        raise container.TruncatedError(
-            f"file is truncated: it ends inside the {header_size}-byte header"
-        )
-    header = container.parse_header(header_bytes, version)
-    size = f.seek(0, os.SEEK_END)
-    container.check_total_size(size, container.expected_size(prefix_size, header_size, header))
-    return header, prefix_size, header_size
-
-
 def _read_archive(path: Path) -> container.Archive:
     """A whole .vaez file, its size checked against the header before the payload is read."""
     try:
         with open(path, "rb") as f:
-            parsed = _read_header(f)
+            parsed = container.read_header(f)
             f.seek(0)
             return container.unpack(f.read(), parsed)
     except VaezError as e:
@@ -193,10 +174,10 @@ def _read_archive(path: Path) -> container.Archive:
 def read_info(source: str | os.PathLike | bytes) -> container.Header:
     """The header of a .vaez file (path) or of its bytes, without decoding any image."""
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return _read_header(io.BytesIO(bytes(source)))[0]
+        return container.read_header(io.BytesIO(bytes(source)))[0]
     try:
         with open(source, "rb") as f:
-            return _read_header(f)[0]
+            return container.read_header(f)[0]
     except VaezError as e:
         raise type(e)(f"{source}: {e}") from None
 

@@ -18,6 +18,7 @@ Version 1 (read only): the same, but H is a u32 LE and the header a msgpack map.
 from __future__ import annotations
 
 import dataclasses
+import io
 import re
 import struct
 import zlib
@@ -418,16 +419,19 @@ def check_total_size(actual: int, expected: int) -> None:
         raise TrailingBytesError(f"{actual - expected} unexpected bytes after the end of the file")
 
 
-def read_header(data: bytes) -> tuple[Header, int, int]:
-    """Parse the prefix and header at the start of ``data``, and check the total length.
+def read_header(f) -> tuple[Header, int, int]:
+    """Parse the prefix and header from a binary file object positioned at the start, and
+    check the file's total length against them, without reading the payload.
 
     Returns (header, prefix length, header length)."""
-    version, header_size, prefix_size = read_prefix(data[:MAX_PREFIX])
-    header_end = prefix_size + header_size
-    if len(data) < header_end:
+    version, header_size, prefix_size = read_prefix(f.read(MAX_PREFIX))
+    f.seek(prefix_size)
+    header_bytes = f.read(header_size)
+    if len(header_bytes) < header_size:
         raise TruncatedError(f"file is truncated: it ends inside the {header_size}-byte header")
-    header = parse_header(data[prefix_size:header_end], version)
-    check_total_size(len(data), expected_size(prefix_size, header_size, header))
+    header = parse_header(header_bytes, version)
+    size = f.seek(0, 2)  # the end: the length without reading the rest
+    check_total_size(size, expected_size(prefix_size, header_size, header))
     return header, prefix_size, header_size
 
 
@@ -436,7 +440,9 @@ def unpack(data: bytes, parsed: tuple[Header, int, int] | None = None) -> Archiv
 
     ``parsed``: what ``read_header`` (or the caller, from the same bytes) already found."""
     data = bytes(data)
-    header, prefix_size, header_size = read_header(data) if parsed is None else parsed
+    if parsed is None:
+        parsed = read_header(io.BytesIO(data))
+    header, prefix_size, header_size = parsed
     check_total_size(len(data), expected_size(prefix_size, header_size, header))
     total = expected_size(prefix_size, header_size, header)
     (stored_crc,) = CRC.unpack_from(data, total - CRC.size)
