@@ -443,8 +443,8 @@ def unpack(data: bytes, parsed: tuple[Header, int, int] | None = None) -> Archiv
     if parsed is None:
         parsed = read_header(io.BytesIO(data))
     header, prefix_size, header_size = parsed
-    check_total_size(len(data), expected_size(prefix_size, header_size, header))
     total = expected_size(prefix_size, header_size, header)
+    check_total_size(len(data), total)  # a caller's header may come from an earlier read
     (stored_crc,) = CRC.unpack_from(data, total - CRC.size)
     if zlib.crc32(memoryview(data)[: total - CRC.size]) != stored_crc:
         raise ChecksumError("checksum mismatch: the file is corrupted")

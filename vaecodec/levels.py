@@ -81,12 +81,14 @@ def fit_levels(specs: list[tuple[str, float]], train_images, test_images) -> lis
     from . import checkpoints, codec, metrics, quantize
     from .entropy import fit_prior
 
+    pixels = train_images.reshape(len(train_images), -1).astype(np.float32) / 255
+    means: dict[bytes, np.ndarray] = {}  # training latents, once per model
     rows = []
     for number, (model, step) in enumerate(specs, 1):
         info = checkpoints.find(model)
-        net = checkpoints.load(info.model_id)
-        pixels = train_images.reshape(len(train_images), -1).astype(np.float32) / 255
-        prior = fit_prior(quantize.quantize(net.encode_mean(pixels), step))
+        if info.model_id not in means:
+            means[info.model_id] = checkpoints.load(info.model_id).encode_mean(pixels)
+        prior = fit_prior(quantize.quantize(means[info.model_id], step))
         rows.append({"level": number, "model": info.name, "model_sha256": info.model_id.hex(),
                      "quant_step": step, "prior": prior.to_json()})
     _pending.update({row["level"]: _from_row(row) for row in rows})
