@@ -18,7 +18,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def results(sample_images):
-    res, kept = benchmark.run(sample_images[:50], ["vaecodec", "png", "jpeg", "zstd"],
+    res, kept = benchmark.run(sample_images[:50], ["vaecodec", "vaecodec-residual", "png", "jpeg",
+                                                     "zstd"],
                               "sample digits", log=lambda s: None)
     return json.loads(json.dumps(res)), kept  # what a reader of the JSON file sees
 
@@ -59,7 +60,22 @@ def test_more_bytes_never_far_worse(results):
         for cheaper, dearer in zip(pts, pts[1:]):
             assert dearer["psnr_db"] > cheaper["psnr_db"] - 0.5, family
         for p in pts:
-            assert 10 < p["psnr_db"] < 60 and 0 < p["ssim"] <= 1
+            assert 10 < p["psnr_db"] < 70 and 0 < p["ssim"] <= 1
+
+
+def test_residual_rows_keep_their_bounds_and_beat_png(results):
+    res, _ = results
+    png = next(p for p in res["points"] if p["family"] == "PNG")
+    lossless = next(p for p in res["points"] if p["family"] == "vaecodec lossless")
+    assert lossless["exact"] and lossless["bytes_per_image"] < png["bytes_per_image"] / 1.5
+    bounded = [p for p in res["points"] if p["family"] == benchmark.RESIDUAL_FAMILY]
+    assert [p["param"] for p in bounded] == list(benchmark.MAX_ERRORS)
+    for p in bounded:
+        assert p["max_abs_error"] <= p["param"]
+        assert p["bytes_per_image"] < lossless["bytes_per_image"]
+    assert [r["bits_per_pixel"] for r in res["published_lossless"]] == [1.29, 1.4]
+    # the residual layer is not a lossy reference: rate ratios stay against the levels
+    assert {r["reference"] for r in res["rate_ratios"]} == {"vaecodec levels"}
 
 
 def test_vaecodec_is_far_smaller_than_png(results):

@@ -88,8 +88,8 @@ def test_bad_magic():
 
 
 def test_unknown_version():
-    with pytest.raises(UnsupportedVersionError, match="version 3.*upgrade"):
-        container.unpack(build(version=3))
+    with pytest.raises(UnsupportedVersionError, match="version 4.*upgrade"):
+        container.unpack(build(version=4))
     with pytest.raises(UnsupportedVersionError, match="version 0"):
         container.unpack(build(version=0))
 

@@ -17,6 +17,8 @@ VALID_FILES = [
     vaecodec.encode(IMAGES, names=NAMES),  # v2, range coder
     vaecodec.encode(IMAGES, quant_step=0.3, names=NAMES),  # v2, zstd
     (Path(__file__).parent / "data" / "v1_digits.vaez").read_bytes(),  # v1
+    vaecodec.encode(IMAGES, lossless=True, names=NAMES),  # v3, residual layer
+    vaecodec.encode(IMAGES, max_error=5),  # v3, error-bounded
 ]
 
 
@@ -71,4 +73,26 @@ def test_random_range_payload_with_valid_checksum(payload):
     fields = [h.model_id, h.latent_size, h.level, 0, h.count, len(payload), None]
     header = msgpack.packb(fields, use_bin_type=True)
     body = b"VAEZ\x02" + container._leb128(len(header)) + header + payload
+    decode_or_own_error(body + struct.pack("<I", zlib.crc32(body)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=0, max_size=256).map(lambda b: b[: len(b) // 4 * 4]),
+       st.integers(0, 32))
+def test_random_residual_chunk_with_valid_checksum(chunk, max_error):
+    """Arbitrary residual words behind a valid v3 header and CRC: decode or own error, and
+    what decodes keeps the header's bound's shape (uint8 images)."""
+    import struct
+    import zlib
+
+    import msgpack
+
+    from vaecodec import container
+
+    archive = container.unpack(VALID_FILES[3])
+    h = archive.header
+    fields = [h.model_id, h.latent_size, h.level, 0, h.count, len(archive.payload), None,
+              [1, h.residual.model_id, max_error, [len(chunk)]]]
+    header = msgpack.packb(fields, use_bin_type=True)
+    body = b"VAEZ\x03" + container._leb128(len(header)) + header + archive.payload + chunk
     decode_or_own_error(body + struct.pack("<I", zlib.crc32(body)))

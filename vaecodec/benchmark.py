@@ -30,6 +30,12 @@ JPEG_QUALITIES = (5, 10, 20, 30, 50, 70, 90, 95)
 WEBP_QUALITIES = (0, 5, 10, 20, 30, 50, 70, 90, 95)
 AVIF_QUALITIES = (0, 20, 50, 80)  # AVIF and JPEG XL encode at ~200-600 images/s per core:
 JXL_QUALITIES = (10, 30, 60, 90)  # four points each keep the 10k run within minutes
+MAX_ERRORS = (1, 2, 4, 8)
+#: Published lossless results on 8-bit MNIST (not run here): reference lines in the plot.
+PUBLISHED_LOSSLESS = (
+    {"name": "Bit-Swap (Kingma et al. 2019)", "bits_per_pixel": 1.29},
+    {"name": "BB-ANS (Townsend et al. 2019)", "bits_per_pixel": 1.4},
+)
 
 
 # --- the codec interface -------------------------------------------------------------------
@@ -146,12 +152,29 @@ def _vaecodec_codecs() -> list[Codec]:
     return out
 
 
+RESIDUAL_FAMILY = "vaecodec max-error"
+
+
+def _residual_codecs() -> list[Codec]:
+    """The residual layer: lossless, and every pixel within +-K for K in MAX_ERRORS."""
+    import vaecodec
+
+    def codec(family, setting, param, lossless=False, **settings) -> Codec:
+        return Codec(family, setting, lambda images: [vaecodec.encode(images, **settings)],
+                     lambda blobs, count: vaecodec.decode(blobs[0]), classical=False,
+                     lossless=lossless, param=param)
+
+    return ([codec("vaecodec lossless", "K=0", 0, lossless=True, max_error=0)]
+            + [codec(RESIDUAL_FAMILY, f"K={k}", k, max_error=k) for k in MAX_ERRORS])
+
+
 def available_codecs() -> tuple[dict[str, Callable[[], list[Codec]]], dict[str, str]]:
     """Codec groups by command-line name, and the groups unavailable here with why."""
     import zstandard
 
     groups: dict[str, Callable[[], list[Codec]]] = {
         "vaecodec": _vaecodec_codecs,
+        "vaecodec-residual": _residual_codecs,
         "png": lambda: [_pillow_codec("PNG", "optimize", "PNG", {"optimize": True}, True)],
         "png-atlas": lambda: [_atlas_codec()],
         "webp-lossless": lambda: [_pillow_codec("WebP lossless", "default", "WEBP",
@@ -184,7 +207,7 @@ def available_codecs() -> tuple[dict[str, Callable[[], list[Codec]]], dict[str, 
     return groups, missing
 
 
-ALL_GROUPS = ("vaecodec", "png", "png-atlas", "webp-lossless", "jpeg", "webp", "avif", "jxl",
+ALL_GROUPS = ("vaecodec", "vaecodec-residual", "png", "png-atlas", "webp-lossless", "jpeg", "webp", "avif", "jxl",
               "zstd", "lzma")
 
 
@@ -283,7 +306,8 @@ def run(images: np.ndarray, groups: Sequence[str], source: str,
             points.append(point)
             kept[(codec.family, codec.setting)] = decoded[:keep_first].copy()
             log(format_row(point))
-    vae_families = sorted({p["family"] for p in points if not p["classical"]})
+    vae_families = sorted({p["family"] for p in points
+                           if not p["classical"] and p["family"] != RESIDUAL_FAMILY})
     reference = LEVELS_FAMILY if LEVELS_FAMILY in vae_families else (
         vae_families[0] if vae_families else None)
     results = {
@@ -301,6 +325,8 @@ def run(images: np.ndarray, groups: Sequence[str], source: str,
         },
         "skipped": [{"group": g, "reason": missing[g]} for g in groups if g in missing],
         "points": points,
+        "published_lossless": [dict(r, bytes_per_image=r["bits_per_pixel"] * 784 / 8)
+                               for r in PUBLISHED_LOSSLESS],
         "rate_ratios": compare_rates(points, reference) if reference else [],
     }
     return results, kept
@@ -338,6 +364,7 @@ def summary_lines(results: dict) -> list[str]:
 
 
 def table_markdown(results: dict) -> str:
+    """The points as a markdown table, then the published reference figures."""
     head = ("| codec | setting | bytes/image | bpp | PSNR (dB) | mean per-image PSNR | SSIM | "
             "encode img/s | decode img/s |\n|---|---|---|---|---|---|---|---|---|")
     rows = [head]
@@ -348,6 +375,10 @@ def table_markdown(results: dict) -> str:
             f"{_fmt(p['psnr_mean_db'], '.2f')} | {p['ssim']:.4f} | "
             f"{_fmt(p['encode_images_per_s'], ',.0f', '-')} | "
             f"{_fmt(p['decode_images_per_s'], ',.0f', '-')} |")
+    for ref in results.get("published_lossless", []):
+        rows.append(f"| {ref['name']} (published, not run here) | lossless | "
+                    f"{ref['bytes_per_image']:.2f} | {ref['bits_per_pixel']:.3f} | exact | exact "
+                    "| 1.0000 | - | - |")
     return "\n".join(rows)
 
 
@@ -380,6 +411,11 @@ def plot(results: dict, path: str) -> None:
             for ax in axes:
                 ax.axvline(pts[0]["bytes_per_image"], color=color, linestyle=":",
                            label=f"{family} (lossless, {pts[0]['bytes_per_image']:.0f} B)")
+    for j, ref in enumerate(results.get("published_lossless", [])):
+        for ax in axes:
+            ax.axvline(ref["bytes_per_image"], color="0.4", linestyle=(0, (1, 2 + j)),
+                       linewidth=1, label=f"{ref['name']}: {ref['bits_per_pixel']} bpp "
+                                          "(published, lossless)")
     n = results["dataset"]["count"]
     for ax, ylabel in zip(axes, ("PSNR (dB, MSE over the set)", "SSIM (11x11 Gaussian)")):
         ax.set_xscale("log")

@@ -53,27 +53,36 @@ def _registry(dirs: tuple[Path, ...]) -> dict[str, ModelInfo]:
     return models
 
 
-def list_models() -> list[ModelInfo]:
-    return list(_registry(tuple(checkpoint_dirs())).values())
+PIXEL_MODEL = "pixel-model"  # metadata "kind" of the residual layer's pixel models
+DEFAULT_PIXEL_MODEL = "pixel-l1"
 
 
-def find(name_or_id: str | bytes | None = None) -> ModelInfo:
+def list_models(kind: str = "vae") -> list[ModelInfo]:
+    """Shipped models of one kind: "vae" (the base layer) or PIXEL_MODEL."""
+    return [info for info in _registry(tuple(checkpoint_dirs())).values()
+            if info.metadata.get("kind", "vae") == kind]
+
+
+def find(name_or_id: str | bytes | None = None, kind: str = "vae") -> ModelInfo:
     """A model by name, by id (the sha256, or its first bytes as a file stores them; bytes
     or hex), or the default model for None."""
-    key = DEFAULT_MODEL if name_or_id is None else name_or_id
-    for info in list_models():
+    if name_or_id is None:
+        name_or_id = DEFAULT_MODEL if kind == "vae" else DEFAULT_PIXEL_MODEL
+    key = name_or_id
+    for info in list_models(kind):
         if isinstance(key, bytes):
             if len(key) >= 4 and info.model_id.startswith(key):
                 return info
         elif key == info.name or (len(key) >= 8 and info.model_id.hex().startswith(key)):
             return info
-    known = ", ".join(m.name for m in list_models()) or "none"
+    known = ", ".join(m.name for m in list_models(kind)) or "none"
+    what = "model" if kind == "vae" else "pixel model"
     if isinstance(key, bytes):
         raise UnknownModelError(
-            f"unknown model id {key.hex()[:16]}: the file was made with a model this "
+            f"unknown {what} id {key.hex()[:16]}: the file was made with a {what} this "
             f"vaecodec does not have (it has: {known})"
         )
-    raise UnknownModelError(f"no model named {key!r} (available: {known})")
+    raise UnknownModelError(f"no {what} named {key!r} (available: {known})")
 
 
 @functools.lru_cache(maxsize=4)
@@ -88,3 +97,16 @@ def load(model_id: bytes):
     if hashlib.sha256(data).digest() != info.model_id:
         raise VaezError(f"weights file {info.weights_path} does not match its sha256; reinstall")
     return NumpyVAE(load_tensors(data))
+
+
+@functools.lru_cache(maxsize=4)
+def load_pixel_model(model_id: bytes):
+    """The residual layer's pixel model for an id, after checking the weights' sha256."""
+    from .residual import PixelModel
+    from safetensors.numpy import load as load_tensors
+
+    info = find(model_id, PIXEL_MODEL)
+    data = info.weights_path.read_bytes()
+    if hashlib.sha256(data).digest() != info.model_id:
+        raise VaezError(f"weights file {info.weights_path} does not match its sha256; reinstall")
+    return PixelModel.from_tensors(info.name, info.model_id, info.metadata, load_tensors(data))

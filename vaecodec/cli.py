@@ -81,12 +81,18 @@ def main() -> None:
 @click.option("--coder", type=click.Choice(["range", "zstd"]), default=None,
               help="Entropy coder for a quality level: range (learned prior, default) "
                    "or zstd.")
+@click.option("--lossless", is_flag=True,
+              help="Add a residual layer so that decompress restores every pixel exactly.")
+@click.option("--max-error", type=click.IntRange(0, 32), default=None, metavar="K",
+              help="Add a residual layer that keeps every pixel within +-K (0..32, on the "
+                   "0..255 scale) of the original; 0 is --lossless.")
 @click.option("--resize", is_flag=True, help="Scale images that are not 28x28 to 28x28.")
 @click.option("--skip-invalid", is_flag=True,
               help="Skip files that cannot be decoded (with a warning) instead of failing.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
 @_report_errors
-def compress(sources, output, quality, quant_step, model, coder, resize, skip_invalid, force):
+def compress(sources, output, quality, quant_step, model, coder, lossless, max_error, resize,
+             skip_invalid, force):
     """Compress image files and folders (recursively) into OUTPUT (.vaez).
 
     Images are selected by extension (png, jpg/jpeg, bmp, gif, tif/tiff, webp, pgm/pnm);
@@ -98,7 +104,7 @@ def compress(sources, output, quality, quant_step, model, coder, resize, skip_in
     with _progress("reading images") as progress:
         result = codec.compress(
             sources, output, quality=quality, quant_step=quant_step, model=model, coder=coder,
-            resize=resize, skip_invalid=skip_invalid, force=force, progress=progress,
+            lossless=lossless, max_error=max_error, resize=resize, skip_invalid=skip_invalid, force=force, progress=progress,
         )
     if result.skipped:
         click.echo(f"Warning: skipped {len(result.skipped)} unreadable file(s):", err=True)
@@ -164,12 +170,28 @@ def info(archive, as_json):
         ("latent size", str(header.latent_size)),
         ("quantization", quant),
         ("payload", f"{header.payload_size} bytes ({coder})"),
+        ("residual", _residual_row(header.residual)),
         ("names", names),
         ("file size", f"{size} bytes ({size / header.count:.2f} bytes/image)"),
     ]
     click.echo(f"{archive}:")
     for key, value in rows:
         click.echo(f"  {key + ':':16}{value}")
+
+
+def _residual_row(layer) -> str:
+    if layer is None:
+        return "none (lossy)"
+    from . import checkpoints
+    from .errors import UnknownModelError
+
+    try:
+        name = checkpoints.find(layer.model_id, checkpoints.PIXEL_MODEL).name
+    except UnknownModelError:
+        name = "unknown to this vaecodec"
+    bound = "lossless" if layer.max_error == 0 else f"max error {layer.max_error}"
+    return (f"{bound}, {layer.size} bytes in {len(layer.chunk_sizes)} chunk(s), pixel model "
+            f"{name} ({layer.model_id.hex()}), layout {layer.layout}")
 
 
 @main.command(name="levels")

@@ -58,8 +58,34 @@ def _as_array(images) -> np.ndarray:
     raise TypeError(f"images must be uint8 (0..255) or float (0..1), not {images.dtype}")
 
 
-def _settings(quality, quant_step, model, coder):
+def _max_error(lossless, max_error) -> int | None:
+    """The residual layer's error bound (0 = lossless), or None for a lossy file."""
+    if not isinstance(lossless, bool):
+        raise TypeError(f"lossless must be True or False, not {lossless!r}")
+    if max_error is not None:
+        if isinstance(max_error, bool) or not isinstance(max_error, (int, np.integer)):
+            raise TypeError(f"max_error must be an integer, not {max_error!r}")
+        if not 0 <= max_error <= container.MAX_RESIDUAL_ERROR:
+            raise ValueError(f"max_error must be 0..{container.MAX_RESIDUAL_ERROR} (on the "
+                             f"0..255 pixel scale), got {max_error}")
+        if lossless and max_error != 0:
+            raise ValueError("lossless means max_error 0; give one or the other")
+        return int(max_error)
+    return 0 if lossless else None
+
+
+def _settings(quality, quant_step, model, coder, max_error=None):
     """Check encoding options; returns (level or None, step, coder, model info)."""
+    if max_error is not None:
+        if quant_step is not None:
+            raise ValueError("lossless and max-error files use a quality level for their "
+                             "base layer, not a quantization step")
+        pixel_model = checkpoints.find(None, checkpoints.PIXEL_MODEL)
+        base = pixel_model.metadata["base_level"]
+        if quality is not None and quality != base:
+            raise ValueError(f"lossless and max-error files use quality level {base} as "
+                             f"their base layer (the pixel model is fitted on it), not {quality}")
+        quality = base
     if coder not in (None, "range", "zstd"):
         raise ValueError(f"coder must be 'range' or 'zstd', not {coder!r}")
     if quant_step is not None:
@@ -79,7 +105,8 @@ def _settings(quality, quant_step, model, coder):
 
 def encode(images, *, quality: int | None = None, quant_step: float | None = None,
            model: str | None = None, coder: str | None = None,
-           names: Iterable[str] | None = None) -> bytes:
+           names: Iterable[str] | None = None, lossless: bool = False,
+           max_error: int | None = None) -> bytes:
     """Compress images to the bytes of a .vaez file.
 
     ``images``: uint8 (N, 28, 28) or (28, 28), float in [0, 1], or a torch tensor of either.
@@ -88,9 +115,14 @@ def encode(images, *, quality: int | None = None, quant_step: float | None = Non
     bytes, better quality), with ``model`` (default: the default model) and zstd.
     ``coder``: "range" (the learned prior; levels only, the default) or "zstd".
     ``names``: optional relative names stored with the images (restored by ``decompress``).
+    ``lossless``: add a residual layer so that ``decode`` returns exactly the uint8 pixels
+    (float images are rounded to uint8 first). ``max_error``: a residual layer that keeps
+    every pixel within +-max_error (0..32) of the original; 0 is lossless. Both use the
+    pixel model's base level (``quality`` 1) for the latent.
     """
     pixels = _as_array(images)
-    level, quant_step, coder, info = _settings(quality, quant_step, model, coder)
+    max_error = _max_error(lossless, max_error)
+    level, quant_step, coder, info = _settings(quality, quant_step, model, coder, max_error)
     net = checkpoints.load(info.model_id)
     symbols = quantize.quantize(net.encode_mean(pixels), quant_step)
     if names is not None:
@@ -113,13 +145,31 @@ def encode(images, *, quality: int | None = None, quant_step: float | None = Non
         symbol_dtype=dtype,
         names=names,
     )
-    return container.pack(header, payload)
+    if max_error is None:
+        return container.pack(header, payload)
+    if len(pixels) > container.MAX_RESIDUAL_COUNT:
+        raise InvalidArrayError(f"{len(pixels)} images: a lossless or max-error file holds "
+                                f"at most {container.MAX_RESIDUAL_COUNT}; split them")
+    from . import residual
+
+    pixel_model = checkpoints.load_pixel_model(checkpoints.find(None, checkpoints.PIXEL_MODEL).model_id)
+    exact = np.rint(pixels * 255.0).astype(np.uint8)
+    base = pixel_model.base_pixels(symbols)
+    chunks = [residual.encode(pixel_model, exact[i : i + container.RESIDUAL_CHUNK],
+                              base[i : i + container.RESIDUAL_CHUNK], max_error)
+              for i in range(0, len(exact), container.RESIDUAL_CHUNK)]
+    header = dataclasses.replace(header, residual=container.Residual(
+        pixel_model.model_id, max_error, tuple(len(c) for c in chunks)))
+    return container.pack(header, payload, b"".join(chunks))
 
 
 def _reconstruct(archive: container.Archive) -> np.ndarray:
     """uint8 images (N, 28, 28) of a parsed archive (model, level and prior resolved)."""
     header = archive.header
     info = checkpoints.find(header.model_id)
+    pixel_model = None
+    if header.residual is not None:  # both models are known before anything is decoded
+        pixel_model = checkpoints.find(header.residual.model_id, checkpoints.PIXEL_MODEL)
     step, symbols = header.quant_step, archive.symbols
     if header.level is not None:
         level = levels.get(header.level)
@@ -137,8 +187,37 @@ def _reconstruct(archive: container.Archive) -> np.ndarray:
             f"header says latent size {header.latent_size} and images {header.image_shape}, "
             f"but its model has {net.latent_size} and {image_files.IMAGE_SHAPE}"
         )
+    if pixel_model is not None:
+        return _decode_residual(archive, symbols, pixel_model).reshape(
+            header.count, *image_files.IMAGE_SHAPE)
     latents = quantize.dequantize(symbols, step)
     return net.decode_pixels(latents).reshape(header.count, *image_files.IMAGE_SHAPE)
+
+
+def _decode_residual(archive: container.Archive, symbols: np.ndarray,
+                     info: checkpoints.ModelInfo) -> np.ndarray:
+    from . import residual
+
+    header, layer = archive.header, archive.header.residual
+    pixel_model = checkpoints.load_pixel_model(info.model_id)
+    if pixel_model.base_level != header.level:
+        raise CorruptHeaderError(
+            f"pixel model {info.name} works on quality level {pixel_model.base_level}, but "
+            f"the file's base layer is level {header.level}")
+    base = pixel_model.base_pixels(symbols)
+    out = np.empty((header.count, residual.PIXELS), dtype=np.uint8)
+    offset = 0
+    for n, size in enumerate(layer.chunk_sizes):
+        rows = slice(n * container.RESIDUAL_CHUNK, (n + 1) * container.RESIDUAL_CHUNK)
+        try:
+            out[rows] = residual.decode(pixel_model, archive.residual[offset : offset + size],
+                                        base[rows], layer.max_error)
+        except (KeyboardInterrupt, SystemExit, MemoryError):
+            raise
+        except BaseException as e:  # constriction reports bad data as errors (or Rust panics)
+            raise CorruptPayloadError(f"residual chunk {n} does not decode ({e})") from None
+        offset += size
+    return out
 
 
 def _range_decode(payload: bytes, prior, count: int) -> np.ndarray:
@@ -225,19 +304,21 @@ class CompressResult:
 def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike, *,
              quality: int | None = None, quant_step: float | None = None,
              model: str | None = None, coder: str | None = None,
-             resize: bool = False, skip_invalid: bool = False, force: bool = False,
+             lossless: bool = False, max_error: int | None = None, resize: bool = False, skip_invalid: bool = False, force: bool = False,
              progress: Progress | None = None) -> CompressResult:
     """Compress image files and folders (recursively) into one .vaez file.
 
     Names are stored relative to each source folder (a file given directly: its base name).
     The output is written atomically; an existing file needs ``force=True``.
-    ``quality``, ``quant_step``, ``model``, ``coder``: as for ``encode``.
+    ``quality``, ``quant_step``, ``model``, ``coder``, ``lossless``, ``max_error``: as for
+    ``encode``.
     ``progress(done, total)`` is called as images are read.
     """
     output = Path(output)
     sources = list(sources)
-    settings = dict(quality=quality, quant_step=quant_step, model=model, coder=coder)
-    _settings(**settings)  # bad settings fail before any file is read
+    settings = dict(quality=quality, quant_step=quant_step, model=model, coder=coder,
+                    lossless=lossless, max_error=max_error)
+    _settings(quality, quant_step, model, coder, _max_error(lossless, max_error))  # before reading
     _check_output_file(output, force)
     files = image_files.collect(sources)
     pixels, names, skipped = image_files.read_images(files, resize, skip_invalid, progress)

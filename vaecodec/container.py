@@ -3,7 +3,7 @@
 Every length is bounded before anything is allocated, the file must be accounted for
 exactly, and each failure has its own exception class. No torch, no models, no images.
 
-Version 2 (written)::
+Version 2 (written for lossy files)::
 
     magic  b"VAEZ"            4 bytes
     format version (u8)       1 byte   = 2
@@ -11,6 +11,9 @@ Version 2 (written)::
     header                    H bytes  msgpack array (see HEADER_V2 below)
     payload                   P bytes  zstd frame or range-coded words
     crc32 (u32 LE)            4 bytes  CRC-32 of every byte before it
+
+Version 3 (written for files with a residual layer): version 2 plus an eighth header
+field describing the residual layer, whose chunks follow the payload.
 
 Version 1 (read only): the same, but H is a u32 LE and the header a msgpack map.
 """
@@ -41,8 +44,13 @@ from .errors import (
 )
 
 MAGIC = b"VAEZ"
-FORMAT_VERSION = 2  # what the writer produces
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 2  # what the writer produces for lossy files
+RESIDUAL_VERSION = 3  # ... and for files with a residual layer
+READABLE_VERSIONS = (1, 2, 3)
+RESIDUAL_LAYOUTS = (1,)  # residual payload layouts this reader knows (docs/format.md)
+MAX_RESIDUAL_COUNT = 2**20  # images in one file with a residual layer
+RESIDUAL_CHUNK = 4096  # images per independently coded residual chunk
+MAX_RESIDUAL_ERROR = 32
 PREFIX_V1 = struct.Struct("<4sBI")  # magic, format version, header length
 MAX_PREFIX = 9  # bytes that always hold the whole prefix (v1: 9, v2: 6 to 9)
 CRC = struct.Struct("<I")
@@ -92,6 +100,7 @@ class Header:
     names: tuple[str, ...] | None = None  # relative names, "/"-separated, or none stored
     version: int = FORMAT_VERSION
     names_stored_size: int = 0  # bytes the names take in the header
+    residual: "Residual | None" = None  # the residual layer (version 3), if any
 
     def to_dict(self) -> dict:
         """A JSON-friendly view (what ``vaecodec info --json`` prints)."""
@@ -107,7 +116,28 @@ class Header:
             "count": self.count,
             "payload_size": self.payload_size,
             "names": list(self.names) if self.names is not None else None,
+            "residual": None if self.residual is None else {
+                "layout": self.residual.layout,
+                "pixel_model_id": self.residual.model_id.hex(),
+                "max_error": self.residual.max_error,
+                "chunk_sizes": list(self.residual.chunk_sizes),
+            },
         }
+
+
+@dataclasses.dataclass(frozen=True)
+class Residual:
+    """The residual layer: exact (max_error 0) or error-bounded pixels over the base layer,
+    coded in chunks of ``RESIDUAL_CHUNK`` images that follow the latent payload."""
+
+    model_id: bytes  # the pixel model's sha256 (first 4 bytes stored)
+    max_error: int
+    chunk_sizes: tuple[int, ...]
+    layout: int = 1
+
+    @property
+    def size(self) -> int:
+        return sum(self.chunk_sizes)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,6 +145,7 @@ class Archive:
     header: Header
     payload: bytes
     symbols: np.ndarray | None  # (count, latent_size) for zstd payloads; None for "range"
+    residual: bytes | None = None  # the residual chunks, back to back
 
 
 # --- names ----------------------------------------------------------------------------------
@@ -232,8 +263,9 @@ def _leb128(value: int) -> bytes:
             return bytes(out)
 
 
-def pack(header: Header, payload: bytes) -> bytes:
-    """Serialise a version-2 file around an already coded ``payload``."""
+def pack(header: Header, payload: bytes, residual: bytes = b"") -> bytes:
+    """Serialise a file around an already coded ``payload`` (and residual chunks, whose
+    sizes ``header.residual`` lists): version 3 with a residual layer, else version 2."""
     if len(header.model_id) < MODEL_ID_BYTES:
         raise ValueError("model id too short")
     if (header.level is None) == (header.quant_step is None):
@@ -251,11 +283,21 @@ def pack(header: Header, payload: bytes) -> bytes:
         len(payload),
         None if header.names is None else _pack_names_v2(tuple(header.names)),
     ]
+    version = FORMAT_VERSION
+    if header.residual is not None:
+        r = header.residual
+        if r.size != len(residual) or header.count > MAX_RESIDUAL_COUNT:
+            raise ValueError("residual chunks do not match the header")
+        fields.append([r.layout, r.model_id[:MODEL_ID_BYTES], r.max_error, list(r.chunk_sizes)])
+        version = RESIDUAL_VERSION
+    elif residual:
+        raise ValueError("residual bytes without a residual header")
     header_bytes = msgpack.packb(fields, use_bin_type=True)
     if len(header_bytes) > MAX_HEADER_SIZE:
         raise HeaderTooLargeError(f"header would take {len(header_bytes)} bytes "
                                   f"(limit {MAX_HEADER_SIZE}); store fewer names per file")
-    body = MAGIC + bytes([FORMAT_VERSION]) + _leb128(len(header_bytes)) + header_bytes + payload
+    body = (MAGIC + bytes([version]) + _leb128(len(header_bytes)) + header_bytes + payload
+            + residual)
     return body + CRC.pack(zlib.crc32(body))
 
 
@@ -366,11 +408,39 @@ def _parse_v1(header_bytes: bytes) -> Header:
                   names_stored_size=names_stored)
 
 
-def _parse_v2(header_bytes: bytes) -> Header:
+def _parse_residual(field, count: int, level: int | None) -> Residual:
+    if not isinstance(field, list) or len(field) < 1 or not _is_int(field[0]):
+        raise CorruptHeaderError("header field 'residual' must start with a layout number")
+    if field[0] not in RESIDUAL_LAYOUTS:
+        raise UnsupportedVersionError(
+            f"the residual layer uses payload layout {field[0]}: this vaecodec reads layout "
+            f"{', '.join(map(str, RESIDUAL_LAYOUTS))}"
+            + (" (upgrade vaecodec)" if field[0] > max(RESIDUAL_LAYOUTS) else ""))
+    if len(field) != 4:
+        raise CorruptHeaderError("header field 'residual' must have 4 entries")
+    _, model, max_error, sizes = field
+    if not isinstance(model, bytes) or len(model) != MODEL_ID_BYTES:
+        raise CorruptHeaderError(f"residual pixel model id must be {MODEL_ID_BYTES} bytes")
+    if not _is_int(max_error) or max_error > MAX_RESIDUAL_ERROR:
+        raise CorruptHeaderError(f"residual max_error must be 0..{MAX_RESIDUAL_ERROR}")
+    if level is None:
+        raise CorruptHeaderError("a residual layer needs a quality level for its base layer")
+    if count > MAX_RESIDUAL_COUNT:
+        raise HeaderTooLargeError(f"{count} images exceed the {MAX_RESIDUAL_COUNT}-image cap "
+                                  "for files with a residual layer")
+    chunks = -(-count // RESIDUAL_CHUNK)
+    if (not isinstance(sizes, list) or len(sizes) != chunks
+            or not all(_is_int(s) and s % 4 == 0 for s in sizes)):
+        raise CorruptHeaderError(f"residual chunk sizes must be {chunks} multiples of 4")
+    return Residual(model, max_error, tuple(sizes), field[0])
+
+
+def _parse_v2(header_bytes: bytes, version: int = 2) -> Header:
     fields = _unpackb(header_bytes)
-    if not isinstance(fields, list) or len(fields) != len(HEADER_V2):
-        raise CorruptHeaderError(f"header is not a msgpack array of {len(HEADER_V2)} fields")
-    model, latent_size, quant, coder, count, payload_size, names = fields
+    n_fields = len(HEADER_V2) + (version == RESIDUAL_VERSION)
+    if not isinstance(fields, list) or len(fields) != n_fields:
+        raise CorruptHeaderError(f"header is not a msgpack array of {n_fields} fields")
+    model, latent_size, quant, coder, count, payload_size, names = fields[: len(HEADER_V2)]
     shape = IMAGE_SHAPE_V2
     if not isinstance(model, bytes) or len(model) != MODEL_ID_BYTES:
         raise CorruptHeaderError(f"header field 'model' must be {MODEL_ID_BYTES} bytes")
@@ -393,23 +463,27 @@ def _parse_v2(header_bytes: bytes) -> Header:
     if coder_name == "range" and level is None:
         raise CorruptHeaderError("a range-coded payload needs a quality level (for its prior)")
     _check_sizes(latent_size, count, shape)
+    residual = None
+    if version == RESIDUAL_VERSION:
+        residual = _parse_residual(fields[-1], count, level)
     names_stored = 0
     if names is not None:
         names_stored = len(msgpack.packb(names, use_bin_type=True))
         names = _unpack_names_v2(names, count)
     return Header(model_id=model, latent_size=latent_size, image_shape=shape, count=count,
                   quant_step=step, level=level, coder=coder_name, symbol_dtype=dtype,
-                  payload_size=payload_size, names=names, version=2,
-                  names_stored_size=names_stored)
+                  payload_size=payload_size, names=names, version=version,
+                  names_stored_size=names_stored, residual=residual)
 
 
 def parse_header(header_bytes: bytes, version: int = FORMAT_VERSION) -> Header:
     """Decode and validate the msgpack header (names included) of ``version``."""
-    return _parse_v1(header_bytes) if version == 1 else _parse_v2(header_bytes)
+    return _parse_v1(header_bytes) if version == 1 else _parse_v2(header_bytes, version)
 
 
 def expected_size(prefix_size: int, header_size: int, header: Header) -> int:
-    return prefix_size + header_size + header.payload_size + CRC.size
+    residual = header.residual.size if header.residual is not None else 0
+    return prefix_size + header_size + header.payload_size + residual + CRC.size
 
 
 def check_total_size(actual: int, expected: int) -> None:
@@ -450,10 +524,13 @@ def unpack(data: bytes, parsed: tuple[Header, int, int] | None = None) -> Archiv
         raise ChecksumError("checksum mismatch: the file is corrupted")
     start = prefix_size + header_size
     payload = data[start : start + header.payload_size]
+    residual = None
+    if header.residual is not None:
+        residual = data[start + header.payload_size : total - CRC.size]
     symbols = None
     if header.coder == "zstd":
         dtype = SYMBOL_DTYPES[header.symbol_dtype]
         raw = _decompress_exact(payload, header.count * header.latent_size * dtype.itemsize,
                                 "payload")
         symbols = np.frombuffer(raw, dtype=dtype).reshape(header.latent_size, header.count).T
-    return Archive(header, payload, symbols)
+    return Archive(header, payload, symbols, residual)

@@ -1,0 +1,104 @@
+"""Lossless and max-error modes on the MNIST test split: size, bound, PSNR and speed.
+
+    python scripts/bench_residual.py --data ../shared/data --repeat 3 --json docs/data/residual.json
+
+For lossless and each K in --max-errors: vaecodec.encode(images, max_error=K) and
+vaecodec.decode on the whole split (medians of --repeat runs), checking that every pixel is
+within +-K; in the same run, per-image PNG (Pillow, optimize) and lzma over the raw array
+as baselines for size and speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import lzma
+import statistics
+import time
+
+import numpy as np
+from PIL import Image
+
+import vaecodec
+from vaecodec import datasets, metrics
+
+
+def timed(func, repeat: int):
+    times, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = func()
+        times.append(time.perf_counter() - start)
+    return result, statistics.median(times)
+
+
+def png_encode(images):
+    out = []
+    for image in images:
+        buf = io.BytesIO()
+        Image.fromarray(image).save(buf, format="PNG", optimize=True)
+        out.append(buf.getvalue())
+    return out
+
+
+def png_decode(blobs):
+    return np.stack([np.asarray(Image.open(io.BytesIO(b))) for b in blobs])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="../shared/data", help="MNIST root (torchvision layout)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per timing (median)")
+    parser.add_argument("--limit", type=int, help="only the first N test images")
+    parser.add_argument("--max-errors", type=int, nargs="+", default=[0, 1, 2, 4, 8])
+    parser.add_argument("--json", help="write the rows here")
+    args = parser.parse_args()
+    images = datasets.mnist_images(args.data, "test")[: args.limit]
+    n, pixels = len(images), images.size
+    print(f"{n} test images, medians of {args.repeat} runs")
+    print(f"{'codec':24s} {'B/image':>8s} {'bpp':>6s} {'max err':>7s} {'PSNR':>6s} "
+          f"{'enc img/s':>9s} {'dec img/s':>9s}")
+    rows = []
+
+    def report(name, size, decoded, enc_s, dec_s, **extra):
+        err = int(np.abs(decoded.astype(int) - images).max())
+        psnr = None if err == 0 else metrics.psnr(images, decoded)
+        row = {"codec": name, "bytes_per_image": size / n, "bits_per_pixel": 8 * size / pixels,
+               "max_abs_error": err, "psnr_db": psnr, "encode_images_per_s": n / enc_s,
+               "decode_images_per_s": n / dec_s, **extra}
+        rows.append(row)
+        print(f"{name:24s} {row['bytes_per_image']:8.2f} {row['bits_per_pixel']:6.3f} "
+              f"{err:7d} {'exact' if psnr is None else f'{psnr:6.2f}':>6s} "
+              f"{row['encode_images_per_s']:9,.0f} {row['decode_images_per_s']:9,.0f}", flush=True)
+        return row
+
+    blobs, enc_s = timed(lambda: png_encode(images), args.repeat)
+    decoded, dec_s = timed(lambda: png_decode(blobs), args.repeat)
+    report("PNG per image (1 core)", sum(map(len, blobs)), decoded, enc_s, dec_s)
+    raw = images.tobytes()
+    blob, enc_s = timed(lambda: lzma.compress(raw, preset=9 | lzma.PRESET_EXTREME), args.repeat)
+    back, dec_s = timed(lambda: lzma.decompress(blob), args.repeat)
+    report("lzma (raw array)", len(blob), np.frombuffer(back, np.uint8).reshape(images.shape),
+           enc_s, dec_s)
+    lossless_size = None
+    for k in args.max_errors:
+        data, enc_s = timed(lambda: vaecodec.encode(images, max_error=k), args.repeat)
+        decoded, dec_s = timed(lambda: vaecodec.decode(data), args.repeat)
+        name = "vaecodec lossless" if k == 0 else f"vaecodec --max-error {k}"
+        row = report(name, len(data), decoded, enc_s, dec_s, max_error=k)
+        if row["max_abs_error"] > k:
+            raise SystemExit(f"BOUND VIOLATED: max error {row['max_abs_error']} > {k}")
+        if k == 0:
+            lossless_size = len(data)
+        elif lossless_size:
+            row["fraction_of_lossless"] = len(data) / lossless_size
+            print(f"{'':24s} {row['fraction_of_lossless']:.1%} of the lossless size")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({"images": n, "repeat": args.repeat, "rows": rows}, f, indent=2)
+            f.write("\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,310 @@
+"""The residual layer: exact (lossless) or error-bounded pixels on top of the VAE base layer.
+
+Every pixel is coded, in raster order, with a categorical distribution from a *pixel model*:
+a small integer MLP (``vaecodec.intnet``) that sees the already decoded causal neighbours
+and a 5x5 window of the base reconstruction, itself computed by an integer copy of the
+VAE decoder. Pixels whose causal neighbours are all 0 and whose base window is nearly
+black (``trivial_threshold``) skip the network and use fixed tables.
+
+Lossless (``max_error`` 0): a pixel value v is sent as two 16-ary symbols, ``v >> 4`` then
+``v & 15``, each with its own head of the network. With ``max_error`` K > 0, values are
+mapped to the nearest of the levels 0, 2K+1, 2(2K+1), ..., 255 (so black and white stay
+exact) and the level index is sent with the network's 256-value distribution summed over
+each level's values; the neighbours the model sees are the decoded levels.
+
+All probabilities are integers (lookup tables indexed by integer logit differences);
+constriction's range coder receives them as float64 numbers that represent those integers
+exactly and normalises them with IEEE-754 basic operations only, so encoder and decoder
+agree on every machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import numpy as np
+
+from . import intnet
+
+SIDE = 28
+PIXELS = SIDE * SIDE
+CAUSAL = tuple((dy, dx) for dy in (-2, -1) for dx in range(-3, 4)) + ((0, -3), (0, -2), (0, -1))
+WINDOW = tuple((dy, dx) for dy in range(-2, 3) for dx in range(-2, 3))
+FEATURES = len(CAUSAL) + len(WINDOW)
+LUT_SIZE = 2048
+LUT_STEPS_PER_NAT = 64  # about; the exact step is the output layer's unit times 2**head_shift
+PROB_BITS = 20  # lookup-table probabilities are integers below 2**PROB_BITS
+MAX_ERROR_LIMIT = 32
+SYMBOL_LIMIT = 127  # base-layer symbols are clipped to +-127 before the integer decoder
+ENCODE_CHUNK = 16  # raster positions per constriction call when encoding (bounds memory)
+
+# canvas geometry: pixel (i, j) sits at (i + 2, j + 3) of a (30, 34) zero-padded canvas
+C_TOP, C_SIDE = 2, 3
+C_H, C_W = SIDE + C_TOP, SIDE + 2 * C_SIDE
+R_PAD = 2
+R_W = SIDE + 2 * R_PAD
+
+
+def _positions() -> tuple[np.ndarray, np.ndarray]:
+    """Flat indices of each position's causal neighbours in the canvas and window in the
+    padded base image: (784, 17) and (784, 25)."""
+    i, j = np.divmod(np.arange(PIXELS), SIDE)
+    causal = np.stack([(i + C_TOP + dy) * C_W + (j + C_SIDE + dx) for dy, dx in CAUSAL], 1)
+    window = np.stack([(i + R_PAD + dy) * R_W + (j + R_PAD + dx) for dy, dx in WINDOW], 1)
+    return causal, window
+
+
+CAUSAL_INDEX, WINDOW_INDEX = _positions()
+CANVAS_INDEX = (np.arange(PIXELS) // SIDE + C_TOP) * C_W + np.arange(PIXELS) % SIDE + C_SIDE
+
+
+def quantization_levels(max_error: int) -> tuple[np.ndarray, np.ndarray]:
+    """(levels, level_of_value): the reconstruction levels for ``max_error`` K and the index
+    of the nearest level (ties to the lower) for each value 0..255."""
+    if not 0 <= max_error <= MAX_ERROR_LIMIT:
+        raise ValueError(f"max_error must be 0..{MAX_ERROR_LIMIT}")
+    step = 2 * max_error + 1
+    levels = np.arange(0, 255, step)
+    if levels[-1] != 255:
+        levels = np.append(levels, 255)
+    values = np.arange(256)
+    below = np.searchsorted(levels, values, side="right") - 1
+    above = np.minimum(below + 1, len(levels) - 1)
+    nearest = np.where(levels[above] - values < values - levels[below], above, below)
+    return levels.astype(np.uint8), nearest.astype(np.int64)
+
+
+def canvas_of(pixels: np.ndarray) -> np.ndarray:
+    canvas = np.zeros((len(pixels), C_H * C_W), dtype=np.uint8)
+    canvas[:, CANVAS_INDEX] = pixels
+    return canvas
+
+
+def padded_base(base: np.ndarray) -> np.ndarray:
+    return np.pad(base.reshape(-1, SIDE, SIDE), ((0, 0), (R_PAD, R_PAD), (R_PAD, R_PAD)))\
+        .reshape(len(base), -1)
+
+
+def features(pixels: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """Network inputs (N, 784, 42) uint8 for known pixels (N, 784) and base images."""
+    canvas, window = canvas_of(pixels), padded_base(base)
+    return np.concatenate([canvas[:, CAUSAL_INDEX], window[:, WINDOW_INDEX]], axis=2)
+
+
+def trivial_mask(feats: np.ndarray, threshold: int) -> np.ndarray:
+    return (feats[..., : len(CAUSAL)].max(-1) == 0) & (feats[..., len(CAUSAL):].max(-1) <= threshold)
+
+
+@dataclasses.dataclass
+class PixelModel:
+    """A fitted pixel model with the integer base decoder it was fitted with."""
+
+    name: str
+    model_id: bytes  # sha256 of the weights file
+    base_level: int
+    base: intnet.IntMLP  # symbols -> integer logits of the 784 pixels
+    base_thresholds: np.ndarray  # (255,) pixel value = number of thresholds <= logit
+    net: intnet.IntMLP  # features -> 16 high-nibble + 256 low-nibble logits
+    head_shift: int  # lookup index = floor(logit difference / 2**head_shift)
+    lut: np.ndarray  # (LUT_SIZE,) integer probabilities, decreasing
+    trivial_threshold: int
+    trivial_hi: np.ndarray  # (16,) integer probabilities for trivial pixels
+    trivial_lo: np.ndarray  # (16, 16)
+
+    @classmethod
+    def from_tensors(cls, name: str, model_id: bytes, metadata: dict,
+                     tensors: dict[str, np.ndarray]) -> "PixelModel":
+        base = intnet.IntMLP.from_tensors(tensors, "base", SYMBOL_LIMIT)
+        net = intnet.IntMLP.from_tensors(tensors, "pixel", 255)
+        thresholds = np.asarray(tensors["base_thresholds"], dtype=np.int64)
+        lut = np.asarray(tensors["lut"], dtype=np.int64)
+        head = np.asarray(tensors["head_shift"], dtype=np.int64)
+        t_hi = np.asarray(tensors["trivial_hi"], dtype=np.int64)
+        t_lo = np.asarray(tensors["trivial_lo"], dtype=np.int64)
+        if (base.out_size != PIXELS or thresholds.shape != (255,)
+                or np.any(np.diff(thresholds) < 0)
+                or net.in_size != FEATURES or net.out_size != 16 + 256
+                or lut.shape != (LUT_SIZE,) or lut.min() < 1 or lut.max() >= 2**PROB_BITS
+                or np.any(np.diff(lut) > 0) or head.shape != (1,)
+                or abs(int(head[0])) > intnet.MAX_SHIFT
+                or t_hi.shape != (16,) or t_lo.shape != (16, 16)
+                or min(t_hi.min(), t_lo.min()) < 1
+                or max(t_hi.max(), t_lo.max()) >= 2**PROB_BITS):
+            raise ValueError(f"pixel model {name} has inconsistent tensors")
+        return cls(name, model_id, int(metadata["base_level"]), base, thresholds, net,
+                   int(head[0]), lut, int(metadata["trivial_threshold"]), t_hi, t_lo)
+
+    # --- base layer --------------------------------------------------------------------
+
+    def base_pixels(self, symbols: np.ndarray) -> np.ndarray:
+        """The integer decoder's uint8 reconstruction (N, 784) of base-layer symbols."""
+        symbols = np.clip(np.asarray(symbols, dtype=np.int64), -SYMBOL_LIMIT, SYMBOL_LIMIT)
+        out = np.empty((len(symbols), PIXELS), dtype=np.uint8)
+        for i in range(0, len(symbols), 2048):
+            logits = self.base.forward(symbols[i : i + 2048])
+            out[i : i + 2048] = np.searchsorted(self.base_thresholds, logits, side="right")
+        return out
+
+    # --- probabilities ---------------------------------------------------------------
+
+    def _table(self, logits: np.ndarray, exact_int: bool = False) -> np.ndarray:
+        """Integer logits (..., n) -> integer probabilities (..., n): float64 (each an exact
+        integer, what the coder takes) or int64 with ``exact_int``."""
+        if 2 * self.net.output_bound >= intnet.F32_EXACT:  # differences need float64
+            logits = logits.astype(np.float64)
+        diff = logits.max(axis=-1, keepdims=True) - logits  # exact: integers < 2**24
+        diff *= self._head_scale
+        np.floor(diff, out=diff)
+        np.minimum(diff, LUT_SIZE - 1, out=diff)
+        return (self.lut if exact_int else self._lut_float)[diff.astype(np.intp)]
+
+    @functools.cached_property
+    def _head_scale(self) -> float:
+        return 2.0**-self.head_shift  # a power of two: scaling is exact
+
+    @functools.cached_property
+    def _lut_float(self) -> np.ndarray:
+        return self.lut.astype(np.float64)  # integers < 2**20: exact
+
+    def hi_probs(self, hidden: np.ndarray) -> np.ndarray:
+        return self._table(self.net.output(hidden, slice(0, 16)))
+
+    def lo_probs(self, hidden: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Low-nibble probabilities (n, 16), each row from the head of its ``hi``."""
+        out = np.empty((len(hidden), 16), dtype=np.float64)
+        order = np.argsort(hi, kind="stable")
+        ends = np.cumsum(np.bincount(hi, minlength=16))
+        grouped = hidden[order]
+        start = 0
+        for h, end in enumerate(ends):
+            if end > start:
+                column = 16 + 16 * h
+                out[order[start:end]] = self._table(
+                    self.net.output(grouped[start:end], slice(column, column + 16)))
+            start = end
+        return out
+
+    def value_probs(self, hidden: np.ndarray) -> np.ndarray:
+        """Integer probabilities (n, 256) of each pixel value: P(hi) * P(lo | hi), with
+        P(lo | hi) renormalised to 2**PROB_BITS by integer division."""
+        hi = self._table(self.net.output(hidden, slice(0, 16)), exact_int=True)
+        lo = self._table(self.net.output(hidden, slice(16, 272)).reshape(-1, 16, 16),
+                         exact_int=True)
+        return _joint(hi, lo)
+
+    def trivial_value_probs(self) -> np.ndarray:
+        return _joint(self.trivial_hi[None], self.trivial_lo[None])[0]
+
+
+def _joint(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    lo = np.maximum(1, (lo << PROB_BITS) // lo.sum(axis=-1, keepdims=True))
+    return (hi[..., :, None] * lo).reshape(*hi.shape[:-1], 256)
+
+
+@functools.lru_cache(maxsize=8)
+def _bins(max_error: int):
+    levels, nearest = quantization_levels(max_error)
+    starts = np.flatnonzero(np.diff(nearest, prepend=-1))  # first value of each level's bin
+    return levels, nearest, starts
+
+
+def _bin_probs(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    return np.add.reduceat(values, starts, axis=-1)
+
+
+# --- coding ------------------------------------------------------------------------------
+
+
+def _constriction():
+    import constriction
+
+    return constriction
+
+
+def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: int) -> bytes:
+    """Range-coded residual of uint8 ``pixels`` (N, 784) given the base images (N, 784)."""
+    constriction = _constriction()
+    levels, nearest, starts = _bins(max_error)
+    pixels = np.asarray(pixels, dtype=np.uint8).reshape(len(pixels), PIXELS)
+    symbols = nearest[pixels]
+    decoded = levels[symbols]
+    feats = features(decoded, base)
+    trivial = trivial_mask(feats, model.trivial_threshold)
+    encoder = constriction.stream.queue.RangeEncoder()
+    family = constriction.stream.model.Categorical(perfect=False)
+    n = len(pixels)
+    if max_error == 0:
+        trivial_probs = (model.trivial_hi, model.trivial_lo)
+    else:
+        trivial_probs = _bin_probs(model.trivial_value_probs(), starts)
+    for p0 in range(0, PIXELS, ENCODE_CHUNK):
+        span = slice(p0, min(PIXELS, p0 + ENCODE_CHUNK))
+        f = feats[:, span].transpose(1, 0, 2).reshape(-1, FEATURES)  # position-major
+        t = trivial[:, span].T.reshape(-1)
+        s = symbols[:, span].T.reshape(-1)
+        hidden = model.net.hidden(f[~t])
+        if max_error == 0:
+            hi, lo = s >> 4, s & 15
+            p_hi = np.empty((len(s), 16), dtype=np.float64)
+            p_lo = np.empty((len(s), 16), dtype=np.float64)
+            p_hi[t] = trivial_probs[0]
+            p_lo[t] = trivial_probs[1][hi[t]]
+            p_hi[~t] = model.hi_probs(hidden)
+            p_lo[~t] = model.lo_probs(hidden, hi[~t])
+            # per position: the N high nibbles, then the N low nibbles
+            order_syms = np.stack([hi.reshape(-1, n), lo.reshape(-1, n)], 1).reshape(-1)
+            order_probs = np.stack([p_hi.reshape(-1, n, 16), p_lo.reshape(-1, n, 16)], 1)
+            encoder.encode(order_syms.astype(np.int32), family, order_probs.reshape(-1, 16))
+        else:
+            probs = np.empty((len(s), len(starts)), dtype=np.int64)
+            probs[t] = trivial_probs
+            probs[~t] = _bin_probs(model.value_probs(hidden), starts)
+            encoder.encode(s.astype(np.int32), family, probs.astype(np.float64))
+    return encoder.get_compressed().astype("<u4").tobytes()
+
+
+def decode(model: PixelModel, data: bytes, base: np.ndarray, max_error: int) -> np.ndarray:
+    """Pixels (N, 784) uint8 of a residual made by ``encode``. Raises ValueError when the
+    data is not a whole number of 32-bit words (other damage is caught by the file's CRC)."""
+    constriction = _constriction()
+    if len(data) % 4:
+        raise ValueError("residual payload is not a whole number of 32-bit words")
+    levels, _, starts = _bins(max_error)
+    decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4").copy())
+    family = constriction.stream.model.Categorical(perfect=False)
+    n = len(base)
+    canvas = np.zeros((n, C_H * C_W), dtype=np.uint8)
+    window = padded_base(base)[:, WINDOW_INDEX]  # (N, 784, 25)
+    window_max = window.max(axis=2)  # (N, 784)
+    if max_error == 0:
+        t_hi = model.trivial_hi.astype(np.float64)
+    else:
+        t_bins = _bin_probs(model.trivial_value_probs(), starts).astype(np.float64)
+    for p in range(PIXELS):
+        causal = canvas[:, CAUSAL_INDEX[p]]
+        trivial = (causal.max(axis=1) == 0) & (window_max[:, p] <= model.trivial_threshold)
+        busy = np.flatnonzero(~trivial)
+        hidden = None
+        if len(busy):
+            f = np.concatenate([causal[busy], window[busy, p]], axis=1)
+            hidden = model.net.hidden(f)
+        if max_error == 0:
+            probs = np.empty((n, 16), dtype=np.float64)
+            probs[trivial] = t_hi
+            if hidden is not None:
+                probs[busy] = model.hi_probs(hidden)
+            hi = np.asarray(decoder.decode(family, probs), dtype=np.int64)
+            probs[trivial] = model.trivial_lo[hi[trivial]]
+            if hidden is not None:
+                probs[busy] = model.lo_probs(hidden, hi[busy])
+            lo = np.asarray(decoder.decode(family, probs), dtype=np.int64)
+            canvas[:, CANVAS_INDEX[p]] = (hi << 4) | lo
+        else:
+            probs = np.empty((n, len(starts)), dtype=np.float64)
+            probs[trivial] = t_bins
+            if hidden is not None:
+                probs[busy] = _bin_probs(model.value_probs(hidden), starts)
+            sym = np.asarray(decoder.decode(family, probs), dtype=np.int64)
+            canvas[:, CANVAS_INDEX[p]] = levels[sym]
+    return canvas[:, CANVAS_INDEX]

@@ -1,0 +1,185 @@
+"""Fitting the residual layer's pixel model (needs torch: the ``train`` extra).
+
+The float network is trained with torch on the training split, then converted to the
+integer network of ``vaecodec.intnet`` (post-training quantization, activation ranges
+calibrated on training pixels). The integer VAE decoder that makes the base images is
+built the same way from the base level's float weights.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from . import checkpoints, intnet, levels, quantize, residual
+
+
+def _calibrated_scale(values: np.ndarray) -> float:
+    """Real value of one activation step: the 99.99th percentile of ``values`` / 255."""
+    top = float(np.quantile(values, 0.9999)) if values.size else 1.0
+    return max(top, 1e-6) / intnet.ACTIVATION_MAX
+
+
+def integer_mlp(layers: list[tuple[np.ndarray, np.ndarray]], in_scale: float,
+                calibration: np.ndarray, input_bound: int) -> tuple[intnet.IntMLP, float]:
+    """Quantize float layers [(W (in, out), b)] with ReLU between them, given calibration
+    inputs (real values). Returns the integer network and the real value of one unit of
+    its output sums."""
+    int_layers, x, scale = [], np.asarray(calibration, dtype=np.float64), in_scale
+    for i, (w, b) in enumerate(layers):
+        last = i == len(layers) - 1
+        real = x @ w + b
+        out_scale = None if last else _calibrated_scale(np.maximum(real, 0))
+        int_layers.append(intnet.quantize_layer(w, b, scale, out_scale))
+        if not last:
+            x, scale = np.clip(np.maximum(real, 0), 0, out_scale * 255), out_scale
+    net = intnet.IntMLP(int_layers, input_bound)
+    peak = np.abs(np.asarray(layers[-1][0], dtype=np.float64)).max()
+    return net, scale * peak / intnet.WEIGHT_MAX
+
+
+def integer_base_decoder(level: levels.Level, calibration_symbols: np.ndarray):
+    """(IntMLP, thresholds) reproducing the level's VAE decoder on integer symbols."""
+    vae = checkpoints.load(level.model_id)
+    symbols = np.clip(calibration_symbols, -residual.SYMBOL_LIMIT, residual.SYMBOL_LIMIT)
+    net, unit = integer_mlp([(w.astype(np.float64), b.astype(np.float64)) for w, b in vae.decoder],
+                            level.quant_step, symbols * level.quant_step, residual.SYMBOL_LIMIT)
+    v = np.arange(1, 256) - 0.5
+    thresholds = np.ceil(np.log(v / (255 - v)) / unit).astype(np.int64)
+    return net, thresholds
+
+
+def base_symbols(level: levels.Level, images: np.ndarray) -> np.ndarray:
+    vae = checkpoints.load(level.model_id)
+    pixels = images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
+    return quantize.quantize(vae.encode_mean(pixels), level.quant_step)
+
+
+def _factorized_nll(torch, out, target):
+    """Summed negative log-likelihood (nats) of pixel values under hi/lo heads."""
+    hi, lo = target // 16, target % 16
+    log_hi = torch.log_softmax(out[:, :16], 1).gather(1, hi[:, None])[:, 0]
+    lo_logits = out[:, 16:].view(-1, 16, 16)[torch.arange(len(target)), hi]
+    log_lo = torch.log_softmax(lo_logits, 1).gather(1, lo[:, None])[:, 0]
+    return -(log_hi + log_lo).sum()
+
+
+def _trivial_tables(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    top = 2**residual.PROB_BITS - 1
+    hi_counts = np.bincount(values >> 4, minlength=16) + 1.0
+    lo_counts = np.zeros((16, 16)) + 1.0
+    np.add.at(lo_counts, (values >> 4, values & 15), 1.0)
+    hi = np.maximum(1, np.rint(hi_counts / hi_counts.sum() * top)).astype(np.int64)
+    lo = np.maximum(1, np.rint(lo_counts / lo_counts.sum(1, keepdims=True) * top)).astype(np.int64)
+    return hi, lo
+
+
+def bits_per_image(model: residual.PixelModel, images: np.ndarray, base: np.ndarray) -> float:
+    """Ideal code length (bits/image) of lossless residuals under the integer model."""
+    feats = residual.features(images.reshape(len(images), -1), base)
+    values = images.reshape(-1).astype(np.int64)
+    feats = feats.reshape(-1, residual.FEATURES)
+    trivial = residual.trivial_mask(feats, model.trivial_threshold)
+    bits = 0.0
+    t_vals = values[trivial]
+    bits -= np.log2(model.trivial_hi[t_vals >> 4] / model.trivial_hi.sum()).sum()
+    t_lo = model.trivial_lo[t_vals >> 4]
+    bits -= np.log2(t_lo[np.arange(len(t_vals)), t_vals & 15] / t_lo.sum(1)).sum()
+    busy = np.flatnonzero(~trivial)
+    for i in range(0, len(busy), 200_000):
+        rows = busy[i : i + 200_000]
+        hidden = model.net.hidden(feats[rows])
+        v = values[rows]
+        p_hi = model.hi_probs(hidden)
+        p_lo = model.lo_probs(hidden, v >> 4)
+        idx = np.arange(len(rows))
+        bits -= np.log2(p_hi[idx, v >> 4] / p_hi.sum(1)).sum()
+        bits -= np.log2(p_lo[idx, v & 15] / p_lo.sum(1)).sum()
+    return bits / len(images)
+
+
+def train_pixel_model(train_images: np.ndarray, *, base_level: int = 1, hidden: int = 128,
+                      epochs: float = 3.0, trivial_threshold: int = 8, seed: int = 0,
+                      batch_size: int = 4096, learning_rate: float = 3e-3,
+                      context_max_error: int = 0, use_base: bool = True,
+                      log=print) -> tuple[dict[str, np.ndarray], dict]:
+    """Fit a pixel model on uint8 training images (N, 28, 28). Returns (tensors, metadata)
+    ready for ``checkpoints`` (the caller adds the name and sha256).
+
+    ``context_max_error``: fit on neighbours quantized as ``max_error`` files see them
+    (measured: no gain at K = 4, so the shipped model uses exact neighbours).
+    ``use_base=False``: an all-black base image, to measure the coder without the latent."""
+    import torch
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    level = levels.get(base_level)
+    started = time.time()
+    symbols = base_symbols(level, train_images)
+    base_net, thresholds = integer_base_decoder(level, symbols[:5000])
+    scratch = residual.PixelModel("scratch", b"", base_level, base_net, thresholds, None, 1,
+                                  None, trivial_threshold, None, None)
+    base = scratch.base_pixels(symbols)
+    if not use_base:  # for measuring what the latent buys: the same coder without it
+        base[:] = 0
+    pixels = train_images.reshape(len(train_images), -1)
+    levels_k, nearest = residual.quantization_levels(context_max_error)
+    feats = residual.features(levels_k[nearest[pixels]], base).reshape(-1, residual.FEATURES)
+    values = pixels.reshape(-1)
+    trivial = residual.trivial_mask(feats, trivial_threshold)
+    t_hi, t_lo = _trivial_tables(values[trivial].astype(np.int64))
+    x_all = torch.from_numpy(feats[~trivial])
+    y_all = torch.from_numpy(values[~trivial].astype(np.int64))
+    del feats
+    log(f"{len(x_all)} non-trivial training pixels ({(~trivial).mean():.1%}); "
+        f"base images in {time.time() - started:.0f} s")
+
+    net = torch.nn.Sequential(
+        torch.nn.Linear(residual.FEATURES, hidden), torch.nn.ReLU(),
+        torch.nn.Linear(hidden, hidden), torch.nn.ReLU(),
+        torch.nn.Linear(hidden, 16 + 256),
+    )
+    steps = max(1, int(epochs * len(x_all) / batch_size))
+    optimizer = torch.optim.Adam(net.parameters(), learning_rate)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, learning_rate, total_steps=steps)
+    generator = torch.Generator().manual_seed(seed)
+    for step in range(steps):
+        batch = torch.randint(0, len(x_all), (batch_size,), generator=generator)
+        loss = _factorized_nll(torch, net(x_all[batch].float() / 255), y_all[batch]) / batch_size
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        if step % max(1, steps // 10) == 0 or step == steps - 1:
+            log(f"step {step + 1}/{steps}: {loss.item() / math.log(2):.3f} bits/pixel "
+                f"(non-trivial), {time.time() - started:.0f} s")
+
+    layers = [(m.weight.detach().double().numpy().T, m.bias.detach().double().numpy())
+              for m in net if isinstance(m, torch.nn.Linear)]
+    calibration = x_all[torch.from_numpy(rng.choice(len(x_all), 200_000))].double().numpy() / 255
+    pixel_net, unit = integer_mlp(layers, 1 / 255, calibration, 255)
+    # lookup index = logit difference >> head_shift, about LUT_STEPS_PER_NAT steps per nat
+    head = int(np.rint(-np.log2(unit * residual.LUT_STEPS_PER_NAT)))
+    nats_per_step = unit * 2.0**head
+    lut = np.maximum(1, np.rint((2**residual.PROB_BITS - 1) * np.exp(
+        -np.arange(residual.LUT_SIZE) * nats_per_step))).astype(np.int64)
+    tensors = {**base_net.to_tensors("base"), **pixel_net.to_tensors("pixel"),
+               "base_thresholds": thresholds, "lut": lut,
+               "head_shift": np.array([head], dtype=np.int64),
+               "trivial_hi": t_hi, "trivial_lo": t_lo}
+    metadata = {
+        "kind": "pixel-model",
+        "base_level": base_level,
+        "base_model_sha256": level.model_id.hex(),
+        "trivial_threshold": trivial_threshold,
+        "uses_base_layer": use_base,
+        "architecture": {"features": residual.FEATURES, "hidden": [hidden, hidden],
+                         "heads": "16 high-nibble + 16x16 low-nibble logits"},
+        "recipe": {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+                   "lr_schedule": "one-cycle", "seed": seed, "optimizer": "adam",
+                   "train_images": len(train_images)},
+        "train_seconds": round(time.time() - started, 1),
+    }
+    return tensors, metadata
