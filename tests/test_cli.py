@@ -150,6 +150,12 @@ def test_wrong_size_needs_resize(runner, tmp_path, digits):
     (["info", "{tmp}/nothing.vaez"], "No such file"),
     (["decompress", "{tmp}/junk.vaez"], "not a .vaez file"),
     (["info", "{tmp}/junk.vaez"], "not a .vaez file"),
+    (["compress", "{digits}", "{tmp}/o.vaez", "--lossless", "--step", "0.2"],
+     "not a quantization step"),
+    (["compress", "{digits}", "{tmp}/o.vaez", "--lossless", "--max-error", "3"],
+     "lossless means max_error 0"),
+    (["compress", "{digits}", "{tmp}/o.vaez", "--max-error", "2", "-q", "5"],
+     "use quality level 1"),
 ])
 def test_user_errors_are_one_line(runner, tmp_path, digits, args, message):
     (tmp_path / "empty").mkdir()
@@ -160,6 +166,29 @@ def test_user_errors_are_one_line(runner, tmp_path, digits, args, message):
     assert result.output.startswith("Error: ") and message in result.output
     assert result.output.count("\n") == 1
     errors_leave_nothing(tmp_path, before)
+
+
+@pytest.mark.parametrize("option", [["--lossless"], ["--max-error", "0"], ["--max-error", "6"]])
+def test_lossless_and_max_error_round_trip_through_files(runner, tmp_path, digits, option):
+    out = tmp_path / "out.vaez"
+    result = run(runner, "compress", digits, out, *option)
+    assert result.exit_code == 0, result.output
+    bound = 0 if option == ["--lossless"] else int(option[1])
+    info = run(runner, "info", out)
+    assert "format version: 3" in info.output
+    assert ("lossless" if bound == 0 else f"max error {bound}") in info.output
+    assert json.loads(run(runner, "info", out, "--json").output)["residual"]["max_error"] == bound
+    assert run(runner, "decompress", out).exit_code == 0
+    for original in digits.rglob("*.png"):
+        twin = tmp_path / "out" / original.relative_to(digits)
+        error = np.abs(np.asarray(Image.open(twin), dtype=int) - np.asarray(Image.open(original)))
+        assert error.max() <= bound
+
+
+def test_max_error_range_is_a_usage_error(runner, tmp_path, digits):
+    result = run(runner, "compress", digits, tmp_path / "o.vaez", "--max-error", "33")
+    assert result.exit_code == 2 and "33 is not in the range 0<=x<=32" in result.output
+    assert not (tmp_path / "o.vaez").exists()
 
 
 def hostile_archive(names):

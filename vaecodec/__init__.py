@@ -33,7 +33,7 @@ from .errors import (
     VaezError,
 )
 
-__version__ = "1.1.0"
+__version__ = "1.2.0"
 
 __all__ = [
     "encode",

@@ -31,32 +31,33 @@ SIDE = 28
 PIXELS = SIDE * SIDE
 CAUSAL = tuple((dy, dx) for dy in (-2, -1) for dx in range(-3, 4)) + ((0, -3), (0, -2), (0, -1))
 WINDOW = tuple((dy, dx) for dy in range(-2, 3) for dx in range(-2, 3))
-FEATURES = len(CAUSAL) + len(WINDOW)
 LUT_SIZE = 2048
 LUT_STEPS_PER_NAT = 64  # about; the exact step is the output layer's unit times 2**head_shift
 PROB_BITS = 20  # lookup-table probabilities are integers below 2**PROB_BITS
 MAX_ERROR_LIMIT = 32
 SYMBOL_LIMIT = 127  # base-layer symbols are clipped to +-127 before the integer decoder
-ENCODE_CHUNK = 16  # raster positions per constriction call when encoding (bounds memory)
-
-# canvas geometry: pixel (i, j) sits at (i + 2, j + 3) of a (30, 34) zero-padded canvas
-C_TOP, C_SIDE = 2, 3
-C_H, C_W = SIDE + C_TOP, SIDE + 2 * C_SIDE
-R_PAD = 2
-R_W = SIDE + 2 * R_PAD
+ENCODE_CHUNK = 8  # raster positions whose features are built at once (bounds memory)
 
 
-def _positions() -> tuple[np.ndarray, np.ndarray]:
-    """Flat indices of each position's causal neighbours in the canvas and window in the
-    padded base image: (784, 17) and (784, 25)."""
+def _configure(causal, window) -> None:
+    """Set the neighbourhood (offsets (dy, dx)) and the index tables derived from it: the
+    decoded image sits in a zero-padded canvas, the base image in a zero-padded window."""
+    global CAUSAL, WINDOW, FEATURES, C_TOP, C_SIDE, C_W, C_H, R_PAD, R_W
+    global CAUSAL_INDEX, WINDOW_INDEX, CANVAS_INDEX
+    CAUSAL, WINDOW = tuple(causal), tuple(window)
+    FEATURES = len(CAUSAL) + len(WINDOW)
+    C_TOP = max(-dy for dy, _ in CAUSAL)
+    C_SIDE = max(abs(dx) for _, dx in CAUSAL)
+    C_H, C_W = SIDE + C_TOP, SIDE + 2 * C_SIDE
+    R_PAD = max(max(abs(dy), abs(dx)) for dy, dx in WINDOW)
+    R_W = SIDE + 2 * R_PAD
     i, j = np.divmod(np.arange(PIXELS), SIDE)
-    causal = np.stack([(i + C_TOP + dy) * C_W + (j + C_SIDE + dx) for dy, dx in CAUSAL], 1)
-    window = np.stack([(i + R_PAD + dy) * R_W + (j + R_PAD + dx) for dy, dx in WINDOW], 1)
-    return causal, window
+    CAUSAL_INDEX = np.stack([(i + C_TOP + dy) * C_W + (j + C_SIDE + dx) for dy, dx in CAUSAL], 1)
+    WINDOW_INDEX = np.stack([(i + R_PAD + dy) * R_W + (j + R_PAD + dx) for dy, dx in WINDOW], 1)
+    CANVAS_INDEX = (i + C_TOP) * C_W + j + C_SIDE
 
 
-CAUSAL_INDEX, WINDOW_INDEX = _positions()
-CANVAS_INDEX = (np.arange(PIXELS) // SIDE + C_TOP) * C_W + np.arange(PIXELS) % SIDE + C_SIDE
+_configure(CAUSAL, WINDOW)
 
 
 def quantization_levels(max_error: int) -> tuple[np.ndarray, np.ndarray]:
@@ -170,17 +171,18 @@ class PixelModel:
     def hi_probs(self, hidden: np.ndarray) -> np.ndarray:
         return self._table(self.net.output(hidden, slice(0, 16)))
 
-    def lo_probs(self, hidden: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        """Low-nibble probabilities (n, 16), each row from the head of its ``hi``."""
+    def lo_probs(self, hidden: np.ndarray, hi: np.ndarray, presorted: bool = False) -> np.ndarray:
+        """Low-nibble probabilities (n, 16), each row from the head of its ``hi``
+        (``presorted``: the rows are already in increasing ``hi``)."""
         out = np.empty((len(hidden), 16), dtype=np.float64)
-        order = np.argsort(hi, kind="stable")
-        ends = np.cumsum(np.bincount(hi, minlength=16))
-        grouped = hidden[order]
+        order = None if presorted else np.argsort(hi, kind="stable")
+        grouped = hidden if presorted else hidden[order]
         start = 0
-        for h, end in enumerate(ends):
+        for h, end in enumerate(np.cumsum(np.bincount(hi, minlength=16))):
             if end > start:
                 column = 16 + 16 * h
-                out[order[start:end]] = self._table(
+                rows = slice(start, end) if presorted else order[start:end]
+                out[rows] = self._table(
                     self.net.output(grouped[start:end], slice(column, column + 16)))
             start = end
         return out
@@ -227,40 +229,51 @@ def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: i
     constriction = _constriction()
     levels, nearest, starts = _bins(max_error)
     pixels = np.asarray(pixels, dtype=np.uint8).reshape(len(pixels), PIXELS)
+    n = len(pixels)
     symbols = nearest[pixels]
-    decoded = levels[symbols]
-    feats = features(decoded, base)
-    trivial = trivial_mask(feats, model.trivial_threshold)
+    # position-major copies: row q of canvas / window / symbols is position q of every image
+    canvas = np.ascontiguousarray(canvas_of(levels[symbols]).T)
+    window = np.ascontiguousarray(padded_base(base).T)
+    symbols = np.ascontiguousarray(symbols.T)
     encoder = constriction.stream.queue.RangeEncoder()
     family = constriction.stream.model.Categorical(perfect=False)
-    n = len(pixels)
     if max_error == 0:
-        trivial_probs = (model.trivial_hi, model.trivial_lo)
+        t_hi = model.trivial_hi.astype(np.float64)
+        t_lo = model.trivial_lo.astype(np.float64)
     else:
-        trivial_probs = _bin_probs(model.trivial_value_probs(), starts)
+        t_bins = _bin_probs(model.trivial_value_probs(), starts).astype(np.float64)
     for p0 in range(0, PIXELS, ENCODE_CHUNK):
         span = slice(p0, min(PIXELS, p0 + ENCODE_CHUNK))
-        f = feats[:, span].transpose(1, 0, 2).reshape(-1, FEATURES)  # position-major
-        t = trivial[:, span].T.reshape(-1)
-        s = symbols[:, span].T.reshape(-1)
-        hidden = model.net.hidden(f[~t])
+        causal = canvas[CAUSAL_INDEX[span]]  # (S, 17, N)
+        near = window[WINDOW_INDEX[span]]  # (S, 25, N)
+        trivial = ((causal.max(axis=1) == 0)
+                   & (near.max(axis=1) <= model.trivial_threshold)).reshape(-1)
+        s = symbols[span].reshape(-1)
+        busy = np.flatnonzero(~trivial)
+        if max_error == 0:  # busy rows sorted by high nibble: one low-nibble head per run
+            busy = busy[np.argsort(s[busy] >> 4, kind="stable")]
+        pos, img = np.divmod(busy, n)
+        hidden = model.net.hidden(np.concatenate([causal[pos, :, img], near[pos, :, img]], 1))
         if max_error == 0:
             hi, lo = s >> 4, s & 15
             p_hi = np.empty((len(s), 16), dtype=np.float64)
             p_lo = np.empty((len(s), 16), dtype=np.float64)
-            p_hi[t] = trivial_probs[0]
-            p_lo[t] = trivial_probs[1][hi[t]]
-            p_hi[~t] = model.hi_probs(hidden)
-            p_lo[~t] = model.lo_probs(hidden, hi[~t])
-            # per position: the N high nibbles, then the N low nibbles
-            order_syms = np.stack([hi.reshape(-1, n), lo.reshape(-1, n)], 1).reshape(-1)
-            order_probs = np.stack([p_hi.reshape(-1, n, 16), p_lo.reshape(-1, n, 16)], 1)
-            encoder.encode(order_syms.astype(np.int32), family, order_probs.reshape(-1, 16))
+            p_hi[trivial] = t_hi
+            p_lo[trivial] = t_lo[hi[trivial]]
+            p_hi[busy] = model.hi_probs(hidden)
+            p_lo[busy] = model.lo_probs(hidden, hi[busy], presorted=True)
+            hi, lo = hi.reshape(-1, n).astype(np.int32), lo.reshape(-1, n).astype(np.int32)
+            p_hi, p_lo = p_hi.reshape(-1, n, 16), p_lo.reshape(-1, n, 16)
+            for q in range(len(hi)):  # per position: the N high nibbles, then the N low ones
+                encoder.encode(hi[q], family, p_hi[q])
+                encoder.encode(lo[q], family, p_lo[q])
         else:
-            probs = np.empty((len(s), len(starts)), dtype=np.int64)
-            probs[t] = trivial_probs
-            probs[~t] = _bin_probs(model.value_probs(hidden), starts)
-            encoder.encode(s.astype(np.int32), family, probs.astype(np.float64))
+            probs = np.empty((len(s), len(starts)), dtype=np.float64)
+            probs[trivial] = t_bins
+            probs[busy] = _bin_probs(model.value_probs(hidden), starts)
+            s, probs = s.reshape(-1, n).astype(np.int32), probs.reshape(-1, n, len(starts))
+            for q in range(len(s)):
+                encoder.encode(s[q], family, probs[q])
     return encoder.get_compressed().astype("<u4").tobytes()
 
 
@@ -274,37 +287,37 @@ def decode(model: PixelModel, data: bytes, base: np.ndarray, max_error: int) -> 
     decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4").copy())
     family = constriction.stream.model.Categorical(perfect=False)
     n = len(base)
-    canvas = np.zeros((n, C_H * C_W), dtype=np.uint8)
-    window = padded_base(base)[:, WINDOW_INDEX]  # (N, 784, 25)
-    window_max = window.max(axis=2)  # (N, 784)
+    canvas = np.zeros((C_H * C_W, n), dtype=np.uint8)  # position-major, like encode's
+    window = np.ascontiguousarray(padded_base(base).T)
     if max_error == 0:
         t_hi = model.trivial_hi.astype(np.float64)
+        t_lo = model.trivial_lo.astype(np.float64)
     else:
         t_bins = _bin_probs(model.trivial_value_probs(), starts).astype(np.float64)
     for p in range(PIXELS):
-        causal = canvas[:, CAUSAL_INDEX[p]]
-        trivial = (causal.max(axis=1) == 0) & (window_max[:, p] <= model.trivial_threshold)
+        causal = canvas[CAUSAL_INDEX[p]]  # (17, N)
+        near = window[WINDOW_INDEX[p]]  # (25, N)
+        trivial = (causal.max(axis=0) == 0) & (near.max(axis=0) <= model.trivial_threshold)
         busy = np.flatnonzero(~trivial)
         hidden = None
         if len(busy):
-            f = np.concatenate([causal[busy], window[busy, p]], axis=1)
-            hidden = model.net.hidden(f)
+            hidden = model.net.hidden(np.concatenate([causal[:, busy], near[:, busy]]).T)
         if max_error == 0:
             probs = np.empty((n, 16), dtype=np.float64)
             probs[trivial] = t_hi
             if hidden is not None:
                 probs[busy] = model.hi_probs(hidden)
             hi = np.asarray(decoder.decode(family, probs), dtype=np.int64)
-            probs[trivial] = model.trivial_lo[hi[trivial]]
+            probs[trivial] = t_lo[hi[trivial]]
             if hidden is not None:
                 probs[busy] = model.lo_probs(hidden, hi[busy])
             lo = np.asarray(decoder.decode(family, probs), dtype=np.int64)
-            canvas[:, CANVAS_INDEX[p]] = (hi << 4) | lo
+            canvas[CANVAS_INDEX[p]] = (hi << 4) | lo
         else:
             probs = np.empty((n, len(starts)), dtype=np.float64)
             probs[trivial] = t_bins
             if hidden is not None:
                 probs[busy] = _bin_probs(model.value_probs(hidden), starts)
             sym = np.asarray(decoder.decode(family, probs), dtype=np.int64)
-            canvas[:, CANVAS_INDEX[p]] = levels[sym]
-    return canvas[:, CANVAS_INDEX]
+            canvas[CANVAS_INDEX[p]] = levels[sym]
+    return np.ascontiguousarray(canvas[CANVAS_INDEX].T)

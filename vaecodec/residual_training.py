@@ -104,6 +104,7 @@ def train_pixel_model(train_images: np.ndarray, *, base_level: int = 1, hidden: 
                       epochs: float = 3.0, trivial_threshold: int = 8, seed: int = 0,
                       batch_size: int = 4096, learning_rate: float = 3e-3,
                       context_max_error: int = 0, use_base: bool = True,
+                      keep_float: dict | None = None,
                       log=print) -> tuple[dict[str, np.ndarray], dict]:
     """Fit a pixel model on uint8 training images (N, 28, 28). Returns (tensors, metadata)
     ready for ``checkpoints`` (the caller adds the name and sha256).
@@ -182,4 +183,6 @@ def train_pixel_model(train_images: np.ndarray, *, base_level: int = 1, hidden: 
                    "train_images": len(train_images)},
         "train_seconds": round(time.time() - started, 1),
     }
+    if keep_float is not None:  # for measuring what the integer conversion costs
+        keep_float["net"] = net
     return tensors, metadata
