@@ -25,8 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="checkpoints", help="output folder (default: %(default)s)")
     parser.add_argument("--name", default="pixel-l1", help="model name (default: %(default)s)")
     parser.add_argument("--base-level", type=int, default=1, help="quality level of the base layer")
-    parser.add_argument("--hidden", type=int, default=128, help="hidden units per layer")
-    parser.add_argument("--epochs", type=float, default=3.0)
+    parser.add_argument("--hidden", type=int, default=96,
+                        help="hidden units per layer (default: %(default)s, as shipped)")
+    parser.add_argument("--epochs", type=float, default=6.0,
+                        help="passes over the non-trivial training pixels (default: %(default)s)")
     parser.add_argument("--train-images", type=int, help="use only the first N training images")
     parser.add_argument("--test-images", type=int, default=10000,
                         help="test images for the reported code length (default: all)")

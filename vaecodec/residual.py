@@ -94,7 +94,9 @@ def features(pixels: np.ndarray, base: np.ndarray) -> np.ndarray:
 
 
 def trivial_mask(feats: np.ndarray, threshold: int) -> np.ndarray:
-    return (feats[..., : len(CAUSAL)].max(-1) == 0) & (feats[..., len(CAUSAL):].max(-1) <= threshold)
+    """Pixels coded with the fixed tables: black causal neighbours, base window <= threshold."""
+    causal, window = feats[..., : len(CAUSAL)], feats[..., len(CAUSAL):]
+    return (causal.max(-1) == 0) & (window.max(-1) <= threshold)
 
 
 @dataclasses.dataclass

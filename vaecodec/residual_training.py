@@ -76,32 +76,50 @@ def _trivial_tables(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return hi, lo
 
 
-def bits_per_image(model: residual.PixelModel, images: np.ndarray, base: np.ndarray) -> float:
-    """Ideal code length (bits/image) of lossless residuals under the integer model."""
-    feats = residual.features(images.reshape(len(images), -1), base)
-    values = images.reshape(-1).astype(np.int64)
+def pixel_bits(model: residual.PixelModel, images: np.ndarray, base: np.ndarray,
+               max_error: int = 0) -> np.ndarray:
+    """Ideal code length (bits) of every pixel (N, 784) of uint8 ``images`` under the
+    integer model, for a file with this ``max_error`` (what the range coder spends, to
+    within its small overhead)."""
+    levels_k, nearest, starts = residual._bins(max_error)
+    symbols = nearest[images.reshape(len(images), -1)].reshape(-1)
+    feats = residual.features(levels_k[nearest[images.reshape(len(images), -1)]], base)
     feats = feats.reshape(-1, residual.FEATURES)
     trivial = residual.trivial_mask(feats, model.trivial_threshold)
-    bits = 0.0
-    t_vals = values[trivial]
-    bits -= np.log2(model.trivial_hi[t_vals >> 4] / model.trivial_hi.sum()).sum()
-    t_lo = model.trivial_lo[t_vals >> 4]
-    bits -= np.log2(t_lo[np.arange(len(t_vals)), t_vals & 15] / t_lo.sum(1)).sum()
+    bits = np.empty(len(symbols))
+
+    def cost(probs: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+        probs = np.asarray(probs, dtype=np.float64)
+        return -np.log2(probs[np.arange(len(chosen)), chosen] / probs.sum(axis=1))
+
+    rows = np.flatnonzero(trivial)
+    if max_error == 0:
+        v = symbols[rows]
+        bits[rows] = (cost(np.broadcast_to(model.trivial_hi, (len(v), 16)), v >> 4)
+                      + cost(model.trivial_lo[v >> 4], v & 15))
+    else:
+        table = residual._bin_probs(model.trivial_value_probs(), starts)
+        bits[rows] = cost(np.broadcast_to(table, (len(rows), len(table))), symbols[rows])
     busy = np.flatnonzero(~trivial)
     for i in range(0, len(busy), 200_000):
         rows = busy[i : i + 200_000]
         hidden = model.net.hidden(feats[rows])
-        v = values[rows]
-        p_hi = model.hi_probs(hidden)
-        p_lo = model.lo_probs(hidden, v >> 4)
-        idx = np.arange(len(rows))
-        bits -= np.log2(p_hi[idx, v >> 4] / p_hi.sum(1)).sum()
-        bits -= np.log2(p_lo[idx, v & 15] / p_lo.sum(1)).sum()
-    return bits / len(images)
+        v = symbols[rows]
+        if max_error == 0:
+            bits[rows] = (cost(model.hi_probs(hidden), v >> 4)
+                          + cost(model.lo_probs(hidden, v >> 4), v & 15))
+        else:
+            bits[rows] = cost(residual._bin_probs(model.value_probs(hidden), starts), v)
+    return bits.reshape(len(images), -1)
 
 
-def train_pixel_model(train_images: np.ndarray, *, base_level: int = 1, hidden: int = 128,
-                      epochs: float = 3.0, trivial_threshold: int = 8, seed: int = 0,
+def bits_per_image(model: residual.PixelModel, images: np.ndarray, base: np.ndarray) -> float:
+    """Ideal code length (bits/image) of lossless residuals under the integer model."""
+    return float(pixel_bits(model, images, base).sum() / len(images))
+
+
+def train_pixel_model(train_images: np.ndarray, *, base_level: int = 1, hidden: int = 96,
+                      epochs: float = 6.0, trivial_threshold: int = 8, seed: int = 0,
                       batch_size: int = 4096, learning_rate: float = 3e-3,
                       context_max_error: int = 0, use_base: bool = True,
                       keep_float: dict | None = None,
