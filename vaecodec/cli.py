@@ -104,7 +104,8 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
     with _progress("reading images") as progress:
         result = codec.compress(
             sources, output, quality=quality, quant_step=quant_step, model=model, coder=coder,
-            lossless=lossless, max_error=max_error, resize=resize, skip_invalid=skip_invalid, force=force, progress=progress,
+            lossless=lossless, max_error=max_error, resize=resize, skip_invalid=skip_invalid,
+            force=force, progress=progress,
         )
     if result.skipped:
         click.echo(f"Warning: skipped {len(result.skipped)} unreadable file(s):", err=True)

@@ -123,6 +123,9 @@ def encode(images, *, quality: int | None = None, quant_step: float | None = Non
     pixels = _as_array(images)
     max_error = _max_error(lossless, max_error)
     level, quant_step, coder, info = _settings(quality, quant_step, model, coder, max_error)
+    if max_error is not None and len(pixels) > container.MAX_RESIDUAL_COUNT:
+        raise InvalidArrayError(f"{len(pixels)} images: a lossless or max-error file holds "
+                                f"at most {container.MAX_RESIDUAL_COUNT}; split them")
     net = checkpoints.load(info.model_id)
     symbols = quantize.quantize(net.encode_mean(pixels), quant_step)
     if names is not None:
@@ -147,12 +150,10 @@ def encode(images, *, quality: int | None = None, quant_step: float | None = Non
     )
     if max_error is None:
         return container.pack(header, payload)
-    if len(pixels) > container.MAX_RESIDUAL_COUNT:
-        raise InvalidArrayError(f"{len(pixels)} images: a lossless or max-error file holds "
-                                f"at most {container.MAX_RESIDUAL_COUNT}; split them")
     from . import residual
 
-    pixel_model = checkpoints.load_pixel_model(checkpoints.find(None, checkpoints.PIXEL_MODEL).model_id)
+    pixel_info = checkpoints.find(None, checkpoints.PIXEL_MODEL)
+    pixel_model = checkpoints.load_pixel_model(pixel_info.model_id)
     exact = np.rint(pixels * 255.0).astype(np.uint8)
     base = pixel_model.base_pixels(symbols)
     chunks = [residual.encode(pixel_model, exact[i : i + container.RESIDUAL_CHUNK],
@@ -304,7 +305,8 @@ class CompressResult:
 def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike, *,
              quality: int | None = None, quant_step: float | None = None,
              model: str | None = None, coder: str | None = None,
-             lossless: bool = False, max_error: int | None = None, resize: bool = False, skip_invalid: bool = False, force: bool = False,
+             lossless: bool = False, max_error: int | None = None, resize: bool = False,
+             skip_invalid: bool = False, force: bool = False,
              progress: Progress | None = None) -> CompressResult:
     """Compress image files and folders (recursively) into one .vaez file.
 

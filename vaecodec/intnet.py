@@ -56,7 +56,7 @@ def quantize_layer(weight: np.ndarray, bias: np.ndarray, in_scale: float,
 
 class IntMLP:
     """``forward(x)``: integer inputs (N, in) within ``input_bound`` -> hidden layers with
-    ReLU, requantized to 0..255 -> the last layer's exact integer sums (N, out) as float64."""
+    ReLU, requantized to 0..255 -> the last layer's exact integer sums (N, out), as floats."""
 
     def __init__(self, layers: list[IntLayer], input_bound: int):
         self.input_bound = int(input_bound)
@@ -80,7 +80,8 @@ class IntMLP:
                 if shift.shape != b.shape or np.abs(shift).max() > MAX_SHIFT:
                     raise ValueError("integer layer's shifts are out of range")
                 scale = (2.0 ** -shift).astype(dtype)  # exact: a power of two
-            self.layers.append((np.ascontiguousarray(w, dtype=dtype), b.astype(dtype), scale, worst))
+            weight = np.ascontiguousarray(w, dtype=dtype)
+            self.layers.append((weight, b.astype(dtype), scale, worst))
             bound = ACTIVATION_MAX
         self.in_size = self.layers[0][0].shape[0]
         self.out_size = self.layers[-1][0].shape[1]
