@@ -129,7 +129,9 @@ def train_pixel_model(train_images: np.ndarray, *, base_level: int = 1, hidden: 
 
     ``context_max_error``: fit on neighbours quantized as ``max_error`` files see them
     (measured: no gain at K = 4, so the shipped model uses exact neighbours).
-    ``use_base=False``: an all-black base image, to measure the coder without the latent."""
+    ``use_base=False``: an all-black base image, to measure the coder without the latent.
+    ``keep_float``: a dict that receives the float torch network under "net" (to measure
+    what the integer conversion costs)."""
     import torch
 
     torch.manual_seed(seed)
