@@ -85,28 +85,29 @@ def find(name_or_id: str | bytes | None = None, kind: str = "vae") -> ModelInfo:
     raise UnknownModelError(f"no {what} named {key!r} (available: {known})")
 
 
-@functools.lru_cache(maxsize=4)
-def load(model_id: bytes):
-    """The numpy runtime for a model id, after checking the weights' sha256."""
+def _verified_tensors(info: ModelInfo) -> dict:
+    """The tensors of a model's weights file, after checking its sha256."""
     from safetensors.numpy import load as load_tensors
 
-    from .runtime import NumpyVAE
-
-    info = find(model_id)
     data = info.weights_path.read_bytes()
     if hashlib.sha256(data).digest() != info.model_id:
         raise VaezError(f"weights file {info.weights_path} does not match its sha256; reinstall")
-    return NumpyVAE(load_tensors(data))
+    return load_tensors(data)
+
+
+@functools.lru_cache(maxsize=4)
+def load(model_id: bytes):
+    """The numpy runtime for a model id, after checking the weights' sha256."""
+    from .runtime import NumpyVAE
+
+    return NumpyVAE(_verified_tensors(find(model_id)))
 
 
 @functools.lru_cache(maxsize=4)
 def load_pixel_model(model_id: bytes):
     """The residual layer's pixel model for an id, after checking the weights' sha256."""
     from .residual import PixelModel
-    from safetensors.numpy import load as load_tensors
 
     info = find(model_id, PIXEL_MODEL)
-    data = info.weights_path.read_bytes()
-    if hashlib.sha256(data).digest() != info.model_id:
-        raise VaezError(f"weights file {info.weights_path} does not match its sha256; reinstall")
-    return PixelModel.from_tensors(info.name, info.model_id, info.metadata, load_tensors(data))
+    return PixelModel.from_tensors(info.name, info.model_id, info.metadata,
+                                   _verified_tensors(info))
