@@ -12,17 +12,15 @@ as baselines for size and speed.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import lzma
 import statistics
 import time
 
 import numpy as np
-from PIL import Image
 
 import vaecodec
-from vaecodec import datasets, metrics
+from vaecodec import benchmark, datasets, metrics
 
 
 def timed(func, repeat: int):
@@ -32,19 +30,6 @@ def timed(func, repeat: int):
         result = func()
         times.append(time.perf_counter() - start)
     return result, statistics.median(times)
-
-
-def png_encode(images):
-    out = []
-    for image in images:
-        buf = io.BytesIO()
-        Image.fromarray(image).save(buf, format="PNG", optimize=True)
-        out.append(buf.getvalue())
-    return out
-
-
-def png_decode(blobs):
-    return np.stack([np.asarray(Image.open(io.BytesIO(b))) for b in blobs])
 
 
 CLASSES = {"0": (0, 0), "1-4": (1, 4), "5-250": (5, 250), "251-255": (251, 255)}
@@ -105,8 +90,10 @@ def main() -> None:
               f"{row['encode_images_per_s']:9,.0f} {row['decode_images_per_s']:9,.0f}", flush=True)
         return row
 
-    blobs, enc_s = timed(lambda: png_encode(images), args.repeat)
-    decoded, dec_s = timed(lambda: png_decode(blobs), args.repeat)
+    # the RD benchmark's per-image Pillow path, here in one process
+    blobs, enc_s = timed(lambda: benchmark._pillow_encode("PNG", {"optimize": True}, images),
+                         args.repeat)
+    decoded, dec_s = timed(lambda: benchmark._pillow_decode(blobs), args.repeat)
     report("PNG per image (1 core)", sum(map(len, blobs)), decoded, enc_s, dec_s)
     raw = images.tobytes()
     blob, enc_s = timed(lambda: lzma.compress(raw, preset=9 | lzma.PRESET_EXTREME), args.repeat)
