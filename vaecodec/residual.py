@@ -39,25 +39,20 @@ SYMBOL_LIMIT = 127  # base-layer symbols are clipped to +-127 before the integer
 ENCODE_CHUNK = 8  # raster positions whose features are built at once (bounds memory)
 
 
-def _configure(causal, window) -> None:
-    """Set the neighbourhood (offsets (dy, dx)) and the index tables derived from it: the
-    decoded image sits in a zero-padded canvas, the base image in a zero-padded window."""
-    global CAUSAL, WINDOW, FEATURES, C_TOP, C_SIDE, C_W, C_H, R_PAD, R_W
-    global CAUSAL_INDEX, WINDOW_INDEX, CANVAS_INDEX
-    CAUSAL, WINDOW = tuple(causal), tuple(window)
-    FEATURES = len(CAUSAL) + len(WINDOW)
-    C_TOP = max(-dy for dy, _ in CAUSAL)
-    C_SIDE = max(abs(dx) for _, dx in CAUSAL)
-    C_H, C_W = SIDE + C_TOP, SIDE + 2 * C_SIDE
-    R_PAD = max(max(abs(dy), abs(dx)) for dy, dx in WINDOW)
-    R_W = SIDE + 2 * R_PAD
-    i, j = np.divmod(np.arange(PIXELS), SIDE)
-    CAUSAL_INDEX = np.stack([(i + C_TOP + dy) * C_W + (j + C_SIDE + dx) for dy, dx in CAUSAL], 1)
-    WINDOW_INDEX = np.stack([(i + R_PAD + dy) * R_W + (j + R_PAD + dx) for dy, dx in WINDOW], 1)
-    CANVAS_INDEX = (i + C_TOP) * C_W + j + C_SIDE
+FEATURES = len(CAUSAL) + len(WINDOW)
 
-
-_configure(CAUSAL, WINDOW)
+# The decoded image sits in a zero-padded canvas (room above and on both sides for the
+# causal offsets), the base image in a zero-padded window; the index tables give each
+# position's neighbours as flat indices into them.
+C_TOP = max(-dy for dy, _ in CAUSAL)
+C_SIDE = max(abs(dx) for _, dx in CAUSAL)
+C_H, C_W = SIDE + C_TOP, SIDE + 2 * C_SIDE
+R_PAD = max(max(abs(dy), abs(dx)) for dy, dx in WINDOW)
+R_W = SIDE + 2 * R_PAD
+_I, _J = np.divmod(np.arange(PIXELS), SIDE)
+CAUSAL_INDEX = np.stack([(_I + C_TOP + dy) * C_W + _J + C_SIDE + dx for dy, dx in CAUSAL], 1)
+WINDOW_INDEX = np.stack([(_I + R_PAD + dy) * R_W + _J + R_PAD + dx for dy, dx in WINDOW], 1)
+CANVAS_INDEX = (_I + C_TOP) * C_W + _J + C_SIDE
 
 
 def quantization_levels(max_error: int) -> tuple[np.ndarray, np.ndarray]:
@@ -93,10 +88,26 @@ def features(pixels: np.ndarray, base: np.ndarray) -> np.ndarray:
     return np.concatenate([canvas[:, CAUSAL_INDEX], window[:, WINDOW_INDEX]], axis=2)
 
 
+def is_trivial(causal: np.ndarray, window: np.ndarray, threshold: int, axis: int = -1):
+    """Pixels coded with the fixed tables: black causal neighbours and a base window at
+    most ``threshold`` (the neighbours along ``axis``)."""
+    return (causal.max(axis=axis) == 0) & (window.max(axis=axis) <= threshold)
+
+
 def trivial_mask(feats: np.ndarray, threshold: int) -> np.ndarray:
-    """Pixels coded with the fixed tables: black causal neighbours, base window <= threshold."""
-    causal, window = feats[..., : len(CAUSAL)], feats[..., len(CAUSAL):]
-    return (causal.max(-1) == 0) & (window.max(-1) <= threshold)
+    """``is_trivial`` on feature rows (..., 42)."""
+    return is_trivial(feats[..., : len(CAUSAL)], feats[..., len(CAUSAL):], threshold)
+
+
+def base_pixels(decoder: intnet.IntMLP, thresholds: np.ndarray, symbols: np.ndarray):
+    """uint8 base images (N, 784): symbols (clipped to +-SYMBOL_LIMIT) through the integer
+    decoder; each pixel is the number of ``thresholds`` at most its output sum."""
+    symbols = np.clip(np.asarray(symbols, dtype=np.int64), -SYMBOL_LIMIT, SYMBOL_LIMIT)
+    out = np.empty((len(symbols), PIXELS), dtype=np.uint8)
+    for i in range(0, len(symbols), 2048):
+        logits = decoder.forward(symbols[i : i + 2048])
+        out[i : i + 2048] = np.searchsorted(thresholds, logits, side="right")
+    return out
 
 
 @dataclasses.dataclass
@@ -142,12 +153,7 @@ class PixelModel:
 
     def base_pixels(self, symbols: np.ndarray) -> np.ndarray:
         """The integer decoder's uint8 reconstruction (N, 784) of base-layer symbols."""
-        symbols = np.clip(np.asarray(symbols, dtype=np.int64), -SYMBOL_LIMIT, SYMBOL_LIMIT)
-        out = np.empty((len(symbols), PIXELS), dtype=np.uint8)
-        for i in range(0, len(symbols), 2048):
-            logits = self.base.forward(symbols[i : i + 2048])
-            out[i : i + 2048] = np.searchsorted(self.base_thresholds, logits, side="right")
-        return out
+        return base_pixels(self.base, self.base_thresholds, symbols)
 
     # --- probabilities ---------------------------------------------------------------
 
@@ -192,9 +198,9 @@ class PixelModel:
     def value_probs(self, hidden: np.ndarray) -> np.ndarray:
         """Integer probabilities (n, 256) of each pixel value: P(hi) * P(lo | hi), with
         P(lo | hi) renormalised to 2**PROB_BITS by integer division."""
-        hi = self._table(self.net.output(hidden, slice(0, 16)), exact_int=True)
-        lo = self._table(self.net.output(hidden, slice(16, 272)).reshape(-1, 16, 16),
-                         exact_int=True)
+        logits = self.net.output(hidden)
+        hi = self._table(logits[:, :16], exact_int=True)
+        lo = self._table(logits[:, 16:].reshape(-1, 16, 16), exact_int=True)
         return _joint(hi, lo)
 
     def trivial_value_probs(self) -> np.ndarray:
@@ -248,8 +254,7 @@ def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: i
         span = slice(p0, min(PIXELS, p0 + ENCODE_CHUNK))
         causal = canvas[CAUSAL_INDEX[span]]  # (S, 17, N)
         near = window[WINDOW_INDEX[span]]  # (S, 25, N)
-        trivial = ((causal.max(axis=1) == 0)
-                   & (near.max(axis=1) <= model.trivial_threshold)).reshape(-1)
+        trivial = is_trivial(causal, near, model.trivial_threshold, axis=1).reshape(-1)
         s = symbols[span].reshape(-1)
         busy = np.flatnonzero(~trivial)
         if max_error == 0:  # busy rows sorted by high nibble: one low-nibble head per run
@@ -299,7 +304,7 @@ def decode(model: PixelModel, data: bytes, base: np.ndarray, max_error: int) -> 
     for p in range(PIXELS):
         causal = canvas[CAUSAL_INDEX[p]]  # (17, N)
         near = window[WINDOW_INDEX[p]]  # (25, N)
-        trivial = (causal.max(axis=0) == 0) & (near.max(axis=0) <= model.trivial_threshold)
+        trivial = is_trivial(causal, near, model.trivial_threshold, axis=0)
         busy = np.flatnonzero(~trivial)
         hidden = None
         if len(busy):

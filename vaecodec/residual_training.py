@@ -140,9 +140,7 @@ def train_pixel_model(train_images: np.ndarray, *, base_level: int = 1, hidden: 
     started = time.time()
     symbols = base_symbols(level, train_images)
     base_net, thresholds = integer_base_decoder(level, symbols[:5000])
-    scratch = residual.PixelModel("scratch", b"", base_level, base_net, thresholds, None, 1,
-                                  None, trivial_threshold, None, None)
-    base = scratch.base_pixels(symbols)
+    base = residual.base_pixels(base_net, thresholds, symbols)
     if not use_base:  # for measuring what the latent buys: the same coder without it
         base[:] = 0
     pixels = train_images.reshape(len(train_images), -1)
