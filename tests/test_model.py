@@ -93,3 +93,26 @@ def test_conv_recipe_trains(sample_images):
         pixels = model.decode(mu)
     assert mu.shape == logvar.shape == (3, 20) and pixels.shape == (3, 784)
     assert float(pixels.min()) >= 0 and float(pixels.max()) <= 1
+
+
+def test_random_shift_moves_each_image_by_at_most_shift_pixels_with_zero_fill():
+    images = torch.rand(64, 784)
+    moved = training.random_shift(images, 2, torch.Generator().manual_seed(3))
+    a, b = images.reshape(-1, 28, 28), moved.reshape(-1, 28, 28)
+    seen = set()
+    for original, shifted in zip(a, b):
+        padded = torch.nn.functional.pad(original, (2, 2, 2, 2))
+        offsets = [(dy, dx) for dy in range(5) for dx in range(5)
+                   if torch.equal(shifted, padded[dy:dy + 28, dx:dx + 28])]
+        assert len(offsets) == 1  # exactly one whole-pixel move, zeros moved in
+        seen.add(offsets[0])
+    assert len(seen) > 5  # offsets are drawn per image, not per batch
+
+
+def test_shift_recipe_is_reproducible_and_changes_training(sample_images):
+    base = training.Recipe(name="tiny", hidden=(16,), epochs=1, batch_size=50, seed=3)
+    shifted = training.dataclasses.replace(base, shift=1)
+    runs = [training.train(r, sample_images[:100], log=lambda s: None)
+            for r in (shifted, shifted, base)]
+    weights = [next(iter(m.state_dict().values())) for m in runs]
+    assert torch.equal(weights[0], weights[1]) and not torch.equal(weights[0], weights[2])

@@ -56,7 +56,7 @@ def _load_file() -> dict[int, Level]:
 
 
 def _load() -> dict[int, Level]:
-    return _pending or _load_file()
+    return {**_load_file(), **_pending} if _pending else _load_file()
 
 
 def list_levels() -> list[Level]:
@@ -72,10 +72,11 @@ def get(level: int) -> Level:
     return levels[level]
 
 
-def fit_levels(specs: list[tuple[str, float]], train_images, test_images) -> list[dict]:
+def fit_levels(specs: list[tuple[str, float]], train_images, test_images,
+               first: int = 1) -> list[dict]:
     """Level records for ``levels.json``: for each (model name, step), in order as levels
-    1, 2, ...: the prior fitted on ``train_images``' symbols, and the figures measured on
-    ``test_images`` through the real encoder (whole files, no names)."""
+    ``first``, ``first + 1``, ...: the prior fitted on ``train_images``' symbols, and the
+    figures measured on ``test_images`` through the real encoder (whole files, no names)."""
     import numpy as np
 
     from . import checkpoints, codec, metrics, quantize
@@ -84,7 +85,7 @@ def fit_levels(specs: list[tuple[str, float]], train_images, test_images) -> lis
     pixels = train_images.reshape(len(train_images), -1).astype(np.float32) / 255
     means: dict[bytes, np.ndarray] = {}  # training latents, once per model
     rows = []
-    for number, (model, step) in enumerate(specs, 1):
+    for number, (model, step) in enumerate(specs, first):
         info = checkpoints.find(model)
         if info.model_id not in means:
             means[info.model_id] = checkpoints.load(info.model_id).encode_mean(pixels)

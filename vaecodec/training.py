@@ -14,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+from torch.nn import functional as F
 
 from .model import VAE, ConvVAE, loss_terms, squared_error
 
@@ -40,6 +41,9 @@ class Recipe:
     batch_size: int = 128
     learning_rate: float = 1e-3
     lr_schedule: str = "constant"  # or "cosine"
+    # data augmentation: each training image moved by a random whole-pixel offset of up to
+    # +-shift in each direction (zero fill), drawn afresh every time the image is used
+    shift: int = 0
     seed: int = 1
 
     def to_dict(self) -> dict:
@@ -60,6 +64,12 @@ RECIPES = {
     # measures (a Gaussian decoder with fixed sigma 0.05) instead of BCE.
     "mse-s05": Recipe(name="mse-s05", hidden=(1024, 512), distortion="mse", mse_sigma=0.05,
                       epochs=30, lr_schedule="cosine"),
+    # The same network and loss on training images shifted by up to one pixel, trained
+    # longer: without the shifts, longer training overfits (docs/training.md).
+    "mse-s05-aug1": Recipe(name="mse-s05-aug1", hidden=(1024, 512), distortion="mse",
+                           mse_sigma=0.05, epochs=100, lr_schedule="cosine", shift=1),
+    "mse-s05-aug2": Recipe(name="mse-s05-aug2", hidden=(1024, 512), distortion="mse",
+                           mse_sigma=0.05, epochs=100, lr_schedule="cosine", shift=2),
 }
 
 
@@ -84,6 +94,18 @@ def mnist_checksums(root: str | Path) -> dict[str, str]:
 
 def _to_float(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images).float().div_(255.0).reshape(len(images), -1)
+
+
+def random_shift(x: torch.Tensor, shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Flattened 28x28 images x (N, 784), each moved by its own random offset in
+    -shift..shift rows and columns; pixels moved in from outside are 0."""
+    n = len(x)
+    padded = F.pad(x.reshape(n, 28, 28), (shift, shift, shift, shift))
+    dy = torch.randint(0, 2 * shift + 1, (n, 1, 1), generator=generator).to(x.device)
+    dx = torch.randint(0, 2 * shift + 1, (n, 1, 1), generator=generator).to(x.device)
+    grid = torch.arange(28, device=x.device)
+    rows, cols = grid.view(1, 28, 1) + dy, grid.view(1, 1, 28) + dx
+    return padded[torch.arange(n, device=x.device).view(n, 1, 1), rows, cols].reshape(n, -1)
 
 
 def train(
@@ -116,6 +138,8 @@ def train(
                 for group in optimizer.param_groups:
                     group["lr"] = lr
             x = data[order[i : i + recipe.batch_size]]
+            if recipe.shift:
+                x = random_shift(x, recipe.shift, generator)
             logits, mu, logvar = model(x)
             bce, kl = loss_terms(logits, x, mu, logvar)
             if recipe.distortion == "mse":
