@@ -12,7 +12,7 @@ import argparse
 import vaecodec
 from vaecodec import datasets, metrics
 
-STEPS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0)
+STEPS = (0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0)
 
 
 def main() -> None:

@@ -244,17 +244,23 @@ def measure(codec: Codec, images: np.ndarray) -> tuple[dict, np.ndarray]:
     return point, decoded
 
 
+def frontier(points: list[dict]) -> list[dict]:
+    """The lossy points sorted by bytes that beat every cheaper one (the efficient
+    frontier), so PSNR increases along it."""
+    out: list[dict] = []
+    for p in sorted((p for p in points if p["psnr_db"] is not None),
+                    key=lambda p: (p["bytes_per_image"], -p["psnr_db"])):
+        if not out or p["psnr_db"] > out[-1]["psnr_db"]:
+            out.append(p)
+    return out
+
+
 def _curve(points: list[dict], family: str) -> tuple[np.ndarray, np.ndarray]:
-    """(PSNR, log bytes) of a family's lossy points sorted by bytes, keeping only the points
-    that beat every cheaper one (the family's efficient frontier), so PSNR increases."""
-    rows = sorted((p["bytes_per_image"], p["psnr_db"]) for p in points
-                  if p["family"] == family and p["psnr_db"] is not None)
-    frontier: list[tuple[float, float]] = []
-    for nbytes, psnr in rows:
-        if not frontier or psnr > frontier[-1][1]:
-            frontier.append((nbytes, psnr))
-    psnr = np.array([p for _, p in frontier])
-    log_bytes = np.log(np.array([b for b, _ in frontier]))
+    """(PSNR, log bytes) along a family's efficient frontier."""
+    front = [(p["bytes_per_image"], p["psnr_db"])
+             for p in frontier([p for p in points if p["family"] == family])]
+    psnr = np.array([p for _, p in front])
+    log_bytes = np.log(np.array([b for b, _ in front]))
     return psnr, log_bytes
 
 
@@ -384,7 +390,9 @@ def table_markdown(results: dict) -> str:
 
 def plot(results: dict, path: str) -> None:
     """The rate-distortion figure (PSNR and SSIM against bytes/image, log axis), drawn from
-    the results dict alone. Classical codecs dashed; lossless ones as vertical lines."""
+    the results dict alone. Classical codecs dashed; lossless ones as vertical lines. Each
+    line joins its family's efficient frontier; settings beaten by a cheaper one are hollow
+    markers."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -402,11 +410,17 @@ def plot(results: dict, path: str) -> None:
         style = dict(color=color, linestyle="--" if classical else "-",
                      marker="o" if classical else "s", linewidth=1.2 if classical else 2.2,
                      markersize=4 if classical else 5)
-        lossy = [p for p in pts if p["psnr_db"] is not None]
+        lossy = frontier(pts)
         if lossy:
             x = [p["bytes_per_image"] for p in lossy]
             axes[0].plot(x, [p["psnr_db"] for p in lossy], label=family, **style)
             axes[1].plot(x, [p["ssim"] for p in lossy], label=family, **style)
+            # settings that cost more than a better one (older quality levels): hollow
+            beaten = [p for p in pts if p["psnr_db"] is not None and p not in lossy]
+            for ax, key in zip(axes, ("psnr_db", "ssim")):
+                ax.plot([p["bytes_per_image"] for p in beaten], [p[key] for p in beaten],
+                        linestyle="none", marker=style["marker"], markersize=5,
+                        markerfacecolor="none", markeredgecolor=color)
         else:
             for ax in axes:
                 ax.axvline(pts[0]["bytes_per_image"], color=color, linestyle=":",

@@ -60,7 +60,11 @@ def _load() -> dict[int, Level]:
 
 
 def list_levels() -> list[Level]:
-    """Every quality level, lowest rate first, with its measured rate and quality."""
+    """Every quality level, in order of quality, with its measured rate and quality.
+
+    Within one model a higher level costs more bytes; a newer model's level can cost less
+    than an older one below it (level 7 beats levels 5 and 6 on both counts; they stay
+    because files name them)."""
     return [_load()[k] for k in sorted(_load())]
 
 
