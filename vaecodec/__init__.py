@@ -33,7 +33,7 @@ from .errors import (
     VaezError,
 )
 
-__version__ = "1.2.0"
+__version__ = "1.3.0"
 
 __all__ = [
     "encode",

@@ -22,6 +22,7 @@ from .errors import (
     InputError,
     OutputExistsError,
     OutputPathError,
+    UnknownLevelError,
     VaezError,
 )
 
@@ -173,7 +174,17 @@ def _reconstruct(archive: container.Archive) -> np.ndarray:
         pixel_model = checkpoints.find(header.residual.model_id, checkpoints.PIXEL_MODEL)
     step, symbols = header.quant_step, archive.symbols
     if header.level is not None:
-        level = levels.get(header.level)
+        try:
+            level = levels.get(header.level)
+        except UnknownLevelError:
+            from . import __version__
+
+            known = [lv.level for lv in levels.list_levels()]
+            have = f"levels {min(known)}..{max(known)}" if known else "no levels installed"
+            raise UnknownLevelError(
+                f"the file uses quality level {header.level}, which this vaecodec "
+                f"({__version__}) does not define ({have}): a newer vaecodec made it; upgrade"
+            ) from None
         if level.model_id != info.model_id:
             raise CorruptHeaderError(
                 f"quality level {level.level} uses model {level.model}, but the header names "
