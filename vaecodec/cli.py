@@ -71,8 +71,8 @@ def main() -> None:
 @click.argument("sources", nargs=-1, required=True, type=click.Path())
 @click.argument("output", type=click.Path())
 @click.option("-q", "--quality", type=int, default=None, metavar="LEVEL",
-              help="Quality level, 1 (smallest) to the highest in `vaecodec levels` "
-                   "(default 4).")
+              help="Quality level, 1 (smallest, lowest quality) to the highest (best "
+                   "quality) in `vaecodec levels` (default 4).")
 @click.option("--step", "quant_step", type=float, default=None, metavar="FLOAT",
               help="Instead of a level: the latent's quantization step (smaller: bigger "
                    "file, better quality); coded with zstd.")
