@@ -327,7 +327,7 @@ def test_v2_unknown_model_and_level():
     data = vaecodec.encode(np.zeros((2, 28, 28), np.uint8))
     header = vaecodec.read_info(data)
     assert header.level == 4 and header.coder == "range"
-    with pytest.raises(vaecodec.UnknownLevelError, match="level 200.*newer vaecodec"):
+    with pytest.raises(vaecodec.UnknownLevelError, match="level 200.*newer vaecodec made it, upgrade"):
         vaecodec.decode(build_v2({"quant": 200, "coder": 0}))
 
 

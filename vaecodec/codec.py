@@ -183,7 +183,8 @@ def _reconstruct(archive: container.Archive) -> np.ndarray:
             have = f"levels {min(known)}..{max(known)}" if known else "no levels installed"
             raise UnknownLevelError(
                 f"the file uses quality level {header.level}, which this vaecodec "
-                f"({__version__}) does not define ({have}): a newer vaecodec made it; upgrade"
+                f"({__version__}) does not define ({have}); if a newer vaecodec made it, "
+                "upgrade"
             ) from None
         if level.model_id != info.model_id:
             raise CorruptHeaderError(

@@ -68,6 +68,7 @@ RECIPES = {
     # longer: without the shifts, longer training overfits (docs/training.md).
     "mse-s05-aug1": Recipe(name="mse-s05-aug1", hidden=(1024, 512), distortion="mse",
                            mse_sigma=0.05, epochs=100, lr_schedule="cosine", shift=1),
+    # Shifts of up to two pixels: measured, not shipped (worse than one; docs/training.md).
     "mse-s05-aug2": Recipe(name="mse-s05-aug2", hidden=(1024, 512), distortion="mse",
                            mse_sigma=0.05, epochs=100, lr_schedule="cosine", shift=2),
 }
