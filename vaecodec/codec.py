@@ -179,11 +179,10 @@ def _reconstruct(archive: container.Archive) -> np.ndarray:
         except UnknownLevelError:
             from . import __version__
 
-            known = [lv.level for lv in levels.list_levels()]
-            have = f"levels {min(known)}..{max(known)}" if known else "no levels installed"
             raise UnknownLevelError(
                 f"the file uses quality level {header.level}, which this vaecodec "
-                f"({__version__}) does not define ({have}); if a newer vaecodec made it, "
+                f"({__version__}) does not define (levels: {levels.known_range()}); if a "
+                "newer vaecodec made it, "
                 "upgrade"
             ) from None
         if level.model_id != info.model_id:

@@ -68,11 +68,17 @@ def list_levels() -> list[Level]:
     return [_load()[k] for k in sorted(_load())]
 
 
+def known_range() -> str:
+    """The installed levels as "1..9" (or "none installed"), for messages."""
+    levels = _load()
+    return f"{min(levels)}..{max(levels)}" if levels else "none installed"
+
+
 def get(level: int) -> Level:
     levels = _load()
     if isinstance(level, bool) or not isinstance(level, int) or level not in levels:
-        known = f"{min(levels)}..{max(levels)}" if levels else "none installed"
-        raise UnknownLevelError(f"quality level {level!r} is not defined (levels: {known})")
+        raise UnknownLevelError(
+            f"quality level {level!r} is not defined (levels: {known_range()})")
     return levels[level]
 
 
