@@ -64,8 +64,8 @@ def main() -> None:
     parser.add_argument("--repeat-bounded", type=int, default=1,
                         help="runs per timing for K > 0 (default: %(default)s)")
     parser.add_argument("--limit", type=int, help="only the first N test images")
-    parser.add_argument("--max-errors", type=int, nargs="*", default=[0, 1, 2, 4, 8],
-                        help="max errors to run (default: 0 1 2 4 8; 0 is lossless)")
+    parser.add_argument("--max-errors", type=int, nargs="*", default=[0, 1, 2, 4, 8, 16, 32],
+                        help="max errors to run (default: 0 1 2 4 8 16 32; 0 is lossless)")
     parser.add_argument("--json", help="write the rows here")
     parser.add_argument("--breakdown", type=int, nargs="*", default=[], metavar="K",
                         help="also print where the residual's bits go, by original pixel "
