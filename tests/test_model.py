@@ -116,3 +116,31 @@ def test_shift_recipe_is_reproducible_and_changes_training(sample_images):
             for r in (shifted, shifted, base)]
     weights = [next(iter(m.state_dict().values())) for m in runs]
     assert torch.equal(weights[0], weights[1]) and not torch.equal(weights[0], weights[2])
+
+
+def test_quant_noise_recipe_decodes_mu_plus_uniform_noise(sample_images, monkeypatch):
+    base = training.Recipe(name="tiny", hidden=(16,), epochs=1, batch_size=50, seed=3)
+    qat = training.dataclasses.replace(base, quant_noise=0.5)
+    mus, zs = [], []  # what the encoder gave and what the decoder was given, per batch
+    encode, decode_logits = VAE.encode, VAE.decode_logits
+
+    def spy_encode(self, x):
+        mu, logvar = encode(self, x)
+        mus.append(mu.detach().clone())
+        return mu, logvar
+
+    def spy_decode(self, z):
+        zs.append(z.detach().clone())
+        return decode_logits(self, z)
+
+    monkeypatch.setattr(VAE, "encode", spy_encode)
+    monkeypatch.setattr(VAE, "decode_logits", spy_decode)
+    runs = [training.train(qat, sample_images[:100], log=lambda s: None) for _ in range(2)]
+    monkeypatch.undo()
+    assert len(mus) == len(zs) == 4  # two runs of two batches
+    offsets = torch.cat([z - mu for z, mu in zip(zs, mus)])
+    assert offsets.abs().max() <= 0.25 and offsets.abs().max() > 0.2  # uniform, width 0.5
+    assert float(offsets.std()) == pytest.approx(0.5 / 12 ** 0.5, rel=0.1)
+    plain = training.train(base, sample_images[:100], log=lambda s: None)
+    weights = [next(iter(m.state_dict().values())) for m in (*runs, plain)]
+    assert torch.equal(weights[0], weights[1]) and not torch.equal(weights[0], weights[2])

@@ -44,6 +44,10 @@ class Recipe:
     # data augmentation: each training image moved by a random whole-pixel offset of up to
     # +-shift in each direction (zero fill), drawn afresh every time the image is used
     shift: int = 0
+    # quantization-aware training: when > 0, the decoder sees mu + u, u uniform in
+    # +-quant_noise/2 (the error of rounding mu at that step), instead of a sample of
+    # N(mu, sigma^2); the KL term stays (with sigma unused, its mu^2 / 2 is the rate term)
+    quant_noise: float = 0.0
     seed: int = 1
 
     def to_dict(self) -> dict:
@@ -141,7 +145,12 @@ def train(
             x = data[order[i : i + recipe.batch_size]]
             if recipe.shift:
                 x = random_shift(x, recipe.shift, generator)
-            logits, mu, logvar = model(x)
+            if recipe.quant_noise:
+                mu, logvar = model.encode(x)
+                u = torch.rand(mu.shape, generator=generator).to(device) - 0.5
+                logits = model.decode_logits(mu + recipe.quant_noise * u)
+            else:
+                logits, mu, logvar = model(x)
             bce, kl = loss_terms(logits, x, mu, logvar)
             if recipe.distortion == "mse":
                 distortion = squared_error(logits, x) / (2 * recipe.mse_sigma**2)
