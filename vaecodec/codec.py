@@ -182,8 +182,7 @@ def _reconstruct(archive: container.Archive) -> np.ndarray:
             raise UnknownLevelError(
                 f"the file uses quality level {header.level}, which this vaecodec "
                 f"({__version__}) does not define (levels: {levels.known_range()}); if a "
-                "newer vaecodec made it, "
-                "upgrade"
+                "newer vaecodec made it, upgrade"
             ) from None
         if level.model_id != info.model_id:
             raise CorruptHeaderError(

@@ -65,7 +65,8 @@ def list_levels() -> list[Level]:
     Within one model a higher level costs more bytes; a newer model's level can cost less
     than an older one below it (level 7 beats levels 5 and 6 on both counts; they stay
     because files name them)."""
-    return [_load()[k] for k in sorted(_load())]
+    levels = _load()
+    return [levels[k] for k in sorted(levels)]
 
 
 def known_range() -> str:
