@@ -27,7 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vaecodec import datasets, images, metrics
+from vaecodec import images
+from vaecodec.data import mnist
+from vaecodec.eval import metrics
 
 REPO = Path(__file__).resolve().parent.parent
 READ_LOOP = """
@@ -90,7 +92,7 @@ def main() -> None:
     python = sys.executable
     script = Path(python).parent / "vaecodec"  # the console script a user runs
     vaecodec_cmd = [str(script)] if script.exists() else [python, "-m", "vaecodec.cli"]
-    originals = datasets.mnist_images(args.data, "test")[: args.limit]
+    originals = mnist.mnist_images(args.data, "test")[: args.limit]
     n = len(originals)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

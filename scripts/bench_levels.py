@@ -13,7 +13,8 @@ import statistics
 import time
 
 import vaecodec
-from vaecodec import datasets, metrics
+from vaecodec.data import mnist
+from vaecodec.eval import metrics
 
 
 def main() -> None:
@@ -22,7 +23,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="runs per timing (median)")
     parser.add_argument("--coder", choices=["range", "zstd"], default="range")
     args = parser.parse_args()
-    images = datasets.mnist_images(args.data, "test")
+    images = mnist.mnist_images(args.data, "test")
     n = len(images)
     print(f"{n} images, coder {args.coder}, medians of {args.repeat} runs")
     print("level  bytes/image  PSNR (dB)  encode images/s  decode images/s")

@@ -20,7 +20,8 @@ import time
 import numpy as np
 
 import vaecodec
-from vaecodec import benchmark, datasets, metrics
+from vaecodec.data import mnist
+from vaecodec.eval import benchmark, metrics
 
 
 def timed(func, repeat: int):
@@ -37,11 +38,13 @@ CLASSES = {"0": (0, 0), "1-4": (1, 4), "5-250": (5, 250), "251-255": (251, 255)}
 
 def bits_breakdown(images: np.ndarray, max_error: int) -> dict:
     """Residual bits per image (ideal code length) split by the original pixel value."""
-    from vaecodec import checkpoints, levels, residual_training
+    from vaecodec.train import pixel as pixel_training
+    from vaecodec.zoo import PIXEL_MODEL, Zoo
 
-    model = checkpoints.load_pixel_model(checkpoints.find(None, checkpoints.PIXEL_MODEL).model_id)
-    base = model.base_pixels(residual_training.base_symbols(levels.get(model.base_level), images))
-    bits = residual_training.pixel_bits(model, images, base, max_error)
+    zoo = Zoo.installed()
+    model = zoo.pixel_model(zoo.find(None, PIXEL_MODEL))
+    base = model.base_pixels(pixel_training.base_symbols(zoo.level(model.base_level), images, zoo))
+    bits = pixel_training.pixel_bits(model, images, base, max_error)
     values = images.reshape(bits.shape)
     out = {"max_error": max_error, "bits_per_image": float(bits.sum() / len(images)),
            "classes": {}}
@@ -71,7 +74,7 @@ def main() -> None:
                         help="also print where the residual's bits go, by original pixel "
                              "value, for these max errors (ideal code lengths)")
     args = parser.parse_args()
-    images = datasets.mnist_images(args.data, "test")[: args.limit]
+    images = mnist.mnist_images(args.data, "test")[: args.limit]
     n, pixels = len(images), images.size
     print(f"{n} test images, medians of {args.repeat} runs")
     print(f"{'codec':24s} {'B/image':>8s} {'bpp':>6s} {'max err':>7s} {'PSNR':>6s} "
@@ -93,7 +96,7 @@ def main() -> None:
     # the RD benchmark's per-image Pillow path, here in one process
     blobs, enc_s = timed(lambda: benchmark._pillow_encode("PNG", {"optimize": True}, images),
                          args.repeat)
-    decoded, dec_s = timed(lambda: benchmark._pillow_decode(blobs), args.repeat)
+    decoded, dec_s = timed(lambda: benchmark._pillow_decode(blobs, images.shape), args.repeat)
     report("PNG per image (1 core)", sum(map(len, blobs)), decoded, enc_s, dec_s)
     raw = images.tobytes()
     blob, enc_s = timed(lambda: lzma.compress(raw, preset=9 | lzma.PRESET_EXTREME), args.repeat)

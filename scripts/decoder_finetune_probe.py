@@ -12,12 +12,14 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 import torch
-from safetensors.numpy import load_file
 
-from vaecodec import checkpoints, datasets, metrics, quantize, training
-from vaecodec.runtime import to_uint8
+from vaecodec.core import quantize
+from vaecodec.core.pixels import to_uint8, to_unit
+from vaecodec.data import mnist
+from vaecodec.eval import metrics
+from vaecodec.train.export import import_model
+from vaecodec.zoo import Zoo
 
 
 def main() -> None:
@@ -27,14 +29,11 @@ def main() -> None:
     parser.add_argument("--step", type=float, default=1.0)
     parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args()
-    info = checkpoints.find(args.model)
-    arch = info.metadata["architecture"]
-    model = training.import_weights(load_file(str(info.weights_path)), arch["latent_size"],
-                                    arch["hidden"])
-    train = datasets.mnist_images(args.data, "train")
-    test = datasets.mnist_images(args.data, "test")
-    x_train = torch.from_numpy(train.reshape(len(train), -1).astype(np.float32) / 255)
-    x_test = torch.from_numpy(test.reshape(len(test), -1).astype(np.float32) / 255)
+    model = import_model(Zoo.installed().find(args.model))
+    train = mnist.mnist_images(args.data, "train")
+    test = mnist.mnist_images(args.data, "test")
+    x_train = torch.from_numpy(to_unit(train))
+    x_test = torch.from_numpy(to_unit(test))
 
     def quantized(x):
         with torch.no_grad():

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vaecodec import benchmark, datasets, images
+from vaecodec import images
+from vaecodec.data import mnist
+from vaecodec.eval import benchmark
 
 
 def parse_args(argv):
@@ -28,7 +30,8 @@ def parse_args(argv):
     parser.add_argument("--data", default="data", help="MNIST root in torchvision's layout "
                         "(downloaded there when missing and online; default: %(default)s)")
     parser.add_argument("--images", metavar="DIR",
-                        help="benchmark the 28x28 images of this folder instead of MNIST")
+                        help="benchmark the images of this folder (all of one size) instead "
+                             "of MNIST")
     parser.add_argument("--split", choices=["test", "train"], default="test",
                         help="MNIST split (default: %(default)s)")
     parser.add_argument("--limit", type=int, metavar="N", help="only the first N images")
@@ -52,36 +55,18 @@ def parse_args(argv):
     return args
 
 
-def pick_picture_rows(results, kept):
-    """vaecodec's lowest and highest quality levels; JPEG and WebP at the setting whose
-    bytes/image is closest to vaecodec's highest level."""
-    points = results["points"]
-    vae = sorted((p for p in points if p["family"] == benchmark.LEVELS_FAMILY),
-                 key=lambda p: p["bytes_per_image"])
-    rows, target = [], None
-    if vae:
-        low, high = vae[0], vae[-1]
-        target = high["bytes_per_image"]
-        rows += [low, high]
-    for family in ("JPEG", "WebP"):
-        candidates = [p for p in points if p["family"] == family]
-        if candidates and target is not None:
-            rows.append(min(candidates, key=lambda p: abs(p["bytes_per_image"] - target)))
-    return [(f"{p['family'].replace(' levels', '')} {p['setting']}: "
-             f"{p['bytes_per_image']:.1f} B, {p['psnr_db']:.1f} dB",
-             kept[(p["family"], p["setting"])]) for p in rows]
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.from_json:
         results = json.loads(Path(args.from_json).read_text())
     else:
         if args.images:
-            pixels, _, _ = images.read_images(images.collect([args.images]))
+            files = images.collect([args.images])
+            shape = images.read_image(files[0][0]).shape  # the first image's size
+            pixels, _, _ = images.read_images(files, shape)
             source = f"images in {args.images}"
         else:
-            pixels = datasets.mnist_images(args.data, args.split)
+            pixels = mnist.mnist_images(args.data, args.split)
             source = f"MNIST {args.split} split"
         pixels = np.ascontiguousarray(pixels[: args.limit])
         print(benchmark.HEADER)
@@ -94,7 +79,7 @@ def main(argv=None) -> int:
         if args.json_out:
             Path(args.json_out).write_text(json.dumps(results, indent=1) + "\n")
         if args.picture:
-            benchmark.picture(pixels[:16], pick_picture_rows(results, kept), args.picture)
+            benchmark.picture(pixels[:16], benchmark.picture_rows(results, kept), args.picture)
     if args.plot:
         benchmark.plot(results, args.plot)
     if args.markdown:

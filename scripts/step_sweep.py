@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 
 import vaecodec
-from vaecodec import datasets, metrics
+from vaecodec.data import mnist
+from vaecodec.eval import metrics
 
 STEPS = (0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0)
 
@@ -20,7 +21,7 @@ def main() -> None:
     parser.add_argument("--data", default="../shared/data", help="MNIST root (torchvision layout)")
     parser.add_argument("--limit", type=int, help="only the first N test images")
     args = parser.parse_args()
-    originals = datasets.mnist_images(args.data, "test")[: args.limit]
+    originals = mnist.mnist_images(args.data, "test")[: args.limit]
     print("| model | step | bytes/image | PSNR (dB) | SSIM |")
     print("|---|---|---|---|---|")
     for info in vaecodec.list_models():

@@ -3,6 +3,9 @@
     python scripts/sweep.py --data ../shared/data --out sweep.jsonl \
         '{"name": "a", "hidden": [512, 256], "beta": 0.5, "epochs": 40, "lr_schedule": "cosine"}'
     python scripts/sweep.py --summarize sweep.jsonl      # a markdown table of the results
+
+Each recipe's model is measured through the codec itself (``vaecodec.eval.evaluate``:
+whole zstd files at each step, no names) without being installed.
 """
 
 from __future__ import annotations
@@ -10,11 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 
-import numpy as np
-import torch
-import zstandard
+from vaecodec.data import mnist
+from vaecodec.eval.evaluate import evaluate_model
+from vaecodec.train import export, loop
+from vaecodec.train.recipes import Recipe
+from vaecodec.zoo import ModelInfo
 
-from vaecodec import metrics, quantize, training
+STEPS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5)
 
 
 def summarize(path: str) -> None:
@@ -45,30 +50,26 @@ def main() -> None:
         return
     if not args.out or not args.recipes:
         parser.error("--out and at least one recipe are needed to train")
-    train_images = training.load_mnist(args.data, train=True)
-    test_images = training.load_mnist(args.data, train=False)
-    for spec in args.recipes:
-        fields = json.loads(spec)
-        fields["hidden"] = tuple(fields.get("hidden", (400,)))
-        recipe = training.Recipe(**fields)
-        model = training.train(recipe, train_images, device=args.device, log=lambda s: None)
-        row = {"recipe": recipe.to_dict(), **training.test_loss(model, test_images)}
-        with torch.no_grad():
-            mu, _ = model.encode(torch.from_numpy(test_images).float() / 255)
-            mu = mu.numpy()
-            def recon(z):
-                p = model.decode(torch.from_numpy(z)).numpy().reshape(-1, 28, 28)
-                return np.rint(p * 255).astype(np.uint8)
-            row["psnr_unquantized"] = metrics.psnr(test_images, recon(mu))
-            for step in (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5):
-                sym = quantize.quantize(mu, step)
-                nbytes = len(zstandard.ZstdCompressor(level=19).compress(sym.T.tobytes()))
-                rec = recon(quantize.dequantize(sym, step))
-                row[f"step{step}"] = {
-                    "bytes": nbytes / len(mu),
-                    "psnr": round(metrics.psnr(test_images, rec), 3),
-                    "ssim": round(metrics.ssim(test_images, rec), 4),
-                }
+    recipes = [Recipe.from_dict(json.loads(spec)) for spec in args.recipes]
+    if any(r.architecture != "mlp" for r in recipes):
+        parser.error("the codec runs MLP models only, so only they can be measured through it "
+                     "(the convolutional probe in docs/training.md was measured by vaecodec 1.3.0's "
+                     "sweep, which decoded with torch)")
+    train_images = mnist.mnist_images(args.data, "train")
+    test_images = mnist.mnist_images(args.data, "test")
+    for recipe in recipes:
+        model = loop.train(recipe, train_images, device=args.device, log=lambda s: None)
+        row = {"recipe": recipe.to_dict(), **loop.test_loss(model, test_images)}
+        arch = {"image_shape": list(model.image_shape), "latent_size": recipe.latent_size,
+                "hidden": list(recipe.hidden)}
+        info = ModelInfo.in_memory(f"vae-{recipe.name}", export.export_weights(model),
+                                   {"architecture": arch})
+        for step in STEPS:
+            measured = evaluate_model(info, test_images, step)
+            row["psnr_unquantized"] = measured["psnr_db_unquantized"]
+            row[f"step{step}"] = {"bytes": measured["bytes_per_image"],
+                                  "psnr": round(measured["psnr_db"], 3),
+                                  "ssim": round(measured["ssim"], 4)}
         print(json.dumps(row), flush=True)
         with open(args.out, "a") as f:
             f.write(json.dumps(row) + "\n")

@@ -4,8 +4,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 
 from vaecodec import images
+
+# Fuzz tests (marker "fuzz") run a quick pass by default; `--hypothesis-profile=long` (CI's
+# second run, README) runs them for much longer.
+settings.register_profile("quick", max_examples=100, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("long", max_examples=3000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("quick")
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples" / "digits"
@@ -19,7 +28,7 @@ def sample_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def sample_images() -> np.ndarray:
-    pixels, names, skipped = images.read_images(images.collect([SAMPLES]))
+    pixels, names, skipped = images.read_images(images.collect([SAMPLES]), (28, 28))
     assert len(names) == 200 and not skipped
     return pixels
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import vaecodec
-from vaecodec import metrics, quantize
+from vaecodec.eval import metrics
 
 
 def test_round_trip_shape_and_determinism(sample_images):
@@ -44,10 +44,13 @@ def test_smaller_step_costs_bytes_and_gains_quality(sample_images):
     assert vaecodec.read_info(fine).quant_step == 0.05
 
 
-def test_default_level_and_step():
-    assert vaecodec.DEFAULT_QUANT_STEP == quantize.DEFAULT_STEP
+def test_default_level_and_step(sample_images):
+    # the documented defaults: level 4, which is vae-default at step 0.2
+    assert vaecodec.DEFAULT_LEVEL == 4 and vaecodec.DEFAULT_QUANT_STEP == 0.2
     default = [lv for lv in vaecodec.list_levels() if lv.level == vaecodec.DEFAULT_LEVEL][0]
-    assert default.quant_step == vaecodec.DEFAULT_QUANT_STEP and default.model == "vae-default"
+    assert default.quant_step == 0.2 and default.model == "vae-default"
+    header = vaecodec.read_info(vaecodec.encode(sample_images[:3]))
+    assert header.level == 4 and header.coder == "range"
 
 
 def test_quality_levels_rise_in_quality_and_in_rate_per_model(sample_images):
@@ -75,17 +78,21 @@ def test_single_image_file_is_small(sample_images):
         assert len(vaecodec.encode(image)) <= 40
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"quality": 0}, "not defined"),
-    ({"quality": "high"}, "not defined"),
-    ({"quality": 2, "quant_step": 0.2}, "not both"),
-    ({"quant_step": 0.2, "coder": "range"}, "needs a quality level"),
-    ({"coder": "lzma"}, "coder must be"),
-    ({"model": "vae-seed"}, "uses model vae-default"),
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"quality": 0}, vaecodec.UnknownLevelError, "not defined"),
+    ({"quality": "high"}, vaecodec.UnknownLevelError, "not defined"),
+    ({"quality": 2, "quant_step": 0.2}, vaecodec.SettingsError, "not both"),
+    ({"quant_step": 0.2, "coder": "range"}, vaecodec.SettingsError, "needs a quality level"),
+    ({"coder": "lzma"}, vaecodec.SettingsError, "coder must be 'range' or 'zstd'"),
+    ({"model": "vae-seed"}, vaecodec.SettingsError, "uses model vae-default"),
+    ({"quant_step": 0.2, "model": "nope"}, vaecodec.UnknownModelError, "no model named 'nope'"),
 ])
-def test_bad_settings(sample_images, kwargs, message):
-    with pytest.raises(ValueError, match=message):
+def test_bad_settings(sample_images, kwargs, error, message):
+    with pytest.raises(error, match=message) as caught:
         vaecodec.encode(sample_images[:2], **kwargs)
+    assert isinstance(caught.value, vaecodec.VaezError)
+    if error is not vaecodec.UnknownModelError:
+        assert isinstance(caught.value, ValueError)
 
 
 @pytest.mark.parametrize(
@@ -102,19 +109,24 @@ def test_bad_settings(sample_images, kwargs, message):
     ],
 )
 def test_encode_rejects_bad_input(bad, error):
-    with pytest.raises(error):
+    with pytest.raises(error) as caught:
         vaecodec.encode(bad)
+    assert isinstance(caught.value, vaecodec.VaezError)  # the CLI reports it, a caller can too
+    if error is ValueError:
+        assert isinstance(caught.value, vaecodec.InvalidArrayError)
 
 
-@pytest.mark.parametrize("step", [0, -1, float("nan"), float("inf"), 1e6, "big"])
+@pytest.mark.parametrize("step", [0, -1, float("nan"), float("inf"), 1e6, "big", "0.2", True])
 def test_encode_rejects_bad_step(sample_images, step):
-    with pytest.raises(ValueError, match="quantization step"):
+    with pytest.raises(vaecodec.SettingsError, match="quantization step"):
         vaecodec.encode(sample_images[:2], quant_step=step)
 
 
 def test_decode_rejects_non_bytes():
-    with pytest.raises(TypeError):
+    with pytest.raises(vaecodec.ArgumentTypeError):
         vaecodec.decode("VAEZ")
+    with pytest.raises(TypeError):
+        vaecodec.decode(None)
 
 
 def test_names_round_trip_through_header(sample_images):
@@ -124,8 +136,32 @@ def test_names_round_trip_through_header(sample_images):
         vaecodec.encode(sample_images[:1], names=["../x.png"])
 
 
-def test_public_api_is_listed():
-    for name in vaecodec.__all__:
-        assert getattr(vaecodec, name) is not None
+@pytest.mark.parametrize("names, error, message", [
+    (["a.png"], vaecodec.InvalidArrayError, "1 names for 2 images"),
+    (["a.png", "b.png", "c.png"], vaecodec.InvalidArrayError, "3 names for 2 images"),
+    ("ab", vaecodec.ArgumentTypeError, "not one string"),
+])
+def test_names_must_match_the_images(sample_images, names, error, message):
+    with pytest.raises(error, match=message):
+        vaecodec.encode(sample_images[:2], names=names)
+
+
+def test_every_error_class_is_exported_and_derives_from_vaez_error():
+    from vaecodec import errors
+
+    classes = {name: obj for name, obj in vars(errors).items()
+               if isinstance(obj, type) and issubclass(obj, Exception)}
+    assert len(classes) > 20
+    for name, cls in classes.items():
+        assert issubclass(cls, vaecodec.VaezError), name
+        assert name in vaecodec.__all__ and getattr(vaecodec, name) is cls, name
     assert issubclass(vaecodec.TruncatedError, vaecodec.FormatError)
-    assert issubclass(vaecodec.FormatError, vaecodec.VaezError)
+    assert issubclass(vaecodec.SettingsError, ValueError)
+    assert issubclass(vaecodec.ArgumentTypeError, TypeError)
+
+
+def test_public_names_resolve():
+    for name in vaecodec.__all__:
+        getattr(vaecodec, name)  # raises AttributeError for a listed name that is missing
+    assert callable(vaecodec.encode) and callable(vaecodec.read_info)
+    assert isinstance(vaecodec.__version__, str)

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 import vaecodec
-from vaecodec import container
+from vaecodec.format import container
 from vaecodec.cli import main
 
 
@@ -242,3 +242,26 @@ def test_help_and_version(runner):
 def test_usage_error_exit_code(runner):
     result = runner.invoke(main, ["compress"])
     assert result.exit_code == 2 and "Missing argument" in result.output
+
+
+def test_a_bug_is_not_disguised_as_a_user_error(runner, tmp_path, digits, monkeypatch):
+    """Only the library's own errors (and OS errors) become one line; anything else is a
+    bug and must keep its traceback."""
+    from vaecodec import files
+
+    def broken(*args, **kwargs):
+        raise ValueError("an internal mistake")
+
+    monkeypatch.setattr(files, "compress", broken)
+    result = run(runner, "compress", digits, tmp_path / "o.vaez")
+    assert isinstance(result.exception, ValueError)
+    assert "Error: an internal mistake" not in result.output
+
+
+def test_python_dash_m_runs_the_cli():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "vaecodec", "--version"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"vaecodec, version {vaecodec.__version__}"

@@ -1,9 +1,17 @@
-"""Quality and size of the shipped default on the whole MNIST test split (needs ../shared)."""
+"""Quality and size of the shipped default on the whole MNIST test split (needs ../shared).
+
+In the long set: `python -m pytest -m "slow or fuzz"`.
+"""
 
 from __future__ import annotations
 
+import pytest
+
 import vaecodec
-from vaecodec import datasets, metrics
+from vaecodec.data import mnist as datasets
+from vaecodec.eval import metrics
+
+pytestmark = pytest.mark.slow
 
 
 def test_default_settings_on_the_test_split(mnist_root):

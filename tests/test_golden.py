@@ -34,13 +34,11 @@ def sha256(data: bytes) -> str:
 
 
 def decoded_symbols(data: bytes) -> np.ndarray:
-    from vaecodec import container, entropy, levels
+    from vaecodec import codec
+    from vaecodec.format import container
 
     archive = container.unpack(data)
-    if archive.header.coder == "range":
-        prior = levels.get(archive.header.level).prior
-        return entropy.range_decode(archive.payload, prior, archive.header.count)
-    return archive.symbols
+    return codec.decode_symbols(archive, codec.settings_for(archive.header))
 
 
 @pytest.fixture(scope="module")

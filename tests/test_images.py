@@ -16,6 +16,7 @@ from vaecodec.errors import (
 )
 
 GRAY = np.tile(np.arange(0, 252, 9, dtype=np.uint8), (28, 1))  # 0..243 across each row
+SHAPE = (28, 28)
 
 
 def save(path, image: Image.Image, **kw):
@@ -28,19 +29,19 @@ def save(path, image: Image.Image, **kw):
 def test_lossless_formats_read_exactly(tmp_path, ext):
     kw = {"lossless": True} if ext == ".webp" else {}
     path = save(tmp_path / f"a{ext}", Image.fromarray(GRAY), **kw)
-    assert np.array_equal(images.read_image(path), GRAY)
+    assert np.array_equal(images.read_image(path, SHAPE), GRAY)
 
 
 def test_jpeg_reads_close(tmp_path):
     path = save(tmp_path / "a.jpg", Image.fromarray(GRAY), quality=95)
-    assert np.abs(images.read_image(path).astype(int) - GRAY).max() <= 8
+    assert np.abs(images.read_image(path, SHAPE).astype(int) - GRAY).max() <= 8
 
 
 def test_rgb_uses_luma(tmp_path):
     rgb = np.zeros((28, 28, 3), np.uint8)
     rgb[..., 0] = 200
     rgb[..., 1] = 100
-    out = images.read_image(save(tmp_path / "a.png", Image.fromarray(rgb)))
+    out = images.read_image(save(tmp_path / "a.png", Image.fromarray(rgb)), SHAPE)
     assert np.all(np.abs(out.astype(int) - round(200 * 0.299 + 100 * 0.587)) <= 1)
 
 
@@ -55,7 +56,7 @@ def test_alpha_composited_on_black(tmp_path):
     rgba = np.zeros((28, 28, 4), np.uint8)
     rgba[..., :3] = 255
     rgba[..., 3] = 128
-    out = images.read_image(save(tmp_path / "a.png", Image.fromarray(rgba, "RGBA")))
+    out = images.read_image(save(tmp_path / "a.png", Image.fromarray(rgba, "RGBA")), SHAPE)
     assert np.all(out == 128)
     la = Image.fromarray(GRAY).convert("LA")
     assert np.array_equal(images.read_image(save(tmp_path / "la.png", la)), GRAY)
@@ -64,9 +65,9 @@ def test_alpha_composited_on_black(tmp_path):
 def test_16_bit_is_scaled_not_clipped(tmp_path):
     deep = (GRAY.astype(np.uint16) * 257)
     path = save(tmp_path / "a.png", Image.fromarray(deep))
-    assert np.array_equal(images.read_image(path), GRAY)
+    assert np.array_equal(images.read_image(path, SHAPE), GRAY)
     path = save(tmp_path / "b.tif", Image.fromarray(deep))
-    assert np.array_equal(images.read_image(path), GRAY)
+    assert np.array_equal(images.read_image(path, SHAPE), GRAY)
 
 
 def test_bilevel(tmp_path):
@@ -78,9 +79,11 @@ def test_bilevel(tmp_path):
 def test_wrong_size_names_the_file_unless_resize(tmp_path):
     path = save(tmp_path / "big.png", Image.new("L", (32, 30), 255))
     with pytest.raises(ImageSizeError, match=r"big\.png is 32x30.*--resize"):
-        images.read_image(path)
-    out = images.read_image(path, resize=True)
+        images.read_image(path, SHAPE)
+    out = images.read_image(path, SHAPE, resize=True)
     assert out.shape == (28, 28) and np.all(out == 255)
+    assert images.read_image(path, (30, 32)).shape == (30, 32)  # another model's size
+    assert images.read_image(path, (16, 16), resize=True).shape == (16, 16)
 
 
 @pytest.mark.parametrize("content", [b"", b"\x89PNG\r\n\x1a\n", b"not an image"])
@@ -88,14 +91,14 @@ def test_undecodable_file_names_it(tmp_path, content):
     path = tmp_path / "bad.png"
     path.write_bytes(content)
     with pytest.raises(InvalidImageError, match=r"bad\.png"):
-        images.read_image(path)
+        images.read_image(path, SHAPE)
 
 
 def test_truncated_png_names_it(tmp_path):
     path = save(tmp_path / "t.png", Image.fromarray(np.random.default_rng(0).integers(0, 255, (28, 28), dtype=np.uint8)))
     path.write_bytes(path.read_bytes()[:60])
     with pytest.raises(InvalidImageError, match=r"t\.png"):
-        images.read_image(path)
+        images.read_image(path, SHAPE)
 
 
 def test_collect_recurses_skips_hidden_and_other_extensions(tmp_path):
@@ -128,8 +131,8 @@ def test_read_images_skip_invalid(tmp_path):
     (tmp_path / "b.png").write_bytes(b"junk")
     files = images.collect([tmp_path])
     with pytest.raises(InvalidImageError):
-        images.read_images(files)
-    pixels, names, skipped = images.read_images(files, skip_invalid=True)
+        images.read_images(files, SHAPE)
+    pixels, names, skipped = images.read_images(files, SHAPE, skip_invalid=True)
     assert names == ["a.png"] and len(skipped) == 1 and "b.png" in skipped[0]
 
 

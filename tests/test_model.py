@@ -5,6 +5,7 @@ Needs the ``train`` extra (torch); skipped without it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 
@@ -13,16 +14,18 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="needs torch (pip install -e '.[train]')")
 
-from vaecodec import checkpoints, training  # noqa: E402
-from vaecodec.model import VAE  # noqa: E402
-from vaecodec.runtime import NumpyVAE  # noqa: E402
+import vaecodec  # noqa: E402
+from vaecodec.core.runtime import NumpyVAE  # noqa: E402
+from vaecodec.train import export, loop as training  # noqa: E402
+from vaecodec.train.model import VAE  # noqa: E402
+from vaecodec.train.recipes import Recipe  # noqa: E402
 
 
 @pytest.mark.parametrize("hidden", [(400,), (512, 256)])
 def test_numpy_runtime_matches_torch(hidden, sample_images):
     torch.manual_seed(0)
-    model = VAE(20, hidden).eval()
-    net = NumpyVAE(training.export_weights(model))
+    model = VAE((28, 28), 20, hidden).eval()
+    net = NumpyVAE(export.export_weights(model), (28, 28))
     x = sample_images.reshape(len(sample_images), -1).astype(np.float32) / 255
     with torch.no_grad():
         mu, _ = model.encode(torch.from_numpy(x))
@@ -32,14 +35,14 @@ def test_numpy_runtime_matches_torch(hidden, sample_images):
 
 
 def test_shipped_default_model_matches_its_torch_twin(sample_images):
-    from safetensors.numpy import load_file
-
-    info = checkpoints.find()
-    arch = info.metadata["architecture"]
-    tensors = load_file(str(info.weights_path))
-    model = training.import_weights(tensors, arch["latent_size"], arch["hidden"])
-    assert np.array_equal(training.export_weights(model)["decoder.0.weight"], tensors["decoder.0.weight"])
-    net = checkpoints.load(info.model_id)
+    zoo = vaecodec.Zoo.installed()
+    info = zoo.find()
+    tensors = info.tensors()
+    model = export.import_model(info)
+    exported = export.export_weights(model)
+    assert exported.keys() == tensors.keys()
+    assert all(np.array_equal(exported[k], tensors[k]) for k in tensors)
+    net = zoo.vae(info)
     x = sample_images.reshape(len(sample_images), -1).astype(np.float32) / 255
     with torch.no_grad():
         mu, _ = model.encode(torch.from_numpy(x))
@@ -49,44 +52,55 @@ def test_shipped_default_model_matches_its_torch_twin(sample_images):
 
 
 def test_training_is_reproducible_and_writes_a_loadable_checkpoint(tmp_path, sample_images):
-    recipe = training.Recipe(name="tiny", hidden=(32,), epochs=2, batch_size=50, seed=7)
+    recipe = Recipe(name="tiny", hidden=(32,), epochs=2, batch_size=50, seed=7)
     logs: list[str] = []
     first = training.train(recipe, sample_images, log=logs.append)
     second = training.train(recipe, sample_images, log=lambda s: None)
     assert len(logs) == 2 and "epoch 2/2" in logs[-1]
     for a, b in zip(first.state_dict().values(), second.state_dict().values()):
         assert torch.equal(a, b)
-    weights, meta_path = training.save_checkpoint(
-        first, recipe, tmp_path, sample_images, data_root=tmp_path, train_seconds=1.0
-    )
-    meta = json.loads(meta_path.read_text())
-    assert meta["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    info = export.save_checkpoint(first, recipe, tmp_path, sample_images, data_root=tmp_path,
+                                  train_seconds=1.0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vae-tiny.json", "vae-tiny.safetensors"]
+    meta = json.loads((tmp_path / "vae-tiny.json").read_text())
+    weights = (tmp_path / "vae-tiny.safetensors").read_bytes()
+    assert meta["weights_sha256"] == hashlib.sha256(weights).hexdigest() == info.model_id.hex()
     assert meta["recipe"]["seed"] == 7 and meta["architecture"]["hidden"] == [32]
     for key in ("test_loss_nats", "psnr_db", "ssim", "bytes_per_image"):
         assert np.isfinite(meta["test_metrics"][key])
+    # the folder is a model store the codec can use as it is
+    zoo = vaecodec.Zoo.from_folders([tmp_path])
+    data = vaecodec.encode(sample_images[:20], quant_step=0.2, model="vae-tiny", zoo=zoo)
+    assert vaecodec.decode(data, zoo=zoo).shape == (20, 28, 28)
+    assert len(data) / 20 < 40
+    with pytest.raises(vaecodec.UnknownModelError):
+        vaecodec.decode(data)  # not installed
 
 
 def test_shipped_checkpoints_are_intact():
-    models = {m.name: m for m in checkpoints.list_models()}
-    assert {"vae-default", "vae-seed"} <= set(models)
+    zoo = vaecodec.Zoo.installed()
+    models = {m.name: m for m in zoo.models() + zoo.models(vaecodec.zoo.PIXEL_MODEL)}
+    assert {"vae-default", "vae-seed", "pixel-l1"} <= set(models)
     for info in models.values():
         assert hashlib.sha256(info.weights_path.read_bytes()).digest() == info.model_id
         meta = info.metadata
-        for key in ("recipe", "data", "test_metrics", "architecture"):
+        for key in ("recipe", "data", "architecture"):
             assert key in meta
+        assert info.image_shape == (28, 28)
         assert meta["data"]["sha256"]["train-images-idx3-ubyte"] == (
             "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db")
 
 
 def test_shipped_model_ids_are_distinct_in_their_first_four_bytes():
     # format v2 stores 4 bytes of the model id
-    prefixes = [m.model_id[:4] for m in checkpoints.list_models()]
+    zoo = vaecodec.Zoo.installed()
+    prefixes = [m.model_id[:4] for m in zoo.models() + zoo.models(vaecodec.zoo.PIXEL_MODEL)]
     assert len(set(prefixes)) == len(prefixes)
 
 
 def test_conv_recipe_trains(sample_images):
-    recipe = training.Recipe(name="conv-tiny", architecture="conv", hidden=(4, 8), epochs=1,
-                             batch_size=50, distortion="mse", mse_sigma=0.1)
+    recipe = Recipe(name="conv-tiny", architecture="conv", hidden=(4, 8), epochs=1,
+                    batch_size=50, distortion="mse", mse_sigma=0.1)
     model = training.train(recipe, sample_images[:100], log=lambda s: None)
     with torch.no_grad():
         mu, logvar = model.encode(torch.rand(3, 784))
@@ -97,7 +111,7 @@ def test_conv_recipe_trains(sample_images):
 
 def test_random_shift_moves_each_image_by_at_most_shift_pixels_with_zero_fill():
     images = torch.rand(64, 784)
-    moved = training.random_shift(images, 2, torch.Generator().manual_seed(3))
+    moved = training.random_shift(images, (28, 28), 2, torch.Generator().manual_seed(3))
     a, b = images.reshape(-1, 28, 28), moved.reshape(-1, 28, 28)
     seen = set()
     for original, shifted in zip(a, b):
@@ -110,8 +124,8 @@ def test_random_shift_moves_each_image_by_at_most_shift_pixels_with_zero_fill():
 
 
 def test_shift_recipe_is_reproducible_and_changes_training(sample_images):
-    base = training.Recipe(name="tiny", hidden=(16,), epochs=1, batch_size=50, seed=3)
-    shifted = training.dataclasses.replace(base, shift=1)
+    base = Recipe(name="tiny", hidden=(16,), epochs=1, batch_size=50, seed=3)
+    shifted = dataclasses.replace(base, shift=1)
     runs = [training.train(r, sample_images[:100], log=lambda s: None)
             for r in (shifted, shifted, base)]
     weights = [next(iter(m.state_dict().values())) for m in runs]
@@ -119,8 +133,8 @@ def test_shift_recipe_is_reproducible_and_changes_training(sample_images):
 
 
 def test_quant_noise_recipe_decodes_mu_plus_uniform_noise(sample_images, monkeypatch):
-    base = training.Recipe(name="tiny", hidden=(16,), epochs=1, batch_size=50, seed=3)
-    qat = training.dataclasses.replace(base, quant_noise=0.5)
+    base = Recipe(name="tiny", hidden=(16,), epochs=1, batch_size=50, seed=3)
+    qat = dataclasses.replace(base, quant_noise=0.5)
     mus, zs = [], []  # what the encoder gave and what the decoder was given, per batch
     encode, decode_logits = VAE.encode, VAE.decode_logits
 

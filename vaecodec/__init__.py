@@ -1,4 +1,4 @@
-"""vaecodec: a learned lossy codec for 28x28 grayscale images, built on a trained VAE.
+"""vaecodec: a learned codec for small grayscale images, built on a trained VAE.
 
     import vaecodec
     data = vaecodec.encode(images)     # uint8 (N, 28, 28) -> bytes of a .vaez file
@@ -10,9 +10,11 @@ Importing vaecodec is cheap: numpy, Pillow and zstd load when a function is firs
 from __future__ import annotations
 
 from .errors import (
+    ArgumentTypeError,
     BadMagicError,
     ChecksumError,
     CorruptHeaderError,
+    CorruptModelError,
     CorruptPayloadError,
     DuplicateNameError,
     EmptySelectionError,
@@ -20,10 +22,14 @@ from .errors import (
     HeaderTooLargeError,
     ImageSizeError,
     InputError,
+    InvalidArrayError,
     InvalidImageError,
+    ModelError,
     OutputExistsError,
     OutputPathError,
     PayloadSizeError,
+    ReleasedLevelError,
+    SettingsError,
     TrailingBytesError,
     TruncatedError,
     UnknownLevelError,
@@ -43,9 +49,9 @@ __all__ = [
     "read_info",
     "list_models",
     "list_levels",
+    "Zoo",
     "DEFAULT_LEVEL",
     "DEFAULT_QUANT_STEP",
-    "UnknownLevelError",
     "VaezError",
     "FormatError",
     "TruncatedError",
@@ -58,8 +64,15 @@ __all__ = [
     "PayloadSizeError",
     "CorruptPayloadError",
     "UnsafeNameError",
+    "ModelError",
     "UnknownModelError",
+    "CorruptModelError",
+    "UnknownLevelError",
+    "ReleasedLevelError",
+    "SettingsError",
+    "ArgumentTypeError",
     "InputError",
+    "InvalidArrayError",
     "InvalidImageError",
     "ImageSizeError",
     "EmptySelectionError",
@@ -69,26 +82,41 @@ __all__ = [
     "__version__",
 ]
 
-# Loaded on first use (PEP 562) so that `vaecodec --help` and `vaecodec info` start fast.
+# Loaded on first use (PEP 562) so that `vaecodec --help` and `vaecodec info` start fast:
+# public name -> (module, its name there)
 _LAZY = {
-    "encode": "codec",
-    "decode": "codec",
-    "compress": "codec",
-    "decompress": "codec",
-    "read_info": "codec",
-    "list_models": "checkpoints",
-    "list_levels": "levels",
-    "DEFAULT_LEVEL": "levels",
-    "DEFAULT_QUANT_STEP": "quantize",
+    "encode": ("codec", "encode"),
+    "decode": ("codec", "decode"),
+    "compress": ("files", "compress"),
+    "decompress": ("files", "decompress"),
+    "read_info": ("files", "read_info"),
+    "Zoo": ("zoo", "Zoo"),
+    "DEFAULT_LEVEL": ("zoo", "DEFAULT_LEVEL"),
+    "DEFAULT_QUANT_STEP": ("core.quantize", "DEFAULT_STEP"),
 }
+
+
+def list_models(kind: str = "vae"):
+    """The installed models of one kind: "vae" (the base layer) or "pixel-model"."""
+    from .zoo import Zoo
+
+    return Zoo.installed().models(kind)
+
+
+def list_levels():
+    """Every installed quality level, in order of quality, with its measured rate and
+    quality (``Level.measured``)."""
+    from .zoo import Zoo
+
+    return Zoo.installed().levels()
 
 
 def __getattr__(name: str):
     if name in _LAZY:
         import importlib
 
-        module = importlib.import_module(f".{_LAZY[name]}", __name__)
-        value = getattr(module, "DEFAULT_STEP" if name == "DEFAULT_QUANT_STEP" else name)
+        module_name, attribute = _LAZY[name]
+        value = getattr(importlib.import_module(f".{module_name}", __name__), attribute)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'vaecodec' has no attribute {name!r}")

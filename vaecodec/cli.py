@@ -1,7 +1,8 @@
 """The `vaecodec` command: parse options, call the library, print, map errors.
 
 Library errors (``VaezError``) and OS errors become one line ``Error: ...`` on stderr and
-exit status 1; click's own usage errors exit with 2.
+exit status 1; click's own usage errors exit with 2; anything else is a bug and shows its
+traceback. Defaults shown in the help come from the library.
 """
 
 from __future__ import annotations
@@ -15,6 +16,11 @@ import click
 
 from . import __version__
 from .errors import VaezError
+from .format.container import CODERS, MAX_RESIDUAL_ERROR
+from .zoo.levels import DEFAULT_LEVEL
+from .zoo.models import DEFAULT_MODEL
+
+CODER_NAMES = sorted({name for name, _ in CODERS.values()}, reverse=True)  # range, zstd
 
 
 def _report_errors(func):
@@ -23,8 +29,6 @@ def _report_errors(func):
         try:
             return func(*args, **kwargs)
         except VaezError as e:
-            raise click.ClickException(str(e)) from None
-        except ValueError as e:  # bad option values checked by the library (e.g. the step)
             raise click.ClickException(str(e)) from None
         except OSError as e:
             where = f": {e.filename}" if e.filename else ""
@@ -57,7 +61,7 @@ def _progress(label: str):
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="vaecodec")
 def main() -> None:
-    """vaecodec: compress 28x28 grayscale images (digits) with a trained VAE.
+    """vaecodec: compress small grayscale images (digits) with a trained VAE.
 
     \b
       vaecodec compress digits/ out.vaez
@@ -72,21 +76,23 @@ def main() -> None:
 @click.argument("output", type=click.Path())
 @click.option("-q", "--quality", type=int, default=None, metavar="LEVEL",
               help="Quality level, 1 (smallest, lowest quality) to the highest (best "
-                   "quality) in `vaecodec levels` (default 4).")
+                   f"quality) in `vaecodec levels` (default {DEFAULT_LEVEL}).")
 @click.option("--step", "quant_step", type=float, default=None, metavar="FLOAT",
               help="Instead of a level: the latent's quantization step (smaller: bigger "
                    "file, better quality); coded with zstd.")
 @click.option("--model", default=None,
-              help="Model name, with --step (default: vae-default).")
-@click.option("--coder", type=click.Choice(["range", "zstd"]), default=None,
+              help=f"Model name, with --step (default: {DEFAULT_MODEL}).")
+@click.option("--coder", type=click.Choice(CODER_NAMES), default=None,
               help="Entropy coder for a quality level: range (learned prior, default) "
                    "or zstd.")
 @click.option("--lossless", is_flag=True,
               help="Add a residual layer so that decompress restores every pixel exactly.")
-@click.option("--max-error", type=click.IntRange(0, 32), default=None, metavar="K",
-              help="Add a residual layer that keeps every pixel within +-K (0..32, on the "
-                   "0..255 scale) of the original; 0 is --lossless.")
-@click.option("--resize", is_flag=True, help="Scale images that are not 28x28 to 28x28.")
+@click.option("--max-error", type=click.IntRange(0, MAX_RESIDUAL_ERROR), default=None,
+              metavar="K",
+              help=f"Add a residual layer that keeps every pixel within +-K (0..{MAX_RESIDUAL_ERROR}, "
+                   "on the 0..255 scale) of the original; 0 is --lossless.")
+@click.option("--resize", is_flag=True,
+              help="Scale images that are not the model's size to it (Lanczos).")
 @click.option("--skip-invalid", is_flag=True,
               help="Skip files that cannot be decoded (with a warning) instead of failing.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
@@ -99,10 +105,10 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
     hidden files and other extensions in folders are ignored. Names are stored relative
     to each folder given.
     """
-    from . import codec
+    from . import files
 
     with _progress("reading images") as progress:
-        result = codec.compress(
+        result = files.compress(
             sources, output, quality=quality, quant_step=quant_step, model=model, coder=coder,
             lossless=lossless, max_error=max_error, resize=resize, skip_invalid=skip_invalid,
             force=force, progress=progress,
@@ -126,10 +132,10 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
 @_report_errors
 def decompress(archive, output_dir, force):
     """Decode ARCHIVE (.vaez) into PNG files, restoring their relative names."""
-    from . import codec
+    from . import files
 
     with _progress("writing images") as progress:
-        result = codec.decompress(archive, output_dir, force=force, progress=progress)
+        result = files.decompress(archive, output_dir, force=force, progress=progress)
     click.echo(f"decompressed {len(result.paths)} images into {result.output_dir}")
 
 
@@ -141,13 +147,15 @@ def info(archive, as_json):
     """Show what a .vaez file holds (reads only its header)."""
     import os
 
-    from . import checkpoints, codec, levels
+    from . import files
     from .errors import UnknownModelError
+    from .zoo import Zoo
 
-    header = codec.read_info(archive)
+    zoo = Zoo.installed()
+    header = files.read_info(archive, zoo=zoo)
     size = os.path.getsize(archive)
     try:
-        model_name = checkpoints.find(header.model_id).name
+        model_name = zoo.find(header.model_id).name
     except UnknownModelError:
         model_name = None
     if as_json:
@@ -159,19 +167,21 @@ def info(archive, as_json):
     if header.level is not None:
         quant = f"quality level {header.level}"
         with contextlib.suppress(VaezError):
-            quant += f" (step {levels.get(header.level).quant_step:g})"
+            quant += f" (step {zoo.level(header.level).quant_step:g})"
     else:
         quant = f"step {header.quant_step:g}"
     coder = ("range coder, learned prior" if header.coder == "range"
              else f"zstd, {header.symbol_dtype} symbols")
+    shape = ("size unknown" if header.image_shape is None
+             else f"{header.image_shape[1]}x{header.image_shape[0]}")
     rows = [
         ("format version", str(header.version)),
-        ("images", f"{header.count} ({header.image_shape[0]}x{header.image_shape[1]})"),
+        ("images", f"{header.count} ({shape})"),
         ("model", f"{model_name or 'unknown to this vaecodec'} ({header.model_id.hex()})"),
         ("latent size", str(header.latent_size)),
         ("quantization", quant),
         ("payload", f"{header.payload_size} bytes ({coder})"),
-        ("residual", _residual_row(header.residual)),
+        ("residual", _residual_row(header.residual, zoo)),
         ("names", names),
         ("file size", f"{size} bytes ({size / header.count:.2f} bytes/image)"),
     ]
@@ -180,14 +190,14 @@ def info(archive, as_json):
         click.echo(f"  {key + ':':16}{value}")
 
 
-def _residual_row(layer) -> str:
+def _residual_row(layer, zoo) -> str:
     if layer is None:
         return "none (lossy)"
-    from . import checkpoints
     from .errors import UnknownModelError
+    from .zoo import PIXEL_MODEL
 
     try:
-        name = checkpoints.find(layer.model_id, checkpoints.PIXEL_MODEL).name
+        name = zoo.find(layer.model_id, PIXEL_MODEL).name
     except UnknownModelError:
         name = "unknown to this vaecodec"
     bound = "lossless" if layer.max_error == 0 else f"max error {layer.max_error}"
@@ -200,9 +210,9 @@ def _residual_row(layer) -> str:
 @_report_errors
 def list_levels(as_json):
     """List the quality levels with their size and quality on the MNIST test split."""
-    from . import levels
+    from .zoo import Zoo
 
-    rows = levels.list_levels()
+    rows = Zoo.installed().levels()
     if as_json:
         click.echo(json.dumps([{"level": lv.level, "model": lv.model,
                                 "quant_step": lv.quant_step, **lv.measured} for lv in rows],
@@ -211,7 +221,7 @@ def list_levels(as_json):
     click.echo("level  model         step   bytes/image   PSNR (dB)   SSIM    (MNIST test split)")
     for lv in rows:
         m = lv.measured
-        default = "  (default)" if lv.level == levels.DEFAULT_LEVEL else ""
+        default = "  (default)" if lv.level == DEFAULT_LEVEL else ""
         click.echo(f"{lv.level:5d}  {lv.model:12s} {lv.quant_step:5g}  {m.get('bytes_per_image', 0):11.2f}"
                    f"   {m.get('psnr_db', 0):9.2f}   {m.get('ssim', 0):.3f}{default}")
 

@@ -1,116 +1,161 @@
-"""encode(images) -> bytes, decode(bytes) -> images, and the file-level helpers.
+"""encode(images) -> bytes, decode(bytes) -> images.
 
-The pipeline: pixels -> model (encoder mean) -> quantizer -> container bytes, and back.
+The pipeline: pixels -> model (encoder mean) -> quantizer -> coder -> container bytes, and
+back. Options are checked and resolved once, by ``resolve``, into a frozen ``Settings``
+that the rest of the way only reads; a file's header is resolved the same way by
+``settings_for``. The models come from a ``Zoo`` (by default the installed one), which is
+how a caller hands over a model or level that is not installed.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import io
-import os
-import tempfile
-from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 
-from . import checkpoints, container, images as image_files, levels, quantize
+from .core import coders, pixels as pixel_conv, quantize
 from .errors import (
+    ArgumentTypeError,
     CorruptHeaderError,
-    CorruptPayloadError,
-    InputError,
-    OutputExistsError,
-    OutputPathError,
+    InvalidArrayError,
+    SettingsError,
     UnknownLevelError,
-    VaezError,
+    UnknownModelError,
 )
+from .format import container
+from .zoo import DEFAULT_LEVEL, PIXEL_MODEL, Level, ModelInfo, Zoo
 
-Progress = Callable[[int, int], None]  # (done, total)
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Everything an encoder (or a file's decoder) needs, resolved and checked."""
+
+    model: ModelInfo  # the VAE of the base layer
+    quant_step: float
+    coder: str  # a key of core.coders.CODERS
+    level: Level | None = None  # None: an explicit step
+    max_error: int | None = None  # the residual layer's bound: None lossy, 0 lossless
+    pixel_model: ModelInfo | None = None  # the residual layer's model
+    zoo: Zoo = dataclasses.field(default_factory=Zoo.installed, repr=False, compare=False)
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return self.vae().image_shape
+
+    def vae(self):
+        return self.zoo.vae(self.model)
+
+    def prior(self):
+        return self.level.prior if self.level is not None else None
 
 
-class InvalidArrayError(InputError):
-    """An array passed to ``encode`` has the wrong shape or values."""
+def _check_max_error(lossless, max_error) -> int | None:
+    """The residual layer's error bound (0 = lossless), or None for a lossy file."""
+    if not isinstance(lossless, bool):
+        raise ArgumentTypeError(f"lossless must be True or False, not {lossless!r}")
+    if max_error is None:
+        return 0 if lossless else None
+    if isinstance(max_error, (bool, np.bool_)) or not isinstance(max_error, (int, np.integer)):
+        raise ArgumentTypeError(f"max_error must be an integer, not {max_error!r}")
+    if not 0 <= max_error <= container.MAX_RESIDUAL_ERROR:
+        raise SettingsError(f"max_error must be 0..{container.MAX_RESIDUAL_ERROR} (on the "
+                            f"0..255 pixel scale), got {max_error}")
+    if lossless and max_error != 0:
+        raise SettingsError("lossless means max_error 0; give one or the other")
+    return int(max_error)
+
+
+def resolve(*, quality: int | None = None, quant_step: float | None = None,
+            model: str | None = None, coder: str | None = None, lossless: bool = False,
+            max_error: int | None = None, zoo: Zoo | None = None) -> Settings:
+    """Check encoding options (as ``encode`` takes them) and resolve them into Settings:
+    the level, its model, the step, the coder and, for a residual layer, its pixel model."""
+    zoo = Zoo.installed() if zoo is None else zoo
+    if not isinstance(zoo, Zoo):
+        raise ArgumentTypeError(f"zoo must be a vaecodec.Zoo, not {type(zoo).__name__}")
+    max_error = _check_max_error(lossless, max_error)
+    pixel_model = None
+    if max_error is not None:
+        if quant_step is not None:
+            raise SettingsError("lossless and max-error files use a quality level for their "
+                                "base layer, not a quantization step")
+        pixel_model = zoo.find(None, PIXEL_MODEL)
+        base = pixel_model.metadata["base_level"]
+        if quality is not None and quality != base:
+            raise SettingsError(f"lossless and max-error files use quality level {base} as "
+                                f"their base layer (the pixel model is fitted on it), not "
+                                f"{quality}")
+        quality = base
+    if coder is not None and coder not in coders.CODERS:
+        choices = " or ".join(repr(name) for name in coders.CODERS)
+        raise SettingsError(f"coder must be {choices}, not {coder!r}")
+    if quant_step is not None:
+        if quality is not None:
+            raise SettingsError("give a quality level or a quantization step, not both")
+        if coder is not None and coders.CODERS[coder].needs_prior:
+            raise SettingsError(f"the {coder} coder needs a quality level (its prior is "
+                                "fitted per level); use coder='zstd' with an explicit step")
+        return Settings(zoo.find(model), quantize.check_step(quant_step), "zstd", zoo=zoo)
+    level = zoo.level(DEFAULT_LEVEL if quality is None else quality)
+    if model is not None and zoo.find(model).name != level.model:
+        raise SettingsError(f"quality level {level.level} uses model {level.model}, "
+                            f"not {model}; give quant_step to use another model")
+    return Settings(zoo.level_model(level), level.quant_step, coder or "range", level,
+                    max_error, pixel_model, zoo)
 
 
 def _as_array(images) -> np.ndarray:
-    """uint8 or float [0, 1] array / tensor, (N, 28, 28) or (28, 28) -> float32 (N, 784)."""
+    """A numpy view of what the caller passed (an array or a torch tensor), type-checked."""
     if type(images).__module__.split(".")[0] == "torch" and hasattr(images, "detach"):
         images = images.detach().cpu().numpy()
     if not isinstance(images, np.ndarray):
-        raise TypeError(
-            f"images must be a numpy array or torch tensor, not {type(images).__name__}"
-        )
+        raise ArgumentTypeError(
+            f"images must be a numpy array or torch tensor, not {type(images).__name__}")
+    if images.dtype != np.uint8 and images.dtype.kind != "f":
+        raise ArgumentTypeError(
+            f"images must be uint8 (0..255) or float (0..1), not {images.dtype}")
+    return images
+
+
+def _pixels(images: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None]:
+    """(float32 intensities (N, H * W), the uint8 pixels (N, H * W) when given as uint8)."""
     if images.ndim == 2:
         images = images[None]
-    if images.ndim != 3 or images.shape[1:] != image_files.IMAGE_SHAPE:
+    if images.ndim != 3 or images.shape[1:] != tuple(shape):
+        h, w = shape
         raise InvalidArrayError(
-            f"images must have shape (N, 28, 28) or (28, 28), got {images.shape}"
-        )
+            f"images must have shape (N, {h}, {w}) or ({h}, {w}), got {images.shape}")
     if len(images) == 0:
         raise InvalidArrayError("no images to encode (the array is empty)")
     if images.dtype == np.uint8:
-        return images.reshape(len(images), -1).astype(np.float32) / np.float32(255.0)
-    if images.dtype.kind == "f":
-        values = images.reshape(len(images), -1).astype(np.float32)
-        if not np.all(np.isfinite(values)) or values.min() < 0.0 or values.max() > 1.0:
-            raise InvalidArrayError("float images must hold finite values in [0, 1]")
-        return values
-    raise TypeError(f"images must be uint8 (0..255) or float (0..1), not {images.dtype}")
+        return pixel_conv.to_unit(images), images.reshape(len(images), -1)
+    values = images.reshape(len(images), -1).astype(np.float32)
+    if not np.all(np.isfinite(values)) or values.min() < 0.0 or values.max() > 1.0:
+        raise InvalidArrayError("float images must hold finite values in [0, 1]")
+    return values, None
 
 
-def _max_error(lossless, max_error) -> int | None:
-    """The residual layer's error bound (0 = lossless), or None for a lossy file."""
-    if not isinstance(lossless, bool):
-        raise TypeError(f"lossless must be True or False, not {lossless!r}")
-    if max_error is not None:
-        if isinstance(max_error, bool) or not isinstance(max_error, (int, np.integer)):
-            raise TypeError(f"max_error must be an integer, not {max_error!r}")
-        if not 0 <= max_error <= container.MAX_RESIDUAL_ERROR:
-            raise ValueError(f"max_error must be 0..{container.MAX_RESIDUAL_ERROR} (on the "
-                             f"0..255 pixel scale), got {max_error}")
-        if lossless and max_error != 0:
-            raise ValueError("lossless means max_error 0; give one or the other")
-        return int(max_error)
-    return 0 if lossless else None
-
-
-def _settings(quality, quant_step, model, coder, max_error=None):
-    """Check encoding options; returns (level or None, step, coder, model info)."""
-    if max_error is not None:
-        if quant_step is not None:
-            raise ValueError("lossless and max-error files use a quality level for their "
-                             "base layer, not a quantization step")
-        pixel_model = checkpoints.find(None, checkpoints.PIXEL_MODEL)
-        base = pixel_model.metadata["base_level"]
-        if quality is not None and quality != base:
-            raise ValueError(f"lossless and max-error files use quality level {base} as "
-                             f"their base layer (the pixel model is fitted on it), not {quality}")
-        quality = base
-    if coder not in (None, "range", "zstd"):
-        raise ValueError(f"coder must be 'range' or 'zstd', not {coder!r}")
-    if quant_step is not None:
-        if quality is not None:
-            raise ValueError("give a quality level or a quantization step, not both")
-        if coder == "range":
-            raise ValueError("the range coder needs a quality level (its prior is fitted "
-                             "per level); use coder='zstd' with an explicit step")
-        return None, quantize.check_step(quant_step), "zstd", checkpoints.find(model)
-    level = levels.get(levels.DEFAULT_LEVEL if quality is None else quality)
-    if model is not None and checkpoints.find(model).name != level.model:
-        raise ValueError(f"quality level {level.level} uses model {level.model}, "
-                         f"not {model}; give quant_step to use another model")
-    # by id, not name: the level's prior belongs to exactly these weights
-    return level, level.quant_step, coder or "range", checkpoints.find(level.model_id)
+def _names(names, count: int) -> tuple[str, ...] | None:
+    if names is None:
+        return None
+    if isinstance(names, (str, bytes)):
+        raise ArgumentTypeError("names must be a list of strings, not one string")
+    names = list(names)
+    if len(names) != count:
+        raise InvalidArrayError(f"{len(names)} names for {count} images; give one per image")
+    return container.check_names(names, count)
 
 
 def encode(images, *, quality: int | None = None, quant_step: float | None = None,
            model: str | None = None, coder: str | None = None,
            names: Iterable[str] | None = None, lossless: bool = False,
-           max_error: int | None = None) -> bytes:
+           max_error: int | None = None, zoo: Zoo | None = None) -> bytes:
     """Compress images to the bytes of a .vaez file.
 
-    ``images``: uint8 (N, 28, 28) or (28, 28), float in [0, 1], or a torch tensor of either.
+    ``images``: uint8 (N, H, W) or (H, W), float in [0, 1], or a torch tensor of either,
+    in the model's image shape (28x28 for the shipped models).
     ``quality``: a quality level (``vaecodec.list_levels()``; default ``DEFAULT_LEVEL``).
     ``quant_step``: instead of a level, an explicit quantization step (smaller: more
     bytes, better quality), with ``model`` (default: the default model) and zstd.
@@ -120,309 +165,138 @@ def encode(images, *, quality: int | None = None, quant_step: float | None = Non
     (float images are rounded to uint8 first). ``max_error``: a residual layer that keeps
     every pixel within +-max_error (0..32) of the original; 0 is lossless. Both use the
     pixel model's base level (``quality`` 1) for the latent.
+    ``zoo``: where models and levels come from (default: the installed ones).
     """
-    pixels = _as_array(images)
-    max_error = _max_error(lossless, max_error)
-    level, quant_step, coder, info = _settings(quality, quant_step, model, coder, max_error)
-    if max_error is not None and len(pixels) > container.MAX_RESIDUAL_COUNT:
-        raise InvalidArrayError(f"{len(pixels)} images: a lossless or max-error file holds "
-                                f"at most {container.MAX_RESIDUAL_COUNT}; split them")
-    net = checkpoints.load(info.model_id)
-    symbols = quantize.quantize(net.encode_mean(pixels), quant_step)
-    if names is not None:
-        names = container.check_names(list(names), len(pixels))
-    if coder == "range":
-        from . import entropy
+    images = _as_array(images)
+    settings = resolve(quality=quality, quant_step=quant_step, model=model, coder=coder,
+                       lossless=lossless, max_error=max_error, zoo=zoo)
+    return encode_with(settings, images, names)
 
-        payload, dtype = entropy.range_encode(symbols, level.prior), "int32"
-    else:
-        dtype = symbols.dtype.name
-        payload = container.zstd_payload(symbols, dtype)
+
+def encode_with(settings: Settings, images: np.ndarray, names=None) -> bytes:
+    """``encode`` with resolved settings (``images`` a numpy array)."""
+    unit, exact = _pixels(_as_array(images), settings.image_shape)
+    count = len(unit)
+    names = _names(names, count)
+    if settings.max_error is not None and count > container.MAX_RESIDUAL_COUNT:
+        raise InvalidArrayError(f"{count} images: a lossless or max-error file holds "
+                                f"at most {container.MAX_RESIDUAL_COUNT}; split them")
+    net = settings.vae()
+    symbols = quantize.quantize(net.encode_mean(unit), settings.quant_step)
+    payload, dtype = coders.CODERS[settings.coder].encode(symbols, settings.prior())
     header = container.Header(
-        model_id=info.model_id,
+        model_id=settings.model.model_id,
         latent_size=net.latent_size,
-        image_shape=image_files.IMAGE_SHAPE,
-        count=len(pixels),
-        quant_step=None if level else quant_step,
-        level=level.level if level else None,
-        coder=coder,
+        image_shape=None,  # the model's
+        count=count,
+        quant_step=None if settings.level else settings.quant_step,
+        level=settings.level.level if settings.level else None,
+        coder=settings.coder,
         symbol_dtype=dtype,
         names=names,
     )
-    if max_error is None:
+    if settings.max_error is None:
         return container.pack(header, payload)
-    from . import residual
-
-    pixel_info = checkpoints.find(None, checkpoints.PIXEL_MODEL)
-    pixel_model = checkpoints.load_pixel_model(pixel_info.model_id)
-    exact = np.rint(pixels * 255.0).astype(np.uint8)
-    base = pixel_model.base_pixels(symbols)
-    chunks = [residual.encode(pixel_model, exact[i : i + container.RESIDUAL_CHUNK],
-                              base[i : i + container.RESIDUAL_CHUNK], max_error)
-              for i in range(0, len(exact), container.RESIDUAL_CHUNK)]
+    pixel_model = settings.zoo.pixel_model(settings.pixel_model)
+    if exact is None:  # float input: the uint8 pixels it rounds to
+        exact = np.rint(unit * 255.0).astype(np.uint8)
+    coder = coders.RESIDUAL_CODERS[max(coders.RESIDUAL_CODERS)]
+    chunks = coder.encode(pixel_model, exact, pixel_model.base_pixels(symbols),
+                          settings.max_error)
     header = dataclasses.replace(header, residual=container.Residual(
-        pixel_model.model_id, max_error, tuple(len(c) for c in chunks)))
+        pixel_model.model_id, settings.max_error, tuple(len(c) for c in chunks), coder.layout))
     return container.pack(header, payload, b"".join(chunks))
 
 
-def _reconstruct(archive: container.Archive) -> np.ndarray:
-    """uint8 images (N, 28, 28) of a parsed archive (model, level and prior resolved)."""
-    header = archive.header
-    info = checkpoints.find(header.model_id)
+# --- decoding -----------------------------------------------------------------------------
+def settings_for(header: container.Header, zoo: Zoo | None = None) -> Settings:
+    """The Settings a file's header names, checked against the zoo's models and levels
+    before anything is decoded."""
+    zoo = Zoo.installed() if zoo is None else zoo
+    model = zoo.find(header.model_id)
     pixel_model = None
     if header.residual is not None:  # both models are known before anything is decoded
-        pixel_model = checkpoints.find(header.residual.model_id, checkpoints.PIXEL_MODEL)
-    step, symbols = header.quant_step, archive.symbols
+        pixel_model = zoo.find(header.residual.model_id, PIXEL_MODEL)
+    level, step = None, header.quant_step
     if header.level is not None:
         try:
-            level = levels.get(header.level)
+            level = zoo.level(header.level)
         except UnknownLevelError:
             from . import __version__
 
             raise UnknownLevelError(
                 f"the file uses quality level {header.level}, which this vaecodec "
-                f"({__version__}) does not define (levels: {levels.known_range()}); if a "
+                f"({__version__}) does not define (levels: {zoo.known_range()}); if a "
                 "newer vaecodec made it, upgrade"
             ) from None
-        if level.model_id != info.model_id:
+        if level.model_id != model.model_id:
             raise CorruptHeaderError(
                 f"quality level {level.level} uses model {level.model}, but the header names "
                 f"model {header.model_id.hex()}"
             )
         step = level.quant_step
-        if header.coder == "range":
-            symbols = _range_decode(archive.payload, level.prior, header.count)
-    net = checkpoints.load(info.model_id)
-    if header.latent_size != net.latent_size or header.image_shape != image_files.IMAGE_SHAPE:
+    settings = Settings(model, step, header.coder, level,
+                        None if header.residual is None else header.residual.max_error,
+                        pixel_model, zoo)
+    net = settings.vae()
+    shape_ok = header.image_shape is None or tuple(header.image_shape) == net.image_shape
+    if header.latent_size != net.latent_size or not shape_ok:
+        shown = "the model's" if header.image_shape is None else str(tuple(header.image_shape))
         raise CorruptHeaderError(
-            f"header says latent size {header.latent_size} and images {header.image_shape}, "
-            f"but its model has {net.latent_size} and {image_files.IMAGE_SHAPE}"
+            f"header says latent size {header.latent_size} and images {shown}, "
+            f"but its model has {net.latent_size} and {net.image_shape}"
         )
-    if pixel_model is not None:
-        return _decode_residual(archive, symbols, pixel_model).reshape(
-            header.count, *image_files.IMAGE_SHAPE)
-    latents = quantize.dequantize(symbols, step)
-    return net.decode_pixels(latents).reshape(header.count, *image_files.IMAGE_SHAPE)
+    return settings
 
 
-def _decode_residual(archive: container.Archive, symbols: np.ndarray,
-                     info: checkpoints.ModelInfo) -> np.ndarray:
-    from . import residual
+def decode_symbols(archive: container.Archive, settings: Settings) -> np.ndarray:
+    """The latent symbols (count, latent_size) of a checked file."""
+    header = archive.header
+    return coders.CODERS[header.coder].decode(archive.payload, header.count,
+                                              header.latent_size, header.symbol_dtype,
+                                              settings.prior())
 
-    header, layer = archive.header, archive.header.residual
-    pixel_model = checkpoints.load_pixel_model(info.model_id)
+
+def reconstruct(archive: container.Archive, zoo: Zoo | None = None) -> np.ndarray:
+    """uint8 images (N, H, W) of a checked file."""
+    header = archive.header
+    settings = settings_for(header, zoo)
+    symbols = decode_symbols(archive, settings)
+    net = settings.vae()
+    shape = (header.count, *net.image_shape)
+    if header.residual is None:
+        return net.decode_pixels(quantize.dequantize(symbols, settings.quant_step)).reshape(shape)
+    pixel_model = settings.zoo.pixel_model(settings.pixel_model)
     if pixel_model.base_level != header.level:
         raise CorruptHeaderError(
-            f"pixel model {info.name} works on quality level {pixel_model.base_level}, but "
-            f"the file's base layer is level {header.level}")
-    base = pixel_model.base_pixels(symbols)
-    out = np.empty((header.count, residual.PIXELS), dtype=np.uint8)
-    offset = 0
-    for n, size in enumerate(layer.chunk_sizes):
-        rows = slice(n * container.RESIDUAL_CHUNK, (n + 1) * container.RESIDUAL_CHUNK)
-        try:
-            out[rows] = residual.decode(pixel_model, archive.residual[offset : offset + size],
-                                        base[rows], layer.max_error)
-        except (KeyboardInterrupt, SystemExit, MemoryError):
-            raise
-        except BaseException as e:  # constriction reports bad data as errors (or Rust panics)
-            raise CorruptPayloadError(f"residual chunk {n} does not decode ({e})") from None
-        offset += size
-    return out
+            f"pixel model {settings.pixel_model.name} works on quality level "
+            f"{pixel_model.base_level}, but the file's base layer is level {header.level}")
+    layer = header.residual
+    coder = coders.RESIDUAL_CODERS[layer.layout]
+    out = coder.decode(pixel_model, archive.residual, layer.chunk_sizes,
+                       pixel_model.base_pixels(symbols), layer.max_error)
+    return out.reshape(shape)
 
 
-def _range_decode(payload: bytes, prior, count: int) -> np.ndarray:
-    from . import entropy
-
-    try:
-        return entropy.range_decode(payload, prior, count)
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as e:  # constriction reports bad data as errors (or Rust panics)
-        raise CorruptPayloadError(f"range-coded payload does not decode ({e})") from None
-
-
-def decode(data: bytes) -> np.ndarray:
-    """The images (N, 28, 28) uint8 of a .vaez file's bytes."""
+def decode(data: bytes, *, zoo: Zoo | None = None) -> np.ndarray:
+    """The images (N, H, W) uint8 of a .vaez file's bytes."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise TypeError(f"data must be bytes, not {type(data).__name__}")
-    return _reconstruct(container.unpack(bytes(data)))
+        raise ArgumentTypeError(f"data must be bytes, not {type(data).__name__}")
+    return reconstruct(container.unpack(bytes(data)), zoo)
 
 
-# --- files ---------------------------------------------------------------------------------
-def _read_archive(path: Path) -> container.Archive:
-    """A whole .vaez file, its size checked against the header before the payload is read."""
+def read_header(data: bytes, zoo: Zoo | None = None) -> container.Header:
+    """The header of a file's bytes (without decoding any image), with the image shape
+    filled in from its model where the file does not store it and the model is known."""
+    return complete_header(container.read_header(io.BytesIO(bytes(data)))[0], zoo)
+
+
+def complete_header(header: container.Header, zoo: Zoo | None = None) -> container.Header:
+    if header.image_shape is not None:
+        return header
+    zoo = Zoo.installed() if zoo is None else zoo
     try:
-        with open(path, "rb") as f:
-            parsed = container.read_header(f)
-            f.seek(0)
-            return container.unpack(f.read(), parsed)
-    except VaezError as e:
-        raise type(e)(f"{path}: {e}") from None
-
-
-def read_info(source: str | os.PathLike | bytes) -> container.Header:
-    """The header of a .vaez file (path) or of its bytes, without decoding any image."""
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return container.read_header(io.BytesIO(bytes(source)))[0]
-    try:
-        with open(source, "rb") as f:
-            return container.read_header(f)[0]
-    except VaezError as e:
-        raise type(e)(f"{source}: {e}") from None
-
-
-def _check_output_file(path: Path, force: bool) -> None:
-    if path.is_dir():
-        raise OutputPathError(f"{path} is a folder; give a file name for the output")
-    if path.exists() and not force:
-        raise OutputExistsError(f"{path} already exists (use --force to overwrite)")
-    if not path.parent.is_dir():
-        raise OutputPathError(f"folder {path.parent} does not exist")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _atomic_write_bytes(path: Path, data: bytes, force: bool) -> None:
-    """Write ``data`` to ``path`` through a temporary file beside it, then rename."""
-    _check_output_file(path, force)
-    parent = path.parent
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a new file gets the usual mode
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-@dataclasses.dataclass(frozen=True)
-class CompressResult:
-    output: Path
-    count: int
-    size: int  # bytes of the .vaez file
-    skipped: list[str]  # one message per skipped input
-
-
-def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike, *,
-             quality: int | None = None, quant_step: float | None = None,
-             model: str | None = None, coder: str | None = None,
-             lossless: bool = False, max_error: int | None = None, resize: bool = False,
-             skip_invalid: bool = False, force: bool = False,
-             progress: Progress | None = None) -> CompressResult:
-    """Compress image files and folders (recursively) into one .vaez file.
-
-    Names are stored relative to each source folder (a file given directly: its base name).
-    The output is written atomically; an existing file needs ``force=True``.
-    ``quality``, ``quant_step``, ``model``, ``coder``, ``lossless``, ``max_error``: as for
-    ``encode``.
-    ``progress(done, total)`` is called as images are read.
-    """
-    output = Path(output)
-    sources = list(sources)
-    settings = dict(quality=quality, quant_step=quant_step, model=model, coder=coder,
-                    lossless=lossless, max_error=max_error)
-    _settings(quality, quant_step, model, coder, _max_error(lossless, max_error))  # before reading
-    _check_output_file(output, force)
-    files = image_files.collect(sources)
-    pixels, names, skipped = image_files.read_images(files, resize, skip_invalid, progress)
-    data = encode(pixels, names=names, **settings)
-    _atomic_write_bytes(output, data, force)
-    return CompressResult(output, len(names), len(data), skipped)
-
-
-def default_output_dir(archive: Path) -> Path:
-    """``digits.vaez`` -> ``digits/`` beside it; another name gets ``.d`` appended."""
-    if archive.suffix.lower() == ".vaez":
-        return archive.with_suffix("")
-    return archive.with_name(archive.name + ".d")
-
-
-@dataclasses.dataclass(frozen=True)
-class DecompressResult:
-    output_dir: Path
-    paths: list[Path]
-
-
-def decompress(archive: str | os.PathLike, output_dir: str | os.PathLike | None = None, *,
-               force: bool = False, progress: Progress | None = None) -> DecompressResult:
-    """Decode a .vaez file into PNG files under ``output_dir`` (see ``images.output_names``).
-
-    Everything is checked before the first file is written: the whole archive, every name,
-    and that no file would be overwritten (unless ``force``). On error, what was written is
-    removed again. ``progress(done, total)`` is called as images are written.
-    """
-    archive = Path(archive)
-    out_dir = Path(output_dir) if output_dir is not None else default_output_dir(archive)
-    parsed = _read_archive(archive)
-    header = parsed.header
-    names = header.names
-    if names is None:
-        width = max(5, len(str(header.count - 1)))
-        names = tuple(f"{i:0{width}d}.png" for i in range(header.count))
-    top = os.fspath(out_dir)
-    targets = [os.path.join(top, rel) for rel in image_files.output_names(names)]
-    pixels = _reconstruct(parsed)
-
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputPathError(f"{out_dir} exists and is not a folder")
-    if not force:
-        existing = [t for t in targets if os.path.lexists(t)]
-        if existing:
-            more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
-            raise OutputExistsError(f"{existing[0]}{more} already exist (use --force to overwrite)")
-    _write_pngs(top, targets, pixels, progress)
-    return DecompressResult(out_dir, [Path(t) for t in targets])
-
-
-def _write_pngs(top: str, targets: list[str], pixels: np.ndarray,
-                progress: Progress | None) -> None:
-    """Write each image to its target under ``top`` (temporary file, then rename); on any
-    error remove what this call wrote and the folders it made."""
-    created_dirs: list[str] = []
-    written: list[str] = []
-    tmp = None
-    checked: set[str] = set()
-    try:
-        if not os.path.isdir(top):
-            os.makedirs(top)
-            created_dirs.append(top)
-        root = os.path.realpath(top)
-        for done, (target, image) in enumerate(zip(targets, pixels), 1):
-            parent = os.path.dirname(target)
-            if parent not in checked:
-                missing = []
-                d = parent
-                while d != top and not os.path.isdir(d):
-                    missing.append(d)
-                    d = os.path.dirname(d)
-                for d in reversed(missing):
-                    os.mkdir(d)
-                    created_dirs.append(d)
-                # a symlinked folder inside the output could lead elsewhere: refuse it
-                if os.path.commonpath([root, os.path.realpath(parent)]) != root:
-                    raise OutputPathError(f"{parent} leads outside {top}; refusing to write there")
-                checked.add(parent)
-            tmp = os.path.join(parent, f".{os.path.basename(target)}.tmp")
-            image_files.write_png(tmp, image)
-            os.replace(tmp, target)
-            tmp = None
-            written.append(target)
-            if progress:
-                progress(done, len(targets))
-    except BaseException:
-        for path in written + ([tmp] if tmp else []):
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-        for d in reversed(created_dirs):
-            with contextlib.suppress(OSError):
-                os.rmdir(d)
-        raise
+        shape = zoo.find(header.model_id).image_shape
+    except UnknownModelError:
+        return header
+    return dataclasses.replace(header, image_shape=shape)

@@ -1,5 +1,10 @@
 """The library's exceptions: one base class, one subclass per failure a caller may handle.
 
+Every error a caller can cause derives from ``VaezError``; the CLI prints those (and OS
+errors) as one line and lets anything else, a bug, show its traceback. Errors about a
+value also derive from ``ValueError``, errors about a type from ``TypeError``, so code
+written against the standard exceptions keeps working.
+
 Messages are written for the person at the keyboard; the CLI prints them as they are.
 """
 
@@ -55,12 +60,36 @@ class UnsafeNameError(FormatError):
     """A stored image name would land outside the output folder."""
 
 
-class UnknownModelError(VaezError):
-    """The file names a model this installation does not have."""
+# --- models and quality levels ------------------------------------------------------------
+class ModelError(VaezError):
+    """A model (or the quality levels that use it) cannot be found or used."""
+
+
+class UnknownModelError(ModelError):
+    """The file (or the caller) names a model this installation does not have."""
+
+
+class CorruptModelError(ModelError):
+    """A model's files are damaged: the weights do not match their sha256, or the tensors
+    or level tables are inconsistent."""
 
 
 class UnknownLevelError(VaezError, ValueError):
     """A quality level (in a file, or asked for) this installation does not define."""
+
+
+class ReleasedLevelError(VaezError):
+    """Fitting levels would change or drop a released level (files name levels by number,
+    so a released level never changes)."""
+
+
+# --- settings ----------------------------------------------------------------------------
+class SettingsError(VaezError, ValueError):
+    """Encoding options that are out of range or contradict each other."""
+
+
+class ArgumentTypeError(VaezError, TypeError):
+    """An argument of the wrong type (``decode("...")``, ``max_error=2.0``...)."""
 
 
 # --- inputs and outputs ------------------------------------------------------------------
@@ -68,12 +97,17 @@ class InputError(VaezError, ValueError):
     """An input (array, image file, folder) cannot be encoded."""
 
 
+class InvalidArrayError(InputError):
+    """An array passed to ``encode`` has the wrong shape or values, or the names passed
+    with it do not match it."""
+
+
 class InvalidImageError(InputError):
     """An image file cannot be decoded."""
 
 
 class ImageSizeError(InputError):
-    """An image is not 28x28 (and resizing was not asked for)."""
+    """An image is not the model's size (and resizing was not asked for)."""
 
 
 class EmptySelectionError(InputError):

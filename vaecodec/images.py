@@ -1,7 +1,7 @@
-"""Image files: selecting them, reading them as 28x28 uint8 grayscale, writing PNGs.
+"""Image files: selecting them, reading them as uint8 grayscale of one size, writing PNGs.
 
 The input policy lives here (extensions, pixel modes, sizes, names); nothing here knows
-about models or the container.
+about models or the container: the size to read images at is the caller's (its model's).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from .errors import (
     InvalidImageError,
 )
 
-IMAGE_SHAPE = (28, 28)
 EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".pnm"}
 )
@@ -100,18 +99,20 @@ def _to_gray(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB").convert("L"), dtype=np.uint8)
 
 
-def read_image(path: str | os.PathLike, resize: bool = False) -> np.ndarray:
-    """One image file as uint8 (28, 28). Raises InvalidImageError or ImageSizeError."""
+def read_image(path: str | os.PathLike, shape: tuple[int, int] | None = None,
+               resize: bool = False) -> np.ndarray:
+    """One image file as uint8 (height, width) = ``shape`` (None: as it is). Raises
+    InvalidImageError, or ImageSizeError for another size unless ``resize``."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 width, height = image.size
-                if (width, height) != IMAGE_SHAPE[::-1]:
+                if shape is not None and (height, width) != tuple(shape):
                     if not resize:
                         raise ImageSizeError(
-                            f"{path} is {width}x{height}; vaecodec needs 28x28 images "
-                            "(use --resize to scale them)"
+                            f"{path} is {width}x{height}; the model needs {shape[1]}x{shape[0]} "
+                            "images (use --resize to scale them)"
                         )
                     if width * height > MAX_PIXELS:
                         raise InvalidImageError(f"{path} is too large ({width}x{height})")
@@ -122,9 +123,9 @@ def read_image(path: str | os.PathLike, resize: bool = False) -> np.ndarray:
     except Exception as e:  # Pillow raises many types for hostile or broken files
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise InvalidImageError(f"{path} is not a readable image ({reason})") from None
-    if gray.shape != IMAGE_SHAPE:
+    if shape is not None and gray.shape != tuple(shape):
         gray = np.asarray(
-            Image.fromarray(gray).resize(IMAGE_SHAPE[::-1], Image.Resampling.LANCZOS),
+            Image.fromarray(gray).resize((shape[1], shape[0]), Image.Resampling.LANCZOS),
             dtype=np.uint8,
         )
     return gray
@@ -133,14 +134,15 @@ def read_image(path: str | os.PathLike, resize: bool = False) -> np.ndarray:
 PARALLEL_MIN_FILES = 1000  # below this, starting worker processes costs more than it saves
 
 
-def _read_chunk(files: list[tuple[str, str]], resize: bool = False, skip_invalid: bool = False):
+def _read_chunk(files: list[tuple[str, str]], shape: tuple[int, int], resize: bool = False,
+                skip_invalid: bool = False):
     """Read one run of files: (images, names, skipped messages)."""
-    pixels = np.empty((len(files), *IMAGE_SHAPE), dtype=np.uint8)
+    pixels = np.empty((len(files), *shape), dtype=np.uint8)
     names: list[str] = []
     skipped: list[str] = []
     for path, name in files:
         try:
-            pixels[len(names)] = read_image(path, resize)
+            pixels[len(names)] = read_image(path, shape, resize)
         except InvalidImageError as e:
             if not skip_invalid:
                 raise
@@ -152,17 +154,18 @@ def _read_chunk(files: list[tuple[str, str]], resize: bool = False, skip_invalid
 
 def read_images(
     files: list[tuple[str, str]],
+    shape: tuple[int, int],
     resize: bool = False,
     skip_invalid: bool = False,
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
 ) -> tuple[np.ndarray, list[str], list[str]]:
-    """Read (path, name) pairs: (images (N, 28, 28) uint8, their names, skipped messages).
+    """Read (path, name) pairs: (images (N, *shape) uint8, their names, skipped messages).
 
     Large selections are read by one process per core; results and the first error keep
     the files' order, as a serial read would.
     """
-    from ._parallel import map_chunks, worker_count
+    from .core.parallel import map_chunks, worker_count
 
     if workers is None:
         workers = worker_count(len(files), PARALLEL_MIN_FILES)
@@ -171,7 +174,8 @@ def read_images(
     chunks = [files[i : i + size] for i in range(0, len(files), size)]
     parts = []
     done = 0
-    read = functools.partial(_read_chunk, resize=resize, skip_invalid=skip_invalid)
+    read = functools.partial(_read_chunk, shape=tuple(shape), resize=resize,
+                             skip_invalid=skip_invalid)
     for part, chunk in zip(map_chunks(read, chunks, workers), chunks):
         parts.append(part)
         done += len(chunk)

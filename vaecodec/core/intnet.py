@@ -16,6 +16,8 @@ import dataclasses
 
 import numpy as np
 
+from . import tensors as tensor_names
+
 MAX_SHIFT = 40
 ACTIVATION_MAX = 255
 WEIGHT_MAX = 127
@@ -120,20 +122,18 @@ class IntMLP:
         out = {}
         for i, (w, b, scale, _) in enumerate(self.layers):
             # C order: safetensors stores the raw buffer
-            out[f"{prefix}.{i}.weight"] = np.ascontiguousarray(w, dtype=np.int8)
-            out[f"{prefix}.{i}.bias"] = np.ascontiguousarray(b, dtype=np.int64)
+            out[tensor_names.key(prefix, i, "weight")] = np.ascontiguousarray(w, dtype=np.int8)
+            out[tensor_names.key(prefix, i, "bias")] = np.ascontiguousarray(b, dtype=np.int64)
             if scale is not None:
-                out[f"{prefix}.{i}.shift"] = -np.log2(scale.astype(np.float64)).astype(np.int64)
+                out[tensor_names.key(prefix, i, "shift")] = -np.log2(
+                    scale.astype(np.float64)).astype(np.int64)
         return out
 
     @classmethod
     def from_tensors(cls, tensors: dict[str, np.ndarray], prefix: str,
                      input_bound: int) -> "IntMLP":
-        layers = []
-        while f"{prefix}.{len(layers)}.weight" in tensors:
-            i = len(layers)
-            layers.append(IntLayer(tensors[f"{prefix}.{i}.weight"], tensors[f"{prefix}.{i}.bias"],
-                                   tensors.get(f"{prefix}.{i}.shift")))
-        if not layers:
+        layers = [IntLayer(layer["weight"], layer.get("bias"), layer.get("shift"))
+                  for layer in tensor_names.layers(tensors, prefix)]
+        if not layers or any(layer.bias is None for layer in layers):
             raise ValueError(f"no integer layers named {prefix}.*")
         return cls(layers, input_bound)

@@ -1,7 +1,9 @@
 """The .vaez container: bytes <-> ``Archive`` (see docs/format.md).
 
 Every length is bounded before anything is allocated, the file must be accounted for
-exactly, and each failure has its own exception class. No torch, no models, no images.
+exactly, and each failure has its own exception class. Bytes only: no numpy, no models, no
+images; the payload is handed on as bytes for the coder that the header names
+(``vaecodec.core.coders``) to decode.
 
 Version 2 (written for lossy files)::
 
@@ -27,10 +29,9 @@ import struct
 import zlib
 
 import msgpack
-import numpy as np
 import zstandard
 
-from .errors import (
+from ..errors import (
     BadMagicError,
     ChecksumError,
     CorruptHeaderError,
@@ -50,7 +51,7 @@ READABLE_VERSIONS = (1, 2, 3)
 RESIDUAL_LAYOUTS = (1,)  # residual payload layouts this reader knows (docs/format.md)
 MAX_RESIDUAL_COUNT = 2**20  # images in one file with a residual layer
 RESIDUAL_CHUNK = 4096  # images per independently coded residual chunk
-MAX_RESIDUAL_ERROR = 32
+MAX_RESIDUAL_ERROR = 32  # the largest error bound a file can declare (0..255 scale)
 PREFIX_V1 = struct.Struct("<4sBI")  # magic, format version, header length
 MAX_PREFIX = 9  # bytes that always hold the whole prefix (v1: 9, v2: 6 to 9)
 CRC = struct.Struct("<I")
@@ -65,8 +66,9 @@ MAX_LEVEL = 255
 MODEL_ID_BYTES = 4  # v2 stores the first 4 bytes of the weights' sha256
 ZSTD_LEVEL = 19
 
-SYMBOL_DTYPES = {"int8": np.dtype("<i1"), "int16": np.dtype("<i2"), "int32": np.dtype("<i4")}
-# v2 "coder" field: how the payload holds the symbols
+SYMBOL_DTYPES = ("int8", "int16", "int32")  # stored little-endian
+# v2 "coder" field: the wire ids of (coder, symbol type); the coders themselves are
+# vaecodec.core.coders.CODERS
 CODERS = {0: ("range", "int32"), 1: ("zstd", "int8"), 2: ("zstd", "int16"), 3: ("zstd", "int32")}
 CODER_IDS = {value: key for key, value in CODERS.items()}
 HEADER_KEYS_V1 = {
@@ -82,7 +84,6 @@ HEADER_KEYS_V1 = {
 }
 # v2 header: a msgpack array of these, in this order
 HEADER_V2 = ("model", "latent_size", "quant", "coder", "count", "payload_size", "names")
-IMAGE_SHAPE_V2 = (28, 28)  # v2 files hold 28x28 images (the shape is not stored)
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
@@ -90,7 +91,7 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 class Header:
     model_id: bytes  # sha256 of the weights (v1: all 32 bytes; v2: the first 4)
     latent_size: int
-    image_shape: tuple[int, int]
+    image_shape: tuple[int, int] | None  # (height, width); v2 and v3: None, the model's
     count: int
     quant_step: float | None = None  # None when a quality level sets it
     level: int | None = None  # quality level (v2), or None for an explicit step
@@ -108,7 +109,7 @@ class Header:
             "format_version": self.version,
             "model_id": self.model_id.hex(),
             "latent_size": self.latent_size,
-            "image_shape": list(self.image_shape),
+            "image_shape": None if self.image_shape is None else list(self.image_shape),
             "quality_level": self.level,
             "quant_step": self.quant_step,
             "coder": self.coder,
@@ -142,9 +143,10 @@ class Residual:
 
 @dataclasses.dataclass(frozen=True)
 class Archive:
+    """A checked file: its header and the coded bytes, not yet decoded."""
+
     header: Header
-    payload: bytes
-    symbols: np.ndarray | None  # (count, latent_size) for zstd payloads; None for "range"
+    payload: bytes  # the latent symbols, as the header's coder wrote them
     residual: bytes | None = None  # the residual chunks, back to back
 
 
@@ -165,6 +167,8 @@ def check_name(name: str) -> str:
 
 
 def check_names(names, count: int) -> tuple[str, ...]:
+    """Safe, distinct names, exactly ``count`` of them (a file's header must hold one per
+    image; the writer checks the count before this)."""
     names = tuple(check_name(n) for n in names)
     if len(names) != count:
         raise CorruptHeaderError(f"header has {len(names)} names for {count} images")
@@ -197,7 +201,7 @@ def _unpack_names_v1(field, count: int) -> tuple[str, ...]:
     if not _is_int(size) or not isinstance(frame, bytes):
         raise CorruptHeaderError("header field 'names' has the wrong types")
     _check_names_size(size, count)
-    return _split_names(_decompress_exact(frame, size, "names"), count)
+    return _split_names(decompress_exact(frame, size, "names"), count)
 
 
 def _pack_names_v2(names: tuple[str, ...]) -> list:
@@ -219,12 +223,14 @@ def _unpack_names_v2(field, count: int) -> tuple[str, ...]:
         if not _is_int(size) or not isinstance(frame, bytes):
             raise CorruptHeaderError("header field 'names' has the wrong types")
         _check_names_size(size, count)
-        return _split_names(_decompress_exact(frame, size, "names"), count)
+        return _split_names(decompress_exact(frame, size, "names"), count)
     raise CorruptHeaderError("header field 'names' must be nil, [0, raw] or [1, size, zstd]")
 
 
 # --- zstd with bounded sizes ---------------------------------------------------------------------
-def _decompress_exact(frame: bytes, expected: int, what: str) -> bytes:
+def decompress_exact(frame: bytes, expected: int, what: str) -> bytes:
+    """The content of one zstd frame that must hold exactly ``expected`` bytes: its declared
+    size is checked before anything is allocated."""
     try:
         declared = zstandard.frame_content_size(frame)
     except zstandard.ZstdError as e:
@@ -246,13 +252,6 @@ def _decompress_exact(frame: bytes, expected: int, what: str) -> bytes:
     return out
 
 
-def zstd_payload(symbols: np.ndarray, symbol_dtype: str) -> bytes:
-    """Symbols (count, latent) as one zstd frame, dimension-major: each latent dimension's
-    symbols sit together, which compresses better than image-major order."""
-    raw = np.ascontiguousarray(np.asarray(symbols).T, dtype=SYMBOL_DTYPES[symbol_dtype])
-    return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(raw.tobytes())
-
-
 # --- writing (always the newest version) -----------------------------------------------------------
 def _leb128(value: int) -> bytes:
     out = bytearray()
@@ -270,8 +269,7 @@ def pack(header: Header, payload: bytes, residual: bytes = b"") -> bytes:
         raise ValueError("model id too short")
     if (header.level is None) == (header.quant_step is None):
         raise ValueError("a header has either a quality level or a quantization step")
-    if tuple(header.image_shape) != IMAGE_SHAPE_V2:
-        raise ValueError(f"format version {FORMAT_VERSION} holds only 28x28 images")
+    # versions 2 and 3 do not store the image shape: the model the header names has one
     coder_id = CODER_IDS[(header.coder, header.symbol_dtype)]
     quant = header.level if header.level is not None else float(header.quant_step)
     fields = [
@@ -347,7 +345,7 @@ def read_prefix(prefix: bytes) -> tuple[int, int, int]:
     return version, header_size, prefix_size
 
 
-def _check_sizes(latent_size: int, count: int, shape) -> None:
+def _check_sizes(latent_size: int, count: int, shape: tuple[int, int] | None) -> None:
     if not 1 <= latent_size <= MAX_LATENT_SIZE:
         raise HeaderTooLargeError(f"latent size {latent_size} is outside 1..{MAX_LATENT_SIZE}")
     if not 1 <= count <= MAX_COUNT:
@@ -356,7 +354,7 @@ def _check_sizes(latent_size: int, count: int, shape) -> None:
         raise HeaderTooLargeError(
             f"{count} images x {latent_size} latents exceeds the {MAX_SYMBOLS} symbol cap"
         )
-    if not all(1 <= side <= MAX_IMAGE_SIDE for side in shape):
+    if shape is not None and not all(1 <= side <= MAX_IMAGE_SIDE for side in shape):
         raise HeaderTooLargeError(f"image shape {shape} is outside 1..{MAX_IMAGE_SIDE}")
 
 
@@ -441,7 +439,7 @@ def _parse_v2(header_bytes: bytes, version: int = 2) -> Header:
     if not isinstance(fields, list) or len(fields) != n_fields:
         raise CorruptHeaderError(f"header is not a msgpack array of {n_fields} fields")
     model, latent_size, quant, coder, count, payload_size, names = fields[: len(HEADER_V2)]
-    shape = IMAGE_SHAPE_V2
+    shape = None  # the model's
     if not isinstance(model, bytes) or len(model) != MODEL_ID_BYTES:
         raise CorruptHeaderError(f"header field 'model' must be {MODEL_ID_BYTES} bytes")
     for key, value in (("latent_size", latent_size), ("count", count),
@@ -510,7 +508,8 @@ def read_header(f) -> tuple[Header, int, int]:
 
 
 def unpack(data: bytes, parsed: tuple[Header, int, int] | None = None) -> Archive:
-    """Parse and check a whole .vaez file (zstd payloads are decompressed and checked too).
+    """Parse and check a whole .vaez file: prefix, header, length and checksum. The payload
+    is returned as bytes; its coder checks it as it decodes.
 
     ``parsed``: what ``read_header`` (or the caller, from the same bytes) already found."""
     data = bytes(data)
@@ -527,10 +526,4 @@ def unpack(data: bytes, parsed: tuple[Header, int, int] | None = None) -> Archiv
     residual = None
     if header.residual is not None:
         residual = data[start + header.payload_size : total - CRC.size]
-    symbols = None
-    if header.coder == "zstd":
-        dtype = SYMBOL_DTYPES[header.symbol_dtype]
-        raw = _decompress_exact(payload, header.count * header.latent_size * dtype.itemsize,
-                                "payload")
-        symbols = np.frombuffer(raw, dtype=dtype).reshape(header.latent_size, header.count).T
-    return Archive(header, payload, symbols, residual)
+    return Archive(header, payload, residual)

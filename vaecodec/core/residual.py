@@ -25,41 +25,57 @@ import functools
 
 import numpy as np
 
+from ..format.container import MAX_RESIDUAL_ERROR
 from . import intnet
 
-SIDE = 28
-PIXELS = SIDE * SIDE
 CAUSAL = tuple((dy, dx) for dy in (-2, -1) for dx in range(-3, 4)) + ((0, -3), (0, -2), (0, -1))
 WINDOW = tuple((dy, dx) for dy in range(-2, 3) for dx in range(-2, 3))
+FEATURES = len(CAUSAL) + len(WINDOW)
 LUT_SIZE = 2048
 LUT_STEPS_PER_NAT = 64  # about; the exact step is the output layer's unit times 2**head_shift
 PROB_BITS = 20  # lookup-table probabilities are integers below 2**PROB_BITS
-MAX_ERROR_LIMIT = 32
 SYMBOL_LIMIT = 127  # base-layer symbols are clipped to +-127 before the integer decoder
 ENCODE_CHUNK = 8  # raster positions whose features are built at once (bounds memory)
 
-
-FEATURES = len(CAUSAL) + len(WINDOW)
-
 # The decoded image sits in a zero-padded canvas (room above and on both sides for the
-# causal offsets), the base image in a zero-padded window; the index tables give each
-# position's neighbours as flat indices into them.
+# causal offsets), the base image in a zero-padded window; a geometry's index tables give
+# each position's neighbours as flat indices into them.
 C_TOP = max(-dy for dy, _ in CAUSAL)
 C_SIDE = max(abs(dx) for _, dx in CAUSAL)
-C_H, C_W = SIDE + C_TOP, SIDE + 2 * C_SIDE
 R_PAD = max(max(abs(dy), abs(dx)) for dy, dx in WINDOW)
-R_W = SIDE + 2 * R_PAD
-_I, _J = np.divmod(np.arange(PIXELS), SIDE)
-CAUSAL_INDEX = np.stack([(_I + C_TOP + dy) * C_W + _J + C_SIDE + dx for dy, dx in CAUSAL], 1)
-WINDOW_INDEX = np.stack([(_I + R_PAD + dy) * R_W + _J + R_PAD + dx for dy, dx in WINDOW], 1)
-CANVAS_INDEX = (_I + C_TOP) * C_W + _J + C_SIDE
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Geometry:
+    """The index tables of one image shape (height, width)."""
+
+    height: int
+    width: int
+    canvas_size: int  # (height + C_TOP) x (width + 2 C_SIDE)
+    causal_index: np.ndarray  # (pixels, 17): each position's causal neighbours in the canvas
+    window_index: np.ndarray  # (pixels, 25): its base window in the padded base image
+    canvas_index: np.ndarray  # (pixels,): the position itself in the canvas
+
+    @property
+    def pixels(self) -> int:
+        return self.height * self.width
+
+
+@functools.lru_cache(maxsize=8)
+def geometry(height: int, width: int) -> Geometry:
+    c_w, r_w = width + 2 * C_SIDE, width + 2 * R_PAD
+    i, j = np.divmod(np.arange(height * width), width)
+    causal = np.stack([(i + C_TOP + dy) * c_w + j + C_SIDE + dx for dy, dx in CAUSAL], 1)
+    window = np.stack([(i + R_PAD + dy) * r_w + j + R_PAD + dx for dy, dx in WINDOW], 1)
+    return Geometry(height, width, (height + C_TOP) * c_w, causal, window,
+                    (i + C_TOP) * c_w + j + C_SIDE)
 
 
 def quantization_levels(max_error: int) -> tuple[np.ndarray, np.ndarray]:
     """(levels, level_of_value): the reconstruction levels for ``max_error`` K and the index
     of the nearest level (ties to the lower) for each value 0..255."""
-    if not 0 <= max_error <= MAX_ERROR_LIMIT:
-        raise ValueError(f"max_error must be 0..{MAX_ERROR_LIMIT}")
+    if not 0 <= max_error <= MAX_RESIDUAL_ERROR:
+        raise ValueError(f"max_error must be 0..{MAX_RESIDUAL_ERROR}")
     step = 2 * max_error + 1
     levels = np.arange(0, 255, step)
     if levels[-1] != 255:
@@ -71,21 +87,21 @@ def quantization_levels(max_error: int) -> tuple[np.ndarray, np.ndarray]:
     return levels.astype(np.uint8), nearest.astype(np.int64)
 
 
-def canvas_of(pixels: np.ndarray) -> np.ndarray:
-    canvas = np.zeros((len(pixels), C_H * C_W), dtype=np.uint8)
-    canvas[:, CANVAS_INDEX] = pixels
+def canvas_of(pixels: np.ndarray, geo: Geometry) -> np.ndarray:
+    canvas = np.zeros((len(pixels), geo.canvas_size), dtype=np.uint8)
+    canvas[:, geo.canvas_index] = pixels
     return canvas
 
 
-def padded_base(base: np.ndarray) -> np.ndarray:
-    return np.pad(base.reshape(-1, SIDE, SIDE), ((0, 0), (R_PAD, R_PAD), (R_PAD, R_PAD)))\
-        .reshape(len(base), -1)
+def padded_base(base: np.ndarray, geo: Geometry) -> np.ndarray:
+    return np.pad(base.reshape(-1, geo.height, geo.width),
+                  ((0, 0), (R_PAD, R_PAD), (R_PAD, R_PAD))).reshape(len(base), -1)
 
 
-def features(pixels: np.ndarray, base: np.ndarray) -> np.ndarray:
-    """Network inputs (N, 784, 42) uint8 for known pixels (N, 784) and base images."""
-    canvas, window = canvas_of(pixels), padded_base(base)
-    return np.concatenate([canvas[:, CAUSAL_INDEX], window[:, WINDOW_INDEX]], axis=2)
+def features(pixels: np.ndarray, base: np.ndarray, geo: Geometry) -> np.ndarray:
+    """Network inputs (N, P, 42) uint8 for known pixels (N, P) and base images."""
+    canvas, window = canvas_of(pixels, geo), padded_base(base, geo)
+    return np.concatenate([canvas[:, geo.causal_index], window[:, geo.window_index]], axis=2)
 
 
 def is_trivial(causal: np.ndarray, window: np.ndarray, threshold: int, axis: int = -1):
@@ -100,10 +116,10 @@ def trivial_mask(feats: np.ndarray, threshold: int) -> np.ndarray:
 
 
 def base_pixels(decoder: intnet.IntMLP, thresholds: np.ndarray, symbols: np.ndarray):
-    """uint8 base images (N, 784): symbols (clipped to +-SYMBOL_LIMIT) through the integer
+    """uint8 base images (N, P): symbols (clipped to +-SYMBOL_LIMIT) through the integer
     decoder; each pixel is the number of ``thresholds`` at most its output sum."""
     symbols = np.clip(np.asarray(symbols, dtype=np.int64), -SYMBOL_LIMIT, SYMBOL_LIMIT)
-    out = np.empty((len(symbols), PIXELS), dtype=np.uint8)
+    out = np.empty((len(symbols), decoder.out_size), dtype=np.uint8)
     for i in range(0, len(symbols), 2048):
         logits = decoder.forward(symbols[i : i + 2048])
         out[i : i + 2048] = np.searchsorted(thresholds, logits, side="right")
@@ -117,7 +133,8 @@ class PixelModel:
     name: str
     model_id: bytes  # sha256 of the weights file
     base_level: int
-    base: intnet.IntMLP  # symbols -> integer logits of the 784 pixels
+    geometry: Geometry  # the image shape
+    base: intnet.IntMLP  # symbols -> integer logits of the image's pixels
     base_thresholds: np.ndarray  # (255,) pixel value = number of thresholds <= logit
     net: intnet.IntMLP  # features -> 16 high-nibble + 256 low-nibble logits
     head_shift: int  # lookup index = floor(logit difference / 2**head_shift)
@@ -128,7 +145,10 @@ class PixelModel:
 
     @classmethod
     def from_tensors(cls, name: str, model_id: bytes, metadata: dict,
-                     tensors: dict[str, np.ndarray]) -> "PixelModel":
+                     tensors: dict[str, np.ndarray],
+                     image_shape: tuple[int, int]) -> "PixelModel":
+        """Raises ValueError when the tensors are not a pixel model for ``image_shape``."""
+        geo = geometry(int(image_shape[0]), int(image_shape[1]))
         base = intnet.IntMLP.from_tensors(tensors, "base", SYMBOL_LIMIT)
         net = intnet.IntMLP.from_tensors(tensors, "pixel", 255)
         thresholds = np.asarray(tensors["base_thresholds"], dtype=np.int64)
@@ -136,7 +156,7 @@ class PixelModel:
         head = np.asarray(tensors["head_shift"], dtype=np.int64)
         t_hi = np.asarray(tensors["trivial_hi"], dtype=np.int64)
         t_lo = np.asarray(tensors["trivial_lo"], dtype=np.int64)
-        if (base.out_size != PIXELS or thresholds.shape != (255,)
+        if (base.out_size != geo.pixels or thresholds.shape != (255,)
                 or np.any(np.diff(thresholds) < 0)
                 or net.in_size != FEATURES or net.out_size != 16 + 256
                 or lut.shape != (LUT_SIZE,) or lut.min() < 1 or lut.max() >= 2**PROB_BITS
@@ -146,13 +166,13 @@ class PixelModel:
                 or min(t_hi.min(), t_lo.min()) < 1
                 or max(t_hi.max(), t_lo.max()) >= 2**PROB_BITS):
             raise ValueError(f"pixel model {name} has inconsistent tensors")
-        return cls(name, model_id, int(metadata["base_level"]), base, thresholds, net,
+        return cls(name, model_id, int(metadata["base_level"]), geo, base, thresholds, net,
                    int(head[0]), lut, int(metadata["trivial_threshold"]), t_hi, t_lo)
 
     # --- base layer --------------------------------------------------------------------
 
     def base_pixels(self, symbols: np.ndarray) -> np.ndarray:
-        """The integer decoder's uint8 reconstruction (N, 784) of base-layer symbols."""
+        """The integer decoder's uint8 reconstruction (N, P) of base-layer symbols."""
         return base_pixels(self.base, self.base_thresholds, symbols)
 
     # --- probabilities ---------------------------------------------------------------
@@ -233,15 +253,16 @@ def _constriction():
 
 
 def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: int) -> bytes:
-    """Range-coded residual of uint8 ``pixels`` (N, 784) given the base images (N, 784)."""
+    """Range-coded residual of uint8 ``pixels`` (N, P) given the base images (N, P)."""
     constriction = _constriction()
+    geo = model.geometry
     levels, nearest, starts = _bins(max_error)
-    pixels = np.asarray(pixels, dtype=np.uint8).reshape(len(pixels), PIXELS)
+    pixels = np.asarray(pixels, dtype=np.uint8).reshape(len(pixels), geo.pixels)
     n = len(pixels)
     symbols = nearest[pixels]
     # position-major copies: row q of canvas / window / symbols is position q of every image
-    canvas = np.ascontiguousarray(canvas_of(levels[symbols]).T)
-    window = np.ascontiguousarray(padded_base(base).T)
+    canvas = np.ascontiguousarray(canvas_of(levels[symbols], geo).T)
+    window = np.ascontiguousarray(padded_base(base, geo).T)
     symbols = np.ascontiguousarray(symbols.T)
     encoder = constriction.stream.queue.RangeEncoder()
     family = constriction.stream.model.Categorical(perfect=False)
@@ -250,10 +271,10 @@ def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: i
         t_lo = model.trivial_lo.astype(np.float64)
     else:
         t_bins = _bin_probs(model.trivial_value_probs(), starts).astype(np.float64)
-    for p0 in range(0, PIXELS, ENCODE_CHUNK):
-        span = slice(p0, min(PIXELS, p0 + ENCODE_CHUNK))
-        causal = canvas[CAUSAL_INDEX[span]]  # (S, 17, N)
-        near = window[WINDOW_INDEX[span]]  # (S, 25, N)
+    for p0 in range(0, geo.pixels, ENCODE_CHUNK):
+        span = slice(p0, min(geo.pixels, p0 + ENCODE_CHUNK))
+        causal = canvas[geo.causal_index[span]]  # (S, 17, N)
+        near = window[geo.window_index[span]]  # (S, 25, N)
         trivial = is_trivial(causal, near, model.trivial_threshold, axis=1).reshape(-1)
         s = symbols[span].reshape(-1)
         busy = np.flatnonzero(~trivial)
@@ -285,7 +306,7 @@ def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: i
 
 
 def decode(model: PixelModel, data: bytes, base: np.ndarray, max_error: int) -> np.ndarray:
-    """Pixels (N, 784) uint8 of a residual made by ``encode``. Raises ValueError when the
+    """Pixels (N, P) uint8 of a residual made by ``encode``. Raises ValueError when the
     data is not a whole number of 32-bit words (other damage is caught by the file's CRC)."""
     constriction = _constriction()
     if len(data) % 4:
@@ -293,17 +314,17 @@ def decode(model: PixelModel, data: bytes, base: np.ndarray, max_error: int) -> 
     levels, _, starts = _bins(max_error)
     decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4").copy())
     family = constriction.stream.model.Categorical(perfect=False)
-    n = len(base)
-    canvas = np.zeros((C_H * C_W, n), dtype=np.uint8)  # position-major, like encode's
-    window = np.ascontiguousarray(padded_base(base).T)
+    n, geo = len(base), model.geometry
+    canvas = np.zeros((geo.canvas_size, n), dtype=np.uint8)  # position-major, like encode's
+    window = np.ascontiguousarray(padded_base(base, geo).T)
     if max_error == 0:
         t_hi = model.trivial_hi.astype(np.float64)
         t_lo = model.trivial_lo.astype(np.float64)
     else:
         t_bins = _bin_probs(model.trivial_value_probs(), starts).astype(np.float64)
-    for p in range(PIXELS):
-        causal = canvas[CAUSAL_INDEX[p]]  # (17, N)
-        near = window[WINDOW_INDEX[p]]  # (25, N)
+    for p in range(geo.pixels):
+        causal = canvas[geo.causal_index[p]]  # (17, N)
+        near = window[geo.window_index[p]]  # (25, N)
         trivial = is_trivial(causal, near, model.trivial_threshold, axis=0)
         busy = np.flatnonzero(~trivial)
         hidden = None
@@ -319,12 +340,12 @@ def decode(model: PixelModel, data: bytes, base: np.ndarray, max_error: int) -> 
             if hidden is not None:
                 probs[busy] = model.lo_probs(hidden, hi[busy])
             lo = np.asarray(decoder.decode(family, probs), dtype=np.int64)
-            canvas[CANVAS_INDEX[p]] = (hi << 4) | lo
+            canvas[geo.canvas_index[p]] = (hi << 4) | lo
         else:
             probs = np.empty((n, len(starts)), dtype=np.float64)
             probs[trivial] = t_bins
             if hidden is not None:
                 probs[busy] = _bin_probs(model.value_probs(hidden), starts)
             sym = np.asarray(decoder.decode(family, probs), dtype=np.int64)
-            canvas[CANVAS_INDEX[p]] = levels[sym]
-    return np.ascontiguousarray(canvas[CANVAS_INDEX].T)
+            canvas[geo.canvas_index[p]] = levels[sym]
+    return np.ascontiguousarray(canvas[geo.canvas_index].T)

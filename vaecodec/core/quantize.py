@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from ..errors import SettingsError
+
 #: Smallest and largest step accepted; outside this range symbols overflow or carry nothing.
 MIN_STEP = 1e-3
 MAX_STEP = 100.0
@@ -16,13 +18,13 @@ SYMBOL_DTYPES = {"int8": np.int8, "int16": np.int16, "int32": np.int32}
 
 
 def check_step(step: float) -> float:
-    """Return ``step`` as a float, or raise ValueError for a step the codec cannot use."""
-    try:
-        value = float(step)
-    except (TypeError, ValueError):
-        raise ValueError(f"quantization step must be a number, got {step!r}") from None
+    """Return ``step`` as a float, or raise SettingsError for a step the codec cannot use
+    (a bool or a string is not a step)."""
+    if isinstance(step, (bool, np.bool_)) or not isinstance(step, (int, float, np.number)):
+        raise SettingsError(f"quantization step must be a number, got {step!r}")
+    value = float(step)
     if not math.isfinite(value) or not MIN_STEP <= value <= MAX_STEP:
-        raise ValueError(
+        raise SettingsError(
             f"quantization step must be between {MIN_STEP} and {MAX_STEP}, got {step!r}"
         )
     return value
@@ -37,7 +39,7 @@ def quantize(latents: np.ndarray, step: float) -> np.ndarray:
         info = np.iinfo(dtype)
         if info.min <= lo and hi <= info.max:
             return scaled.astype(dtype)
-    raise ValueError("latents too large for this quantization step")
+    raise SettingsError("latents too large for this quantization step")
 
 
 def dequantize(symbols: np.ndarray, step: float) -> np.ndarray:

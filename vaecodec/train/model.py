@@ -1,18 +1,18 @@
 """The variational autoencoder (PyTorch). Knows nothing of files, quantization or the CLI.
 
 Only training and the equivalence tests import this module; the codec runs the exported
-weights with numpy (see ``vaecodec.runtime``).
+weights with numpy (see ``vaecodec.core.runtime``).
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
-import torch
-from torch import nn
-from torch.nn import functional as F
+from . import import_torch
 
-IMAGE_PIXELS = 28 * 28
+torch = import_torch()
+from torch import nn  # noqa: E402
+from torch.nn import functional as F  # noqa: E402
 
 
 def _mlp(sizes: Sequence[int]) -> nn.Sequential:
@@ -26,23 +26,26 @@ def _mlp(sizes: Sequence[int]) -> nn.Sequential:
 
 
 class VAE(nn.Module):
-    """MLP VAE: x (784 intensities in [0, 1]) -> q(z|x) = N(mu, exp(logvar)) -> p(x|z).
+    """MLP VAE: x (H x W intensities in [0, 1]) -> q(z|x) = N(mu, exp(logvar)) -> p(x|z).
 
     ``hidden`` lists the encoder's hidden widths; the decoder mirrors them.
     """
 
-    def __init__(self, latent_size: int = 20, hidden: Sequence[int] = (400,)):
+    def __init__(self, image_shape: Sequence[int], latent_size: int = 20,
+                 hidden: Sequence[int] = (400,)):
         super().__init__()
         self.latent_size = latent_size
         self.hidden = tuple(hidden)
-        enc_sizes = [IMAGE_PIXELS, *self.hidden]
+        self.image_shape = (int(image_shape[0]), int(image_shape[1]))
+        self.pixels = self.image_shape[0] * self.image_shape[1]
+        enc_sizes = [self.pixels, *self.hidden]
         self.encoder = nn.Sequential(_mlp(enc_sizes), nn.ReLU())
         self.to_mu = nn.Linear(enc_sizes[-1], latent_size)
         self.to_logvar = nn.Linear(enc_sizes[-1], latent_size)
-        self.decoder = _mlp([latent_size, *reversed(self.hidden), IMAGE_PIXELS])
+        self.decoder = _mlp([latent_size, *reversed(self.hidden), self.pixels])
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.encoder(x.reshape(-1, IMAGE_PIXELS))
+        h = self.encoder(x.reshape(-1, self.pixels))
         return self.to_mu(h), self.to_logvar(h)
 
     @staticmethod
@@ -54,7 +57,7 @@ class VAE(nn.Module):
         return self.decoder(z)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Pixel intensities in [0, 1], shape (N, 784)."""
+        """Pixel intensities in [0, 1], shape (N, H * W)."""
         return torch.sigmoid(self.decode_logits(z))
 
     def forward(self, x: torch.Tensor):
@@ -65,24 +68,32 @@ class VAE(nn.Module):
 
 class ConvVAE(VAE):
     """Convolutional VAE (measured for the quality levels, not shipped: the numpy runtime
-    runs MLPs only). Encoder: two stride-2 4x4 convolutions (28 -> 14 -> 7) and a dense
-    layer; the decoder mirrors it with transposed convolutions."""
+    runs MLPs only). Encoder: two stride-2 4x4 convolutions (H -> H/2 -> H/4; sides must be
+    multiples of 4) and a dense layer; the decoder mirrors it with transposed
+    convolutions."""
 
-    def __init__(self, latent_size: int = 20, channels: Sequence[int] = (32, 64),
-                 dense: int = 256):
+    def __init__(self, image_shape: Sequence[int], latent_size: int = 20,
+                 channels: Sequence[int] = (32, 64), dense: int = 256):
         nn.Module.__init__(self)
         c1, c2 = channels
+        height, width = int(image_shape[0]), int(image_shape[1])
+        if height % 4 or width % 4:
+            raise ValueError(f"the convolutional VAE needs sides that are multiples of 4, "
+                             f"not {width}x{height}")
         self.latent_size, self.hidden = latent_size, (c1, c2, dense)
+        self.image_shape, self.pixels = (height, width), height * width
+        inner = (height // 4, width // 4)
         self.encoder = nn.Sequential(
-            nn.Unflatten(1, (1, 28, 28)),
+            nn.Unflatten(1, (1, height, width)),
             nn.Conv2d(1, c1, 4, 2, 1), nn.ReLU(), nn.Conv2d(c1, c2, 4, 2, 1), nn.ReLU(),
-            nn.Flatten(), nn.Linear(c2 * 49, dense), nn.ReLU(),
+            nn.Flatten(), nn.Linear(c2 * inner[0] * inner[1], dense), nn.ReLU(),
         )
         self.to_mu = nn.Linear(dense, latent_size)
         self.to_logvar = nn.Linear(dense, latent_size)
         self.decoder = nn.Sequential(
-            nn.Linear(latent_size, dense), nn.ReLU(), nn.Linear(dense, c2 * 49), nn.ReLU(),
-            nn.Unflatten(1, (c2, 7, 7)),
+            nn.Linear(latent_size, dense), nn.ReLU(),
+            nn.Linear(dense, c2 * inner[0] * inner[1]), nn.ReLU(),
+            nn.Unflatten(1, (c2, *inner)),
             nn.ConvTranspose2d(c2, c1, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(c1, 1, 4, 2, 1),
             nn.Flatten(),
         )
@@ -92,9 +103,7 @@ def loss_terms(
     logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed BCE reconstruction term and KL(q(z|x) || N(0, I)), both in nats."""
-    bce = F.binary_cross_entropy_with_logits(
-        logits, x.reshape(-1, IMAGE_PIXELS), reduction="sum"
-    )
+    bce = F.binary_cross_entropy_with_logits(logits, x.reshape(logits.shape), reduction="sum")
     return bce, kl_divergence(mu, logvar)
 
 
@@ -105,4 +114,4 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 def squared_error(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Summed squared error of the decoded intensities, the distortion PSNR reports."""
-    return torch.sum((torch.sigmoid(logits) - x.reshape(-1, IMAGE_PIXELS)) ** 2)
+    return torch.sum((torch.sigmoid(logits) - x.reshape(logits.shape)) ** 2)

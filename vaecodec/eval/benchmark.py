@@ -20,6 +20,9 @@ from typing import Callable, Sequence
 import numpy as np
 from PIL import Image, features
 
+from .. import codec as vae_codec
+from ..core.parallel import map_chunks, worker_count
+from ..zoo import Zoo
 from . import metrics
 
 SCHEMA = "vaecodec-rd/1"
@@ -41,14 +44,15 @@ PUBLISHED_LOSSLESS = (
 # --- the codec interface -------------------------------------------------------------------
 @dataclasses.dataclass
 class Codec:
-    """One codec at one setting: ``encode`` turns (N, 28, 28) uint8 images into blobs (one
-    per image, or one for the whole set); ``decode`` turns the blobs back into images.
+    """One codec at one setting: ``encode`` turns (N, H, W) uint8 images into blobs (one
+    per image, or one for the whole set); ``decode(blobs, (N, H, W))`` turns the blobs back
+    into images.
     The bytes counted are the blobs' total length: every header included."""
 
     family: str  # the curve this point belongs to, e.g. "JPEG"
     setting: str  # e.g. "q=50"
     encode: Callable[[np.ndarray], list[bytes]]
-    decode: Callable[[list[bytes], int], np.ndarray]
+    decode: Callable[[list[bytes], tuple[int, int, int]], np.ndarray]
     classical: bool = True
     lossless: bool = False
     param: float | None = None  # the knob's value, for sorting
@@ -63,8 +67,8 @@ def _pillow_encode(fmt: str, save_args: dict, images: np.ndarray) -> list[bytes]
     return blobs
 
 
-def _pillow_decode(blobs: list[bytes]) -> np.ndarray:
-    out = np.empty((len(blobs), 28, 28), dtype=np.uint8)
+def _pillow_decode(blobs: list[bytes], shape: tuple[int, int, int]) -> np.ndarray:
+    out = np.empty(shape, dtype=np.uint8)
     for i, blob in enumerate(blobs):
         with Image.open(io.BytesIO(blob)) as image:
             out[i] = np.asarray(image.convert("L"))
@@ -78,53 +82,57 @@ def _pillow_codec(family: str, setting: str, fmt: str, save_args: dict,
                   lossless: bool = False, param=None) -> Codec:
     """One file per image through Pillow, spread over every core like vaecodec's own
     reading (numpy uses every core for vaecodec's networks too)."""
-    from ._parallel import map_chunks, worker_count
-
     def encode(images: np.ndarray) -> list[bytes]:
         chunks = [images[i : i + CHUNK] for i in range(0, len(images), CHUNK)]
         work = functools.partial(_pillow_encode, fmt, save_args)
         return [b for part in map_chunks(work, chunks, worker_count(len(chunks), 2))
                 for b in part]
 
-    def decode(blobs: list[bytes], count: int) -> np.ndarray:
+    def decode(blobs: list[bytes], shape: tuple[int, int, int]) -> np.ndarray:
         chunks = [blobs[i : i + CHUNK] for i in range(0, len(blobs), CHUNK)]
-        parts = list(map_chunks(_pillow_decode, chunks, worker_count(len(chunks), 2)))
+        work = functools.partial(_decode_chunk, shape=shape[1:])
+        parts = list(map_chunks(work, chunks, worker_count(len(chunks), 2)))
         return np.concatenate(parts)
 
     return Codec(family, setting, encode, decode, lossless=lossless, param=param)
 
 
+def _decode_chunk(blobs: list[bytes], shape: tuple[int, int]) -> np.ndarray:
+    return _pillow_decode(blobs, (len(blobs), *shape))
+
+
 def _atlas_codec() -> Codec:
-    """All images tiled into one PNG (a grid of 28x28 cells)."""
+    """All images tiled into one PNG (a grid of image-sized cells)."""
 
     def encode(images: np.ndarray) -> list[bytes]:
-        n = len(images)
+        n, h, w = images.shape
         cols = math.ceil(math.sqrt(n))
         rows = math.ceil(n / cols)
-        grid = np.zeros((rows * cols, 28, 28), dtype=np.uint8)
+        grid = np.zeros((rows * cols, h, w), dtype=np.uint8)
         grid[:n] = images
-        atlas = grid.reshape(rows, cols, 28, 28).transpose(0, 2, 1, 3).reshape(rows * 28, -1)
+        atlas = grid.reshape(rows, cols, h, w).transpose(0, 2, 1, 3).reshape(rows * h, -1)
         buf = io.BytesIO()
         Image.fromarray(atlas).save(buf, format="PNG", optimize=True)
         return [buf.getvalue()]
 
-    def decode(blobs: list[bytes], count: int) -> np.ndarray:
+    def decode(blobs: list[bytes], shape: tuple[int, int, int]) -> np.ndarray:
+        count, h, w = shape
         atlas = np.asarray(Image.open(io.BytesIO(blobs[0])).convert("L"))
-        rows, cols = atlas.shape[0] // 28, atlas.shape[1] // 28
-        cells = atlas.reshape(rows, 28, cols, 28).transpose(0, 2, 1, 3).reshape(-1, 28, 28)
+        rows, cols = atlas.shape[0] // h, atlas.shape[1] // w
+        cells = atlas.reshape(rows, h, cols, w).transpose(0, 2, 1, 3).reshape(-1, h, w)
         return cells[:count].copy()
 
     return Codec("PNG atlas", "optimize", encode, decode, lossless=True)
 
 
 def _raw_codec(family: str, compress, decompress) -> Codec:
-    """A general-purpose compressor over the raw (N, 28, 28) pixel array."""
+    """A general-purpose compressor over the raw (N, H, W) pixel array."""
 
     def encode(images: np.ndarray) -> list[bytes]:
         return [compress(np.ascontiguousarray(images).tobytes())]
 
-    def decode(blobs: list[bytes], count: int) -> np.ndarray:
-        return np.frombuffer(decompress(blobs[0]), dtype=np.uint8).reshape(count, 28, 28)
+    def decode(blobs: list[bytes], shape: tuple[int, int, int]) -> np.ndarray:
+        return np.frombuffer(decompress(blobs[0]), dtype=np.uint8).reshape(shape)
 
     return Codec(family, "max", encode, decode, lossless=True)
 
@@ -134,19 +142,18 @@ LEVELS_FAMILY = "vaecodec levels"
 
 def _vaecodec_codecs() -> list[Codec]:
     """Every quality level with each payload coder, and each model at explicit steps."""
-    import vaecodec
-    from . import checkpoints, levels
+    zoo = Zoo.installed()
 
     def codec(family, setting, param, **settings) -> Codec:
-        return Codec(family, setting, lambda images: [vaecodec.encode(images, **settings)],
-                     lambda blobs, count: vaecodec.decode(blobs[0]), classical=False,
+        return Codec(family, setting, lambda images: [vae_codec.encode(images, **settings)],
+                     lambda blobs, shape: vae_codec.decode(blobs[0]), classical=False,
                      param=param)
 
     out = []
     for coder, family in (("range", LEVELS_FAMILY), ("zstd", LEVELS_FAMILY + " (zstd)")):
         out += [codec(family, f"q={lv.level}", lv.level, quality=lv.level, coder=coder)
-                for lv in levels.list_levels()]
-    for model in checkpoints.list_models():
+                for lv in zoo.levels()]
+    for model in zoo.models():
         out += [codec(f"vaecodec {model.name} (steps, zstd)", f"step={step:g}", step,
                       quant_step=step, model=model.name) for step in VAECODEC_STEPS]
     return out
@@ -157,11 +164,10 @@ RESIDUAL_FAMILY = "vaecodec max-error"
 
 def _residual_codecs() -> list[Codec]:
     """The residual layer: lossless, and every pixel within +-K for K in MAX_ERRORS."""
-    import vaecodec
 
     def codec(family, setting, param, lossless=False, **settings) -> Codec:
-        return Codec(family, setting, lambda images: [vaecodec.encode(images, **settings)],
-                     lambda blobs, count: vaecodec.decode(blobs[0]), classical=False,
+        return Codec(family, setting, lambda images: [vae_codec.encode(images, **settings)],
+                     lambda blobs, shape: vae_codec.decode(blobs[0]), classical=False,
                      lossless=lossless, param=param)
 
     return ([codec("vaecodec lossless", "K=0", 0, lossless=True, max_error=0)]
@@ -219,7 +225,7 @@ def measure(codec: Codec, images: np.ndarray) -> tuple[dict, np.ndarray]:
     blobs = codec.encode(images)
     encode_s = time.perf_counter() - start
     start = time.perf_counter()
-    decoded = codec.decode(blobs, n)
+    decoded = codec.decode(blobs, images.shape)
     decode_s = time.perf_counter() - start
     total = sum(len(b) for b in blobs)
     exact = bool(np.array_equal(decoded, images))
@@ -294,7 +300,7 @@ def run(images: np.ndarray, groups: Sequence[str], source: str,
         log: Callable[[str], None] = print, keep_first: int = 16):
     """Measure every codec of ``groups`` on ``images``. Returns (results dict, the first
     ``keep_first`` decoded images of every point, keyed by (family, setting))."""
-    import vaecodec
+    from .. import __version__
 
     available, missing = available_codecs()
     unknown = [g for g in groups if g not in ALL_GROUPS]
@@ -321,17 +327,19 @@ def run(images: np.ndarray, groups: Sequence[str], source: str,
                     "image_shape": list(images.shape[1:])},
         "environment": {"python": platform.python_version(), "machine": platform.machine(),
                         "pillow": Image.__version__, "numpy": np.__version__,
-                        "vaecodec": vaecodec.__version__},
+                        "vaecodec": __version__},
         "metrics": {
             "psnr_db": "10 log10(255^2 / MSE), MSE over every pixel of the set; null if exact",
             "psnr_mean_db": f"mean of per-image PSNR, each capped at {PSNR_CAP_DB:g} dB",
             "ssim": "mean SSIM, 11x11 Gaussian window, sigma 1.5, K1 0.01, K2 0.03, valid "
-                    "region; vaecodec.metrics.ssim",
+                    "region; vaecodec.eval.metrics.ssim",
         },
         "skipped": [{"group": g, "reason": missing[g]} for g in groups if g in missing],
         "points": points,
-        "published_lossless": [dict(r, bytes_per_image=r["bits_per_pixel"] * 784 / 8)
-                               for r in PUBLISHED_LOSSLESS],
+        # (MNIST figures: they apply to images of MNIST's size)
+        "published_lossless": [
+            dict(r, bytes_per_image=r["bits_per_pixel"] * images[0].size / 8)
+            for r in PUBLISHED_LOSSLESS],
         # against the lossy levels, and against the error-bounded files, which reach
         # PSNRs the levels do not
         # (compare_rates gives no rows for a reference that was not run)
@@ -447,21 +455,42 @@ def plot(results: dict, path: str) -> None:
     plt.close(fig)
 
 
+def picture_rows(results: dict, kept: dict) -> list[tuple[str, np.ndarray]]:
+    """vaecodec's lowest and highest quality levels; JPEG and WebP at the setting whose
+    bytes/image is closest to vaecodec's highest level."""
+    points = results["points"]
+    vae = sorted((p for p in points if p["family"] == LEVELS_FAMILY),
+                 key=lambda p: p["bytes_per_image"])
+    rows, target = [], None
+    if vae:
+        low, high = vae[0], vae[-1]
+        target = high["bytes_per_image"]
+        rows += [low, high]
+    for family in ("JPEG", "WebP"):
+        candidates = [p for p in points if p["family"] == family]
+        if candidates and target is not None:
+            rows.append(min(candidates, key=lambda p: abs(p["bytes_per_image"] - target)))
+    return [(f"{p['family'].replace(' levels', '')} {p['setting']}: "
+             f"{p['bytes_per_image']:.1f} B, {p['psnr_db']:.1f} dB",
+             kept[(p["family"], p["setting"])]) for p in rows]
+
+
 def picture(images: np.ndarray, rows: list[tuple[str, np.ndarray]], path: str,
             scale: int = 3) -> None:
     """A labelled grid: the originals, then one row per (label, decoded images)."""
     from PIL import ImageDraw
 
-    count = len(images)
+    count, height, width = images.shape
     label_w, pad = 260, 2
-    cell = 28 * scale
+    cell_h, cell_w = height * scale, width * scale
     all_rows = [("original (PNG: exact)", images)] + rows
-    canvas = Image.new("L", (label_w + count * (cell + pad), len(all_rows) * (cell + pad)), 255)
+    canvas = Image.new("L", (label_w + count * (cell_w + pad), len(all_rows) * (cell_h + pad)),
+                       255)
     draw = ImageDraw.Draw(canvas)
     for r, (label, pixels) in enumerate(all_rows):
-        y = r * (cell + pad)
-        draw.text((4, y + cell // 2 - 6), label, fill=0)
+        y = r * (cell_h + pad)
+        draw.text((4, y + cell_h // 2 - 6), label, fill=0)
         for c in range(count):
-            tile = Image.fromarray(pixels[c]).resize((cell, cell), Image.Resampling.NEAREST)
-            canvas.paste(tile, (label_w + c * (cell + pad), y))
+            tile = Image.fromarray(pixels[c]).resize((cell_w, cell_h), Image.Resampling.NEAREST)
+            canvas.paste(tile, (label_w + c * (cell_w + pad), y))
     canvas.save(path)

@@ -1,19 +1,22 @@
 """Fitting the residual layer's pixel model (needs torch: the ``train`` extra).
 
 The float network is trained with torch on the training split, then converted to the
-integer network of ``vaecodec.intnet`` (post-training quantization, activation ranges
-calibrated on training pixels). The integer VAE decoder that makes the base images is
-built the same way from the base level's float weights.
+integer network of ``vaecodec.core.intnet`` (post-training quantization, activation
+ranges calibrated on training pixels). The integer VAE decoder that makes the base images
+is built the same way from the base level's float weights.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 
-from . import checkpoints, intnet, levels, quantize, residual
+from ..core import intnet, pixels, quantize, residual
+from ..zoo import Level, ModelInfo, Zoo
+from ..zoo.models import write_model
 
 
 def _calibrated_scale(values: np.ndarray) -> float:
@@ -40,9 +43,9 @@ def integer_mlp(layers: list[tuple[np.ndarray, np.ndarray]], in_scale: float,
     return net, scale * peak / intnet.WEIGHT_MAX
 
 
-def integer_base_decoder(level: levels.Level, calibration_symbols: np.ndarray):
+def integer_base_decoder(level: Level, calibration_symbols: np.ndarray, zoo: Zoo):
     """(IntMLP, thresholds) reproducing the level's VAE decoder on integer symbols."""
-    vae = checkpoints.load(level.model_id)
+    vae = zoo.vae(zoo.level_model(level))
     symbols = np.clip(calibration_symbols, -residual.SYMBOL_LIMIT, residual.SYMBOL_LIMIT)
     net, unit = integer_mlp([(w.astype(np.float64), b.astype(np.float64)) for w, b in vae.decoder],
                             level.quant_step, symbols * level.quant_step, residual.SYMBOL_LIMIT)
@@ -51,10 +54,10 @@ def integer_base_decoder(level: levels.Level, calibration_symbols: np.ndarray):
     return net, thresholds
 
 
-def base_symbols(level: levels.Level, images: np.ndarray) -> np.ndarray:
-    vae = checkpoints.load(level.model_id)
-    pixels = images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
-    return quantize.quantize(vae.encode_mean(pixels), level.quant_step)
+def base_symbols(level: Level, images: np.ndarray, zoo: Zoo) -> np.ndarray:
+    """The level's latent symbols of uint8 images (N, H, W), as the encoder makes them."""
+    vae = zoo.vae(zoo.level_model(level))
+    return quantize.quantize(vae.encode_mean(pixels.to_unit(images)), level.quant_step)
 
 
 def _factorized_nll(torch, out, target):
@@ -78,12 +81,13 @@ def _trivial_tables(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def pixel_bits(model: residual.PixelModel, images: np.ndarray, base: np.ndarray,
                max_error: int = 0) -> np.ndarray:
-    """Ideal code length (bits) of every pixel (N, 784) of uint8 ``images`` under the
+    """Ideal code length (bits) of every pixel (N, P) of uint8 ``images`` under the
     integer model, for a file with this ``max_error`` (what the range coder spends, to
     within its small overhead)."""
     levels_k, nearest, starts = residual._bins(max_error)
     symbols = nearest[images.reshape(len(images), -1)].reshape(-1)
-    feats = residual.features(levels_k[nearest[images.reshape(len(images), -1)]], base)
+    feats = residual.features(levels_k[nearest[images.reshape(len(images), -1)]], base,
+                              model.geometry)
     feats = feats.reshape(-1, residual.FEATURES)
     trivial = residual.trivial_mask(feats, model.trivial_threshold)
     bits = np.empty(len(symbols))
@@ -118,35 +122,41 @@ def bits_per_image(model: residual.PixelModel, images: np.ndarray, base: np.ndar
     return float(pixel_bits(model, images, base).sum() / len(images))
 
 
-def train_pixel_model(train_images: np.ndarray, *, base_level: int = 1, hidden: int = 96,
+def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
+                      base_level: int = 1, hidden: int = 96,
                       epochs: float = 6.0, trivial_threshold: int = 8, seed: int = 0,
                       batch_size: int = 4096, learning_rate: float = 3e-3,
                       context_max_error: int = 0, use_base: bool = True,
                       keep_float: dict | None = None,
                       log=print) -> tuple[dict[str, np.ndarray], dict]:
-    """Fit a pixel model on uint8 training images (N, 28, 28). Returns (tensors, metadata)
-    ready for ``checkpoints`` (the caller adds the name and sha256).
+    """Fit a pixel model on uint8 training images (N, H, W) over the base level of ``zoo``
+    (default: the installed one). Returns (tensors, metadata) ready for
+    ``zoo.models.write_model`` (which adds the name and sha256).
 
     ``context_max_error``: fit on neighbours quantized as ``max_error`` files see them
     (measured: no gain at K = 4, so the shipped model uses exact neighbours).
     ``use_base=False``: an all-black base image, to measure the coder without the latent.
     ``keep_float``: a dict that receives the float torch network under "net" (to measure
     what the integer conversion costs)."""
-    import torch
+    from . import import_torch
 
+    torch = import_torch()
+    zoo = Zoo.installed() if zoo is None else zoo
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    level = levels.get(base_level)
+    level = zoo.level(base_level)
+    image_shape = tuple(train_images.shape[1:])
     started = time.time()
-    symbols = base_symbols(level, train_images)
-    base_net, thresholds = integer_base_decoder(level, symbols[:5000])
+    symbols = base_symbols(level, train_images, zoo)
+    base_net, thresholds = integer_base_decoder(level, symbols[:5000], zoo)
     base = residual.base_pixels(base_net, thresholds, symbols)
     if not use_base:  # for measuring what the latent buys: the same coder without it
         base[:] = 0
-    pixels = train_images.reshape(len(train_images), -1)
+    flat = train_images.reshape(len(train_images), -1)
     levels_k, nearest = residual.quantization_levels(context_max_error)
-    feats = residual.features(levels_k[nearest[pixels]], base).reshape(-1, residual.FEATURES)
-    values = pixels.reshape(-1)
+    feats = residual.features(levels_k[nearest[flat]], base, residual.geometry(*image_shape))
+    feats = feats.reshape(-1, residual.FEATURES)
+    values = flat.reshape(-1)
     trivial = residual.trivial_mask(feats, trivial_threshold)
     t_hi, t_lo = _trivial_tables(values[trivial].astype(np.int64))
     x_all = torch.from_numpy(feats[~trivial])
@@ -195,7 +205,8 @@ def train_pixel_model(train_images: np.ndarray, *, base_level: int = 1, hidden: 
         "trivial_threshold": trivial_threshold,
         "uses_base_layer": use_base,
         "architecture": {"features": residual.FEATURES, "hidden": [hidden, hidden],
-                         "heads": "16 high-nibble + 16x16 low-nibble logits"},
+                         "heads": "16 high-nibble + 16x16 low-nibble logits",
+                         "image_shape": list(image_shape)},
         "recipe": {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
                    "lr_schedule": "one-cycle", "seed": seed, "optimizer": "adam",
                    "train_images": len(train_images)},
@@ -204,3 +215,27 @@ def train_pixel_model(train_images: np.ndarray, *, base_level: int = 1, hidden: 
     if keep_float is not None:  # for measuring what the integer conversion costs
         keep_float["net"] = net
     return tensors, metadata
+
+
+def save_pixel_model(folder: Path, name: str, tensors: dict, metadata: dict,
+                     test_images: np.ndarray, zoo: Zoo | None = None,
+                     data: dict | None = None, force: bool = True) -> tuple[ModelInfo, float]:
+    """Measure a fitted pixel model on ``test_images`` (the ideal lossless code length of
+    their residual under the integer model), then write it into ``folder`` with that
+    figure and ``data`` (what it was trained on) in its metadata. Returns (the written
+    model, bits per image). A model fitted without the base layer is written as
+    "measurement-only", which the codec never picks up."""
+    zoo = Zoo.installed() if zoo is None else zoo
+    measured = ModelInfo.in_memory(name, tensors, metadata)
+    model = zoo.with_models(measured).pixel_model(measured)
+    base = model.base_pixels(base_symbols(zoo.level(model.base_level), test_images, zoo))
+    metadata = dict(metadata)
+    if not metadata.get("uses_base_layer", True):
+        base[:] = 0
+        metadata["kind"] = "measurement-only"
+    bits = bits_per_image(model, test_images, base)
+    metadata["data"] = data or {}
+    metadata["test_metrics"] = {"images": len(test_images),
+                                "residual_bits_per_image": round(bits, 2),
+                                "residual_bits_per_pixel": round(bits / model.geometry.pixels, 4)}
+    return write_model(Path(folder), name, tensors, metadata, force=force), bits

@@ -1,0 +1,34 @@
+"""The layers of the package point one way (import-linter's contracts in pyproject.toml),
+and nothing in the code assumes the shipped models' image size."""
+
+from __future__ import annotations
+
+import io
+import tokenize
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGE = REPO / "vaecodec"
+
+
+def test_import_contracts_are_kept(monkeypatch, capsys):
+    pytest.importorskip("importlinter", reason="needs import-linter (the test extra)")
+    from importlinter.cli import lint_imports
+
+    monkeypatch.chdir(REPO)
+    assert lint_imports(config_filename=str(REPO / "pyproject.toml")) == 0, capsys.readouterr().out
+
+
+def test_no_image_size_is_hard_coded():
+    """No number 28 or 784 in the code (comments and docstrings aside): a model knows its
+    own image shape."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tokens = list(tokenize.generate_tokens(io.StringIO(path.read_text()).readline))
+        found += [f"{path.relative_to(REPO)}:{t.start[0]}"
+                  for before, t in zip(tokens, tokens[1:])
+                  if t.type == tokenize.NUMBER and t.string in ("28", "784")
+                  and before.string != "**"]  # 2**28 is a cap, not a size
+    assert not found, found

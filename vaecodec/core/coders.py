@@ -1,0 +1,114 @@
+"""The coders, in one table: how latent symbols and residual layers become bytes and back.
+
+``CODERS`` maps a coder's name (what a file's header names, through the wire ids of
+``vaecodec.format.container.CODERS``) to its implementation; ``RESIDUAL_CODERS`` maps a
+residual payload layout to its. A new coder is one entry here (and its wire id in the
+format). Decoding never trusts the bytes: anything that does not decode is a
+``CorruptPayloadError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Protocol
+
+import numpy as np
+
+from ..errors import CorruptPayloadError
+from ..format import container
+from . import entropy
+
+
+class LatentCoder(Protocol):
+    name: str
+    needs_prior: bool  # the range coder codes with a level's prior tables
+
+    def encode(self, symbols: np.ndarray, prior: entropy.Prior | None) -> tuple[bytes, str]:
+        """Symbols (N, D) -> (payload, the symbol type the header records)."""
+
+    def decode(self, payload: bytes, count: int, latent_size: int, symbol_dtype: str,
+               prior: entropy.Prior | None) -> np.ndarray:
+        """The symbols (count, latent_size) of a payload."""
+
+
+@contextlib.contextmanager
+def _decoding(what: str):
+    """Turn whatever a decoder raises on bad data into CorruptPayloadError."""
+    try:
+        yield
+    except (KeyboardInterrupt, SystemExit, MemoryError, CorruptPayloadError):
+        raise
+    except BaseException as e:  # constriction reports bad data as errors (or Rust panics)
+        raise CorruptPayloadError(f"{what} does not decode ({e})") from None
+
+
+class ZstdCoder:
+    """One zstd frame of the symbols in the narrowest integer type, dimension-major: each
+    latent dimension's symbols sit together, which compresses better than image-major."""
+
+    name = "zstd"
+    needs_prior = False
+
+    def encode(self, symbols, prior=None):
+        import zstandard
+
+        dtype = symbols.dtype.name
+        raw = np.ascontiguousarray(np.asarray(symbols).T, dtype=np.dtype(dtype).newbyteorder("<"))
+        return zstandard.ZstdCompressor(level=container.ZSTD_LEVEL).compress(raw.tobytes()), dtype
+
+    def decode(self, payload, count, latent_size, symbol_dtype, prior=None):
+        dtype = np.dtype(symbol_dtype).newbyteorder("<")
+        raw = container.decompress_exact(payload, count * latent_size * dtype.itemsize,
+                                         "payload")
+        return np.frombuffer(raw, dtype=dtype).reshape(latent_size, count).T
+
+
+class RangeCoder:
+    """constriction's range coder with a level's integer prior tables."""
+
+    name = "range"
+    needs_prior = True
+
+    def encode(self, symbols, prior):
+        return entropy.range_encode(symbols, prior), "int32"
+
+    def decode(self, payload, count, latent_size, symbol_dtype, prior):
+        with _decoding("range-coded payload"):
+            return entropy.range_decode(payload, prior, count)
+
+
+CODERS: dict[str, LatentCoder] = {"range": RangeCoder(), "zstd": ZstdCoder()}
+
+
+class ResidualLayout1:
+    """Residual layout 1 (docs/format.md): chunks of ``container.RESIDUAL_CHUNK`` images,
+    each one range-coded stream of the pixel model's probabilities."""
+
+    layout = 1
+
+    def encode(self, pixel_model, pixels: np.ndarray, base: np.ndarray,
+               max_error: int) -> list[bytes]:
+        """uint8 pixels (N, P) and base images (N, P) -> one byte string per chunk."""
+        from . import residual
+
+        step = container.RESIDUAL_CHUNK
+        return [residual.encode(pixel_model, pixels[i : i + step], base[i : i + step], max_error)
+                for i in range(0, len(pixels), step)]
+
+    def decode(self, pixel_model, data: bytes, chunk_sizes, base: np.ndarray,
+               max_error: int) -> np.ndarray:
+        """The uint8 pixels (N, P) of the chunks, given the base images (N, P)."""
+        from . import residual
+
+        out = np.empty(base.shape, dtype=np.uint8)
+        step, offset = container.RESIDUAL_CHUNK, 0
+        for n, size in enumerate(chunk_sizes):
+            rows = slice(n * step, (n + 1) * step)
+            with _decoding(f"residual chunk {n}"):
+                out[rows] = residual.decode(pixel_model, data[offset : offset + size],
+                                            base[rows], max_error)
+            offset += size
+        return out
+
+
+RESIDUAL_CODERS = {1: ResidualLayout1()}

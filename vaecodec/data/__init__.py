@@ -1,0 +1,1 @@
+"""Data sets for training and evaluation (numpy; IDX files in torchvision's layout)."""

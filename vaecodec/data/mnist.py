@@ -1,0 +1,66 @@
+"""MNIST-style data sets (MNIST, Fashion-MNIST) read with numpy from their IDX files.
+
+The files sit in torchvision's layout, ROOT/<dataset>/raw/; when they are missing,
+torchvision downloads them there (the ``train`` extra and the internet are needed then).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+
+SPLIT_FILES = {"train": "train-images-idx3-ubyte", "test": "t10k-images-idx3-ubyte"}
+RAW_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+DATASETS = ("MNIST", "FashionMNIST")  # torchvision's class and folder names
+
+
+def read_idx_images(path: str | Path) -> np.ndarray:
+    """Images (N, H, W) uint8 from an uncompressed IDX3 file, checking its header."""
+    data = Path(path).read_bytes()
+    if len(data) < 16:
+        raise InputError(f"{path} is too short for an IDX image file")
+    magic, count, rows, cols = struct.unpack(">IIII", data[:16])
+    if magic != 0x00000803:
+        raise InputError(f"{path} is not an IDX3 uint8 image file")
+    if len(data) != 16 + count * rows * cols:
+        raise InputError(f"{path} holds {len(data) - 16} pixel bytes, header implies "
+                         f"{count * rows * cols}")
+    return np.frombuffer(data, dtype=np.uint8, offset=16).reshape(count, rows, cols)
+
+
+def mnist_images(root: str | Path, split: str = "test", dataset: str = "MNIST") -> np.ndarray:
+    """The images of ``split`` ("train" or "test") of ``dataset`` (MNIST or FashionMNIST)
+    under a torchvision-layout ``root``: read from ROOT/<dataset>/raw when the file is
+    there, else downloaded there by torchvision."""
+    if split not in SPLIT_FILES:
+        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, not {dataset!r}")
+    path = Path(root) / dataset / "raw" / SPLIT_FILES[split]
+    if not path.is_file():
+        import torchvision.datasets
+
+        getattr(torchvision.datasets, dataset)(root=str(root), train=split == "train",
+                                               download=True)
+    return read_idx_images(path)
+
+
+def checksums(root: str | Path, dataset: str = "MNIST") -> dict[str, str]:
+    """sha256 of each raw file of ``dataset`` present under ``root``."""
+    raw = Path(root) / dataset / "raw"
+    out = {}
+    for name in RAW_FILES:
+        path = raw / name
+        if path.is_file():
+            out[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out

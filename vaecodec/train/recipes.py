@@ -1,0 +1,65 @@
+"""Training recipes: every hyperparameter of a model, named (no torch needed to read them)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    name: str
+    hidden: tuple[int, ...] = (400,)
+    latent_size: int = 20
+    beta: float = 1.0  # weight of the KL term
+    # "bce": BCE + beta KL; "mse": SSE / (2 mse_sigma^2) + beta KL (a Gaussian decoder
+    # with fixed sigma: the distortion PSNR measures)
+    distortion: str = "bce"
+    mse_sigma: float = 0.1
+    architecture: str = "mlp"  # or "conv" (ConvVAE, hidden = its two channel counts)
+    epochs: int = 10
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    lr_schedule: str = "constant"  # or "cosine"
+    # data augmentation: each training image moved by a random whole-pixel offset of up to
+    # +-shift in each direction (zero fill), drawn afresh every time the image is used
+    shift: int = 0
+    # quantization-aware training: when > 0, the decoder sees mu + u, u uniform in
+    # +-quant_noise/2 (the error of rounding mu at that step), instead of a sample of
+    # N(mu, sigma^2); the KL term stays (with sigma unused, its mu^2 / 2 is the rate term)
+    quant_noise: float = 0.0
+    seed: int = 1
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, fields: dict) -> "Recipe":
+        """A recipe from ``to_dict``'s output (or a JSON object of some of its fields)."""
+        fields = dict(fields)
+        if "hidden" in fields:
+            fields["hidden"] = tuple(fields["hidden"])
+        return cls(**fields)
+
+
+RECIPES = {
+    # The reference: pytorch/examples' VAE (784-400-20, BCE + KL, Adam 1e-3, batch 128, 10 epochs).
+    "seed": Recipe(name="seed"),
+    # The shipped default: a deeper MLP, a longer cosine schedule and a lighter KL weight
+    # (docs/training.md has the sweep behind each choice).
+    "default": Recipe(
+        name="default", hidden=(512, 256), beta=0.3, epochs=60, lr_schedule="cosine"
+    ),
+    # The model of the upper quality levels: wider, trained on the squared error PSNR
+    # measures (a Gaussian decoder with fixed sigma 0.05) instead of BCE.
+    "mse-s05": Recipe(name="mse-s05", hidden=(1024, 512), distortion="mse", mse_sigma=0.05,
+                      epochs=30, lr_schedule="cosine"),
+    # The same network and loss on training images shifted by up to one pixel, trained
+    # longer: without the shifts, longer training overfits (docs/training.md).
+    "mse-s05-aug1": Recipe(name="mse-s05-aug1", hidden=(1024, 512), distortion="mse",
+                           mse_sigma=0.05, epochs=100, lr_schedule="cosine", shift=1),
+    # Shifts of up to two pixels: measured, not shipped (worse than one; docs/training.md).
+    "mse-s05-aug2": Recipe(name="mse-s05-aug2", hidden=(1024, 512), distortion="mse",
+                           mse_sigma=0.05, epochs=100, lr_schedule="cosine", shift=2),
+}
