@@ -265,3 +265,26 @@ def test_python_dash_m_runs_the_cli():
     proc = subprocess.run([sys.executable, "-m", "vaecodec", "--version"],
                           capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.strip() == f"vaecodec, version {vaecodec.__version__}"
+
+
+def test_info_on_a_file_whose_model_is_not_installed(runner, tmp_path):
+    """Versions 2 and 3 do not store the image size: it is the model's, so without the
+    model info says so instead of guessing 28x28."""
+    import struct
+    import zlib
+
+    import msgpack
+
+    good = container.unpack(vaecodec.encode(np.zeros((2, 28, 28), np.uint8), quant_step=0.5))
+    h = good.header
+    fields = [b"\x00\x01\x02\x03", h.latent_size, 0.5, 1, h.count, h.payload_size, None]
+    header = msgpack.packb(fields, use_bin_type=True)
+    body = b"VAEZ\x02" + container._leb128(len(header)) + header + good.payload
+    path = tmp_path / "other.vaez"
+    path.write_bytes(body + struct.pack("<I", zlib.crc32(body)))
+    result = run(runner, "info", path)
+    assert result.exit_code == 0, result.output
+    assert "2 (size unknown)" in result.output and "unknown to this vaecodec" in result.output
+    assert json.loads(run(runner, "info", path, "--json").output)["image_shape"] is None
+    result = run(runner, "decompress", path)
+    assert result.exit_code == 1 and "unknown model id 00010203" in result.output

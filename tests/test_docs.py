@@ -14,7 +14,8 @@ REPO = Path(__file__).resolve().parent.parent
 def test_ci_runs_the_readme_install_and_test_commands():
     readme = (REPO / "README.md").read_text()
     ci_lines = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines()]
-    for command in ('pip install -e ".[dev]"', "python -m pytest"):
+    for command in ('pip install -e ".[dev]"', "python -m pytest",
+                    'python -m pytest -m "slow or fuzz" --hypothesis-profile=long'):
         assert command in readme
         assert command in ci_lines
 

@@ -39,7 +39,7 @@ from .errors import (
     VaezError,
 )
 
-__version__ = "1.3.0"
+__version__ = "2.0.0"
 
 __all__ = [
     "encode",

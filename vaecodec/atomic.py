@@ -14,15 +14,23 @@ from pathlib import Path
 from .errors import OutputExistsError, OutputPathError
 
 
-def check_output_file(path: Path, force: bool) -> None:
-    """Refuse an output that is a folder, that exists (without ``force``), or whose folder
-    does not exist."""
+def _check_target(path: Path) -> None:
     if path.is_dir():
         raise OutputPathError(f"{path} is a folder; give a file name for the output")
-    if path.exists() and not force:
-        raise OutputExistsError(f"{path} already exists (use --force to overwrite)")
     if not path.parent.is_dir():
         raise OutputPathError(f"folder {path.parent} does not exist")
+
+
+def _exists_error(path: Path) -> OutputExistsError:
+    return OutputExistsError(f"{path} already exists (use --force to overwrite)")
+
+
+def check_output_file(path: Path, force: bool) -> None:
+    """Refuse an output that is a folder, that exists (without ``force``), or whose folder
+    does not exist: before the work that makes it (the write checks again, atomically)."""
+    _check_target(path)
+    if path.exists() and not force:
+        raise _exists_error(path)
 
 
 def _umask() -> int:
@@ -32,9 +40,11 @@ def _umask() -> int:
 
 
 def atomic_write_bytes(path: Path, data: bytes, force: bool) -> None:
-    """Write ``data`` to ``path`` through a temporary file beside it, then rename."""
+    """Write ``data`` to ``path`` through a temporary file beside it, then move it into
+    place. Without ``force`` the move refuses to replace a file, even one that appeared
+    while this one was being written (a hard link, which fails if the name exists)."""
     path = Path(path)
-    check_output_file(path, force)
+    _check_target(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a new file gets the usual mode
@@ -42,7 +52,24 @@ def atomic_write_bytes(path: Path, data: bytes, force: bool) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        if force:
+            os.replace(tmp, path)
+        else:
+            _move_no_clobber(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
         raise
+
+
+def _move_no_clobber(tmp: str, path: Path) -> None:
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise _exists_error(path) from None
+    except OSError:  # a file system without hard links: check, then rename
+        if os.path.lexists(path):
+            raise _exists_error(path) from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)

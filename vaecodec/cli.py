@@ -16,9 +16,8 @@ import click
 
 from . import __version__
 from .errors import VaezError
-from .format.container import CODERS, MAX_RESIDUAL_ERROR
-from .zoo.levels import DEFAULT_LEVEL
-from .zoo.models import DEFAULT_MODEL
+from .format.constants import CODERS, MAX_RESIDUAL_ERROR
+from .zoo.defaults import DEFAULT_LEVEL, DEFAULT_MODEL
 
 CODER_NAMES = sorted({name for name, _ in CODERS.values()}, reverse=True)  # range, zstd
 

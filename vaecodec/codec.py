@@ -198,8 +198,8 @@ def encode_with(settings: Settings, images: np.ndarray, names=None) -> bytes:
     if settings.max_error is None:
         return container.pack(header, payload)
     pixel_model = settings.zoo.pixel_model(settings.pixel_model)
-    if exact is None:  # float input: the uint8 pixels it rounds to
-        exact = np.rint(unit * 255.0).astype(np.uint8)
+    if exact is None:  # float input (checked to be in [0, 1]): the uint8 pixels it rounds to
+        exact = pixel_conv.to_uint8(unit)
     coder = coders.RESIDUAL_CODERS[max(coders.RESIDUAL_CODERS)]
     chunks = coder.encode(pixel_model, exact, pixel_model.base_pixels(symbols),
                           settings.max_error)

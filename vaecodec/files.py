@@ -114,8 +114,6 @@ def decompress(archive: str | os.PathLike, output_dir: str | os.PathLike | None 
         names = tuple(f"{i:0{width}d}.png" for i in range(header.count))
     top = os.fspath(out_dir)
     targets = [os.path.join(top, rel) for rel in image_files.output_names(names)]
-    pixels = codec.reconstruct(parsed, zoo)
-
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputPathError(f"{out_dir} exists and is not a folder")
     if not force:
@@ -123,6 +121,7 @@ def decompress(archive: str | os.PathLike, output_dir: str | os.PathLike | None 
         if existing:
             more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
             raise OutputExistsError(f"{existing[0]}{more} already exist (use --force to overwrite)")
+    pixels = codec.reconstruct(parsed, zoo)  # after the cheap checks: decoding takes longest
     _write_pngs(top, targets, pixels, progress)
     return DecompressResult(out_dir, [Path(t) for t in targets])
 

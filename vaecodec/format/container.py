@@ -43,6 +43,7 @@ from ..errors import (
     UnsafeNameError,
     UnsupportedVersionError,
 )
+from .constants import CODERS, MAX_RESIDUAL_ERROR  # noqa: F401  (part of this module's API)
 
 MAGIC = b"VAEZ"
 FORMAT_VERSION = 2  # what the writer produces for lossy files
@@ -51,7 +52,6 @@ READABLE_VERSIONS = (1, 2, 3)
 RESIDUAL_LAYOUTS = (1,)  # residual payload layouts this reader knows (docs/format.md)
 MAX_RESIDUAL_COUNT = 2**20  # images in one file with a residual layer
 RESIDUAL_CHUNK = 4096  # images per independently coded residual chunk
-MAX_RESIDUAL_ERROR = 32  # the largest error bound a file can declare (0..255 scale)
 PREFIX_V1 = struct.Struct("<4sBI")  # magic, format version, header length
 MAX_PREFIX = 9  # bytes that always hold the whole prefix (v1: 9, v2: 6 to 9)
 CRC = struct.Struct("<I")
@@ -67,9 +67,6 @@ MODEL_ID_BYTES = 4  # v2 stores the first 4 bytes of the weights' sha256
 ZSTD_LEVEL = 19
 
 SYMBOL_DTYPES = ("int8", "int16", "int32")  # stored little-endian
-# v2 "coder" field: the wire ids of (coder, symbol type); the coders themselves are
-# vaecodec.core.coders.CODERS
-CODERS = {0: ("range", "int32"), 1: ("zstd", "int8"), 2: ("zstd", "int16"), 3: ("zstd", "int32")}
 CODER_IDS = {value: key for key, value in CODERS.items()}
 HEADER_KEYS_V1 = {
     "version",

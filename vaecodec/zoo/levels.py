@@ -10,7 +10,6 @@ tables or models get new numbers.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,8 +18,9 @@ from ..errors import CorruptModelError
 if TYPE_CHECKING:
     from ..core.entropy import Prior
 
+from .defaults import DEFAULT_LEVEL  # noqa: F401  (part of this module's API)
+
 LEVELS_FILE = "levels.json"
-DEFAULT_LEVEL = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +60,8 @@ def from_row(row: dict) -> Level:
 
 def read_rows(path: Path) -> list[dict]:
     """The rows of a levels file, as stored."""
+    import json
+
     try:
         return list(json.loads(path.read_text(encoding="utf-8"))["levels"])
     except (ValueError, KeyError, TypeError) as e:

@@ -18,8 +18,8 @@ from pathlib import Path
 from ..atomic import atomic_write_bytes
 from ..errors import CorruptModelError
 
-DEFAULT_MODEL = "vae-default"
-DEFAULT_PIXEL_MODEL = "pixel-l1"
+from .defaults import DEFAULT_MODEL, DEFAULT_PIXEL_MODEL
+
 VAE = "vae"  # metadata "kind" of the base layer's models (the default when absent)
 PIXEL_MODEL = "pixel-model"  # ... of the residual layer's pixel models
 DEFAULTS = {VAE: DEFAULT_MODEL, PIXEL_MODEL: DEFAULT_PIXEL_MODEL}

@@ -1,0 +1,7 @@
+"""The format's numbers that the rest of vaecodec shows to users (the command line's
+choices and ranges), in a module that imports nothing, so that ``--help`` stays fast."""
+
+MAX_RESIDUAL_ERROR = 32  # the largest error bound a file can declare (0..255 scale)
+# v2 "coder" field: the wire ids of (coder, symbol type); the coders themselves are
+# vaecodec.core.coders.CODERS
+CODERS = {0: ("range", "int32"), 1: ("zstd", "int8"), 2: ("zstd", "int16"), 3: ("zstd", "int32")}

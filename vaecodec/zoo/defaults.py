@@ -1,0 +1,6 @@
+"""The defaults a user sees (``vaecodec compress`` without options), in a module that
+imports nothing, so that ``--help`` stays fast."""
+
+DEFAULT_LEVEL = 4  # the quality level of compress / encode without options
+DEFAULT_MODEL = "vae-default"  # the model of an explicit --step without --model
+DEFAULT_PIXEL_MODEL = "pixel-l1"  # the residual layer's model
