@@ -10,14 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import tensors as tensor_names
-from .pixels import to_uint8
 
 BATCH = 4096  # images per matrix product; bounds memory for large inputs
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # tanh form: no overflow warning for large |x|
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
 class NumpyVAE:
@@ -58,9 +52,17 @@ class NumpyVAE:
                              f"{self.image_shape[0]}x{self.image_shape[1]}")
 
     @staticmethod
-    def _mlp(x: np.ndarray, layers, relu_last: bool) -> np.ndarray:
+    def _workspace(layers, n: int) -> list[np.ndarray]:
+        """One output buffer per layer for batches of up to BATCH rows, reused batch after
+        batch: no large allocation per batch, so the speed does not depend on the
+        allocator's history (fresh memory costs page faults)."""
+        rows = min(n, BATCH)
+        return [np.empty((rows, w.shape[1]), dtype=np.float32) for w, _ in layers]
+
+    @staticmethod
+    def _mlp(x: np.ndarray, layers, relu_last: bool, workspace: list[np.ndarray]) -> np.ndarray:
         for i, (w, b) in enumerate(layers):
-            x = x @ w
+            x = np.matmul(x, w, out=workspace[i][: len(x)])
             x += b
             if relu_last or i < len(layers) - 1:
                 np.maximum(x, 0, out=x)
@@ -69,23 +71,41 @@ class NumpyVAE:
     def encode_mean(self, x: np.ndarray) -> np.ndarray:
         """Posterior means (N, latent) of float32 intensities x in [0, 1], shape (N, H * W)."""
         out = np.empty((len(x), self.latent_size), dtype=np.float32)
+        work = self._workspace(self.encoder, len(x))
         for i in range(0, len(x), BATCH):
-            h = self._mlp(np.asarray(x[i : i + BATCH], dtype=np.float32), self.encoder, True)
-            out[i : i + BATCH] = h @ self.mu[0] + self.mu[1]
+            h = self._mlp(np.asarray(x[i : i + BATCH], dtype=np.float32), self.encoder, True, work)
+            np.matmul(h, self.mu[0], out=out[i : i + BATCH])
+            out[i : i + BATCH] += self.mu[1]
         return out
+
+    def _decode_batches(self, z: np.ndarray):
+        """Each batch's pixel intensities in [0, 1], float32 (rows, H * W), in a buffer that
+        the next batch reuses."""
+        work = self._workspace(self.decoder, len(z))
+        for i in range(0, len(z), BATCH):
+            x = self._mlp(np.asarray(z[i : i + BATCH], dtype=np.float32), self.decoder, False,
+                          work)
+            # sigmoid in its tanh form (no overflow warning for large |x|), in place
+            x *= 0.5
+            np.tanh(x, out=x)
+            x += 1.0
+            x *= 0.5
+            yield i, x
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """Pixel intensities in [0, 1], float32 (N, H * W), for latents z (N, latent)."""
         out = np.empty((len(z), self.pixels), dtype=np.float32)
-        for i in range(0, len(z), BATCH):
-            logits = self._mlp(np.asarray(z[i : i + BATCH], dtype=np.float32), self.decoder, False)
-            out[i : i + BATCH] = _sigmoid(logits)
+        for i, intensities in self._decode_batches(z):
+            out[i : i + len(intensities)] = intensities
         return out
 
     def decode_pixels(self, z: np.ndarray) -> np.ndarray:
-        """uint8 pixels (N, H * W) for latents z, converted batch by batch so that the float
-        intensities of only one batch are held at a time."""
+        """uint8 pixels (N, H * W) for latents z (``to_uint8`` of ``decode``), converted
+        batch by batch so that the float intensities of only one batch are held at a time."""
         out = np.empty((len(z), self.pixels), dtype=np.uint8)
-        for i in range(0, len(z), BATCH):
-            out[i : i + BATCH] = to_uint8(self.decode(z[i : i + BATCH]))
+        for i, x in self._decode_batches(z):
+            x *= 255.0  # to_uint8, in place
+            np.rint(x, out=x)
+            np.clip(x, 0, 255, out=x)
+            out[i : i + len(x)] = x
         return out
