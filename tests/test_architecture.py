@@ -32,3 +32,28 @@ def test_no_image_size_is_hard_coded():
                   if t.type == tokenize.NUMBER and t.string in ("28", "784")
                   and before.string != "**"]  # 2**28 is a cap, not a size
     assert not found, found
+
+
+def test_the_codec_runs_without_torch_and_training_names_its_extra():
+    """With torch unavailable, encode/decode/compress work, and importing the training
+    loop says which extra installs it instead of a bare ModuleNotFoundError."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+sys.modules["torch"] = sys.modules["torchvision"] = None  # import torch now fails
+import numpy as np
+import vaecodec
+images = np.zeros((3, 28, 28), np.uint8)
+assert vaecodec.decode(vaecodec.encode(images, lossless=True)).shape == (3, 28, 28)
+from vaecodec.train import levels  # fitting levels needs numpy only
+try:
+    import vaecodec.train.loop
+except ModuleNotFoundError as e:
+    print(e)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ("training needs PyTorch, which is not installed: "
+                                   "pip install 'vaecodec[train]'")

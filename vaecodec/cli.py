@@ -19,7 +19,7 @@ from .errors import VaezError
 from .format.constants import CODERS, MAX_RESIDUAL_ERROR
 from .zoo.defaults import DEFAULT_LEVEL, DEFAULT_MODEL
 
-CODER_NAMES = sorted({name for name, _ in CODERS.values()}, reverse=True)  # range, zstd
+CODER_NAMES = list(dict.fromkeys(name for name, _ in CODERS.values()))  # in wire-id order
 
 
 def _report_errors(func):
