@@ -226,7 +226,7 @@ def test_symlinked_folder_in_output_is_refused(runner, tmp_path, digits):
     outside.mkdir()
     os.symlink(outside, dest / "3")
     result = run(runner, "decompress", out, "-o", dest)
-    assert result.exit_code == 1 and "outside" in result.output
+    assert result.exit_code == 1 and "dest/3 is a symbolic link; refusing" in result.output
     assert list(outside.iterdir()) == []
     assert sorted(p.name for p in dest.iterdir()) == ["3"]  # what was written is removed
 

@@ -40,3 +40,133 @@ def test_unwritable_targets(tmp_path, where, message):
     target = tmp_path / "folder" if where == "folder" else tmp_path / "missing" / "a.vaez"
     with pytest.raises(vaecodec.OutputPathError, match=message):
         atomic_write_bytes(target, b"x", force=True)
+
+
+# --- decompress: nothing outside the output, nothing lost -------------------------------
+import os  # noqa: E402
+import subprocess  # noqa: E402
+
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from vaecodec import files  # noqa: E402
+
+NAMES = ["0/00003.png", "0/00010.png", "1/00002.png"]
+
+
+@pytest.fixture
+def archive(tmp_path, sample_images):
+    path = tmp_path / "d.vaez"
+    path.write_bytes(vaecodec.encode(sample_images[:3], names=NAMES))
+    return path
+
+
+def tree(folder):
+    """Every path under ``folder`` -> what it is (a link's target, a file's bytes)."""
+    out = {}
+    for root, dirs, names in os.walk(folder):
+        for name in dirs + names:
+            path = os.path.join(root, name)
+            rel = os.path.relpath(path, folder)
+            if os.path.islink(path):
+                out[rel] = ("link", os.readlink(path))
+            elif os.path.isfile(path):
+                out[rel] = ("file", open(path, "rb").read())
+            else:
+                out[rel] = ("folder",)
+    return out
+
+
+def test_links_planted_in_the_output_are_never_followed(archive, tmp_path):
+    """Links where 1.3.0 put its temporary files, and a link at an output path: with or
+    without --force, nothing outside the output folder changes."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    out = tmp_path / "out"
+    (out / "0").mkdir(parents=True)
+    os.symlink(victim, out / "0" / ".00003.png.tmp")
+    os.symlink(victim, out / "0" / ".00010.png.tmp")
+    files.decompress(archive, out)
+    assert victim.read_text() == "precious"
+    assert os.readlink(out / "0" / ".00003.png.tmp") == str(victim)  # left alone
+    assert not (out / "0" / "00003.png").is_symlink()
+
+    os.unlink(out / "0" / "00003.png")
+    os.symlink(victim, out / "0" / "00003.png")
+    with pytest.raises(vaecodec.OutputExistsError):
+        files.decompress(archive, out)
+    files.decompress(archive, out, force=True)  # replaces the link, not what it points to
+    assert victim.read_text() == "precious"
+    assert not (out / "0" / "00003.png").is_symlink()
+    assert np.asarray(Image.open(out / "0" / "00003.png")).shape == (28, 28)
+
+
+def test_an_existing_file_at_a_temporary_name_is_left_alone(archive, tmp_path):
+    out = tmp_path / "out"
+    (out / "0").mkdir(parents=True)
+    (out / "0" / ".00003.png.tmp").write_bytes(b"mine")
+    files.decompress(archive, out)
+    assert (out / "0" / ".00003.png.tmp").read_bytes() == b"mine"
+    assert sorted(p.name for p in (out / "0").iterdir()) == [".00003.png.tmp", "00003.png",
+                                                             "00010.png"]
+
+
+def test_a_file_written_by_another_run_meanwhile_is_not_replaced(archive, tmp_path):
+    """The output was free when checked; another run writes one of its files while this
+    one decodes (simulated from the progress callback): this run stops, keeps the other
+    run's file and removes everything it wrote."""
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def other_run(done, total):
+        if done == 2:
+            (out / "1").mkdir()
+            (out / "1" / "00002.png").write_bytes(b"the other run's")
+
+    with pytest.raises(vaecodec.OutputExistsError, match="1/00002.png already exists"):
+        files.decompress(archive, out, progress=other_run)
+    assert tree(out) == {"1": ("folder",), "1/00002.png": ("file", b"the other run's")}
+
+
+def test_a_name_that_is_both_a_file_and_a_folder_is_refused_before_writing(
+        tmp_path, sample_images):
+    path = tmp_path / "d.vaez"
+    path.write_bytes(vaecodec.encode(sample_images[:2], names=["a.png", "a.png/b.png"]))
+    out = tmp_path / "fx"
+    out.mkdir()
+    (out / "a.png").write_bytes(b"precious")
+    for force in (False, True):
+        with pytest.raises(vaecodec.DuplicateNameError, match="a.png would be written as a "
+                                                              "file where a.png/b.png"):
+            files.decompress(path, out, force=force)
+        assert tree(out) == {"a.png": ("file", b"precious")}
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 256 KiB tmpfs (needs root; skipped where mounting is not allowed)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {proc.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_full_disk_with_force_keeps_every_original(tmp_path, small_disk, sample_images):
+    """Replacing files on a disk that fills up half way: every pre-existing file keeps its
+    bytes, and nothing this run wrote is left."""
+    names = [f"0/{i:05d}.png" for i in range(200)]
+    archive = tmp_path / "big.vaez"
+    noise = np.random.default_rng(0).integers(0, 256, (200, 28, 28), dtype=np.uint8)
+    archive.write_bytes(vaecodec.encode(noise, names=names, lossless=True))
+    (small_disk / "0").mkdir()
+    for name in names[:2]:
+        (small_disk / name).write_bytes(b"original " + name.encode())
+    before = tree(small_disk)
+    with pytest.raises(OSError) as caught:  # 200 PNGs of noise need ~180 KB more than fits
+        files.decompress(archive, small_disk, force=True)
+    assert caught.value.errno == 28  # ENOSPC
+    assert tree(small_disk) == before

@@ -8,10 +8,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import secrets
 from pathlib import Path
 from typing import Callable, Iterable
-
-import numpy as np
 
 from . import codec, images as image_files
 from .atomic import atomic_write_bytes, check_output_file
@@ -101,8 +100,11 @@ def decompress(archive: str | os.PathLike, output_dir: str | os.PathLike | None 
     """Decode a .vaez file into PNG files under ``output_dir`` (see ``images.output_names``).
 
     Everything is checked before the first file is written: the whole archive, every name,
-    and that no file would be overwritten (unless ``force``). On error, what was written is
-    removed again. ``progress(done, total)`` is called as images are written.
+    and that no file would be overwritten (unless ``force``). Nothing outside
+    ``output_dir`` is touched: no symbolic link inside it is followed. Every image is first
+    written to a new temporary file; only when all are complete are they moved into place,
+    so that on any error (a full disk...) every file that existed is as it was and what
+    this call wrote is removed. ``progress(done, total)`` is called as images are written.
     """
     archive = Path(archive)
     out_dir = Path(output_dir) if output_dir is not None else default_output_dir(archive)
@@ -112,60 +114,146 @@ def decompress(archive: str | os.PathLike, output_dir: str | os.PathLike | None 
     if names is None:
         width = max(5, len(str(header.count - 1)))
         names = tuple(f"{i:0{width}d}.png" for i in range(header.count))
+    relative = image_files.output_names(names)
     top = os.fspath(out_dir)
-    targets = [os.path.join(top, rel) for rel in image_files.output_names(names)]
-    if out_dir.exists() and not out_dir.is_dir():
+    if os.path.lexists(top) and not out_dir.is_dir():
         raise OutputPathError(f"{out_dir} exists and is not a folder")
-    if not force:
-        existing = [t for t in targets if os.path.lexists(t)]
-        if existing:
-            more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
-            raise OutputExistsError(f"{existing[0]}{more} already exist (use --force to overwrite)")
+    targets = [os.path.join(top, rel) for rel in relative]
+    existing = [t for t in targets if os.path.lexists(t)]
+    folders = [t for t in existing if os.path.isdir(t) and not os.path.islink(t)]
+    if folders:
+        raise OutputPathError(f"{folders[0]} is a folder; an image of the archive goes there")
+    if existing and not force:
+        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+        verb = "exists" if len(existing) == 1 else "exist"
+        raise OutputExistsError(f"{existing[0]}{more} already {verb} (use --force to overwrite)")
     pixels = codec.reconstruct(parsed, zoo)  # after the cheap checks: decoding takes longest
-    _write_pngs(top, targets, pixels, progress)
+    with _OutputTree(top) as tree:
+        for done, (rel, image) in enumerate(zip(relative, pixels), 1):
+            tree.stage(rel, image_files.png_bytes(image))
+            if progress:
+                progress(done, len(relative))
+        tree.commit(force)
     return DecompressResult(out_dir, [Path(t) for t in targets])
 
 
-def _write_pngs(top: str, targets: list[str], pixels: np.ndarray,
-                progress: Progress | None) -> None:
-    """Write each image to its target under ``top`` (temporary file, then rename); on any
-    error remove what this call wrote and the folders it made."""
-    created_dirs: list[str] = []
-    written: list[str] = []
-    tmp = None
-    checked: set[str] = set()
+class _OutputTree:
+    """Files written under one folder without following any symbolic link inside it: each
+    folder is opened relative to its parent with O_NOFOLLOW, each file is created
+    exclusively under a temporary name, and nothing takes its final name before
+    ``commit``. Leaving the ``with`` block without a commit removes every temporary file,
+    every file and folder this tree made, and restores any file it replaced."""
+
+    def __init__(self, top: str):
+        self.top = top
+        self.dirs: dict[str, int] = {}  # relative folder ("" for top) -> open fd
+        self.created: list[tuple[str, str]] = []  # (parent rel, name) of folders made here
+        self.staged: list[tuple[str, str, str]] = []  # (folder rel, temporary, final)
+        self.placed: list[tuple[str, str, str | None]] = []  # (folder, final, backup)
+        self.committed = False
+
+    def __enter__(self):
+        if not os.path.isdir(self.top):
+            os.makedirs(self.top)
+            self.created.append(("", ""))  # the top folder itself
+        self.dirs[""] = os.open(self.top, os.O_RDONLY | os.O_DIRECTORY)
+        return self
+
+    def _folder(self, rel: str) -> int:
+        """The fd of folder ``rel`` (made if missing), refusing a link or a non-folder."""
+        if rel in self.dirs:
+            return self.dirs[rel]
+        parent, name = os.path.split(rel)
+        parent_fd = self._folder(parent)
+        try:
+            os.mkdir(name, dir_fd=parent_fd)
+            self.created.append((parent, name))
+        except FileExistsError:
+            pass
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
+        except OSError:
+            where = os.path.join(self.top, rel)
+            what = "a symbolic link" if os.path.islink(where) else "not a folder"
+            raise OutputPathError(f"{where} is {what}; refusing to write through it") from None
+        self.dirs[rel] = fd
+        return fd
+
+    def stage(self, rel: str, data: bytes) -> None:
+        """Write ``data`` to a new temporary file in the folder of ``rel``."""
+        folder, final = os.path.split(rel)
+        dir_fd = self._folder(folder)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        while True:  # a short name, whatever the length of the final one
+            temporary = f".vaecodec-{secrets.token_hex(6)}.tmp"
+            try:
+                fd = os.open(temporary, flags, 0o666, dir_fd=dir_fd)
+                break
+            except FileExistsError:
+                continue
+        self.staged.append((folder, temporary, final))
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+
+    def commit(self, force: bool) -> None:
+        """Give every staged file its final name: without ``force`` only where no file
+        exists (checked atomically: another run may have written one meanwhile); with
+        ``force`` replacing it, its original kept aside until every file is in place."""
+        for folder, temporary, final in self.staged:
+            dir_fd = self.dirs[folder]
+            backup = None
+            if not force:
+                try:
+                    os.link(temporary, final, src_dir_fd=dir_fd, dst_dir_fd=dir_fd,
+                            follow_symlinks=False)
+                except FileExistsError:
+                    where = os.path.join(self.top, folder, final)
+                    raise OutputExistsError(f"{where} already exists (use --force to "
+                                            "overwrite)") from None
+                os.unlink(temporary, dir_fd=dir_fd)
+            else:
+                if _lexists_at(final, dir_fd):
+                    backup = f".vaecodec-{secrets.token_hex(6)}.orig"
+                    os.rename(final, backup, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+                self.placed.append((folder, final, backup))
+                os.rename(temporary, final, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+                continue
+            self.placed.append((folder, final, backup))
+        for folder, _, backup in self.placed:
+            if backup is not None:
+                os.unlink(backup, dir_fd=self.dirs[folder])
+        self.committed = True
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            if not self.committed:
+                self._roll_back()
+        finally:
+            for fd in self.dirs.values():
+                os.close(fd)
+
+    def _roll_back(self) -> None:
+        for folder, final, backup in reversed(self.placed):
+            with contextlib.suppress(OSError):
+                dir_fd = self.dirs[folder]
+                if backup is None:
+                    os.unlink(final, dir_fd=dir_fd)
+                else:
+                    os.rename(backup, final, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        for folder, temporary, _ in self.staged:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary, dir_fd=self.dirs[folder])
+        for parent, name in reversed(self.created):
+            with contextlib.suppress(OSError):
+                if name:
+                    os.rmdir(name, dir_fd=self.dirs[parent])
+                else:
+                    os.rmdir(self.top)
+
+
+def _lexists_at(name: str, dir_fd: int) -> bool:
     try:
-        if not os.path.isdir(top):
-            os.makedirs(top)
-            created_dirs.append(top)
-        root = os.path.realpath(top)
-        for done, (target, image) in enumerate(zip(targets, pixels), 1):
-            parent = os.path.dirname(target)
-            if parent not in checked:
-                missing = []
-                d = parent
-                while d != top and not os.path.isdir(d):
-                    missing.append(d)
-                    d = os.path.dirname(d)
-                for d in reversed(missing):
-                    os.mkdir(d)
-                    created_dirs.append(d)
-                # a symlinked folder inside the output could lead elsewhere: refuse it
-                if os.path.commonpath([root, os.path.realpath(parent)]) != root:
-                    raise OutputPathError(f"{parent} leads outside {top}; refusing to write there")
-                checked.add(parent)
-            tmp = os.path.join(parent, f".{os.path.basename(target)}.tmp")
-            image_files.write_png(tmp, image)
-            os.replace(tmp, target)
-            tmp = None
-            written.append(target)
-            if progress:
-                progress(done, len(targets))
-    except BaseException:
-        for path in written + ([tmp] if tmp else []):
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-        for d in reversed(created_dirs):
-            with contextlib.suppress(OSError):
-                os.rmdir(d)
-        raise
+        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True

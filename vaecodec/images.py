@@ -7,6 +7,7 @@ about models or the container: the size to read images at is the caller's (its m
 from __future__ import annotations
 
 import functools
+import io
 import os
 import warnings
 from pathlib import Path, PurePosixPath
@@ -205,9 +206,27 @@ def output_names(names: list[str] | tuple[str, ...]) -> list[str]:
         counts[n] = counts.get(n, 0) + 1
     out = [n if counts[n] == 1 or n == orig else orig + ".png"
            for n, orig in zip(first, names)]
-    if len(set(out)) != len(out):
-        raise DuplicateNameError("stored names collide once written as .png files")
+    owner: dict[str, str] = {}
+    for written, name in zip(out, names):
+        if written in owner:
+            raise DuplicateNameError(f"{owner[written]} and {name} would both be written as "
+                                     f"{written}")
+        owner[written] = name
+    for written in out:  # a file where another name needs a folder: a.png and a.png/b.png
+        parent = PurePosixPath(written).parent
+        while str(parent) != ".":
+            if str(parent) in owner:
+                raise DuplicateNameError(f"{owner[str(parent)]} would be written as a file "
+                                         f"where {owner[written]} needs a folder")
+            parent = parent.parent
     return out
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """A uint8 grayscale image as the bytes of a PNG file."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
