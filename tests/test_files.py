@@ -170,3 +170,94 @@ def test_a_full_disk_with_force_keeps_every_original(tmp_path, small_disk, sampl
         files.decompress(archive, small_disk, force=True)
     assert caught.value.errno == 28  # ENOSPC
     assert tree(small_disk) == before
+
+
+# --- compress: nothing silent, nothing stuck -----------------------------------------------
+import sys  # noqa: E402
+
+
+def cli(*args, timeout=60, prefix=()):
+    """The real command in a fresh process (a hang fails the test instead of the suite)."""
+    return subprocess.run([*prefix, sys.executable, "-m", "vaecodec", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def digit_folder(path, sample_images, count=2):
+    path.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        Image.fromarray(sample_images[i]).save(path / f"{i}.png")
+    return path
+
+
+def test_a_fifo_is_an_error_not_a_hang(tmp_path, sample_images):
+    src = digit_folder(tmp_path / "src", sample_images)
+    os.mkfifo(src / "x.png")
+    result = cli("compress", src, tmp_path / "o.vaez")
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"Error: {src / 'x.png'} is not a regular file"
+    assert not (tmp_path / "o.vaez").exists()
+    result = cli("compress", src, tmp_path / "o.vaez", "--skip-invalid")
+    assert result.returncode == 0 and "x.png is not a regular file" in result.stderr
+    assert "compressed 2 images" in result.stdout
+    result = cli("info", src / "x.png")
+    assert result.returncode == 1 and "is not a regular file" in result.stderr
+
+
+def test_an_unreadable_folder_is_an_error(tmp_path, sample_images):
+    """Root reads every folder: as root the command runs without the capabilities that
+    override permissions (setpriv), so that the locked folder is locked for it too."""
+    import shutil
+
+    src = digit_folder(tmp_path / "src", sample_images, 1)
+    digit_folder(src / "locked", sample_images, 1)
+    prefix = ()
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv: no folder is unreadable")
+        prefix = ("setpriv", "--bounding-set", "-dac_override,-dac_read_search")
+    os.chmod(src / "locked", 0o000)
+    try:
+        result = cli("compress", src, tmp_path / "o.vaez", prefix=prefix)
+    finally:
+        os.chmod(src / "locked", 0o755)
+    assert result.returncode == 1, result.stdout
+    assert result.stderr.startswith(f"Error: cannot read folder {src / 'locked'}: ")
+    assert result.stderr.count("\n") == 1
+    assert not (tmp_path / "o.vaez").exists()
+
+
+def test_names_that_would_collide_on_decompress_are_refused_when_compressing(
+        tmp_path, sample_images):
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.fromarray(sample_images[0]).save(src / "7.jpg", quality=95)
+    Image.fromarray(sample_images[1]).save(src / "7.png")
+    Image.fromarray(sample_images[2]).save(src / "7.jpg.png")
+    with pytest.raises(vaecodec.DuplicateNameError,
+                       match=r"src/7.jpg and .*src/7.jpg.png would both be restored as "
+                             r"7.jpg.png; rename one of them"):
+        files.compress([src], tmp_path / "o.vaez")
+    assert not (tmp_path / "o.vaez").exists()
+
+
+def test_an_animation_is_refused_not_cut_to_its_first_frame(tmp_path, sample_images):
+    src = digit_folder(tmp_path / "src", sample_images)
+    frames = [Image.fromarray(image) for image in sample_images[:3]]
+    frames[0].save(src / "anim.gif", save_all=True, append_images=frames[1:])
+    with pytest.raises(vaecodec.InvalidImageError, match="anim.gif holds 3 frames"):
+        files.compress([src], tmp_path / "o.vaez")
+    result = files.compress([src], tmp_path / "o.vaez", skip_invalid=True)
+    assert result.count == 2 and "anim.gif holds 3 frames" in result.skipped[0]
+
+
+def test_exif_orientation_gives_the_image_as_a_viewer_shows_it(tmp_path, sample_images):
+    from vaecodec import images
+
+    stored = sample_images[0][:, :26]  # 26 wide, 28 high, no symmetry
+    exif = Image.Exif()
+    exif[images.EXIF_ORIENTATION] = 6  # shown rotated 90 degrees clockwise
+    Image.fromarray(stored).save(tmp_path / "r.png", exif=exif)
+    shown = images.read_image(tmp_path / "r.png", (26, 28))  # 28 wide, 26 high on screen
+    assert np.array_equal(shown, np.rot90(stored, k=-1))
+    with pytest.raises(vaecodec.ImageSizeError, match="r.png is 28x26"):
+        images.read_image(tmp_path / "r.png", (28, 26))

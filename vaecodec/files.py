@@ -23,13 +23,13 @@ Progress = Callable[[int, int], None]  # (done, total)
 
 def _read_archive(path: Path) -> container.Archive:
     """A whole .vaez file, its size checked against the header before the payload is read."""
-    try:
-        with open(path, "rb") as f:
+    with image_files.open_regular(path) as f:
+        try:
             parsed = container.read_header(f)
             f.seek(0)
             return container.unpack(f.read(), parsed)
-    except VaezError as e:
-        raise type(e)(f"{path}: {e}") from None
+        except VaezError as e:
+            raise type(e)(f"{path}: {e}") from None
 
 
 def read_info(source: str | os.PathLike | bytes, *, zoo: Zoo | None = None) -> container.Header:
@@ -39,11 +39,11 @@ def read_info(source: str | os.PathLike | bytes, *, zoo: Zoo | None = None) -> c
     (versions 2 and 3) and the model is installed (else None)."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return codec.read_header(bytes(source), zoo)
-    try:
-        with open(source, "rb") as f:
+    with image_files.open_regular(source) as f:
+        try:
             header = container.read_header(f)[0]
-    except VaezError as e:
-        raise type(e)(f"{source}: {e}") from None
+        except VaezError as e:
+            raise type(e)(f"{source}: {e}") from None
     return codec.complete_header(header, zoo)
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import functools
 import io
 import os
+import stat
 import warnings
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from .errors import (
     DuplicateNameError,
@@ -28,10 +29,29 @@ EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".pnm"}
 )
 MAX_PIXELS = 50_000_000  # refuse larger images before decoding them (decompression bombs)
+EXIF_ORIENTATION = 0x0112  # 5..8: the image is stored rotated by 90 degrees
 
 
 def is_image_name(name: str) -> bool:
     return not name.startswith(".") and os.path.splitext(name)[1].lower() in EXTENSIONS
+
+
+def open_regular(path: str | os.PathLike, error: type[InputError] = InputError):
+    """A binary file object for ``path``, which must be a regular file: a FIFO, a device
+    or a socket raises ``error`` instead of blocking (it is opened without waiting for a
+    writer and checked before anything is read)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise error(f"{path} is not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _walk_error(error: OSError):
+    raise InputError(f"cannot read folder {error.filename}: {error.strerror or error}")
 
 
 def collect(sources: Iterable[str | os.PathLike]) -> list[tuple[str, str]]:
@@ -56,7 +76,7 @@ def collect(sources: Iterable[str | os.PathLike]) -> list[tuple[str, str]]:
         if root.is_dir():
             # plain strings: Path objects per file cost more than reading a small PNG
             top = os.fspath(root)
-            for dirpath, dirnames, filenames in os.walk(top):
+            for dirpath, dirnames, filenames in os.walk(top, onerror=_walk_error):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 rel = os.path.relpath(dirpath, top).replace(os.sep, "/")
                 prefix = "" if rel == "." else rel + "/"
@@ -78,6 +98,12 @@ def collect(sources: Iterable[str | os.PathLike]) -> list[tuple[str, str]]:
         raise EmptySelectionError(
             f"no image files found in {shown} (looked for {', '.join(sorted(EXTENSIONS))})"
         )
+    try:  # caught now, while the user can still rename a file
+        output_names(sorted(selected))
+    except DuplicateNameError as e:
+        first, second = (selected[name] for name in e.names)
+        raise DuplicateNameError(f"{first} and {second} would both be restored as "
+                                 f"{e.written}; rename one of them") from None
     return [(selected[name], name) for name in sorted(selected)]
 
 
@@ -107,8 +133,15 @@ def read_image(path: str | os.PathLike, shape: tuple[int, int] | None = None,
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with open_regular(path, InvalidImageError) as f, Image.open(f) as image:
+                frames = getattr(image, "n_frames", 1)
+                if frames > 1:
+                    raise InvalidImageError(f"{path} holds {frames} frames; vaecodec stores "
+                                            "one still image per file")
                 width, height = image.size
+                orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+                if orientation in (5, 6, 7, 8):  # shown rotated: the size the user sees
+                    width, height = height, width
                 if shape is not None and (height, width) != tuple(shape):
                     if not resize:
                         raise ImageSizeError(
@@ -117,7 +150,8 @@ def read_image(path: str | os.PathLike, shape: tuple[int, int] | None = None,
                         )
                     if width * height > MAX_PIXELS:
                         raise InvalidImageError(f"{path} is too large ({width}x{height})")
-                image.seek(0)  # the first frame of an animation
+                if orientation in range(2, 9):  # the image as a viewer shows it
+                    image = ImageOps.exif_transpose(image)
                 gray = _to_gray(image)
     except InputError:
         raise
@@ -209,17 +243,24 @@ def output_names(names: list[str] | tuple[str, ...]) -> list[str]:
     owner: dict[str, str] = {}
     for written, name in zip(out, names):
         if written in owner:
-            raise DuplicateNameError(f"{owner[written]} and {name} would both be written as "
-                                     f"{written}")
+            raise _collision(f"{owner[written]} and {name} would both be written as {written}",
+                             (owner[written], name), written)
         owner[written] = name
     for written in out:  # a file where another name needs a folder: a.png and a.png/b.png
         parent = PurePosixPath(written).parent
         while str(parent) != ".":
             if str(parent) in owner:
-                raise DuplicateNameError(f"{owner[str(parent)]} would be written as a file "
-                                         f"where {owner[written]} needs a folder")
+                raise _collision(f"{owner[str(parent)]} would be written as a file where "
+                                 f"{owner[written]} needs a folder",
+                                 (owner[str(parent)], owner[written]), str(parent))
             parent = parent.parent
     return out
+
+
+def _collision(message: str, names: tuple[str, str], written: str) -> DuplicateNameError:
+    error = DuplicateNameError(message)
+    error.names, error.written = names, written  # the two stored names, and where they meet
+    return error
 
 
 def png_bytes(image: np.ndarray) -> bytes:
