@@ -178,12 +178,41 @@ def _names_raw(names: tuple[str, ...]) -> bytes:
     return "\x00".join(names).encode("utf-8")
 
 
-def _split_names(raw: bytes, count: int) -> tuple[str, ...]:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UnsafeNameError("stored names are not valid UTF-8") from None
-    return check_names(text.split("\x00"), count)
+def _split_names(chunks, count: int) -> tuple[str, ...]:
+    """The names in the NUL-separated UTF-8 ``chunks`` (bytes, as they arrive), each
+    checked as soon as it is complete: a hostile field (an empty, repeated or endless name,
+    more names than images) fails at once, before the rest is expanded."""
+    names: list[str] = []
+    seen: set[str] = set()
+
+    def add(raw: bytes) -> None:  # complete names, NUL-separated
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UnsafeNameError("stored names are not valid UTF-8") from None
+        for name in text.split("\x00"):
+            if len(names) == count:
+                raise CorruptHeaderError(f"header has more than {count} names for {count} "
+                                         "images")
+            if name in seen:
+                raise UnsafeNameError("stored names are not unique")
+            seen.add(check_name(name))
+            names.append(name)
+
+    pending = b""
+    for chunk in chunks:
+        data = pending + chunk
+        cut = data.rfind(b"\x00")
+        if cut >= 0:
+            add(data[:cut])
+            data = data[cut + 1 :]
+        pending = data
+        if len(pending) > MAX_NAME_BYTES:
+            raise UnsafeNameError(f"stored name is longer than {MAX_NAME_BYTES} bytes")
+    add(pending)
+    if len(names) != count:
+        raise CorruptHeaderError(f"header has {len(names)} names for {count} images")
+    return tuple(names)
 
 
 def _check_names_size(size: int, count: int) -> None:
@@ -198,7 +227,7 @@ def _unpack_names_v1(field, count: int) -> tuple[str, ...]:
     if not _is_int(size) or not isinstance(frame, bytes):
         raise CorruptHeaderError("header field 'names' has the wrong types")
     _check_names_size(size, count)
-    return _split_names(decompress_exact(frame, size, "names"), count)
+    return _split_names(_zstd_chunks(frame, size, "names"), count)
 
 
 def _pack_names_v2(names: tuple[str, ...]) -> list:
@@ -214,20 +243,46 @@ def _unpack_names_v2(field, count: int) -> tuple[str, ...]:
         if not isinstance(raw, bytes):
             raise CorruptHeaderError("header field 'names' has the wrong types")
         _check_names_size(len(raw), count)
-        return _split_names(raw, count)
+        return _split_names([raw], count)
     if isinstance(field, list) and len(field) == 3 and field[0] == 1:
         size, frame = field[1], field[2]
         if not _is_int(size) or not isinstance(frame, bytes):
             raise CorruptHeaderError("header field 'names' has the wrong types")
         _check_names_size(size, count)
-        return _split_names(decompress_exact(frame, size, "names"), count)
+        return _split_names(_zstd_chunks(frame, size, "names"), count)
     raise CorruptHeaderError("header field 'names' must be nil, [0, raw] or [1, size, zstd]")
 
 
 # --- zstd with bounded sizes ---------------------------------------------------------------------
-def decompress_exact(frame: bytes, expected: int, what: str) -> bytes:
-    """The content of one zstd frame that must hold exactly ``expected`` bytes: its declared
-    size is checked before anything is allocated."""
+ZSTD_FEED = 64  # compressed bytes per step: at most ~2 MB of output each (16 RLE blocks)
+
+
+def _zstd_chunks(frame: bytes, expected: int, what: str):
+    """The content of one zstd frame that must hold exactly ``expected`` bytes, yielded
+    piece by piece as it is decompressed, so that the caller can stop early: the input is
+    fed a few bytes at a time, which bounds what one step can expand to."""
+    _check_content_size(frame, expected, what)
+    produced = start = 0
+    try:
+        obj = zstandard.ZstdDecompressor().decompressobj()
+        for start in range(0, len(frame), ZSTD_FEED):
+            out = obj.decompress(frame[start : start + ZSTD_FEED])
+            produced += len(out)
+            if produced > expected:
+                raise PayloadSizeError(f"{what}: zstd frame holds more than {expected} bytes")
+            if out:
+                yield out
+            if obj.eof:
+                break
+        if not obj.eof or obj.unused_data or start + ZSTD_FEED < len(frame):
+            raise CorruptPayloadError(f"{what}: zstd frame is incomplete or has extra data")
+    except zstandard.ZstdError as e:
+        raise CorruptPayloadError(f"{what}: zstd frame does not decompress ({e})") from None
+    if produced != expected:
+        raise PayloadSizeError(f"{what}: decompressed to {produced} bytes, expected {expected}")
+
+
+def _check_content_size(frame: bytes, expected: int, what: str) -> None:
     try:
         declared = zstandard.frame_content_size(frame)
     except zstandard.ZstdError as e:
@@ -237,6 +292,12 @@ def decompress_exact(frame: bytes, expected: int, what: str) -> bytes:
         raise PayloadSizeError(
             f"{what}: zstd frame content size is {shown}, header implies {expected} bytes"
         )
+
+
+def decompress_exact(frame: bytes, expected: int, what: str) -> bytes:
+    """The content of one zstd frame that must hold exactly ``expected`` bytes: its declared
+    size is checked before anything is allocated."""
+    _check_content_size(frame, expected, what)
     try:
         obj = zstandard.ZstdDecompressor().decompressobj()
         out = obj.decompress(frame)

@@ -1,0 +1,73 @@
+"""Hostile files with valid checksums: work and memory bounded by what is really there."""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+import sys
+import zlib
+
+import msgpack
+import zstandard
+
+import vaecodec
+from vaecodec.format import container
+
+
+def v2_file(count: int, names_field, latent: int = 20) -> bytes:
+    model = vaecodec.Zoo.installed().find().model_id[:4]
+    payload = zstandard.ZstdCompressor().compress(bytes(count * latent))
+    header = msgpack.packb([model, latent, 0.5, 1, count, len(payload), names_field],
+                           use_bin_type=True)
+    body = b"VAEZ\x02" + container._leb128(len(header)) + header + payload
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def zstd_of_zeros(size: int) -> bytes:
+    """One zstd frame (content size recorded) of ``size`` NUL bytes, made in pieces."""
+    import io
+
+    out = io.BytesIO()
+    with zstandard.ZstdCompressor(level=1).stream_writer(out, size=size, closefd=False) as w:
+        piece = bytes(2**20)
+        for start in range(0, size, len(piece)):
+            w.write(piece[: size - start])
+    return out.getvalue()
+
+
+def peak_rss_mb(code: str, *args) -> tuple[subprocess.CompletedProcess, float]:
+    """Run ``code`` in a fresh interpreter; its result and peak resident memory (MB), read
+    from /proc (getrusage's figure would include the test process it was forked from)."""
+    wrapper = code + ("\nrss = [l for l in open('/proc/self/status') if l.startswith('VmHWM')]"
+                      "\nprint('RSS', rss[0].split()[1])")
+    proc = subprocess.run([sys.executable, "-c", wrapper, *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RSS ")]
+    return proc, (int(lines[-1].split()[1]) / 1024 if lines else float("nan"))
+
+
+def test_a_names_field_that_expands_to_hundreds_of_megabytes_is_refused_early(tmp_path):
+    """A few kilobytes whose names field is a zstd frame of 400 MB of NULs: the first
+    (empty) name fails the header, without expanding the rest."""
+    size = 400 * 2**20
+    path = tmp_path / "bomb.vaez"
+    path.write_bytes(v2_file(2**23, [1, size, zstd_of_zeros(size)]))
+    assert path.stat().st_size < 64 * 1024
+    code = ("import sys, vaecodec\n"
+            "try:\n    vaecodec.read_info(sys.argv[1])\n"
+            "except vaecodec.UnsafeNameError as e:\n    print('refused:', e)\n")
+    proc, rss = peak_rss_mb(code, path)
+    assert "refused:" in proc.stdout and "stored name is empty" in proc.stdout, proc.stderr
+    assert rss < 150, f"peak RSS {rss:.0f} MB"
+
+
+def test_one_endless_name_is_refused_at_its_cap(tmp_path):
+    size = 100 * 2**20
+    frame = zstandard.ZstdCompressor(level=1).compress(b"a" * size)
+    path = tmp_path / "long.vaez"
+    path.write_bytes(v2_file(2**20, [1, size, frame]))
+    proc, rss = peak_rss_mb("import sys, vaecodec\ntry:\n    vaecodec.read_info(sys.argv[1])\n"
+                            "except vaecodec.UnsafeNameError as e:\n    print('refused:', e)\n",
+                            path)
+    assert "longer than 1024 bytes" in proc.stdout, proc.stderr
+    assert rss < 150, f"peak RSS {rss:.0f} MB"
