@@ -8,6 +8,7 @@ import sys
 import zlib
 
 import msgpack
+import pytest
 import zstandard
 
 import vaecodec
@@ -71,3 +72,41 @@ def test_one_endless_name_is_refused_at_its_cap(tmp_path):
                             path)
     assert "longer than 1024 bytes" in proc.stdout, proc.stderr
     assert rss < 150, f"peak RSS {rss:.0f} MB"
+
+
+@pytest.mark.slow  # about 50 s: it works until the memory runs out
+def test_running_out_of_memory_is_one_line_not_a_traceback(tmp_path):
+    """A small valid file declaring 8 million images, decompressed under a 2 GB address
+    space limit: whatever the size of this machine, the user gets one line."""
+    import resource
+
+    path = tmp_path / "many.vaez"
+    path.write_bytes(v2_file(2**23, None))
+    assert path.stat().st_size < 64 * 1024
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (2 * 2**30, 2 * 2**30))
+
+    proc = subprocess.run([sys.executable, "-m", "vaecodec", "decompress", str(path), "-o",
+                           str(tmp_path / "out")], capture_output=True, text=True,
+                          timeout=300, preexec_fn=limit)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert proc.stderr.startswith("Error: ") and proc.stderr.count("\n") == 1, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_hugely_wide_image_is_resized_in_bounded_memory(tmp_path):
+    from PIL import Image
+
+    from vaecodec import images
+
+    Image.new("L", (50_000_000, 1), 200).save(tmp_path / "wide.png")
+    assert (tmp_path / "wide.png").stat().st_size < 100_000
+    proc, rss = peak_rss_mb("import sys\nfrom vaecodec import images\n"
+                            "print(images.read_image(sys.argv[1], (28, 28), resize=True).mean())",
+                            tmp_path / "wide.png")
+    assert abs(float(proc.stdout.split()[0]) - 200) < 3, proc.stderr[-2000:]
+    assert rss < 600, f"peak RSS {rss:.0f} MB"
+    with pytest.raises(vaecodec.ImageSizeError, match="wide.png is 50000000x1"):
+        images.read_image(tmp_path / "wide.png", (28, 28))

@@ -29,6 +29,9 @@ def _report_errors(func):
             return func(*args, **kwargs)
         except VaezError as e:
             raise click.ClickException(str(e)) from None
+        except MemoryError:
+            raise click.ClickException("out of memory: this input needs more memory than "
+                                       "there is") from None
         except OSError as e:
             where = f": {e.filename}" if e.filename else ""
             raise click.ClickException(f"{e.strerror or e}{where}") from None
