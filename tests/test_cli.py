@@ -132,7 +132,7 @@ def test_bad_image_is_an_error_naming_it_and_nothing_is_written(runner, tmp_path
 
     result = run(runner, "compress", digits, tmp_path / "out.vaez", "--skip-invalid")
     assert result.exit_code == 0
-    assert "Warning: skipped 1 unreadable file(s)" in result.output and "broken.png" in result.output
+    assert "Warning: skipped 1 unreadable file:" in result.output and "broken.png" in result.output
 
 
 def test_wrong_size_needs_resize(runner, tmp_path, digits):
@@ -288,3 +288,45 @@ def test_info_on_a_file_whose_model_is_not_installed(runner, tmp_path):
     assert json.loads(run(runner, "info", path, "--json").output)["image_shape"] is None
     result = run(runner, "decompress", path)
     assert result.exit_code == 1 and "unknown model id 00010203" in result.output
+
+
+def test_an_output_that_looks_like_an_image_or_is_forgotten(runner, tmp_path, digits):
+    one = digits / "3" / sorted(os.listdir(digits / "3"))[0]
+    other = tmp_path / "other.png"
+    shutil.copy(one, other)
+    result = run(runner, "compress", one, other)
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {other} has an image's extension: give the .vaez file to "
+                             "write as the last argument\n")
+    assert other.read_bytes() == one.read_bytes()
+    result = run(runner, "compress", digits)
+    assert result.exit_code == 2
+    assert "Missing argument 'OUTPUT'" in result.output and "OUT.vaez" in result.output
+
+
+def test_quiet_json_and_counts_in_words(runner, tmp_path, digits):
+    one = digits / "3" / sorted(os.listdir(digits / "3"))[0]
+    result = run(runner, "compress", one, tmp_path / "one.vaez")
+    assert result.output.startswith(f"compressed 1 image into {tmp_path / 'one.vaez'} (")
+    result = run(runner, "decompress", tmp_path / "one.vaez")
+    assert result.output == f"decompressed 1 image into {tmp_path / 'one'}\n"
+    result = run(runner, "compress", digits, tmp_path / "a.vaez", "--quiet")
+    assert result.exit_code == 0 and result.output == ""
+    result = run(runner, "decompress", tmp_path / "a.vaez", "--quiet")
+    assert result.exit_code == 0 and result.output == ""
+    summary = json.loads(run(runner, "compress", digits, tmp_path / "b.vaez", "--json").output)
+    assert summary == {"output": str(tmp_path / "b.vaez"), "images": 40,
+                       "bytes": (tmp_path / "b.vaez").stat().st_size, "skipped": []}
+    summary = json.loads(run(runner, "decompress", tmp_path / "b.vaez", "--json").output)
+    assert summary["images"] == 40 and len(summary["files"]) == 40
+    assert all(os.path.isfile(f) for f in summary["files"])
+
+
+def test_levels_table_lines_up(runner):
+    lines = run(runner, "levels").output.splitlines()
+    header, rows = lines[0], lines[1:]
+    for column in ("step", "bytes/image", "PSNR (dB)", "SSIM"):
+        end = header.index(column) + len(column)
+        # every row's value of that column ends where its heading ends
+        assert all(row[end - 1] != " " and (len(row) == end or row[end] == " ")
+                   for row in rows), column

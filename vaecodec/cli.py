@@ -40,14 +40,14 @@ def _report_errors(func):
 
 
 @contextlib.contextmanager
-def _progress(label: str):
+def _progress(label: str, quiet: bool = False):
     """Yields a ``progress(done, total)`` callback drawing a bar on stderr, only when stderr
-    is a terminal."""
+    is a terminal (and not ``quiet``)."""
     state: dict = {}
 
     def update(done: int, total: int) -> None:
         if "bar" not in state:
-            if not sys.stderr.isatty():
+            if quiet or not sys.stderr.isatty():
                 return
             state["bar"] = click.progressbar(length=total, label=label, file=sys.stderr)
             state["bar"].__enter__()
@@ -73,8 +73,12 @@ def main() -> None:
     """
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 @main.command()
-@click.argument("sources", nargs=-1, required=True, type=click.Path())
+@click.argument("sources", nargs=-1, type=click.Path())
 @click.argument("output", type=click.Path())
 @click.option("-q", "--quality", type=int, default=None, metavar="LEVEL",
               help="Quality level, 1 (smallest, lowest quality) to the highest (best "
@@ -98,9 +102,12 @@ def main() -> None:
 @click.option("--skip-invalid", is_flag=True,
               help="Skip files that cannot be decoded (with a warning) instead of failing.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors and warnings.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a summary as JSON (output, images, bytes, skipped files).")
 @_report_errors
 def compress(sources, output, quality, quant_step, model, coder, lossless, max_error, resize,
-             skip_invalid, force):
+             skip_invalid, force, quiet, as_json):
     """Compress image files and folders (recursively) into OUTPUT (.vaez).
 
     Images are selected by extension (png, jpg/jpeg, bmp, gif, tif/tiff, webp, pgm/pnm);
@@ -109,20 +116,26 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
     """
     from . import files
 
-    with _progress("reading images") as progress:
+    if not sources:  # click took the only path given for OUTPUT
+        raise click.UsageError(f"Missing argument 'OUTPUT': give the images to compress, then "
+                               f"the .vaez file to write (vaecodec compress {output} OUT.vaez)")
+    with _progress("reading images", quiet or as_json) as progress:
         result = files.compress(
             sources, output, quality=quality, quant_step=quant_step, model=model, coder=coder,
             lossless=lossless, max_error=max_error, resize=resize, skip_invalid=skip_invalid,
             force=force, progress=progress,
         )
     if result.skipped:
-        click.echo(f"Warning: skipped {len(result.skipped)} unreadable file(s):", err=True)
+        click.echo(f"Warning: skipped {_plural(len(result.skipped), 'unreadable file')}:",
+                   err=True)
         for message in result.skipped:
             click.echo(f"  {message}", err=True)
-    click.echo(
-        f"compressed {result.count} image{'s' if result.count != 1 else ''} into {result.output} "
-        f"({result.size} bytes, {result.size / result.count:.1f} bytes/image)"
-    )
+    if as_json:
+        click.echo(json.dumps({"output": str(result.output), "images": result.count,
+                               "bytes": result.size, "skipped": result.skipped}, indent=2))
+    elif not quiet:
+        click.echo(f"compressed {_plural(result.count, 'image')} into {result.output} "
+                   f"({result.size} bytes, {result.size / result.count:.1f} bytes/image)")
 
 
 @main.command()
@@ -131,14 +144,22 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
               help="Folder to write the PNGs into (default: the archive's name without "
                    ".vaez, beside it).")
 @click.option("-f", "--force", is_flag=True, help="Overwrite existing files.")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a summary as JSON (output folder, images, files written).")
 @_report_errors
-def decompress(archive, output_dir, force):
+def decompress(archive, output_dir, force, quiet, as_json):
     """Decode ARCHIVE (.vaez) into PNG files, restoring their relative names."""
     from . import files
 
-    with _progress("writing images") as progress:
+    with _progress("writing images", quiet or as_json) as progress:
         result = files.decompress(archive, output_dir, force=force, progress=progress)
-    click.echo(f"decompressed {len(result.paths)} images into {result.output_dir}")
+    if as_json:
+        click.echo(json.dumps({"output_dir": str(result.output_dir), "images": len(result.paths),
+                               "files": [str(p) for p in result.paths]}, indent=2))
+    elif not quiet:
+        click.echo(f"decompressed {_plural(len(result.paths), 'image')} into "
+                   f"{result.output_dir}")
 
 
 @main.command()
@@ -220,12 +241,15 @@ def list_levels(as_json):
                                 "quant_step": lv.quant_step, **lv.measured} for lv in rows],
                               indent=2))
         return
-    click.echo("level  model         step   bytes/image   PSNR (dB)   SSIM    (MNIST test split)")
+    width = max([len("model")] + [len(lv.model) for lv in rows])
+    click.echo(f"level  {'model':{width}s}   step  bytes/image  PSNR (dB)   SSIM  "
+               "(MNIST test split)")
     for lv in rows:
         m = lv.measured
         default = "  (default)" if lv.level == DEFAULT_LEVEL else ""
-        click.echo(f"{lv.level:5d}  {lv.model:12s} {lv.quant_step:5g}  {m.get('bytes_per_image', 0):11.2f}"
-                   f"   {m.get('psnr_db', 0):9.2f}   {m.get('ssim', 0):.3f}{default}")
+        click.echo(f"{lv.level:5d}  {lv.model:{width}s}  {lv.quant_step:5g}  "
+                   f"{m.get('bytes_per_image', 0):11.2f}  {m.get('psnr_db', 0):9.2f}  "
+                   f"{m.get('ssim', 0):5.3f}{default}")
 
 
 if __name__ == "__main__":

@@ -96,12 +96,12 @@ def resolve(*, quality: int | None = None, quant_step: float | None = None,
             raise SettingsError("give a quality level or a quantization step, not both")
         if coder is not None and coders.CODERS[coder].needs_prior:
             raise SettingsError(f"the {coder} coder needs a quality level (its prior is "
-                                "fitted per level); use coder='zstd' with an explicit step")
+                                "fitted per level); an explicit step is coded with zstd")
         return Settings(zoo.find(model), quantize.check_step(quant_step), "zstd", zoo=zoo)
     level = zoo.level(DEFAULT_LEVEL if quality is None else quality)
     if model is not None and zoo.find(model).name != level.model:
         raise SettingsError(f"quality level {level.level} uses model {level.model}, "
-                            f"not {model}; give quant_step to use another model")
+                            f"not {model}; another model takes an explicit step (--step)")
     return Settings(zoo.level_model(level), level.quant_step, coder or "range", level,
                     max_error, pixel_model, zoo)
 

@@ -72,6 +72,9 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike, *,
     sources = list(sources)
     settings = codec.resolve(quality=quality, quant_step=quant_step, model=model,
                              coder=coder, lossless=lossless, max_error=max_error, zoo=zoo)
+    if image_files.is_image_name(output.name):
+        raise OutputPathError(f"{output} has an image's extension: give the .vaez file to "
+                              "write as the last argument")
     check_output_file(output, force)  # before reading anything
     files = image_files.collect(sources)
     pixels, names, skipped = image_files.read_images(files, settings.image_shape, resize,
