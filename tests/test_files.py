@@ -169,6 +169,7 @@ def test_a_full_disk_with_force_keeps_every_original(tmp_path, small_disk, sampl
     with pytest.raises(OSError) as caught:  # 200 PNGs of noise need ~180 KB more than fits
         files.decompress(archive, small_disk, force=True)
     assert caught.value.errno == 28  # ENOSPC
+    assert caught.value.filename.startswith(str(small_disk / "0" / "0"))  # says where
     assert tree(small_disk) == before
 
 

@@ -195,8 +195,11 @@ class _OutputTree:
             except FileExistsError:
                 continue
         self.staged.append((folder, temporary, final))
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        except OSError as e:  # a full disk: say where
+            raise OSError(e.errno, e.strerror, os.path.join(self.top, rel)) from None
 
     def commit(self, force: bool) -> None:
         """Give every staged file its final name: without ``force`` only where no file

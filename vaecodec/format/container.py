@@ -217,7 +217,9 @@ def _split_names(chunks, count: int) -> tuple[str, ...]:
 
 def _check_names_size(size: int, count: int) -> None:
     if size > count * (MAX_NAME_BYTES + 1):
-        raise HeaderTooLargeError(f"names take {size} bytes, more than {count} names can")
+        raise HeaderTooLargeError(f"the names take {size} bytes, more than {count} name"
+                                  f"{'' if count == 1 else 's'} of at most {MAX_NAME_BYTES} "
+                                  "bytes can")
 
 
 def _unpack_names_v1(field, count: int) -> tuple[str, ...]:
