@@ -330,3 +330,22 @@ def test_levels_table_lines_up(runner):
         # every row's value of that column ends where its heading ends
         assert all(row[end - 1] != " " and (len(row) == end or row[end] == " ")
                    for row in rows), column
+
+
+def test_standard_input_and_output(tmp_path, digits):
+    """compress DIR - | decompress - -o OUT, and info -: the pipe of a Unix compressor."""
+    runner = CliRunner()
+    result = runner.invoke(main, ["compress", str(digits), "-"])
+    assert result.exit_code == 0, result.stderr
+    data = result.stdout_bytes
+    assert data[:4] == b"VAEZ" and "compressed 40 images into standard output" in result.stderr
+    assert not (tmp_path / "-").exists()
+    info = runner.invoke(main, ["info", "-", "--json"], input=data)
+    assert json.loads(info.stdout)["count"] == 40
+    assert json.loads(info.stdout)["file_size"] == len(data)
+    result = runner.invoke(main, ["decompress", "-", "-o", str(tmp_path / "out")], input=data)
+    assert result.exit_code == 0, result.output
+    restored = sorted(p.relative_to(tmp_path / "out") for p in (tmp_path / "out").rglob("*.png"))
+    assert restored == sorted(p.relative_to(digits) for p in digits.rglob("*.png"))
+    result = runner.invoke(main, ["decompress", "-"], input=data)
+    assert result.exit_code == 1 and "needs an output folder (-o)" in result.output

@@ -262,3 +262,19 @@ def test_exif_orientation_gives_the_image_as_a_viewer_shows_it(tmp_path, sample_
     assert np.array_equal(shown, np.rot90(stored, k=-1))
     with pytest.raises(vaecodec.ImageSizeError, match="r.png is 28x26"):
         images.read_image(tmp_path / "r.png", (28, 26))
+
+
+def test_compressed_data_is_not_written_to_a_terminal(tmp_path, sample_images):
+    import pty
+
+    src = digit_folder(tmp_path / "src", sample_images)
+    controller, terminal = pty.openpty()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "vaecodec", "compress", str(src), "-"],
+                              stdout=terminal, stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    assert proc.returncode == 1
+    assert proc.stderr == ("Error: refusing to write compressed data to a terminal (redirect "
+                           "it, or give a file name)\n")

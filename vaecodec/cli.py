@@ -108,7 +108,8 @@ def _plural(count: int, noun: str) -> str:
 @_report_errors
 def compress(sources, output, quality, quant_step, model, coder, lossless, max_error, resize,
              skip_invalid, force, quiet, as_json):
-    """Compress image files and folders (recursively) into OUTPUT (.vaez).
+    """Compress image files and folders (recursively) into OUTPUT (.vaez; - for standard
+    output).
 
     Images are selected by extension (png, jpg/jpeg, bmp, gif, tif/tiff, webp, pgm/pnm);
     hidden files and other extensions in folders are ignored. Names are stored relative
@@ -119,23 +120,33 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
     if not sources:  # click took the only path given for OUTPUT
         raise click.UsageError(f"Missing argument 'OUTPUT': give the images to compress, then "
                                f"the .vaez file to write (vaecodec compress {output} OUT.vaez)")
+    to_stdout = output == "-"
+    if to_stdout:
+        stdout = sys.stdout.buffer
+        if stdout.isatty():
+            raise click.ClickException("refusing to write compressed data to a terminal "
+                                       "(redirect it, or give a file name)")
+        output = stdout
     with _progress("reading images", quiet or as_json) as progress:
         result = files.compress(
             sources, output, quality=quality, quant_step=quant_step, model=model, coder=coder,
             lossless=lossless, max_error=max_error, resize=resize, skip_invalid=skip_invalid,
             force=force, progress=progress,
         )
+    shown = "standard output" if to_stdout else result.output
     if result.skipped:
         click.echo(f"Warning: skipped {_plural(len(result.skipped), 'unreadable file')}:",
                    err=True)
         for message in result.skipped:
             click.echo(f"  {message}", err=True)
-    if as_json:
-        click.echo(json.dumps({"output": str(result.output), "images": result.count,
-                               "bytes": result.size, "skipped": result.skipped}, indent=2))
+    if as_json:  # on stderr when stdout holds the archive
+        click.echo(json.dumps({"output": "-" if to_stdout else str(result.output),
+                               "images": result.count, "bytes": result.size,
+                               "skipped": result.skipped}, indent=2), err=to_stdout)
     elif not quiet:
-        click.echo(f"compressed {_plural(result.count, 'image')} into {result.output} "
-                   f"({result.size} bytes, {result.size / result.count:.1f} bytes/image)")
+        click.echo(f"compressed {_plural(result.count, 'image')} into {shown} "
+                   f"({result.size} bytes, {result.size / result.count:.1f} bytes/image)",
+                   err=to_stdout)
 
 
 @main.command()
@@ -149,9 +160,12 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
               help="Print a summary as JSON (output folder, images, files written).")
 @_report_errors
 def decompress(archive, output_dir, force, quiet, as_json):
-    """Decode ARCHIVE (.vaez) into PNG files, restoring their relative names."""
+    """Decode ARCHIVE (.vaez; - for standard input, with -o) into PNG files, restoring their
+    relative names."""
     from . import files
 
+    if archive == "-":
+        archive = sys.stdin.buffer.read()
     with _progress("writing images", quiet or as_json) as progress:
         result = files.decompress(archive, output_dir, force=force, progress=progress)
     if as_json:
@@ -167,7 +181,7 @@ def decompress(archive, output_dir, force, quiet, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print the header as JSON.")
 @_report_errors
 def info(archive, as_json):
-    """Show what a .vaez file holds (reads only its header)."""
+    """Show what a .vaez file holds (reads only its header; - for standard input)."""
     import os
 
     from . import files
@@ -175,8 +189,11 @@ def info(archive, as_json):
     from .zoo import Zoo
 
     zoo = Zoo.installed()
-    header = files.read_info(archive, zoo=zoo)
-    size = os.path.getsize(archive)
+    if archive == "-":
+        data = sys.stdin.buffer.read()
+        header, size = files.read_info(data, zoo=zoo), len(data)
+    else:
+        header, size = files.read_info(archive, zoo=zoo), os.path.getsize(archive)
     try:
         model_name = zoo.find(header.model_id).name
     except UnknownModelError:

@@ -10,7 +10,7 @@ import dataclasses
 import os
 import secrets
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import BinaryIO, Callable, Iterable
 
 from . import codec, images as image_files
 from .atomic import atomic_write_bytes, check_output_file
@@ -49,13 +49,13 @@ def read_info(source: str | os.PathLike | bytes, *, zoo: Zoo | None = None) -> c
 
 @dataclasses.dataclass(frozen=True)
 class CompressResult:
-    output: Path
+    output: Path | None  # None when written to a file object
     count: int
     size: int  # bytes of the .vaez file
     skipped: list[str]  # one message per skipped input
 
 
-def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike, *,
+def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | BinaryIO, *,
              quality: int | None = None, quant_step: float | None = None,
              model: str | None = None, coder: str | None = None,
              lossless: bool = False, max_error: int | None = None, resize: bool = False,
@@ -64,22 +64,29 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike, *,
     """Compress image files and folders (recursively) into one .vaez file.
 
     Names are stored relative to each source folder (a file given directly: its base name).
-    The output is written atomically; an existing file needs ``force=True``.
+    ``output`` is a path, written atomically (an existing file needs ``force=True``), or a
+    binary file object (``sys.stdout.buffer``) that receives the bytes.
     ``quality``, ``quant_step``, ``model``, ``coder``, ``lossless``, ``max_error``,
     ``zoo``: as for ``encode``. ``progress(done, total)`` is called as images are read.
     """
-    output = Path(output)
+    to_stream = hasattr(output, "write")
     sources = list(sources)
     settings = codec.resolve(quality=quality, quant_step=quant_step, model=model,
                              coder=coder, lossless=lossless, max_error=max_error, zoo=zoo)
-    if image_files.is_image_name(output.name):
-        raise OutputPathError(f"{output} has an image's extension: give the .vaez file to "
-                              "write as the last argument")
-    check_output_file(output, force)  # before reading anything
+    if not to_stream:
+        output = Path(output)
+        if image_files.is_image_name(output.name):
+            raise OutputPathError(f"{output} has an image's extension: give the .vaez file "
+                                  "to write as the last argument")
+        check_output_file(output, force)  # before reading anything
     files = image_files.collect(sources)
     pixels, names, skipped = image_files.read_images(files, settings.image_shape, resize,
                                                      skip_invalid, progress)
     data = codec.encode_with(settings, pixels, names)
+    if to_stream:
+        output.write(data)
+        output.flush()
+        return CompressResult(None, len(names), len(data), skipped)
     atomic_write_bytes(output, data, force)
     return CompressResult(output, len(names), len(data), skipped)
 
@@ -97,10 +104,12 @@ class DecompressResult:
     paths: list[Path]
 
 
-def decompress(archive: str | os.PathLike, output_dir: str | os.PathLike | None = None, *,
+def decompress(archive: str | os.PathLike | bytes, output_dir: str | os.PathLike | None = None,
+               *,
                force: bool = False, progress: Progress | None = None,
                zoo: Zoo | None = None) -> DecompressResult:
-    """Decode a .vaez file into PNG files under ``output_dir`` (see ``images.output_names``).
+    """Decode a .vaez file (a path, or its bytes) into PNG files under ``output_dir`` (see
+    ``images.output_names``; default for a path: ``default_output_dir``).
 
     Everything is checked before the first file is written: the whole archive, every name,
     and that no file would be overwritten (unless ``force``). Nothing outside
@@ -109,9 +118,14 @@ def decompress(archive: str | os.PathLike, output_dir: str | os.PathLike | None 
     so that on any error (a full disk...) every file that existed is as it was and what
     this call wrote is removed. ``progress(done, total)`` is called as images are written.
     """
-    archive = Path(archive)
+    if isinstance(archive, (bytes, bytearray, memoryview)):
+        if output_dir is None:
+            raise OutputPathError("an archive that is not a file needs an output folder (-o)")
+        parsed = container.unpack(bytes(archive))
+    else:
+        archive = Path(archive)
+        parsed = _read_archive(archive)
     out_dir = Path(output_dir) if output_dir is not None else default_output_dir(archive)
-    parsed = _read_archive(archive)
     header = parsed.header
     names = header.names
     if names is None:
