@@ -349,3 +349,12 @@ def test_standard_input_and_output(tmp_path, digits):
     assert restored == sorted(p.relative_to(digits) for p in digits.rglob("*.png"))
     result = runner.invoke(main, ["decompress", "-"], input=data)
     assert result.exit_code == 1 and "needs an output folder (-o)" in result.output
+
+
+def test_threads_option(runner, tmp_path, digits):
+    out = tmp_path / "o.vaez"
+    assert run(runner, "compress", digits, out, "--lossless", "--threads", "1").exit_code == 0
+    result = run(runner, "decompress", out, "--threads", "1")
+    assert result.exit_code == 0 and "decompressed 40 images" in result.output
+    result = run(runner, "decompress", out, "--threads", "0")
+    assert result.exit_code == 2 and "0 is not in the range x>=1" in result.output

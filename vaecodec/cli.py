@@ -73,6 +73,22 @@ def main() -> None:
     """
 
 
+_threads_option = click.option(
+    "--threads", type=click.IntRange(min=1), default=None, metavar="N",
+    help="Threads for the networks' matrix products (default: one per core). On a busy "
+         "machine 1 is often faster, for --lossless and --max-error above all.")
+
+
+def _thread_limit(threads: int | None):
+    """The BLAS and OpenMP pools limited to ``threads`` for the duration (None: as they
+    are)."""
+    if threads is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(threads)
+
+
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
@@ -103,11 +119,12 @@ def _plural(count: int, noun: str) -> str:
               help="Skip files that cannot be decoded (with a warning) instead of failing.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors and warnings.")
+@_threads_option
 @click.option("--json", "as_json", is_flag=True,
               help="Print a summary as JSON (output, images, bytes, skipped files).")
 @_report_errors
 def compress(sources, output, quality, quant_step, model, coder, lossless, max_error, resize,
-             skip_invalid, force, quiet, as_json):
+             skip_invalid, force, quiet, threads, as_json):
     """Compress image files and folders (recursively) into OUTPUT (.vaez; - for standard
     output).
 
@@ -127,7 +144,7 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
             raise click.ClickException("refusing to write compressed data to a terminal "
                                        "(redirect it, or give a file name)")
         output = stdout
-    with _progress("reading images", quiet or as_json) as progress:
+    with _progress("reading images", quiet or as_json) as progress, _thread_limit(threads):
         result = files.compress(
             sources, output, quality=quality, quant_step=quant_step, model=model, coder=coder,
             lossless=lossless, max_error=max_error, resize=resize, skip_invalid=skip_invalid,
@@ -156,17 +173,18 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
                    ".vaez, beside it).")
 @click.option("-f", "--force", is_flag=True, help="Overwrite existing files.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@_threads_option
 @click.option("--json", "as_json", is_flag=True,
               help="Print a summary as JSON (output folder, images, files written).")
 @_report_errors
-def decompress(archive, output_dir, force, quiet, as_json):
+def decompress(archive, output_dir, force, quiet, threads, as_json):
     """Decode ARCHIVE (.vaez; - for standard input, with -o) into PNG files, restoring their
     relative names."""
     from . import files
 
     if archive == "-":
         archive = sys.stdin.buffer.read()
-    with _progress("writing images", quiet or as_json) as progress:
+    with _progress("writing images", quiet or as_json) as progress, _thread_limit(threads):
         result = files.decompress(archive, output_dir, force=force, progress=progress)
     if as_json:
         click.echo(json.dumps({"output_dir": str(result.output_dir), "images": len(result.paths),
