@@ -278,3 +278,17 @@ def test_compressed_data_is_not_written_to_a_terminal(tmp_path, sample_images):
     assert proc.returncode == 1
     assert proc.stderr == ("Error: refusing to write compressed data to a terminal (redirect "
                            "it, or give a file name)\n")
+
+
+def test_a_failed_decompress_removes_the_folders_it_made(archive, tmp_path):
+    """Output a/b/c does not exist: all three are made, and all three go on failure."""
+    out = tmp_path / "a" / "b" / "c"
+
+    def fail(done, total):
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        files.decompress(archive, out, progress=fail)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.vaez"]
+    files.decompress(archive, out)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == sorted(NAMES)

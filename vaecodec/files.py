@@ -165,15 +165,24 @@ class _OutputTree:
         self.top = top
         self.dirs: dict[str, int] = {}  # relative folder ("" for top) -> open fd
         self.created: list[tuple[str, str]] = []  # (parent rel, name) of folders made here
+        self.created_above: list[str] = []  # the output folder and missing ones above it
         self.staged: list[tuple[str, str, str]] = []  # (folder rel, temporary, final)
         self.placed: list[tuple[str, str, str | None]] = []  # (folder, final, backup)
         self.committed = False
 
     def __enter__(self):
-        if not os.path.isdir(self.top):
-            os.makedirs(self.top)
-            self.created.append(("", ""))  # the top folder itself
-        self.dirs[""] = os.open(self.top, os.O_RDONLY | os.O_DIRECTORY)
+        missing, folder = [], os.path.abspath(self.top)
+        while not os.path.isdir(folder):
+            missing.append(folder)
+            folder = os.path.dirname(folder)
+        try:
+            for folder in reversed(missing):
+                os.mkdir(folder)
+                self.created_above.append(folder)
+            self.dirs[""] = os.open(self.top, os.O_RDONLY | os.O_DIRECTORY)
+        except BaseException:
+            self._roll_back()
+            raise
         return self
 
     def _folder(self, rel: str) -> int:
@@ -265,10 +274,10 @@ class _OutputTree:
                 os.unlink(temporary, dir_fd=self.dirs[folder])
         for parent, name in reversed(self.created):
             with contextlib.suppress(OSError):
-                if name:
-                    os.rmdir(name, dir_fd=self.dirs[parent])
-                else:
-                    os.rmdir(self.top)
+                os.rmdir(name, dir_fd=self.dirs[parent])
+        for folder in reversed(self.created_above):
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
 
 
 def _lexists_at(name: str, dir_fd: int) -> bool:
