@@ -118,8 +118,8 @@ def test_a_file_written_by_another_run_meanwhile_is_not_replaced(archive, tmp_pa
     out = tmp_path / "out"
     out.mkdir()
 
-    def other_run(done, total):
-        if done == 2:
+    def other_run(stage, done, total):
+        if stage == "writing images" and done == 2:
             (out / "1").mkdir()
             (out / "1" / "00002.png").write_bytes(b"the other run's")
 
@@ -284,11 +284,32 @@ def test_a_failed_decompress_removes_the_folders_it_made(archive, tmp_path):
     """Output a/b/c does not exist: all three are made, and all three go on failure."""
     out = tmp_path / "a" / "b" / "c"
 
-    def fail(done, total):
-        raise OSError(28, "No space left on device")
+    def fail(stage, done, total):
+        if stage == "writing images":
+            raise OSError(28, "No space left on device")
 
     with pytest.raises(OSError):
         files.decompress(archive, out, progress=fail)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.vaez"]
     files.decompress(archive, out)
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == sorted(NAMES)
+
+
+def test_every_stage_reports_progress(tmp_path, sample_images):
+    """compress: reading, then encoding; decompress: decoding, then writing; each ends at
+    its total (the residual layer, the slow part, chunk by chunk)."""
+    src = digit_folder(tmp_path / "src", sample_images, 5)
+    seen = []
+    files.compress([src], tmp_path / "o.vaez", lossless=True,
+                   progress=lambda *event: seen.append(event))
+    stages = [stage for stage, _, _ in seen]
+    assert stages[0] == "reading images" and set(stages[1:]) == {"encoding"}
+    assert seen[0] == ("reading images", 5, 5) and seen[-1] == ("encoding", 5, 5)
+    encoding = [done for stage, done, _ in seen if stage == "encoding"]
+    assert len(encoding) > 5 and encoding == sorted(encoding)  # within the chunk too
+    seen.clear()
+    files.decompress(tmp_path / "o.vaez", tmp_path / "out",
+                     progress=lambda *event: seen.append(event))
+    decoding = [done for stage, done, _ in seen if stage == "decoding"]
+    assert len(decoding) > 5 and decoding == sorted(decoding) and decoding[-1] == 5
+    assert seen[len(decoding):] == [("writing images", i, 5) for i in range(1, 6)]

@@ -40,24 +40,31 @@ def _report_errors(func):
 
 
 @contextlib.contextmanager
-def _progress(label: str, quiet: bool = False):
-    """Yields a ``progress(done, total)`` callback drawing a bar on stderr, only when stderr
-    is a terminal (and not ``quiet``)."""
+def _progress(quiet: bool = False):
+    """Yields a ``progress(stage, done, total)`` callback drawing one bar per stage on
+    stderr (with its rate and time left), only when stderr is a terminal (and not
+    ``quiet``)."""
     state: dict = {}
 
-    def update(done: int, total: int) -> None:
-        if "bar" not in state:
-            if quiet or not sys.stderr.isatty():
-                return
-            state["bar"] = click.progressbar(length=total, label=label, file=sys.stderr)
+    def close() -> None:
+        if "bar" in state:
+            state.pop("bar").__exit__(None, None, None)
+
+    def update(stage: str, done: int, total: int) -> None:
+        if quiet or not sys.stderr.isatty():
+            return
+        if state.get("stage") != stage:
+            close()
+            state["stage"] = stage
+            state["bar"] = click.progressbar(length=total, label=f"{stage:15s}",
+                                             file=sys.stderr, show_pos=True)
             state["bar"].__enter__()
         state["bar"].update(done - state["bar"].pos)
 
     try:
         yield update
     finally:
-        if "bar" in state:
-            state["bar"].__exit__(None, None, None)
+        close()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -144,7 +151,7 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
             raise click.ClickException("refusing to write compressed data to a terminal "
                                        "(redirect it, or give a file name)")
         output = stdout
-    with _progress("reading images", quiet or as_json) as progress, _thread_limit(threads):
+    with _progress(quiet or as_json) as progress, _thread_limit(threads):
         result = files.compress(
             sources, output, quality=quality, quant_step=quant_step, model=model, coder=coder,
             lossless=lossless, max_error=max_error, resize=resize, skip_invalid=skip_invalid,
@@ -184,7 +191,7 @@ def decompress(archive, output_dir, force, quiet, threads, as_json):
 
     if archive == "-":
         archive = sys.stdin.buffer.read()
-    with _progress("writing images", quiet or as_json) as progress, _thread_limit(threads):
+    with _progress(quiet or as_json) as progress, _thread_limit(threads):
         result = files.decompress(archive, output_dir, force=force, progress=progress)
     if as_json:
         click.echo(json.dumps({"output_dir": str(result.output_dir), "images": len(result.paths),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -173,8 +173,10 @@ def encode(images, *, quality: int | None = None, quant_step: float | None = Non
     return encode_with(settings, images, names)
 
 
-def encode_with(settings: Settings, images: np.ndarray, names=None) -> bytes:
-    """``encode`` with resolved settings (``images`` a numpy array)."""
+def encode_with(settings: Settings, images: np.ndarray, names=None,
+                progress: Callable[[int, int], None] | None = None) -> bytes:
+    """``encode`` with resolved settings (``images`` a numpy array); ``progress(done,
+    total)`` as images are encoded."""
     unit, exact = _pixels(_as_array(images), settings.image_shape)
     count = len(unit)
     names = _names(names, count)
@@ -196,13 +198,15 @@ def encode_with(settings: Settings, images: np.ndarray, names=None) -> bytes:
         names=names,
     )
     if settings.max_error is None:
+        if progress:
+            progress(count, count)
         return container.pack(header, payload)
     pixel_model = settings.zoo.pixel_model(settings.pixel_model)
     if exact is None:  # float input (checked to be in [0, 1]): the uint8 pixels it rounds to
         exact = pixel_conv.to_uint8(unit)
     coder = coders.RESIDUAL_CODERS[max(coders.RESIDUAL_CODERS)]
     chunks = coder.encode(pixel_model, exact, pixel_model.base_pixels(symbols),
-                          settings.max_error)
+                          settings.max_error, progress)
     header = dataclasses.replace(header, residual=container.Residual(
         pixel_model.model_id, settings.max_error, tuple(len(c) for c in chunks), coder.layout))
     return container.pack(header, payload, b"".join(chunks))
@@ -257,15 +261,20 @@ def decode_symbols(archive: container.Archive, settings: Settings) -> np.ndarray
                                               settings.prior())
 
 
-def reconstruct(archive: container.Archive, zoo: Zoo | None = None) -> np.ndarray:
-    """uint8 images (N, H, W) of a checked file."""
+def reconstruct(archive: container.Archive, zoo: Zoo | None = None,
+                progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """uint8 images (N, H, W) of a checked file; ``progress(done, total)`` as images are
+    decoded."""
     header = archive.header
     settings = settings_for(header, zoo)
     symbols = decode_symbols(archive, settings)
     net = settings.vae()
     shape = (header.count, *net.image_shape)
     if header.residual is None:
-        return net.decode_pixels(quantize.dequantize(symbols, settings.quant_step)).reshape(shape)
+        pixels = net.decode_pixels(quantize.dequantize(symbols, settings.quant_step))
+        if progress:
+            progress(header.count, header.count)
+        return pixels.reshape(shape)
     pixel_model = settings.zoo.pixel_model(settings.pixel_model)
     if pixel_model.base_level != header.level:
         raise CorruptHeaderError(
@@ -274,7 +283,7 @@ def reconstruct(archive: container.Archive, zoo: Zoo | None = None) -> np.ndarra
     layer = header.residual
     coder = coders.RESIDUAL_CODERS[layer.layout]
     out = coder.decode(pixel_model, archive.residual, layer.chunk_sizes,
-                       pixel_model.base_pixels(symbols), layer.max_error)
+                       pixel_model.base_pixels(symbols), layer.max_error, progress)
     return out.reshape(shape)
 
 

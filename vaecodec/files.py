@@ -18,7 +18,9 @@ from .errors import OutputExistsError, OutputPathError, VaezError
 from .format import container
 from .zoo import Zoo
 
-Progress = Callable[[int, int], None]  # (done, total)
+# progress(stage, done, total): "reading images" then "encoding" (compress), "decoding"
+# then "writing images" (decompress)
+Progress = Callable[[str, int, int], None]
 
 
 def _read_archive(path: Path) -> container.Archive:
@@ -67,7 +69,8 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
     ``output`` is a path, written atomically (an existing file needs ``force=True``), or a
     binary file object (``sys.stdout.buffer``) that receives the bytes.
     ``quality``, ``quant_step``, ``model``, ``coder``, ``lossless``, ``max_error``,
-    ``zoo``: as for ``encode``. ``progress(done, total)`` is called as images are read.
+    ``zoo``: as for ``encode``. ``progress(stage, done, total)`` is called as images are
+    read ("reading images") and encoded ("encoding").
     """
     to_stream = hasattr(output, "write")
     sources = list(sources)
@@ -81,14 +84,21 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
         check_output_file(output, force)  # before reading anything
     files = image_files.collect(sources)
     pixels, names, skipped = image_files.read_images(files, settings.image_shape, resize,
-                                                     skip_invalid, progress)
-    data = codec.encode_with(settings, pixels, names)
+                                                     skip_invalid, _stage(progress, "reading images"))
+    data = codec.encode_with(settings, pixels, names, _stage(progress, "encoding"))
     if to_stream:
         output.write(data)
         output.flush()
         return CompressResult(None, len(names), len(data), skipped)
     atomic_write_bytes(output, data, force)
     return CompressResult(output, len(names), len(data), skipped)
+
+
+def _stage(progress: Progress | None, stage: str):
+    """A ``(done, total)`` callback reporting one stage to ``progress``."""
+    if progress is None:
+        return None
+    return lambda done, total: progress(stage, done, total)
 
 
 def default_output_dir(archive: Path) -> Path:
@@ -116,7 +126,8 @@ def decompress(archive: str | os.PathLike | bytes, output_dir: str | os.PathLike
     ``output_dir`` is touched: no symbolic link inside it is followed. Every image is first
     written to a new temporary file; only when all are complete are they moved into place,
     so that on any error (a full disk...) every file that existed is as it was and what
-    this call wrote is removed. ``progress(done, total)`` is called as images are written.
+    this call wrote is removed. ``progress(stage, done, total)`` is called as images are
+    decoded ("decoding") and written ("writing images").
     """
     if isinstance(archive, (bytes, bytearray, memoryview)):
         if output_dir is None:
@@ -144,12 +155,13 @@ def decompress(archive: str | os.PathLike | bytes, output_dir: str | os.PathLike
         more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
         verb = "exists" if len(existing) == 1 else "exist"
         raise OutputExistsError(f"{existing[0]}{more} already {verb} (use --force to overwrite)")
-    pixels = codec.reconstruct(parsed, zoo)  # after the cheap checks: decoding takes longest
+    # after the cheap checks: decoding takes longest
+    pixels = codec.reconstruct(parsed, zoo, _stage(progress, "decoding"))
     with _OutputTree(top) as tree:
         for done, (rel, image) in enumerate(zip(relative, pixels), 1):
             tree.stage(rel, image_files.png_bytes(image))
             if progress:
-                progress(done, len(relative))
+                progress("writing images", done, len(relative))
         tree.commit(force)
     return DecompressResult(out_dir, [Path(t) for t in targets])
 

@@ -10,7 +10,7 @@ format). Decoding never trusts the bytes: anything that does not decode is a
 from __future__ import annotations
 
 import contextlib
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -86,29 +86,47 @@ class ResidualLayout1:
 
     layout = 1
 
-    def encode(self, pixel_model, pixels: np.ndarray, base: np.ndarray,
-               max_error: int) -> list[bytes]:
-        """uint8 pixels (N, P) and base images (N, P) -> one byte string per chunk."""
+    def encode(self, pixel_model, pixels: np.ndarray, base: np.ndarray, max_error: int,
+               progress: Callable[[int, int], None] | None = None) -> list[bytes]:
+        """uint8 pixels (N, P) and base images (N, P) -> one byte string per chunk;
+        ``progress(images done, N)`` after each chunk."""
         from . import residual
 
-        step = container.RESIDUAL_CHUNK
-        return [residual.encode(pixel_model, pixels[i : i + step], base[i : i + step], max_error)
-                for i in range(0, len(pixels), step)]
+        step, chunks = container.RESIDUAL_CHUNK, []
+        for i in range(0, len(pixels), step):
+            rows = min(step, len(pixels) - i)
+            chunks.append(residual.encode(pixel_model, pixels[i : i + step], base[i : i + step],
+                                          max_error, _within(progress, i, rows, len(pixels))))
+            if progress:
+                progress(i + rows, len(pixels))
+        return chunks
 
-    def decode(self, pixel_model, data: bytes, chunk_sizes, base: np.ndarray,
-               max_error: int) -> np.ndarray:
-        """The uint8 pixels (N, P) of the chunks, given the base images (N, P)."""
+    def decode(self, pixel_model, data: bytes, chunk_sizes, base: np.ndarray, max_error: int,
+               progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """The uint8 pixels (N, P) of the chunks, given the base images (N, P);
+        ``progress(images done, N)`` after each chunk."""
         from . import residual
 
         out = np.empty(base.shape, dtype=np.uint8)
         step, offset = container.RESIDUAL_CHUNK, 0
         for n, size in enumerate(chunk_sizes):
             rows = slice(n * step, (n + 1) * step)
+            count = len(out[rows])
             with _decoding(f"residual chunk {n}"):
                 out[rows] = residual.decode(pixel_model, data[offset : offset + size],
-                                            base[rows], max_error)
+                                            base[rows], max_error,
+                                            _within(progress, n * step, count, len(out)))
             offset += size
+            if progress:
+                progress(n * step + count, len(out))
         return out
+
+
+def _within(progress, start: int, rows: int, total: int):
+    """A chunk's ``(positions done, positions)`` as images done of ``total``."""
+    if progress is None:
+        return None
+    return lambda done, positions: progress(start + rows * done // positions, total)
 
 
 RESIDUAL_CODERS = {1: ResidualLayout1()}

@@ -252,8 +252,13 @@ def _constriction():
     return constriction
 
 
-def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: int) -> bytes:
-    """Range-coded residual of uint8 ``pixels`` (N, P) given the base images (N, P)."""
+PROGRESS_EVERY = 64  # raster positions between two calls of a progress callback
+
+
+def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: int,
+           progress=None) -> bytes:
+    """Range-coded residual of uint8 ``pixels`` (N, P) given the base images (N, P);
+    ``progress(positions done, P)`` now and then."""
     constriction = _constriction()
     geo = model.geometry
     levels, nearest, starts = _bins(max_error)
@@ -272,6 +277,8 @@ def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: i
     else:
         t_bins = _bin_probs(model.trivial_value_probs(), starts).astype(np.float64)
     for p0 in range(0, geo.pixels, ENCODE_CHUNK):
+        if progress and p0 % PROGRESS_EVERY == 0:
+            progress(p0, geo.pixels)
         span = slice(p0, min(geo.pixels, p0 + ENCODE_CHUNK))
         causal = canvas[geo.causal_index[span]]  # (S, 17, N)
         near = window[geo.window_index[span]]  # (S, 25, N)
@@ -305,7 +312,8 @@ def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: i
     return encoder.get_compressed().astype("<u4").tobytes()
 
 
-def decode(model: PixelModel, data: bytes, base: np.ndarray, max_error: int) -> np.ndarray:
+def decode(model: PixelModel, data: bytes, base: np.ndarray, max_error: int,
+           progress=None) -> np.ndarray:
     """Pixels (N, P) uint8 of a residual made by ``encode``. Raises ValueError when the
     data is not a whole number of 32-bit words (other damage is caught by the file's CRC)."""
     constriction = _constriction()
@@ -323,6 +331,8 @@ def decode(model: PixelModel, data: bytes, base: np.ndarray, max_error: int) -> 
     else:
         t_bins = _bin_probs(model.trivial_value_probs(), starts).astype(np.float64)
     for p in range(geo.pixels):
+        if progress and p % PROGRESS_EVERY == 0:
+            progress(p, geo.pixels)
         causal = canvas[geo.causal_index[p]]  # (17, N)
         near = window[geo.window_index[p]]  # (25, N)
         trivial = is_trivial(causal, near, model.trivial_threshold, axis=0)
