@@ -88,3 +88,29 @@ def test_random_residual_chunk_with_valid_checksum(chunk, max_error):
     header = msgpack.packb(fields, use_bin_type=True)
     body = b"VAEZ\x03" + container._leb128(len(header)) + header + archive.payload + chunk
     decode_or_own_error(body + struct.pack("<I", zlib.crc32(body)))
+
+
+@pytest.mark.slow
+def test_atheris_target_bounded_run(tmp_path):
+    """A bounded run of the coverage-guided target (fuzz/fuzz_decode.py) from the golden
+    corpus, half of its inputs with a recomputed checksum; a crash, an exception other than
+    the library's, a 30 s input or 2 GB of memory fails it. The documented campaign runs it
+    for an hour (docs/format.md)."""
+    import shutil
+    import subprocess
+    import sys
+
+    pytest.importorskip("atheris", reason="needs atheris (the fuzz extra)")
+    repo = Path(__file__).resolve().parent.parent
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for seed in [*sorted((repo / "tests" / "data" / "golden").glob("*.vaez")),
+                 repo / "tests" / "data" / "v1_digits.vaez"]:
+        (corpus / seed.name).write_bytes(b"\x00" + seed.read_bytes())  # first byte: no fix-up
+    proc = subprocess.run(
+        [sys.executable, str(repo / "fuzz" / "fuzz_decode.py"), str(corpus), "-runs=150000",
+         "-max_len=8192", "-rss_limit_mb=2048", "-timeout=30", "-seed=1"],
+        capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "Done 150000 runs" in proc.stderr
+    shutil.rmtree(corpus)
