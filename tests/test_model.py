@@ -69,7 +69,7 @@ def test_training_is_reproducible_and_writes_a_loadable_checkpoint(tmp_path, sam
     for key in ("test_loss_nats", "psnr_db", "ssim", "bytes_per_image"):
         assert np.isfinite(meta["test_metrics"][key])
     # the folder is a model store the codec can use as it is
-    zoo = vaecodec.Zoo.from_folders([tmp_path])
+    zoo = vaecodec.Zoo.from_folders([str(tmp_path)])  # a path as text, as in the README
     data = vaecodec.encode(sample_images[:20], quant_step=0.2, model="vae-tiny", zoo=zoo)
     assert vaecodec.decode(data, zoo=zoo).shape == (20, 28, 28)
     assert len(data) / 20 < 40

@@ -42,7 +42,7 @@ class Zoo:
     def from_folders(cls, folders: Iterable[Path]) -> "Zoo":
         """The models of each folder, in order (the first of a name wins), and the levels
         file of the first folder that has one."""
-        folders = list(folders)
+        folders = [Path(folder) for folder in folders]
         models = [info for folder in folders for info in scan(folder)]
         levels: list[Level] = []
         for folder in folders:
