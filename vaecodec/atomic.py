@@ -45,7 +45,8 @@ def atomic_write_bytes(path: Path, data: bytes, force: bool) -> None:
     while this one was being written (a hard link, which fails if the name exists)."""
     path = Path(path)
     _check_target(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # a short name, whatever the length of the final one
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".vaecodec-", suffix=".tmp")
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a new file gets the usual mode
         with os.fdopen(fd, "wb") as f:
@@ -55,21 +56,35 @@ def atomic_write_bytes(path: Path, data: bytes, force: bool) -> None:
         if force:
             os.replace(tmp, path)
         else:
-            _move_no_clobber(tmp, path)
+            move_no_clobber(tmp, path, shown=path)
     except BaseException:
         if os.path.lexists(tmp):
             os.unlink(tmp)
         raise
 
 
-def _move_no_clobber(tmp: str, path: Path) -> None:
+def lexists_at(name: str, dir_fd: int | None = None) -> bool:
+    """Whether ``name`` (in the folder ``dir_fd``) exists, a dangling link included."""
     try:
-        os.link(tmp, path)
+        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def move_no_clobber(source: str, target: str | Path, dir_fd: int | None = None,
+                    shown: str | Path = "") -> None:
+    """Rename ``source`` to ``target`` (both in the folder ``dir_fd``, or paths) unless
+    ``target`` exists, an existing one appearing meanwhile included: a hard link, which
+    fails if the name exists, then the source removed. On a file system without hard
+    links: check, then rename. ``shown``: the target as the error names it."""
+    try:
+        os.link(source, target, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
     except FileExistsError:
-        raise _exists_error(path) from None
-    except OSError:  # a file system without hard links: check, then rename
-        if os.path.lexists(path):
-            raise _exists_error(path) from None
-        os.replace(tmp, path)
+        raise _exists_error(shown or target) from None
+    except OSError:
+        if lexists_at(os.fspath(target), dir_fd):
+            raise _exists_error(shown or target) from None
+        os.replace(source, target, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         return
-    os.unlink(tmp)
+    os.unlink(source, dir_fd=dir_fd)

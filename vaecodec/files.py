@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterable
 
 from . import codec, images as image_files
-from .atomic import atomic_write_bytes, check_output_file
+from .atomic import atomic_write_bytes, check_output_file, lexists_at, move_no_clobber
 from .errors import OutputExistsError, OutputPathError, VaezError
 from .format import container
 from .zoo import Zoo
@@ -242,24 +242,16 @@ class _OutputTree:
         ``force`` replacing it, its original kept aside until every file is in place."""
         for folder, temporary, final in self.staged:
             dir_fd = self.dirs[folder]
-            backup = None
             if not force:
-                try:
-                    os.link(temporary, final, src_dir_fd=dir_fd, dst_dir_fd=dir_fd,
-                            follow_symlinks=False)
-                except FileExistsError:
-                    where = os.path.join(self.top, folder, final)
-                    raise OutputExistsError(f"{where} already exists (use --force to "
-                                            "overwrite)") from None
-                os.unlink(temporary, dir_fd=dir_fd)
-            else:
-                if _lexists_at(final, dir_fd):
-                    backup = f".vaecodec-{secrets.token_hex(6)}.orig"
-                    os.rename(final, backup, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-                self.placed.append((folder, final, backup))
-                os.rename(temporary, final, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+                move_no_clobber(temporary, final, dir_fd, os.path.join(self.top, folder, final))
+                self.placed.append((folder, final, None))
                 continue
+            backup = None
+            if lexists_at(final, dir_fd):
+                backup = f".vaecodec-{secrets.token_hex(6)}.orig"
+                os.rename(final, backup, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
             self.placed.append((folder, final, backup))
+            os.rename(temporary, final, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         for folder, _, backup in self.placed:
             if backup is not None:
                 os.unlink(backup, dir_fd=self.dirs[folder])
@@ -290,11 +282,3 @@ class _OutputTree:
         for folder in reversed(self.created_above):
             with contextlib.suppress(OSError):
                 os.rmdir(folder)
-
-
-def _lexists_at(name: str, dir_fd: int) -> bool:
-    try:
-        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return False
-    return True
