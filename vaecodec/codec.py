@@ -145,7 +145,7 @@ def _names(names, count: int) -> tuple[str, ...] | None:
     names = list(names)
     if len(names) != count:
         raise InvalidArrayError(f"{len(names)} names for {count} images; give one per image")
-    return container.check_names(names, count)
+    return container.check_names(names)
 
 
 def encode(images, *, quality: int | None = None, quant_step: float | None = None,

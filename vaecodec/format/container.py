@@ -43,7 +43,7 @@ from ..errors import (
     UnsafeNameError,
     UnsupportedVersionError,
 )
-from .constants import CODERS, MAX_RESIDUAL_ERROR  # noqa: F401  (part of this module's API)
+from .constants import CODERS, MAX_RESIDUAL_ERROR, MODEL_ID_BYTES  # noqa: F401  (its API)
 
 MAGIC = b"VAEZ"
 FORMAT_VERSION = 2  # what the writer produces for lossy files
@@ -63,7 +63,6 @@ MAX_LATENT_SIZE = 1024
 MAX_IMAGE_SIDE = 4096
 MAX_NAME_BYTES = 1024  # one name, UTF-8
 MAX_LEVEL = 255
-MODEL_ID_BYTES = 4  # v2 stores the first 4 bytes of the weights' sha256
 ZSTD_LEVEL = 19
 
 SYMBOL_DTYPES = ("int8", "int16", "int32")  # stored little-endian
@@ -163,12 +162,10 @@ def check_name(name: str) -> str:
     return name
 
 
-def check_names(names, count: int) -> tuple[str, ...]:
-    """Safe, distinct names, exactly ``count`` of them (a file's header must hold one per
-    image; the writer checks the count before this)."""
+def check_names(names) -> tuple[str, ...]:
+    """Names to write: each safe, all distinct (the writer checks there is one per image;
+    the reader checks as it reads, in ``_split_names``)."""
     names = tuple(check_name(n) for n in names)
-    if len(names) != count:
-        raise CorruptHeaderError(f"header has {len(names)} names for {count} images")
     if len(set(names)) != len(names):
         raise UnsafeNameError("stored names are not unique")
     return names

@@ -7,6 +7,7 @@ checksums, test figures measured through the codec) into a model folder.
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 from pathlib import Path
 
@@ -64,31 +65,25 @@ def import_model(info: ModelInfo) -> VAE:
                           arch["hidden"])
 
 
-def checkpoint_metadata(model: VAE, recipe: Recipe, test_images: np.ndarray,
-                        data_root: str | Path, train_seconds: float) -> dict:
-    """What a model's JSON records: architecture, recipe, data checksums, test figures."""
-    name = f"vae-{recipe.name}"
-    metadata = {
+def save_checkpoint(model: VAE, recipe: Recipe, out_dir: Path, test_images: np.ndarray,
+                    data_root: str | Path, train_seconds: float,
+                    force: bool = True) -> ModelInfo:
+    """Write vae-<recipe>.safetensors and vae-<recipe>.json into ``out_dir``, each
+    atomically; the JSON records the architecture, recipe, data checksums and the test
+    figures measured through the codec."""
+    info = ModelInfo.in_memory(f"vae-{recipe.name}", export_weights(model), {
         "architecture": {"type": "mlp-vae", "latent_size": recipe.latent_size,
                          "hidden": list(recipe.hidden), "image_shape": list(model.image_shape)},
         "recipe": recipe.to_dict(),
         "data": {"dataset": "MNIST", "train_split": "train (60,000 images)",
                  "test_split": "test (10,000 images)", "sha256": mnist.checksums(data_root)},
+    })
+    metadata = {
+        **info.metadata,
+        "test_metrics": {**test_loss(model, test_images),
+                         **evaluate_model(info, test_images, DEFAULT_STEP)},
+        "train_seconds": round(train_seconds, 1),
+        "trained_with": {"torch": torch.__version__, "python": platform.python_version(),
+                         "threads": torch.get_num_threads()},
     }
-    measured = ModelInfo.in_memory(name, export_weights(model), metadata)
-    metadata["test_metrics"] = {**test_loss(model, test_images),
-                                **evaluate_model(measured, test_images, DEFAULT_STEP)}
-    metadata["train_seconds"] = round(train_seconds, 1)
-    metadata["trained_with"] = {"torch": torch.__version__, "python": platform.python_version(),
-                                "threads": torch.get_num_threads()}
-    return metadata
-
-
-def save_checkpoint(model: VAE, recipe: Recipe, out_dir: Path, test_images: np.ndarray,
-                    data_root: str | Path, train_seconds: float,
-                    force: bool = True) -> ModelInfo:
-    """Write vae-<recipe>.safetensors and vae-<recipe>.json (metadata with test figures)
-    into ``out_dir``, each atomically."""
-    metadata = checkpoint_metadata(model, recipe, test_images, data_root, train_seconds)
-    return write_model(Path(out_dir), f"vae-{recipe.name}", export_weights(model), metadata,
-                       force=force)
+    return write_model(Path(out_dir), dataclasses.replace(info, metadata=metadata), force)

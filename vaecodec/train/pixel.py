@@ -8,6 +8,7 @@ is built the same way from the base level's float weights.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from pathlib import Path
@@ -131,7 +132,7 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
                       log=print) -> tuple[dict[str, np.ndarray], dict]:
     """Fit a pixel model on uint8 training images (N, H, W) over the base level of ``zoo``
     (default: the installed one). Returns (tensors, metadata) ready for
-    ``zoo.models.write_model`` (which adds the name and sha256).
+    ``ModelInfo.in_memory`` and ``zoo.models.write_model``.
 
     ``context_max_error``: fit on neighbours quantized as ``max_error`` files see them
     (measured: no gain at K = 4, so the shipped model uses exact neighbours).
@@ -229,7 +230,7 @@ def save_pixel_model(folder: Path, name: str, tensors: dict, metadata: dict,
     measured = ModelInfo.in_memory(name, tensors, metadata)
     model = zoo.with_models(measured).pixel_model(measured)
     base = model.base_pixels(base_symbols(zoo.level(model.base_level), test_images, zoo))
-    metadata = dict(metadata)
+    metadata = dict(measured.metadata)
     if not metadata.get("uses_base_layer", True):
         base[:] = 0
         metadata["kind"] = "measurement-only"
@@ -238,4 +239,4 @@ def save_pixel_model(folder: Path, name: str, tensors: dict, metadata: dict,
     metadata["test_metrics"] = {"images": len(test_images),
                                 "residual_bits_per_image": round(bits, 2),
                                 "residual_bits_per_pixel": round(bits / model.geometry.pixels, 4)}
-    return write_model(Path(folder), name, tensors, metadata, force=force), bits
+    return write_model(folder, dataclasses.replace(measured, metadata=metadata), force), bits

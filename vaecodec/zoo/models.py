@@ -104,18 +104,17 @@ def scan(folder: Path) -> list[ModelInfo]:
     return models
 
 
-def write_model(folder: Path, name: str, tensors: dict, metadata: dict,
-                force: bool = False) -> ModelInfo:
-    """Write NAME.safetensors and NAME.json into ``folder``, each atomically (the weights
-    first, so that a metadata file never names weights that are not there). The metadata
-    gains the name, the weights file's name and its sha256."""
+def write_model(folder: Path, info: ModelInfo, force: bool = False) -> ModelInfo:
+    """Write a model (``ModelInfo.in_memory``) as NAME.safetensors and NAME.json into
+    ``folder``, each atomically (the weights first, so that a metadata file never names
+    weights that are not there). The metadata starts with the name, the weights file's
+    name and its sha256. Returns the model as written."""
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    data = serialize(tensors, metadata)
-    model_id = hashlib.sha256(data).digest()
-    metadata = {"name": name, "weights_file": f"{name}.safetensors",
-                "weights_sha256": model_id.hex(), **metadata}
-    weights_path = folder / f"{name}.safetensors"
-    atomic_write_bytes(weights_path, data, force)
+    weights_path = folder / f"{info.name}.safetensors"
+    metadata = {"name": info.name, "weights_file": weights_path.name,
+                "weights_sha256": info.model_id.hex(), **info.metadata}
+    atomic_write_bytes(weights_path, info.read_weights(), force)
     text = json.dumps(metadata, indent=2) + "\n"
-    atomic_write_bytes(folder / f"{name}.json", text.encode("utf-8"), force)
-    return ModelInfo(name, model_id, weights_path, metadata)
+    atomic_write_bytes(folder / f"{info.name}.json", text.encode("utf-8"), force)
+    return ModelInfo(info.name, info.model_id, weights_path, metadata)

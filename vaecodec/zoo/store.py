@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import CorruptModelError, UnknownLevelError, UnknownModelError
+from ..format.constants import MODEL_ID_BYTES  # the id prefix a file stores identifies a model
 from . import levels as level_files
 from .levels import Level
 from .models import DEFAULTS, VAE, ModelInfo, checkpoint_dirs, scan
 
-MODEL_ID_PREFIX = 4  # bytes of a model id that identify it (what a v2 file stores)
 
 
 class Zoo:
@@ -72,9 +72,9 @@ class Zoo:
         key = DEFAULTS[kind] if name_or_id is None else name_or_id
         for info in self.models(kind):
             if isinstance(key, bytes):
-                if len(key) >= MODEL_ID_PREFIX and info.model_id.startswith(key):
+                if len(key) >= MODEL_ID_BYTES and info.model_id.startswith(key):
                     return info
-            elif key == info.name or (len(key) >= 2 * MODEL_ID_PREFIX
+            elif key == info.name or (len(key) >= 2 * MODEL_ID_BYTES
                                       and info.model_id.hex().startswith(key)):
                 return info
         known = ", ".join(m.name for m in self.models(kind)) or "none"
