@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import codec
-from ..core.pixels import to_uint8, to_unit
+from ..core.pixels import to_unit
 from ..zoo import Level, ModelInfo, Zoo
 from . import metrics
 
@@ -23,7 +23,7 @@ def evaluate_model(info: ModelInfo, test_images: np.ndarray, quant_step: float,
     data = codec.encode(test_images, quant_step=quant_step, model=info.name, zoo=zoo)
     decoded = codec.decode(data, zoo=zoo)
     net = zoo.vae(info)
-    recon_mu = to_uint8(net.decode(net.encode_mean(to_unit(test_images))))
+    recon_mu = net.decode_pixels(net.encode_mean(to_unit(test_images)))
     return {
         "quant_step": quant_step,
         "bytes_per_image": len(data) / len(test_images),
