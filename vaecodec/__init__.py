@@ -20,6 +20,7 @@ from .errors import (
     EmptySelectionError,
     FormatError,
     HeaderTooLargeError,
+    ImageLimitError,
     ImageSizeError,
     InputError,
     InvalidArrayError,
@@ -52,6 +53,7 @@ __all__ = [
     "Zoo",
     "DEFAULT_LEVEL",
     "DEFAULT_QUANT_STEP",
+    "DEFAULT_MAX_IMAGES",
     "VaezError",
     "FormatError",
     "TruncatedError",
@@ -64,6 +66,7 @@ __all__ = [
     "PayloadSizeError",
     "CorruptPayloadError",
     "UnsafeNameError",
+    "ImageLimitError",
     "ModelError",
     "UnknownModelError",
     "CorruptModelError",
@@ -93,6 +96,7 @@ _LAZY = {
     "Zoo": ("zoo", "Zoo"),
     "DEFAULT_LEVEL": ("zoo", "DEFAULT_LEVEL"),
     "DEFAULT_QUANT_STEP": ("core.quantize", "DEFAULT_STEP"),
+    "DEFAULT_MAX_IMAGES": ("codec", "DEFAULT_MAX_IMAGES"),
 }
 
 

@@ -16,7 +16,7 @@ import click
 
 from . import __version__
 from .errors import VaezError
-from .format.constants import CODERS, MAX_RESIDUAL_ERROR
+from .format.constants import CODERS, DEFAULT_MAX_IMAGES, MAX_RESIDUAL_ERROR
 from .zoo.defaults import DEFAULT_LEVEL, DEFAULT_MODEL
 
 CODER_NAMES = list(dict.fromkeys(name for name, _ in CODERS.values()))  # in wire-id order
@@ -181,10 +181,14 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
 @click.option("-f", "--force", is_flag=True, help="Overwrite existing files.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @_threads_option
+@click.option("--max-images", type=click.IntRange(min=1), default=DEFAULT_MAX_IMAGES,
+              show_default=True, metavar="N",
+              help="Refuse an archive of more than N images before decoding it (a few "
+                   "bytes can declare millions).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print a summary as JSON (output folder, images, files written).")
 @_report_errors
-def decompress(archive, output_dir, force, quiet, threads, as_json):
+def decompress(archive, output_dir, force, quiet, threads, max_images, as_json):
     """Decode ARCHIVE (.vaez; - for standard input, with -o) into PNG files, restoring their
     relative names."""
     from . import files
@@ -192,7 +196,8 @@ def decompress(archive, output_dir, force, quiet, threads, as_json):
     if archive == "-":
         archive = sys.stdin.buffer.read()
     with _progress(quiet or as_json) as progress, _thread_limit(threads):
-        result = files.decompress(archive, output_dir, force=force, progress=progress)
+        result = files.decompress(archive, output_dir, force=force, progress=progress,
+                                  max_images=max_images)
     if as_json:
         click.echo(json.dumps({"output_dir": str(result.output_dir), "images": len(result.paths),
                                "files": [str(p) for p in result.paths]}, indent=2))

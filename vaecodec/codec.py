@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from .core import coders, pixels as pixel_conv, quantize
+from .core import coders, pixels as pixel_conv, quantize, runtime
 from .errors import (
     ArgumentTypeError,
     CorruptHeaderError,
+    CorruptModelError,
+    ImageLimitError,
     InvalidArrayError,
     SettingsError,
     UnknownLevelError,
@@ -26,6 +28,10 @@ from .errors import (
 )
 from .format import container
 from .zoo import DEFAULT_LEVEL, PIXEL_MODEL, Level, ModelInfo, Zoo
+
+
+#: ``decode`` and ``decompress`` refuse files of more images unless given a higher limit.
+DEFAULT_MAX_IMAGES = container.DEFAULT_MAX_IMAGES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -261,20 +267,41 @@ def decode_symbols(archive: container.Archive, settings: Settings) -> np.ndarray
                                               settings.prior())
 
 
-def reconstruct(archive: container.Archive, zoo: Zoo | None = None,
-                progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """uint8 images (N, H, W) of a checked file; ``progress(done, total)`` as images are
+def check_count(header: container.Header, max_images: int) -> None:
+    """Refuse a file that holds more images than the caller allows, before decoding it: a
+    few bytes can declare millions of images, and decoding them costs time and memory in
+    proportion."""
+    if isinstance(max_images, (bool, np.bool_)) or not isinstance(max_images, (int, np.integer)):
+        raise ArgumentTypeError(f"max_images must be an integer, not {max_images!r}")
+    if max_images < 1:
+        raise SettingsError(f"max_images must be at least 1, got {max_images}")
+    if header.count > max_images:
+        raise ImageLimitError(
+            f"the file holds {header.count:,} images, more than the limit of {max_images:,}; "
+            "raise the limit to decode it (--max-images, or max_images= in Python)")
+
+
+def reconstruct_batches(archive: container.Archive, zoo: Zoo | None = None,
+                        progress: Callable[[int, int], None] | None = None
+                        ) -> Iterator[np.ndarray]:
+    """The uint8 images (n, H, W) of a checked file, a batch at a time, in order: memory
+    for one batch besides the latent symbols. ``progress(done, total)`` as images are
     decoded."""
     header = archive.header
     settings = settings_for(header, zoo)
     symbols = decode_symbols(archive, settings)
     net = settings.vae()
-    shape = (header.count, *net.image_shape)
+    shape = net.image_shape
     if header.residual is None:
-        pixels = net.decode_pixels(quantize.dequantize(symbols, settings.quant_step))
-        if progress:
-            progress(header.count, header.count)
-        return pixels.reshape(shape)
+        for i in range(0, header.count, runtime.BATCH):
+            try:
+                pixels = net.decode_symbols(symbols[i : i + runtime.BATCH], settings.quant_step)
+            except ValueError as e:  # weights the exact decoder cannot take
+                raise CorruptModelError(f"model {settings.model.name} is damaged ({e})") from None
+            if progress:
+                progress(i + len(pixels), header.count)
+            yield pixels.reshape(len(pixels), *shape)
+        return
     pixel_model = settings.zoo.pixel_model(settings.pixel_model)
     if pixel_model.base_level != header.level:
         raise CorruptHeaderError(
@@ -282,16 +309,35 @@ def reconstruct(archive: container.Archive, zoo: Zoo | None = None,
             f"{pixel_model.base_level}, but the file's base layer is level {header.level}")
     layer = header.residual
     coder = coders.RESIDUAL_CODERS[layer.layout]
-    out = coder.decode(pixel_model, archive.residual, layer.chunk_sizes,
-                       pixel_model.base_pixels(symbols), layer.max_error, progress)
-    return out.reshape(shape)
+    for pixels in coder.decode(pixel_model, archive.residual, layer.chunk_sizes, symbols,
+                               layer.max_error, progress):
+        yield pixels.reshape(len(pixels), *shape)
 
 
-def decode(data: bytes, *, zoo: Zoo | None = None) -> np.ndarray:
-    """The images (N, H, W) uint8 of a .vaez file's bytes."""
+def reconstruct(archive: container.Archive, zoo: Zoo | None = None,
+                progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """uint8 images (N, H, W) of a checked file; ``progress(done, total)`` as images are
+    decoded."""
+    batches = reconstruct_batches(archive, zoo, progress)
+    first = next(batches)
+    out = np.empty((archive.header.count, *first.shape[1:]), dtype=np.uint8)
+    out[: len(first)] = first
+    done = len(first)
+    for batch in batches:
+        out[done : done + len(batch)] = batch
+        done += len(batch)
+    return out
+
+
+def decode(data: bytes, *, zoo: Zoo | None = None,
+           max_images: int = DEFAULT_MAX_IMAGES) -> np.ndarray:
+    """The images (N, H, W) uint8 of a .vaez file's bytes. A file of more than
+    ``max_images`` images is refused (``ImageLimitError``) before anything is decoded."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ArgumentTypeError(f"data must be bytes, not {type(data).__name__}")
-    return reconstruct(container.unpack(bytes(data)), zoo)
+    archive = container.unpack(bytes(data))
+    check_count(archive.header, max_images)
+    return reconstruct(archive, zoo)
 
 
 def read_header(data: bytes, zoo: Zoo | None = None) -> container.Header:

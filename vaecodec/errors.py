@@ -61,6 +61,10 @@ class UnsafeNameError(FormatError):
 
 
 # --- models and quality levels ------------------------------------------------------------
+class ImageLimitError(VaezError):
+    """A file holds more images than the caller allows (``max_images``, ``--max-images``)."""
+
+
 class ModelError(VaezError):
     """A model (or the quality levels that use it) cannot be found or used."""
 

@@ -10,7 +10,7 @@ import dataclasses
 import os
 import secrets
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable
+from typing import BinaryIO, Callable, Iterable, Sequence
 
 from . import codec, images as image_files
 from .atomic import atomic_write_bytes, check_output_file, lexists_at, move_no_clobber
@@ -19,7 +19,7 @@ from .format import container
 from .zoo import Zoo
 
 # progress(stage, done, total): "reading images" then "encoding" (compress), "decoding"
-# then "writing images" (decompress)
+# (decompress: images decoded and written)
 Progress = Callable[[str, int, int], None]
 
 
@@ -111,23 +111,26 @@ def default_output_dir(archive: Path) -> Path:
 @dataclasses.dataclass(frozen=True)
 class DecompressResult:
     output_dir: Path
-    paths: list[Path]
+    paths: Sequence[Path]  # the images written, in the archive's order
 
 
 def decompress(archive: str | os.PathLike | bytes, output_dir: str | os.PathLike | None = None,
                *,
                force: bool = False, progress: Progress | None = None,
-               zoo: Zoo | None = None) -> DecompressResult:
+               zoo: Zoo | None = None,
+               max_images: int = codec.DEFAULT_MAX_IMAGES) -> DecompressResult:
     """Decode a .vaez file (a path, or its bytes) into PNG files under ``output_dir`` (see
-    ``images.output_names``; default for a path: ``default_output_dir``).
+    ``images.output_names``; default for a path: ``default_output_dir``). A file of more
+    than ``max_images`` images is refused (``ImageLimitError``) before anything is decoded.
 
     Everything is checked before the first file is written: the whole archive, every name,
     and that no file would be overwritten (unless ``force``). Nothing outside
     ``output_dir`` is touched: no symbolic link inside it is followed. Every image is first
     written to a new temporary file; only when all are complete are they moved into place,
     so that on any error (a full disk...) every file that existed is as it was and what
-    this call wrote is removed. ``progress(stage, done, total)`` is called as images are
-    decoded ("decoding") and written ("writing images").
+    this call wrote is removed. Images are decoded and written a batch at a time, so that
+    memory does not grow with the number of images beyond a few bytes each.
+    ``progress("decoding", done, total)`` is called as images are decoded and written.
     """
     if isinstance(archive, (bytes, bytearray, memoryview)):
         if output_dir is None:
@@ -138,16 +141,16 @@ def decompress(archive: str | os.PathLike | bytes, output_dir: str | os.PathLike
         parsed = _read_archive(archive)
     out_dir = Path(output_dir) if output_dir is not None else default_output_dir(archive)
     header = parsed.header
-    names = header.names
-    if names is None:
+    codec.check_count(header, max_images)
+    if header.names is None:  # numbered names, made as they are needed; they never collide
         width = max(5, len(str(header.count - 1)))
-        names = tuple(f"{i:0{width}d}.png" for i in range(header.count))
-    relative = image_files.output_names(names)
+        relative = _Numbered(header.count, width)
+    else:
+        relative = image_files.output_names(header.names)
     top = os.fspath(out_dir)
     if os.path.lexists(top) and not out_dir.is_dir():
         raise OutputPathError(f"{out_dir} exists and is not a folder")
-    targets = [os.path.join(top, rel) for rel in relative]
-    existing = [t for t in targets if os.path.lexists(t)]
+    existing = [t for t in (os.path.join(top, rel) for rel in relative) if os.path.lexists(t)]
     folders = [t for t in existing if os.path.isdir(t) and not os.path.islink(t)]
     if folders:
         raise OutputPathError(f"{folders[0]} is a folder; an image of the archive goes there")
@@ -156,14 +159,46 @@ def decompress(archive: str | os.PathLike | bytes, output_dir: str | os.PathLike
         verb = "exists" if len(existing) == 1 else "exist"
         raise OutputExistsError(f"{existing[0]}{more} already {verb} (use --force to overwrite)")
     # after the cheap checks: decoding takes longest
-    pixels = codec.reconstruct(parsed, zoo, _stage(progress, "decoding"))
-    with _OutputTree(top) as tree:
-        for done, (rel, image) in enumerate(zip(relative, pixels), 1):
-            tree.stage(rel, image_files.png_bytes(image))
-            if progress:
-                progress("writing images", done, len(relative))
+    batches = codec.reconstruct_batches(parsed, zoo, _stage(progress, "decoding"))
+    with _OutputTree(top, relative) as tree:
+        for batch in batches:
+            for image in batch:
+                tree.stage(image_files.png_bytes(image))
         tree.commit(force)
-    return DecompressResult(out_dir, [Path(t) for t in targets])
+    return DecompressResult(out_dir, _Paths(out_dir, relative))
+
+
+class _Paths(Sequence[Path]):
+    """The paths of the written images, made on demand from their relative names."""
+
+    def __init__(self, top: Path, relative: Sequence[str]):
+        self.top, self.relative = top, relative
+
+    def __len__(self) -> int:
+        return len(self.relative)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        return self.top / self.relative[i]
+
+
+class _Numbered(Sequence[str]):
+    """The names 00000.png, 00001.png, ... of an archive without stored names, made on
+    demand (a few bytes of archive can hold millions of images)."""
+
+    def __init__(self, count: int, width: int):
+        self.count, self.width = count, width
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(self.count))]
+        if not -self.count <= i < self.count:
+            raise IndexError(i)
+        return f"{i % self.count:0{self.width}d}.png"
 
 
 class _OutputTree:
@@ -171,15 +206,23 @@ class _OutputTree:
     folder is opened relative to its parent with O_NOFOLLOW, each file is created
     exclusively under a temporary name, and nothing takes its final name before
     ``commit``. Leaving the ``with`` block without a commit removes every temporary file,
-    every file and folder this tree made, and restores any file it replaced."""
+    every file and folder this tree made, and restores any file it replaced.
 
-    def __init__(self, top: str):
+    Files are staged in the order of ``relative`` (their final names); the i-th file's
+    temporary name is derived from i and a random token of this run, so that what the
+    tree remembers per file is a few bytes, not its names."""
+
+    def __init__(self, top: str, relative: Sequence[str]):
         self.top = top
+        self.relative = relative
+        self.token = secrets.token_hex(6)
         self.dirs: dict[str, int] = {}  # relative folder ("" for top) -> open fd
         self.created: list[tuple[str, str]] = []  # (parent rel, name) of folders made here
         self.created_above: list[str] = []  # the output folder and missing ones above it
-        self.staged: list[tuple[str, str, str]] = []  # (folder rel, temporary, final)
-        self.placed: list[tuple[str, str, str | None]] = []  # (folder, final, backup)
+        self.staged = 0  # files 0..staged-1 are written under their temporary names
+        self.renamed: dict[int, str] = {}  # temporary names not derived from the index
+        self.placed = 0  # files 0..placed-1 have their final names
+        self.backups: dict[int, str] = {}  # file index -> where the file it replaced waits
         self.committed = False
 
     def __enter__(self):
@@ -217,19 +260,27 @@ class _OutputTree:
         self.dirs[rel] = fd
         return fd
 
-    def stage(self, rel: str, data: bytes) -> None:
-        """Write ``data`` to a new temporary file in the folder of ``rel``."""
-        folder, final = os.path.split(rel)
-        dir_fd = self._folder(folder)
+    def _temporary(self, i: int) -> str:
+        return self.renamed.get(i) or f".vaecodec-{self.token}-{i:x}.tmp"
+
+    def _where(self, i: int) -> tuple[int, str, str]:
+        """(folder fd, temporary name, final name) of file i."""
+        folder, final = os.path.split(self.relative[i])
+        return self.dirs[folder], self._temporary(i), final
+
+    def stage(self, data: bytes) -> None:
+        """Write ``data``, the next file's content, to a new temporary file in its folder."""
+        i = self.staged
+        rel = self.relative[i]
+        dir_fd = self._folder(os.path.split(rel)[0])
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
         while True:  # a short name, whatever the length of the final one
-            temporary = f".vaecodec-{secrets.token_hex(6)}.tmp"
             try:
-                fd = os.open(temporary, flags, 0o666, dir_fd=dir_fd)
+                fd = os.open(self._temporary(i), flags, 0o666, dir_fd=dir_fd)
                 break
-            except FileExistsError:
-                continue
-        self.staged.append((folder, temporary, final))
+            except FileExistsError:  # not made by this run: another name
+                self.renamed[i] = f".vaecodec-{secrets.token_hex(6)}.tmp"
+        self.staged += 1
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
@@ -240,21 +291,21 @@ class _OutputTree:
         """Give every staged file its final name: without ``force`` only where no file
         exists (checked atomically: another run may have written one meanwhile); with
         ``force`` replacing it, its original kept aside until every file is in place."""
-        for folder, temporary, final in self.staged:
-            dir_fd = self.dirs[folder]
+        for i in range(self.staged):
+            dir_fd, temporary, final = self._where(i)
             if not force:
-                move_no_clobber(temporary, final, dir_fd, os.path.join(self.top, folder, final))
-                self.placed.append((folder, final, None))
+                move_no_clobber(temporary, final, dir_fd,
+                                os.path.join(self.top, self.relative[i]))
+                self.placed += 1
                 continue
-            backup = None
             if lexists_at(final, dir_fd):
                 backup = f".vaecodec-{secrets.token_hex(6)}.orig"
                 os.rename(final, backup, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-            self.placed.append((folder, final, backup))
+                self.backups[i] = backup
+            self.placed += 1
             os.rename(temporary, final, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-        for folder, _, backup in self.placed:
-            if backup is not None:
-                os.unlink(backup, dir_fd=self.dirs[folder])
+        for i, backup in self.backups.items():
+            os.unlink(backup, dir_fd=self._where(i)[0])
         self.committed = True
 
     def __exit__(self, *exc_info) -> None:
@@ -266,16 +317,17 @@ class _OutputTree:
                 os.close(fd)
 
     def _roll_back(self) -> None:
-        for folder, final, backup in reversed(self.placed):
+        for i in reversed(range(self.placed)):
             with contextlib.suppress(OSError):
-                dir_fd = self.dirs[folder]
-                if backup is None:
-                    os.unlink(final, dir_fd=dir_fd)
+                dir_fd, _, final = self._where(i)
+                if i in self.backups:
+                    os.rename(self.backups[i], final, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
                 else:
-                    os.rename(backup, final, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-        for folder, temporary, _ in self.staged:
+                    os.unlink(final, dir_fd=dir_fd)
+        for i in range(self.placed, self.staged):
             with contextlib.suppress(OSError):
-                os.unlink(temporary, dir_fd=self.dirs[folder])
+                dir_fd, temporary, _ = self._where(i)
+                os.unlink(temporary, dir_fd=dir_fd)
         for parent, name in reversed(self.created):
             with contextlib.suppress(OSError):
                 os.rmdir(name, dir_fd=self.dirs[parent])

@@ -101,25 +101,24 @@ class ResidualLayout1:
                 progress(i + rows, len(pixels))
         return chunks
 
-    def decode(self, pixel_model, data: bytes, chunk_sizes, base: np.ndarray, max_error: int,
-               progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-        """The uint8 pixels (N, P) of the chunks, given the base images (N, P);
-        ``progress(images done, N)`` after each chunk."""
+    def decode(self, pixel_model, data: bytes, chunk_sizes, symbols: np.ndarray,
+               max_error: int, progress: Callable[[int, int], None] | None = None):
+        """The uint8 pixels (rows, P) of each chunk in turn, given the base layer's symbols
+        (N, latent): one chunk's images at a time. ``progress(images done, N)`` as they
+        are decoded."""
         from . import residual
 
-        out = np.empty(base.shape, dtype=np.uint8)
-        step, offset = container.RESIDUAL_CHUNK, 0
+        step, offset, total = container.RESIDUAL_CHUNK, 0, len(symbols)
         for n, size in enumerate(chunk_sizes):
-            rows = slice(n * step, (n + 1) * step)
-            count = len(out[rows])
+            rows = symbols[n * step : (n + 1) * step]
+            base = pixel_model.base_pixels(rows)
             with _decoding(f"residual chunk {n}"):
-                out[rows] = residual.decode(pixel_model, data[offset : offset + size],
-                                            base[rows], max_error,
-                                            _within(progress, n * step, count, len(out)))
+                pixels = residual.decode(pixel_model, data[offset : offset + size], base,
+                                         max_error, _within(progress, n * step, len(rows), total))
             offset += size
             if progress:
-                progress(n * step + count, len(out))
-        return out
+                progress(n * step + len(rows), total)
+            yield pixels
 
 
 def _within(progress, start: int, rows: int, total: int):

@@ -10,8 +10,18 @@ from __future__ import annotations
 import numpy as np
 
 from . import tensors as tensor_names
+from .fixednet import FixedDecoder
 
 BATCH = 4096  # images per matrix product; bounds memory for large inputs
+
+
+def _claim_blas_buffers() -> None:
+    """Make the BLAS allocate its work buffers now, while little memory is in use: OpenBLAS
+    gets them at its first matrix product, and when that fails it ends the process with
+    its own message instead of raising MemoryError. Later products reuse the buffers."""
+    for dtype in (np.float32, np.float64):
+        a = np.ones((256, 256), dtype=dtype)
+        a @ a
 
 
 class NumpyVAE:
@@ -50,6 +60,11 @@ class NumpyVAE:
         if n_in != self.pixels:
             raise ValueError(f"decoder outputs {n_in} pixels, not "
                              f"{self.image_shape[0]}x{self.image_shape[1]}")
+        for w, b in self.encoder + [self.mu] + self.decoder:
+            if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+                raise ValueError("the weights are not all finite numbers")
+        self._fixed: dict[float, FixedDecoder] = {}
+        _claim_blas_buffers()
 
     @staticmethod
     def _workspace(layers, n: int) -> list[np.ndarray]:
@@ -99,8 +114,20 @@ class NumpyVAE:
             out[i : i + len(intensities)] = intensities
         return out
 
+    def decode_symbols(self, symbols: np.ndarray, step: float) -> np.ndarray:
+        """uint8 pixels (N, H * W) of quantized latents (symbols of ``step``), the same on
+        every machine (``fixednet``): what the codec decodes. Raises ValueError for weights
+        that cannot be evaluated exactly."""
+        fixed = self._fixed.get(step)
+        if fixed is None:
+            fixed = self._fixed[step] = FixedDecoder(self.decoder, step)
+        out = np.empty((len(symbols), self.pixels), dtype=np.uint8)
+        for i in range(0, len(symbols), BATCH):
+            fixed.pixels(symbols[i : i + BATCH], out[i : i + BATCH])
+        return out
+
     def decode_pixels(self, z: np.ndarray) -> np.ndarray:
-        """uint8 pixels (N, H * W) for latents z (``to_uint8`` of ``decode``), converted
+        """uint8 pixels (N, H * W) for float latents z (``to_uint8`` of ``decode``), converted
         batch by batch so that the float intensities of only one batch are held at a time."""
         out = np.empty((len(z), self.pixels), dtype=np.uint8)
         for i, x in self._decode_batches(z):

@@ -43,7 +43,8 @@ from ..errors import (
     UnsafeNameError,
     UnsupportedVersionError,
 )
-from .constants import CODERS, MAX_RESIDUAL_ERROR, MODEL_ID_BYTES  # noqa: F401  (its API)
+from .constants import (  # noqa: F401  (its API)
+    CODERS, DEFAULT_MAX_IMAGES, MAX_RESIDUAL_ERROR, MODEL_ID_BYTES)
 
 MAGIC = b"VAEZ"
 FORMAT_VERSION = 2  # what the writer produces for lossy files
