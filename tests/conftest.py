@@ -38,3 +38,11 @@ def mnist_root() -> Path:
     if not (SHARED_DATA / "MNIST" / "raw" / "t10k-images-idx3-ubyte").is_file():
         pytest.skip("needs the full MNIST data set at ../shared/data (present in CI)")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def model_store(tmp_path_factory, monkeypatch) -> Path:
+    """Every test sees an empty model store of its own (never the user's)."""
+    store = tmp_path_factory.mktemp("store")
+    monkeypatch.setenv("VAECODEC_MODELS", str(store))
+    return store

@@ -95,8 +95,8 @@ def test_bad_magic():
 
 
 def test_unknown_version():
-    with pytest.raises(UnsupportedVersionError, match="version 4.*upgrade"):
-        container.unpack(build(version=4))
+    with pytest.raises(UnsupportedVersionError, match="version 5.*upgrade"):
+        container.unpack(build(version=5))
     with pytest.raises(UnsupportedVersionError, match="version 0"):
         container.unpack(build(version=0))
 
@@ -375,3 +375,41 @@ def test_the_format_reads_a_header_without_numpy():
     v1 = Path(__file__).parent / "data" / "v1_digits.vaez"
     proc = subprocess.run([sys.executable, "-c", code, str(v1)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def v4_file(embedded_field, model: bytes, residual=None) -> bytes:
+    """A hand-made version 4 file (one image, zstd symbols, step 0.5) with its embedded
+    model field and ``model`` bytes after the payload."""
+    payload = zstandard.ZstdCompressor().compress(bytes(20))
+    header = msgpack.packb([default_model_id()[:4], 20, 0.5, 1, 1, len(payload), None,
+                            residual, embedded_field], use_bin_type=True)
+    body = b"VAEZ\x04" + container._leb128(len(header)) + header + payload + model
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def test_version_4_carries_a_model_after_the_payload():
+    archive = container.unpack(v4_file(5, b"12345"))
+    assert archive.model == b"12345" and archive.header.embedded_model_size == 5
+    assert archive.header.version == 4 and archive.header.residual is None
+
+
+@pytest.mark.parametrize("field, model, error, message", [
+    (0, b"", CorruptHeaderError, "embedded model's size"),
+    (-1, b"", CorruptHeaderError, "embedded model's size"),
+    ("5", b"12345", CorruptHeaderError, "embedded model's size"),
+    (2**31, b"", CorruptHeaderError, "embedded model's size"),
+    (6, b"12345", TruncatedError, "truncated"),
+    (4, b"12345", TrailingBytesError, "unexpected bytes"),
+])
+def test_version_4_embedded_model_field_is_checked(field, model, error, message):
+    with pytest.raises(error, match=message):
+        container.unpack(v4_file(field, model))
+
+
+def test_version_4_header_has_nine_fields():
+    payload = zstandard.ZstdCompressor().compress(bytes(20))
+    header = msgpack.packb([default_model_id()[:4], 20, 0.5, 1, 1, len(payload), None, None],
+                           use_bin_type=True)
+    body = b"VAEZ\x04" + container._leb128(len(header)) + header + payload
+    with pytest.raises(CorruptHeaderError, match="array of 9 fields"):
+        container.unpack(body + struct.pack("<I", zlib.crc32(body)))

@@ -114,20 +114,20 @@ def test_the_image_cap_is_the_callers(tmp_path):
 @pytest.mark.slow  # about 40 s: 300,000 PNG files
 def test_decompress_memory_does_not_grow_with_the_number_of_images(tmp_path):
     """240 bytes holding 300,000 images, with the cap raised: every image is written, and
-    peak memory stays that of a small archive (1.3.0 held every image and name at once:
-    476 MB here)."""
+    peak memory stays that of an archive of two batches (5,000 images; 1.3.0 held every
+    image and name at once: 476 MB here against 175 MB now)."""
     path = tmp_path / "many.vaez"
     path.write_bytes(v2_file(300_000, None))
     code = ("import runpy, sys\nsys.argv = ['vaecodec', 'decompress', '--quiet', "
             "*sys.argv[1:]]\ntry:\n    runpy.run_module('vaecodec', run_name='__main__')\n"
             "except SystemExit as e:\n    print('exit', e.code)\n")
     small = tmp_path / "small.vaez"
-    small.write_bytes(v2_file(100, None))
+    small.write_bytes(v2_file(5000, None))
     _, baseline = peak_rss_mb(code, small, "-o", tmp_path / "small")
     proc, rss = peak_rss_mb(code, path, "-o", tmp_path / "out", "--max-images", 300_000)
     assert "exit 1" not in proc.stdout, proc.stderr[-2000:]
     assert len(os.listdir(tmp_path / "out")) == 300_000
-    assert rss < baseline + 60, f"peak RSS {rss:.0f} MB, {baseline:.0f} MB for 100 images"
+    assert rss < baseline + 40, f"peak RSS {rss:.0f} MB, {baseline:.0f} MB for 5,000 images"
 
 
 @pytest.mark.slow

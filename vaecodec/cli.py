@@ -110,7 +110,9 @@ def _plural(count: int, noun: str) -> str:
               help="Instead of a level: the latent's quantization step (smaller: bigger "
                    "file, better quality); coded with zstd.")
 @click.option("--model", default=None,
-              help=f"Model name, with --step (default: {DEFAULT_MODEL}).")
+              help="Model family whose levels (and pixel model) to use: mnist (the "
+                   "default) or one trained or imported (`vaecodec models`); with --step, "
+                   f"also a single model's name (default: {DEFAULT_MODEL}).")
 @click.option("--coder", type=click.Choice(CODER_NAMES), default=None,
               help="Entropy coder for a quality level: range (learned prior, default) "
                    "or zstd.")
@@ -120,6 +122,10 @@ def _plural(count: int, noun: str) -> str:
               metavar="K",
               help=f"Add a residual layer that keeps every pixel within +-K (0..{MAX_RESIDUAL_ERROR}, "
                    "on the 0..255 scale) of the original; 0 is --lossless.")
+@click.option("--embed-model", is_flag=True,
+              help="Carry the model family (--model, one of your own) in the archive, so "
+                   "that it decompresses where that family is not installed (adds the "
+                   "model's size once).")
 @click.option("--resize", is_flag=True,
               help="Scale images that are not the model's size to it (Lanczos).")
 @click.option("--skip-invalid", is_flag=True,
@@ -130,8 +136,8 @@ def _plural(count: int, noun: str) -> str:
 @click.option("--json", "as_json", is_flag=True,
               help="Print a summary as JSON (output, images, bytes, skipped files).")
 @_report_errors
-def compress(sources, output, quality, quant_step, model, coder, lossless, max_error, resize,
-             skip_invalid, force, quiet, threads, as_json):
+def compress(sources, output, quality, quant_step, model, coder, lossless, max_error,
+             embed_model, resize, skip_invalid, force, quiet, threads, as_json):
     """Compress image files and folders (recursively) into OUTPUT (.vaez; - for standard
     output).
 
@@ -155,7 +161,7 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
         result = files.compress(
             sources, output, quality=quality, quant_step=quant_step, model=model, coder=coder,
             lossless=lossless, max_error=max_error, resize=resize, skip_invalid=skip_invalid,
-            force=force, progress=progress,
+            force=force, progress=progress, embed_model=embed_model,
         )
     shown = "standard output" if to_stdout else result.output
     if result.skipped:
@@ -237,7 +243,9 @@ def info(archive, as_json):
     if header.level is not None:
         quant = f"quality level {header.level}"
         with contextlib.suppress(VaezError):
-            quant += f" (step {zoo.level(header.level).quant_step:g})"
+            family = zoo.family_of(zoo.find(header.model_id).model_id)
+            level = zoo.level(header.level, None if family is None else family.name)
+            quant += f" (step {level.quant_step:g})"
     else:
         quant = f"step {header.quant_step:g}"
     coder = ("range coder, learned prior" if header.coder == "range"
@@ -253,6 +261,8 @@ def info(archive, as_json):
         ("payload", f"{header.payload_size} bytes ({coder})"),
         ("residual", _residual_row(header.residual, zoo)),
         ("names", names),
+        ("embedded model", f"{header.embedded_model_size} bytes"
+         if header.embedded_model_size else "none"),
         ("file size", f"{size} bytes ({size / header.count:.2f} bytes/image)"),
     ]
     click.echo(f"{archive}:")
@@ -301,3 +311,214 @@ def list_levels(as_json):
 
 if __name__ == "__main__":
     main()
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path())
+@click.option("--name", required=True,
+              help="The model family's name (letters, digits, '.', '_', '-'), used as "
+                   "--model NAME.")
+@click.option("--recipe", type=click.Choice(["default", "seed", "mse-s05", "mse-s05-aug1"]),
+              default="default", show_default=True,
+              help="Training recipe (docs/training.md).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="Epochs of VAE training (default: the recipe's).")
+@click.option("--time-budget", type=click.FloatRange(min=1), default=None, metavar="SECONDS",
+              help="Train the VAE for as many epochs as fit in SECONDS (measured on the "
+                   "first); levels and the pixel model take a little longer.")
+@click.option("--seed", type=int, default=1, show_default=True,
+              help="Seed of the split and the training: the same data, seed and thread "
+                   "count give the same model.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu",
+              show_default=True, help="Where torch trains the VAE.")
+@click.option("--skip-invalid", is_flag=True,
+              help="Skip image files that cannot be decoded instead of failing.")
+@click.option("-f", "--force", is_flag=True, help="Replace a model of the same name.")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@_report_errors
+def train(sources, name, recipe, epochs, time_budget, seed, device, skip_invalid, force,
+          quiet):
+    """Train a model family on your images: image files and folders, MNIST-style IDX
+    files or .npy arrays (N, height, width), all of one size, grayscale. 10% are held out
+    to measure it. The family (VAE, quality levels, pixel model) goes into the model store
+    (`vaecodec models`); compress with --model NAME."""
+    from .atomic import atomic_write_bytes
+    from .data.sources import load_images
+    from .format.family import check_name
+    from .zoo import families
+
+    check_name(name)
+    target = families.store_dir() / f"{name}{families.SUFFIX}"
+    if target.exists() and not force:
+        raise click.ClickException(f"a model named {name} exists ({target}); use --force "
+                                   "to replace it")
+    try:
+        from .train.family import train_family
+    except ModuleNotFoundError as e:
+        if e.name != "torch":
+            raise
+        raise click.ClickException(str(e)) from None
+    with _progress(quiet) as progress:
+        images, described = load_images(sources, skip_invalid,
+                                        _stage_of(progress, "reading images"))
+        trained = train_family(images, name, recipe=recipe, epochs=epochs,
+                               time_budget=time_budget, seed=seed, device=device,
+                               data=described, log=lambda line: None, progress=progress)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(target, trained.data, force)
+    if quiet:
+        return
+    meta = trained.family.metadata
+    click.echo(f"trained {name} on {meta['data']['train_images']} images in "
+               f"{meta['train_seconds']['total']:.0f} s; wrote {target}")
+    _print_family_levels(trained.levels, trained.family.default_level,
+                         f"validation, {meta['data']['validation_images']} images")
+    click.echo(f"lossless: {meta['validation']['lossless_bits_per_pixel']:.3f} bits/pixel")
+
+
+def _stage_of(progress, stage):
+    return None if progress is None else (lambda done, total: progress(stage, done, total))
+
+
+def _print_family_levels(levels, default_level, where) -> None:
+    click.echo(f"level   step  bytes/image  PSNR (dB)  ({where})")
+    for lv in levels:
+        m = lv.measured
+        default = "  (default)" if lv.level == default_level else ""
+        click.echo(f"{lv.level:5d}  {lv.quant_step:5g}  {m.get('bytes_per_image', 0):11.2f}  "
+                   f"{m.get('psnr_db', 0):9.2f}{default}")
+
+
+@main.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the families as JSON.")
+@click.pass_context
+@_report_errors
+def models(ctx, as_json):
+    """List the model families: the shipped mnist and those in the model store (the
+    folder $VAECODEC_MODELS, else the platform's user data folder)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from .zoo import Zoo
+    from .zoo.families import store_dir
+
+    zoo = Zoo.installed()
+    rows = [_family_row(zoo, name) for name in ["mnist"] + [f.name for f in zoo.families()]]
+    if as_json:
+        click.echo(json.dumps({"store": str(store_dir()), "families": rows}, indent=2))
+        return
+    click.echo(f"model store: {store_dir()}")
+    width = max(len(r["name"]) for r in rows)
+    click.echo(f"{'name':{width}s}  {'id':16s}  size   levels  default  lossless bits/pixel")
+    for r in rows:
+        size = f"{r['image_shape'][1]}x{r['image_shape'][0]}"
+        bpp = r["lossless_bits_per_pixel"]
+        bpp = "-" if bpp is None else f"{bpp:.3f}"
+        click.echo(f"{r['name']:{width}s}  {r['id'][:16]:16s}  {size:5s}  {r['levels']:6d}  "
+                   f"{r['default_level']:7d}  {bpp}")
+
+
+def _family_row(zoo, name: str) -> dict:
+    if name == "mnist":
+        vae, levels, default, validation, path = zoo.find(), zoo.levels(), DEFAULT_LEVEL, {}, None
+    else:
+        family = zoo.family(name)
+        vae, levels, default = zoo.find(family.vae), zoo.levels(name), family.default_level
+        validation, path = family.metadata.get("validation", {}), family.path
+    return {"name": name, "id": vae.model_id.hex(), "image_shape": list(vae.image_shape),
+            "levels": len(levels), "default_level": default,
+            "lossless_bits_per_pixel": validation.get("lossless_bits_per_pixel"),
+            "file": None if path is None else str(path)}
+
+
+@models.command(name="show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the family as JSON.")
+@_report_errors
+def models_show(name, as_json):
+    """Show a model family: its levels with their measured size and quality, its pixel
+    model, what it was trained on, and how."""
+    from .zoo import Zoo
+
+    zoo = Zoo.installed()
+    row = _family_row(zoo, name)
+    family = None if name == "mnist" else zoo.family(name)
+    levels = zoo.levels(None if family is None else name)
+    if as_json:
+        click.echo(json.dumps({**row, "metadata": {} if family is None else family.metadata,
+                               "levels": [{"level": lv.level, "quant_step": lv.quant_step,
+                                           **lv.measured} for lv in levels]}, indent=2))
+        return
+    size = f"{row['image_shape'][1]}x{row['image_shape'][0]}"
+    click.echo(f"{name}: {size} images, model id {row['id']}")
+    if row["file"]:
+        click.echo(f"file: {row['file']}")
+    where = "MNIST test split" if family is None else "validation split"
+    _print_family_levels(levels, row["default_level"], where)
+    if family is not None:
+        meta = family.metadata
+        data = meta.get("data", {})
+        click.echo(f"lossless: {row['lossless_bits_per_pixel']} bits/pixel ({where})")
+        click.echo(f"trained on {data.get('train_images')} images (sha256 "
+                   f"{str(data.get('pixels_sha256'))[:16]}...), recipe "
+                   f"{meta.get('recipe', {}).get('name')}, "
+                   f"{meta.get('recipe', {}).get('epochs')} epochs, "
+                   f"{meta.get('train_seconds', {}).get('total')} s")
+
+
+@models.command(name="export")
+@click.argument("name")
+@click.argument("file", type=click.Path())
+@click.option("-f", "--force", is_flag=True, help="Overwrite FILE if it exists.")
+@_report_errors
+def models_export(name, file, force):
+    """Write model family NAME to FILE (.vaem): everything needed to decode its files
+    elsewhere (`vaecodec models import FILE`)."""
+    from .atomic import atomic_write_bytes
+    from .zoo import Zoo
+
+    if name == "mnist":
+        raise click.ClickException("mnist ships with every vaecodec; there is nothing to export")
+    atomic_write_bytes(file, Zoo.installed().family_file(name), force)
+    click.echo(f"exported {name} to {file}")
+
+
+@models.command(name="import")
+@click.argument("file", type=click.Path())
+@click.option("-f", "--force", is_flag=True, help="Replace a model family of the same name.")
+@_report_errors
+def models_import(file, force):
+    """Add the model family in FILE (a .vaem file from `vaecodec models export`, or a
+    .vaez archive that embeds its model) to the model store."""
+    from . import files
+    from .atomic import atomic_write_bytes
+    from .zoo import families
+
+    data = files.read_model_source(file)
+    family, models, levels = families.from_bytes(data, file)
+    target = families.store_dir() / f"{family.name}{families.SUFFIX}"
+    if family.name == "mnist":
+        raise click.ClickException("the name mnist is the shipped family's")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() and not force:
+        raise click.ClickException(f"a model family named {family.name} exists ({target}); "
+                                   "use --force to replace it")
+    atomic_write_bytes(target, families.to_bytes(family, models, levels), force)
+    click.echo(f"imported {family.name} into {target}")
+
+
+@models.command(name="remove")
+@click.argument("name")
+@_report_errors
+def models_remove(name):
+    """Delete model family NAME from the model store (files made with it no longer
+    decode here until it is imported again)."""
+    from .zoo import families
+
+    if name == "mnist":
+        raise click.ClickException("mnist ships with vaecodec and cannot be removed")
+    families.check_name(name)
+    target = families.store_dir() / f"{name}{families.SUFFIX}"
+    if not target.is_file():
+        raise click.ClickException(f"no model family named {name} in {target.parent}")
+    target.unlink()
+    click.echo(f"removed {name} ({target})")

@@ -28,6 +28,8 @@ from .errors import (
 )
 from .format import container
 from .zoo import DEFAULT_LEVEL, PIXEL_MODEL, Level, ModelInfo, Zoo
+from .zoo import families
+from .zoo.families import DEFAULT_FAMILY
 
 
 #: ``decode`` and ``decompress`` refuse files of more images unless given a higher limit.
@@ -82,12 +84,15 @@ def resolve(*, quality: int | None = None, quant_step: float | None = None,
     if not isinstance(zoo, Zoo):
         raise ArgumentTypeError(f"zoo must be a vaecodec.Zoo, not {type(zoo).__name__}")
     max_error = _check_max_error(lossless, max_error)
+    # a family name (the shipped "mnist" or one trained or imported) picks its levels
+    family = model if model == DEFAULT_FAMILY or model in {f.name for f in zoo.families()} \
+        else None
     pixel_model = None
     if max_error is not None:
         if quant_step is not None:
             raise SettingsError("lossless and max-error files use a quality level for their "
                                 "base layer, not a quantization step")
-        pixel_model = zoo.find(None, PIXEL_MODEL)
+        pixel_model = _pixel_model_of(zoo, family)
         base = pixel_model.metadata["base_level"]
         if quality is not None and quality != base:
             raise SettingsError(f"lossless and max-error files use quality level {base} as "
@@ -103,13 +108,28 @@ def resolve(*, quality: int | None = None, quant_step: float | None = None,
         if coder is not None and coders.CODERS[coder].needs_prior:
             raise SettingsError(f"the {coder} coder needs a quality level (its prior is "
                                 "fitted per level); an explicit step is coded with zstd")
+        if family is not None:
+            model = None if family == DEFAULT_FAMILY else zoo.family(family).vae
         return Settings(zoo.find(model), quantize.check_step(quant_step), "zstd", zoo=zoo)
-    level = zoo.level(DEFAULT_LEVEL if quality is None else quality)
-    if model is not None and zoo.find(model).name != level.model:
+    if quality is None:
+        quality = DEFAULT_LEVEL if family in (None, DEFAULT_FAMILY) \
+            else zoo.family(family).default_level
+    level = zoo.level(quality, family)
+    if family is None and model is not None and zoo.find(model).name != level.model:
         raise SettingsError(f"quality level {level.level} uses model {level.model}, "
                             f"not {model}; another model takes an explicit step (--step)")
     return Settings(zoo.level_model(level), level.quant_step, coder or "range", level,
                     max_error, pixel_model, zoo)
+
+
+def _pixel_model_of(zoo: Zoo, family: str | None) -> ModelInfo:
+    if family is None or family == DEFAULT_FAMILY:
+        return zoo.find(None, PIXEL_MODEL)
+    name = zoo.family(family).pixel_model
+    if name is None:
+        raise SettingsError(f"model {family} has no pixel model, which lossless and "
+                            "max-error files need")
+    return zoo.find(name, PIXEL_MODEL)
 
 
 def _as_array(images) -> np.ndarray:
@@ -157,7 +177,8 @@ def _names(names, count: int) -> tuple[str, ...] | None:
 def encode(images, *, quality: int | None = None, quant_step: float | None = None,
            model: str | None = None, coder: str | None = None,
            names: Iterable[str] | None = None, lossless: bool = False,
-           max_error: int | None = None, zoo: Zoo | None = None) -> bytes:
+           max_error: int | None = None, zoo: Zoo | None = None,
+           embed_model: bool = False) -> bytes:
     """Compress images to the bytes of a .vaez file.
 
     ``images``: uint8 (N, H, W) or (H, W), float in [0, 1], or a torch tensor of either,
@@ -172,17 +193,30 @@ def encode(images, *, quality: int | None = None, quant_step: float | None = Non
     every pixel within +-max_error (0..32) of the original; 0 is lossless. Both use the
     pixel model's base level (``quality`` 1) for the latent.
     ``zoo``: where models and levels come from (default: the installed ones).
+    ``embed_model``: carry the model family in the file (a family of one's own; see
+    ``vaecodec.Zoo.families``), so that it decodes where the family is not installed.
     """
     images = _as_array(images)
     settings = resolve(quality=quality, quant_step=quant_step, model=model, coder=coder,
                        lossless=lossless, max_error=max_error, zoo=zoo)
-    return encode_with(settings, images, names)
+    return encode_with(settings, images, names, embed_model=embed_model)
 
 
 def encode_with(settings: Settings, images: np.ndarray, names=None,
-                progress: Callable[[int, int], None] | None = None) -> bytes:
+                progress: Callable[[int, int], None] | None = None,
+                embed_model: bool = False) -> bytes:
     """``encode`` with resolved settings (``images`` a numpy array); ``progress(done,
     total)`` as images are encoded."""
+    if not isinstance(embed_model, bool):
+        raise ArgumentTypeError(f"embed_model must be True or False, not {embed_model!r}")
+    embedded = b""
+    if embed_model:
+        family = settings.zoo.family_of(settings.model.model_id)
+        if family is None:
+            raise SettingsError(f"model {settings.model.name} is not a family of your own "
+                                "(the shipped mnist family is in every vaecodec); only those "
+                                "can be embedded")
+        embedded = settings.zoo.family_file(family.name)
     unit, exact = _pixels(_as_array(images), settings.image_shape)
     count = len(unit)
     names = _names(names, count)
@@ -206,7 +240,7 @@ def encode_with(settings: Settings, images: np.ndarray, names=None,
     if settings.max_error is None:
         if progress:
             progress(count, count)
-        return container.pack(header, payload)
+        return container.pack(header, payload, model=embedded)
     pixel_model = settings.zoo.pixel_model(settings.pixel_model)
     if exact is None:  # float input (checked to be in [0, 1]): the uint8 pixels it rounds to
         exact = pixel_conv.to_uint8(unit)
@@ -215,7 +249,7 @@ def encode_with(settings: Settings, images: np.ndarray, names=None,
                           settings.max_error, progress)
     header = dataclasses.replace(header, residual=container.Residual(
         pixel_model.model_id, settings.max_error, tuple(len(c) for c in chunks), coder.layout))
-    return container.pack(header, payload, b"".join(chunks))
+    return container.pack(header, payload, b"".join(chunks), embedded)
 
 
 # --- decoding -----------------------------------------------------------------------------
@@ -229,14 +263,16 @@ def settings_for(header: container.Header, zoo: Zoo | None = None) -> Settings:
         pixel_model = zoo.find(header.residual.model_id, PIXEL_MODEL)
     level, step = None, header.quant_step
     if header.level is not None:
+        family = zoo.family_of(model.model_id)
+        family = None if family is None else family.name
         try:
-            level = zoo.level(header.level)
+            level = zoo.level(header.level, family)
         except UnknownLevelError:
             from . import __version__
 
             raise UnknownLevelError(
                 f"the file uses quality level {header.level}, which this vaecodec "
-                f"({__version__}) does not define (levels: {zoo.known_range()}); if a "
+                f"({__version__}) does not define (levels: {zoo.known_range(family)}); if a "
                 "newer vaecodec made it, upgrade"
             ) from None
         if level.model_id != model.model_id:
@@ -281,6 +317,23 @@ def check_count(header: container.Header, max_images: int) -> None:
             "raise the limit to decode it (--max-images, or max_images= in Python)")
 
 
+def zoo_for(archive: container.Archive, zoo: Zoo | None = None) -> Zoo:
+    """The zoo to decode a file with: ``zoo`` (default: the installed one), with the model
+    family the file carries, if any (checked to be the one its header names)."""
+    zoo = Zoo.installed() if zoo is None else zoo
+    if archive.model is None:
+        return zoo
+    family, models, levels = families.from_bytes(archive.model)
+    vae = next(m for m in models if m.kind == "vae")
+    header = archive.header
+    pixel = [m for m in models if m.kind == PIXEL_MODEL]
+    if not vae.model_id.startswith(header.model_id) or (
+            header.residual is not None
+            and not (pixel and pixel[0].model_id.startswith(header.residual.model_id))):
+        raise CorruptHeaderError("the embedded model is not the one the header names")
+    return zoo.with_family(family, models, levels)
+
+
 def reconstruct_batches(archive: container.Archive, zoo: Zoo | None = None,
                         progress: Callable[[int, int], None] | None = None
                         ) -> Iterator[np.ndarray]:
@@ -288,7 +341,7 @@ def reconstruct_batches(archive: container.Archive, zoo: Zoo | None = None,
     for one batch besides the latent symbols. ``progress(done, total)`` as images are
     decoded."""
     header = archive.header
-    settings = settings_for(header, zoo)
+    settings = settings_for(header, zoo_for(archive, zoo))
     symbols = decode_symbols(archive, settings)
     net = settings.vae()
     shape = net.image_shape

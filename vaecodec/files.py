@@ -14,7 +14,7 @@ from typing import BinaryIO, Callable, Iterable, Sequence
 
 from . import codec, images as image_files
 from .atomic import atomic_write_bytes, check_output_file, lexists_at, move_no_clobber
-from .errors import OutputExistsError, OutputPathError, VaezError
+from .errors import CorruptModelError, OutputExistsError, OutputPathError, VaezError
 from .format import container
 from .zoo import Zoo
 
@@ -32,6 +32,29 @@ def _read_archive(path: Path) -> container.Archive:
             return container.unpack(f.read(), parsed)
         except VaezError as e:
             raise type(e)(f"{path}: {e}") from None
+
+
+MAX_MODEL_FILE = 2 * 2**30  # bytes read from a model file at most (8 models of 256 MiB)
+
+
+def read_model_source(path: str | os.PathLike) -> bytes:
+    """The bytes of a model family file (.vaem), or of the family a .vaez file carries;
+    a regular file of at most MAX_MODEL_FILE bytes."""
+    with image_files.open_regular(path, CorruptModelError) as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > MAX_MODEL_FILE:
+            raise CorruptModelError(f"{path} is {size} bytes, more than a model file can be")
+        data = f.read(MAX_MODEL_FILE + 1)
+    if not data.startswith(container.MAGIC):
+        return data
+    try:
+        archive = container.unpack(data)
+    except VaezError as e:
+        raise type(e)(f"{path}: {e}") from None
+    if archive.model is None:
+        raise CorruptModelError(f"{path} carries no model (compress --embed-model makes one "
+                                "that does)")
+    return archive.model
 
 
 def read_info(source: str | os.PathLike | bytes, *, zoo: Zoo | None = None) -> container.Header:
@@ -62,14 +85,15 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
              model: str | None = None, coder: str | None = None,
              lossless: bool = False, max_error: int | None = None, resize: bool = False,
              skip_invalid: bool = False, force: bool = False,
-             progress: Progress | None = None, zoo: Zoo | None = None) -> CompressResult:
+             progress: Progress | None = None, zoo: Zoo | None = None,
+             embed_model: bool = False) -> CompressResult:
     """Compress image files and folders (recursively) into one .vaez file.
 
     Names are stored relative to each source folder (a file given directly: its base name).
     ``output`` is a path, written atomically (an existing file needs ``force=True``), or a
     binary file object (``sys.stdout.buffer``) that receives the bytes.
     ``quality``, ``quant_step``, ``model``, ``coder``, ``lossless``, ``max_error``,
-    ``zoo``: as for ``encode``. ``progress(stage, done, total)`` is called as images are
+    ``zoo``, ``embed_model``: as for ``encode``. ``progress(stage, done, total)`` is called as images are
     read ("reading images") and encoded ("encoding").
     """
     to_stream = hasattr(output, "write")
@@ -85,7 +109,8 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
     files = image_files.collect(sources)
     pixels, names, skipped = image_files.read_images(files, settings.image_shape, resize,
                                                      skip_invalid, _stage(progress, "reading images"))
-    data = codec.encode_with(settings, pixels, names, _stage(progress, "encoding"))
+    data = codec.encode_with(settings, pixels, names, _stage(progress, "encoding"),
+                             embed_model)
     if to_stream:
         output.write(data)
         output.flush()

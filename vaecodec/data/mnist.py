@@ -7,12 +7,11 @@ torchvision downloads them there (the ``train`` extra and the internet are neede
 from __future__ import annotations
 
 import hashlib
-import struct
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from .idx import read_idx_images  # noqa: F401  (part of this module's API)
 
 SPLIT_FILES = {"train": "train-images-idx3-ubyte", "test": "t10k-images-idx3-ubyte"}
 RAW_FILES = (
@@ -22,20 +21,6 @@ RAW_FILES = (
     "t10k-labels-idx1-ubyte",
 )
 DATASETS = ("MNIST", "FashionMNIST")  # torchvision's class and folder names
-
-
-def read_idx_images(path: str | Path) -> np.ndarray:
-    """Images (N, H, W) uint8 from an uncompressed IDX3 file, checking its header."""
-    data = Path(path).read_bytes()
-    if len(data) < 16:
-        raise InputError(f"{path} is too short for an IDX image file")
-    magic, count, rows, cols = struct.unpack(">IIII", data[:16])
-    if magic != 0x00000803:
-        raise InputError(f"{path} is not an IDX3 uint8 image file")
-    if len(data) != 16 + count * rows * cols:
-        raise InputError(f"{path} holds {len(data) - 16} pixel bytes, header implies "
-                         f"{count * rows * cols}")
-    return np.frombuffer(data, dtype=np.uint8, offset=16).reshape(count, rows, cols)
 
 
 def mnist_images(root: str | Path, split: str = "test", dataset: str = "MNIST") -> np.ndarray:

@@ -34,17 +34,20 @@ def evaluate_model(info: ModelInfo, test_images: np.ndarray, quant_step: float,
 
 
 def measure_level(level: Level, test_images: np.ndarray, zoo: Zoo,
-                  split: str = "MNIST test", single_images: int = 1000) -> dict:
+                  split: str = "MNIST test", single_images: int = 1000,
+                  family: str | None = None) -> dict:
     """A level's ``measured`` figures: whole files of ``test_images`` with each coder,
     PSNR and SSIM, and the size of one-image files (of the first ``single_images``).
-    ``zoo`` must hold the level (``Zoo.with_levels``) and its model."""
+    ``zoo`` must hold the level (``Zoo.with_levels``) and its model; ``family``: the model
+    family it is a level of (default: the shipped one)."""
     zoo = zoo.with_levels(level)
     sizes = {}
     for coder in ("range", "zstd"):
-        data = codec.encode(test_images, quality=level.level, coder=coder, zoo=zoo)
+        data = codec.encode(test_images, quality=level.level, coder=coder, model=family,
+                            zoo=zoo)
         sizes[coder] = len(data)
     decoded = codec.decode(data, zoo=zoo)
-    single = [len(codec.encode(image, quality=level.level, zoo=zoo))
+    single = [len(codec.encode(image, quality=level.level, model=family, zoo=zoo))
               for image in test_images[:single_images]]
     return {
         "split": split, "images": int(len(test_images)),

@@ -49,7 +49,9 @@ from .constants import (  # noqa: F401  (its API)
 MAGIC = b"VAEZ"
 FORMAT_VERSION = 2  # what the writer produces for lossy files
 RESIDUAL_VERSION = 3  # ... and for files with a residual layer
-READABLE_VERSIONS = (1, 2, 3)
+EMBEDDED_VERSION = 4  # ... and for files that carry their model family
+READABLE_VERSIONS = (1, 2, 3, 4)
+MAX_EMBEDDED_MODEL = 2**30  # bytes of an embedded model family file
 RESIDUAL_LAYOUTS = (1,)  # residual payload layouts this reader knows (docs/format.md)
 MAX_RESIDUAL_COUNT = 2**20  # images in one file with a residual layer
 RESIDUAL_CHUNK = 4096  # images per independently coded residual chunk
@@ -98,7 +100,8 @@ class Header:
     names: tuple[str, ...] | None = None  # relative names, "/"-separated, or none stored
     version: int = FORMAT_VERSION
     names_stored_size: int = 0  # bytes the names take in the header
-    residual: "Residual | None" = None  # the residual layer (version 3), if any
+    residual: "Residual | None" = None  # the residual layer (version 3 or 4), if any
+    embedded_model_size: int = 0  # bytes of the model family file it carries (version 4)
 
     def to_dict(self) -> dict:
         """A JSON-friendly view (what ``vaecodec info --json`` prints)."""
@@ -120,6 +123,7 @@ class Header:
                 "max_error": self.residual.max_error,
                 "chunk_sizes": list(self.residual.chunk_sizes),
             },
+            "embedded_model_bytes": self.embedded_model_size,
         }
 
 
@@ -145,6 +149,7 @@ class Archive:
     header: Header
     payload: bytes  # the latent symbols, as the header's coder wrote them
     residual: bytes | None = None  # the residual chunks, back to back
+    model: bytes | None = None  # the embedded model family file (.vaem), if any
 
 
 # --- names ----------------------------------------------------------------------------------
@@ -320,9 +325,10 @@ def _leb128(value: int) -> bytes:
             return bytes(out)
 
 
-def pack(header: Header, payload: bytes, residual: bytes = b"") -> bytes:
+def pack(header: Header, payload: bytes, residual: bytes = b"", model: bytes = b"") -> bytes:
     """Serialise a file around an already coded ``payload`` (and residual chunks, whose
-    sizes ``header.residual`` lists): version 3 with a residual layer, else version 2."""
+    sizes ``header.residual`` lists, and a model family file to embed): version 4 with an
+    embedded model, else 3 with a residual layer, else 2."""
     if len(header.model_id) < MODEL_ID_BYTES:
         raise ValueError("model id too short")
     if (header.level is None) == (header.quant_step is None):
@@ -340,20 +346,27 @@ def pack(header: Header, payload: bytes, residual: bytes = b"") -> bytes:
         None if header.names is None else _pack_names_v2(tuple(header.names)),
     ]
     version = FORMAT_VERSION
+    layer = None
     if header.residual is not None:
         r = header.residual
         if r.size != len(residual) or header.count > MAX_RESIDUAL_COUNT:
             raise ValueError("residual chunks do not match the header")
-        fields.append([r.layout, r.model_id[:MODEL_ID_BYTES], r.max_error, list(r.chunk_sizes)])
+        layer = [r.layout, r.model_id[:MODEL_ID_BYTES], r.max_error, list(r.chunk_sizes)]
+        fields.append(layer)
         version = RESIDUAL_VERSION
     elif residual:
         raise ValueError("residual bytes without a residual header")
+    if model:
+        if len(model) > MAX_EMBEDDED_MODEL:
+            raise ValueError("the model to embed is larger than a file can carry")
+        fields[len(HEADER_V2):] = [layer, len(model)]
+        version = EMBEDDED_VERSION
     header_bytes = msgpack.packb(fields, use_bin_type=True)
     if len(header_bytes) > MAX_HEADER_SIZE:
         raise HeaderTooLargeError(f"header would take {len(header_bytes)} bytes "
                                   f"(limit {MAX_HEADER_SIZE}); store fewer names per file")
     body = (MAGIC + bytes([version]) + _leb128(len(header_bytes)) + header_bytes + payload
-            + residual)
+            + residual + model)
     return body + CRC.pack(zlib.crc32(body))
 
 
@@ -493,7 +506,7 @@ def _parse_residual(field, count: int, level: int | None) -> Residual:
 
 def _parse_v2(header_bytes: bytes, version: int = 2) -> Header:
     fields = _unpackb(header_bytes)
-    n_fields = len(HEADER_V2) + (version == RESIDUAL_VERSION)
+    n_fields = len(HEADER_V2) + {RESIDUAL_VERSION: 1, EMBEDDED_VERSION: 2}.get(version, 0)
     if not isinstance(fields, list) or len(fields) != n_fields:
         raise CorruptHeaderError(f"header is not a msgpack array of {n_fields} fields")
     model, latent_size, quant, coder, count, payload_size, names = fields[: len(HEADER_V2)]
@@ -519,9 +532,15 @@ def _parse_v2(header_bytes: bytes, version: int = 2) -> Header:
     if coder_name == "range" and level is None:
         raise CorruptHeaderError("a range-coded payload needs a quality level (for its prior)")
     _check_sizes(latent_size, count, shape)
-    residual = None
+    residual, embedded = None, 0
     if version == RESIDUAL_VERSION:
         residual = _parse_residual(fields[-1], count, level)
+    if version == EMBEDDED_VERSION:
+        if fields[-2] is not None:
+            residual = _parse_residual(fields[-2], count, level)
+        embedded = fields[-1]
+        if not _is_int(embedded) or not 1 <= embedded <= MAX_EMBEDDED_MODEL:
+            raise CorruptHeaderError(f"the embedded model's size must be 1..{MAX_EMBEDDED_MODEL}")
     names_stored = 0
     if names is not None:
         names_stored = len(msgpack.packb(names, use_bin_type=True))
@@ -529,7 +548,8 @@ def _parse_v2(header_bytes: bytes, version: int = 2) -> Header:
     return Header(model_id=model, latent_size=latent_size, image_shape=shape, count=count,
                   quant_step=step, level=level, coder=coder_name, symbol_dtype=dtype,
                   payload_size=payload_size, names=names, version=version,
-                  names_stored_size=names_stored, residual=residual)
+                  names_stored_size=names_stored, residual=residual,
+                  embedded_model_size=embedded)
 
 
 def parse_header(header_bytes: bytes, version: int = FORMAT_VERSION) -> Header:
@@ -539,7 +559,8 @@ def parse_header(header_bytes: bytes, version: int = FORMAT_VERSION) -> Header:
 
 def expected_size(prefix_size: int, header_size: int, header: Header) -> int:
     residual = header.residual.size if header.residual is not None else 0
-    return prefix_size + header_size + header.payload_size + residual + CRC.size
+    return (prefix_size + header_size + header.payload_size + residual
+            + header.embedded_model_size + CRC.size)
 
 
 def check_total_size(actual: int, expected: int) -> None:
@@ -582,6 +603,9 @@ def unpack(data: bytes, parsed: tuple[Header, int, int] | None = None) -> Archiv
     start = prefix_size + header_size
     payload = data[start : start + header.payload_size]
     residual = None
+    end = start + header.payload_size
     if header.residual is not None:
-        residual = data[start + header.payload_size : total - CRC.size]
-    return Archive(header, payload, residual)
+        residual = data[end : end + header.residual.size]
+        end += header.residual.size
+    model = data[end : total - CRC.size] if header.embedded_model_size else None
+    return Archive(header, payload, residual, model)

@@ -48,8 +48,13 @@ def train(
     train_images: np.ndarray,
     log: Callable[[str], None] = print,
     device: str = "cpu",
+    time_budget: float | None = None,
+    progress: Callable[[int, int, float], None] | None = None,
 ) -> VAE:
-    """Train a VAE on uint8 images (N, H, W) with ``recipe``; reproducible from its seed."""
+    """Train a VAE on uint8 images (N, H, W) with ``recipe``; reproducible from its seed
+    (and thread count). ``time_budget`` (seconds): after the first epoch, as many of the
+    recipe's epochs as fit in it (the learning-rate schedule is planned for those).
+    ``progress(epoch, epochs, loss)`` after each epoch."""
     torch.manual_seed(recipe.seed)
     generator = torch.Generator().manual_seed(recipe.seed)
     image_shape = tuple(train_images.shape[1:])
@@ -58,9 +63,12 @@ def train(
     data = to_tensor(train_images).to(device)
     n = len(data)
     steps_per_epoch = math.ceil(n / recipe.batch_size)
-    total_steps = recipe.epochs * steps_per_epoch
+    epochs = recipe.epochs
+    total_steps = epochs * steps_per_epoch
     step = 0
-    for epoch in range(recipe.epochs):
+    started = time.perf_counter()
+    epoch = 0
+    while epoch < epochs:
         start = time.perf_counter()
         model.train()
         order = torch.randperm(n, generator=generator).to(device)
@@ -90,10 +98,18 @@ def train(
             optimizer.step()
             total += loss.item()
             step += 1
+        epoch += 1
+        if epoch == 1 and time_budget is not None:  # plan the epochs that fit
+            fit = max(1, int(time_budget // (time.perf_counter() - started)))
+            if fit < epochs:
+                epochs = fit
+                total_steps = epochs * steps_per_epoch
         log(
-            f"epoch {epoch + 1}/{recipe.epochs}: train loss {total / n:.2f} nats/image "
+            f"epoch {epoch}/{epochs}: train loss {total / n:.2f} nats/image "
             f"({time.perf_counter() - start:.1f} s)"
         )
+        if progress:
+            progress(epoch, epochs, total / n)
     return model.cpu().eval()
 
 

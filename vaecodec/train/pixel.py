@@ -128,10 +128,11 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
                       epochs: float = 6.0, trivial_threshold: int = 8, seed: int = 0,
                       batch_size: int = 4096, learning_rate: float = 3e-3,
                       context_max_error: int = 0, use_base: bool = True,
-                      keep_float: dict | None = None,
+                      keep_float: dict | None = None, family: str | None = None,
                       log=print) -> tuple[dict[str, np.ndarray], dict]:
     """Fit a pixel model on uint8 training images (N, H, W) over the base level of ``zoo``
-    (default: the installed one). Returns (tensors, metadata) ready for
+    (default: the installed one; ``family``: the base level of that model family). Returns
+    (tensors, metadata) ready for
     ``ModelInfo.in_memory`` and ``zoo.models.write_model``.
 
     ``context_max_error``: fit on neighbours quantized as ``max_error`` files see them
@@ -145,7 +146,7 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
     zoo = Zoo.installed() if zoo is None else zoo
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    level = zoo.level(base_level)
+    level = zoo.level(base_level, family)
     image_shape = tuple(train_images.shape[1:])
     started = time.time()
     symbols = base_symbols(level, train_images, zoo)

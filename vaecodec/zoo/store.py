@@ -9,34 +9,45 @@ is the sha256 of its weights, so the cache can never serve other weights under o
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 from typing import Iterable
 
 from ..errors import CorruptModelError, UnknownLevelError, UnknownModelError
 from ..format.constants import MODEL_ID_BYTES  # the id prefix a file stores identifies a model
+from . import families as family_files
 from . import levels as level_files
+from .families import DEFAULT_FAMILY, Family
 from .levels import Level
-from .models import DEFAULTS, VAE, ModelInfo, checkpoint_dirs, scan
+from .models import DEFAULTS, PIXEL_MODEL, VAE, ModelInfo, checkpoint_dirs, scan
 
 
 
 class Zoo:
     def __init__(self, models: Iterable[ModelInfo] = (), levels: Iterable[Level] = (),
-                 _cache: dict | None = None):
+                 _cache: dict | None = None, families: Iterable[Family] = ()):
         self._models: list[ModelInfo] = []
         seen: set[tuple[str, str]] = set()
         for info in models:  # the first of a name wins (search order)
             if (info.kind, info.name) not in seen:
                 seen.add((info.kind, info.name))
                 self._models.append(info)
-        self._levels = {lv.level: lv for lv in levels}
+        self._families = {f.name: f for f in families}
+        # a level belongs to the family of its model: (family name or None, number)
+        self._levels = {(self._family_key(lv.model_id), lv.level): lv for lv in levels}
         self._cache = {} if _cache is None else _cache
 
     @staticmethod
     def installed() -> "Zoo":
-        """The models and levels installed with vaecodec (and in $VAECODEC_CHECKPOINTS)."""
-        return _installed(tuple(checkpoint_dirs()))
+        """The models and levels installed with vaecodec (and in $VAECODEC_CHECKPOINTS),
+        and the families in the user's store (``families.store_dir``)."""
+        store = family_files.store_dir()
+        listing = ()
+        if store.is_dir():
+            listing = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size)
+                            for p in sorted(store.glob("*" + family_files.SUFFIX)))
+        return _installed(tuple(checkpoint_dirs()), store, listing)
 
     @classmethod
     def from_folders(cls, folders: Iterable[Path]) -> "Zoo":
@@ -55,11 +66,66 @@ class Zoo:
     def with_models(self, *models: ModelInfo) -> "Zoo":
         """This zoo and ``models`` (which take precedence over installed ones of the same
         name)."""
-        return Zoo([*models, *self._models], self._levels.values(), self._cache)
+        return Zoo([*models, *self._models], self._levels.values(), self._cache,
+                   self._families.values())
 
     def with_levels(self, *levels: Level) -> "Zoo":
-        """This zoo with ``levels`` added (replacing any of the same numbers)."""
-        return Zoo(self._models, [*self._levels.values(), *levels], self._cache)
+        """This zoo with ``levels`` added (replacing any of the same family and number)."""
+        return Zoo(self._models, [*self._levels.values(), *levels], self._cache,
+                   self._families.values())
+
+    def with_family(self, family: Family, models: Iterable[ModelInfo],
+                    levels: Iterable[Level]) -> "Zoo":
+        """This zoo with a family, its models and levels (replacing one of the same name)."""
+        if family.name == DEFAULT_FAMILY:
+            raise CorruptModelError(f"the family name {DEFAULT_FAMILY!r} is the shipped one's")
+        models = [dataclasses.replace(m, metadata={**m.metadata, "family": family.name})
+                  for m in models]
+        others = [m for m in self._models if m.metadata.get("family") != family.name]
+        taken = {(m.kind, m.name) for m in others}
+        for m in models:
+            if (m.kind, m.name) in taken:
+                raise CorruptModelError(f"model family {family.name}: a model named {m.name} "
+                                        "exists already")
+        families = [f for f in self._families.values() if f.name != family.name] + [family]
+        kept = [lv for (key, _), lv in self._levels.items() if key != family.name]
+        return Zoo([*models, *others], [*kept, *levels], self._cache, families)
+
+    # --- families -------------------------------------------------------------------------
+    def families(self) -> list[Family]:
+        """The families besides the shipped one, by name."""
+        return [self._families[name] for name in sorted(self._families)]
+
+    def family(self, name: str) -> Family:
+        if name not in self._families:
+            known = ", ".join([DEFAULT_FAMILY, *sorted(self._families)])
+            raise UnknownModelError(f"no model family named {name!r} (available: {known})")
+        return self._families[name]
+
+    def family_file(self, name: str) -> bytes:
+        """The .vaem file of a family (its VAE, pixel model and levels), to export or
+        embed."""
+        family = self.family(name)
+        models = [self.find(family.vae)]
+        if family.pixel_model is not None:
+            models.append(self.find(family.pixel_model, PIXEL_MODEL))
+        return family_files.to_bytes(family, models, self.levels(name))
+
+    def with_family_file(self, data: bytes) -> "Zoo":
+        """This zoo with the family of a .vaem file's bytes (checked)."""
+        return self.with_family(*family_files.from_bytes(data))
+
+    def family_of(self, model_id: bytes) -> Family | None:
+        """The family a model belongs to (None: the shipped one, or none)."""
+        key = self._family_key(model_id)
+        return None if key is None else self._families[key]
+
+    def _family_key(self, model_id: bytes) -> str | None:
+        for family in self._families.values():
+            if any(m.model_id == model_id and m.metadata.get("family") == family.name
+                   for m in self._models):
+                return family.name
+        return None
 
     # --- models -----------------------------------------------------------------------------
     def models(self, kind: str = VAE) -> list[ModelInfo]:
@@ -82,7 +148,8 @@ class Zoo:
         if isinstance(key, bytes):
             raise UnknownModelError(
                 f"unknown {what} id {key.hex()[:16]}: the file was made with a {what} this "
-                f"vaecodec does not have (it has: {known})"
+                f"vaecodec does not have (it has: {known}); if it is a model of your own, "
+                "import its family: vaecodec models import FILE.vaem"
             )
         raise UnknownModelError(f"no {what} named {key!r} (available: {known})")
 
@@ -123,29 +190,45 @@ class Zoo:
         return self._cache[info.model_id]
 
     # --- quality levels --------------------------------------------------------------------
-    def levels(self) -> list[Level]:
-        """Every quality level, in order of quality, with its measured rate and quality.
+    def levels(self, family: str | None = None) -> list[Level]:
+        """The quality levels of a family (default: the shipped one), in order of quality,
+        with their measured rate and quality.
 
         Within one model a higher level costs more bytes; a newer model's level can cost
         less than an older one below it (level 7 beats levels 5 and 6 on both counts; they
         stay because files name them)."""
-        return [self._levels[k] for k in sorted(self._levels)]
+        key = self._key(family)
+        return [lv for (k, _), lv in sorted(self._levels.items(), key=lambda kv: kv[0][1])
+                if k == key]
 
-    def known_range(self) -> str:
+    def known_range(self, family: str | None = None) -> str:
         """The levels as "1..9" (or "none installed"), for messages."""
-        return f"{min(self._levels)}..{max(self._levels)}" if self._levels else "none installed"
+        numbers = [lv.level for lv in self.levels(family)]
+        return f"{min(numbers)}..{max(numbers)}" if numbers else "none installed"
 
-    def level(self, number: int) -> Level:
-        if isinstance(number, bool) or not isinstance(number, int) or number not in self._levels:
-            raise UnknownLevelError(
-                f"quality level {number!r} is not defined (levels: {self.known_range()})")
-        return self._levels[number]
+    def level(self, number: int, family: str | None = None) -> Level:
+        """Level ``number`` of a family (default: the shipped one)."""
+        key = self._key(family)
+        if (isinstance(number, bool) or not isinstance(number, int)
+                or (key, number) not in self._levels):
+            where = "" if key is None else f" for model {key}"
+            raise UnknownLevelError(f"quality level {number!r} is not defined{where} (levels: "
+                                    f"{self.known_range(family)})")
+        return self._levels[(key, number)]
 
     def level_model(self, level: Level) -> ModelInfo:
         """The model of a level, by id (its prior belongs to exactly those weights)."""
         return self.find(level.model_id)
 
+    def _key(self, family: str | None) -> str | None:
+        if family is None or family == DEFAULT_FAMILY:
+            return None
+        return self.family(family).name
+
 
 @functools.lru_cache(maxsize=4)
-def _installed(folders: tuple[Path, ...]) -> Zoo:
-    return Zoo.from_folders(folders)
+def _installed(folders: tuple[Path, ...], store: Path, listing: tuple) -> Zoo:
+    zoo = Zoo.from_folders(folders)
+    for family, models, levels in family_files.scan_store(store):
+        zoo = zoo.with_family(family, models, levels)
+    return zoo

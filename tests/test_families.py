@@ -1,0 +1,239 @@
+"""Model families of one's own: training one, the .vaem file (hostile input too), the
+store, and coding with a family's levels and pixel model."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import struct
+import zlib
+
+import msgpack
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import vaecodec
+from vaecodec.cli import main
+from vaecodec.format import family as family_format
+from vaecodec.zoo import Zoo, families
+
+pytest.importorskip("torch", reason="training needs the train extra (torch)")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, sample_images):
+    """A tiny family trained for one epoch on the 200 sample digits shifted about: 1,000
+    images of 28x28 (the numbers are not the point, the round trips are)."""
+    from vaecodec.train.family import train_family
+
+    images = np.concatenate([np.roll(sample_images, k, axis=2) for k in range(-2, 3)])
+    return train_family(images, "tiny", epochs=1, pixel_epochs=0.5, log=lambda line: None)
+
+
+@pytest.fixture
+def store_with_tiny(trained, model_store):
+    (model_store / "tiny.vaem").write_bytes(trained.data)
+    return model_store
+
+
+def test_a_trained_family_has_levels_a_pixel_model_and_its_measurements(trained):
+    header, blobs = family_format.unpack(trained.data)
+    assert header["name"] == "tiny" and header["default_level"] == 4
+    assert [m["kind"] for m in header["models"]] == ["vae", "pixel-model"]
+    assert [lv["level"] for lv in header["levels"]] == [1, 2, 3, 4, 5, 6]
+    meta = header["metadata"]
+    assert meta["data"]["train_images"] == 900 and meta["data"]["validation_images"] == 100
+    assert set(meta["validation"]["levels"]) == {"1", "2", "3", "4", "5", "6"}
+    assert 0 < meta["validation"]["lossless_bits_per_pixel"] < 8
+    sizes = [lv.measured["bytes_per_image"] for lv in trained.levels]
+    assert sizes == sorted(sizes)  # finer steps cost more
+
+
+@pytest.mark.slow
+def test_training_is_reproducible(trained, sample_images):
+    from vaecodec.train.family import train_family
+
+    images = np.concatenate([np.roll(sample_images, k, axis=2) for k in range(-2, 3)])
+    again = train_family(images, "tiny", epochs=1, pixel_epochs=0.5, log=lambda line: None)
+    assert [m.model_id for m in again.models] == [m.model_id for m in trained.models]
+
+
+def test_compress_with_a_family_lossy_and_lossless(store_with_tiny, sample_images, tmp_path):
+    images = sample_images[:30]
+    data = vaecodec.encode(images, model="tiny")
+    header = vaecodec.read_info(data)
+    assert header.level == 4 and header.model_id == Zoo.installed().find("tiny").model_id[:4]
+    assert vaecodec.decode(data).shape == (30, 28, 28)
+    exact = vaecodec.encode(images, model="tiny", lossless=True)
+    assert np.array_equal(vaecodec.decode(exact), images)
+    bounded = vaecodec.encode(images, model="tiny", max_error=4)
+    assert np.abs(vaecodec.decode(bounded).astype(int) - images).max() <= 4
+    with pytest.raises(vaecodec.UnknownLevelError, match="for model tiny"):
+        vaecodec.encode(images, model="tiny", quality=7)
+    # the shipped family is untouched: level 4 of mnist is still vae-default's
+    assert vaecodec.read_info(vaecodec.encode(images)).model_id == \
+        Zoo.installed().find("vae-default").model_id[:4]
+
+
+def test_a_file_of_a_missing_family_says_how_to_get_it(trained, model_store, sample_images):
+    (model_store / "tiny.vaem").write_bytes(trained.data)
+    data = vaecodec.encode(sample_images[:3], model="tiny")
+    (model_store / "tiny.vaem").unlink()
+    with pytest.raises(vaecodec.UnknownModelError, match="vaecodec models import"):
+        vaecodec.decode(data)
+
+
+def test_cli_train_export_import_remove(tmp_path, sample_images, model_store, monkeypatch):
+    """The user's way: train from a .npy in under a minute, list, export, decode with an
+    empty store after import, remove."""
+    images = np.concatenate([np.roll(sample_images, k, axis=1) for k in range(-5, 5)])
+    np.save(tmp_path / "digits.npy", images)  # 2,000 images
+    runner = CliRunner()
+    result = runner.invoke(main, ["train", str(tmp_path / "digits.npy"), "--name", "mine",
+                                  "--epochs", "1"])
+    assert result.exit_code == 0, result.output
+    assert f"wrote {model_store / 'mine.vaem'}" in result.output
+    assert "trained mine on 1800 images" in result.output
+    again = runner.invoke(main, ["train", str(tmp_path / "digits.npy"), "--name", "mine"])
+    assert again.exit_code == 1 and "exists" in again.output and "--force" in again.output
+    listing = runner.invoke(main, ["models"])
+    assert listing.exit_code == 0 and "\nmine " in listing.output and "\nmnist " in listing.output
+    archive = tmp_path / "d.vaez"
+    from PIL import Image
+
+    (tmp_path / "src").mkdir()
+    for i in range(5):
+        Image.fromarray(images[i]).save(tmp_path / "src" / f"{i}.png")
+    assert runner.invoke(main, ["compress", str(tmp_path / "src"), str(archive), "--model",
+                                "mine", "--lossless"]).exit_code == 0
+    exported = tmp_path / "mine.vaem"
+    assert runner.invoke(main, ["models", "export", "mine", str(exported)]).exit_code == 0
+    removed = runner.invoke(main, ["models", "remove", "mine"])
+    assert removed.exit_code == 0 and not (model_store / "mine.vaem").exists()
+    missing = runner.invoke(main, ["decompress", str(archive), "-o", str(tmp_path / "out")])
+    assert missing.exit_code == 1 and "vaecodec models import" in missing.output
+    assert runner.invoke(main, ["models", "import", str(exported)]).exit_code == 0
+    done = runner.invoke(main, ["decompress", str(archive), "-o", str(tmp_path / "out")])
+    assert done.exit_code == 0, done.output
+    for i in range(5):
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / f"{i}.png")), images[i])
+
+
+def test_training_data_must_share_one_size(tmp_path):
+    np.save(tmp_path / "a.npy", np.zeros((3, 28, 28), np.uint8))
+    np.save(tmp_path / "b.npy", np.zeros((3, 32, 32), np.uint8))
+    result = CliRunner().invoke(main, ["train", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"),
+                                       "--name", "x"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: the images must all have one size")
+
+
+@pytest.mark.parametrize("bad", ["", "-x", "a/b", "a" * 65, "..", "é"])
+def test_family_names_are_safe_file_names(bad):
+    with pytest.raises(vaecodec.CorruptModelError):
+        family_format.check_name(bad)
+
+
+# --- the .vaem file as hostile input -------------------------------------------------------
+def rebuild(header: dict, blobs: list[bytes]) -> bytes:
+    raw = msgpack.packb(header, use_bin_type=True)
+    body = struct.pack("<4sBI", b"VAEM", 1, len(raw)) + raw + b"".join(blobs)
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def test_every_damage_to_a_model_file_is_one_clear_error(trained):
+    header, blobs = family_format.unpack(trained.data)
+    data = trained.data
+    cases = {
+        "too short": data[:6],
+        "does not start with VAEM": b"XXXX" + data[4:],
+        "version 2": data[:4] + b"\x02" + data[5:],
+        "checksum mismatch": data[:-5] + bytes([data[-5] ^ 1]) + data[-4:],
+        "exceeds the file": data[:5] + struct.pack("<I", 2**31) + data[9:],
+        "does not match its sha256": rebuild(header, [blobs[0][:-1] + b"!", blobs[1]]),
+        "cut short": rebuild(header, [blobs[0], blobs[1][:-1]]),
+        "follow the last model": rebuild(header, [*blobs, b"extra"]),
+        "exactly the keys": rebuild({**header, "extra": 1}, blobs),
+        "exactly one VAE": rebuild({**header, "models": [
+            {**m, "kind": "vae"} for m in header["models"]]}, blobs),
+        "the default level": rebuild({**header, "default_level": 9}, blobs),
+        "defined twice": rebuild({**header, "levels": header["levels"] * 2}, blobs),
+        "step must be": rebuild({**header, "levels": [
+            {**lv, "quant_step": 0.0} for lv in header["levels"]]}, blobs),
+        "does not parse": data[:9] + b"\xc1" + data[10:-4] + struct.pack(
+            "<I", zlib.crc32(data[:9] + b"\xc1" + data[10:-4])),
+    }
+    for expected, bad in cases.items():
+        with pytest.raises(vaecodec.CorruptModelError, match=expected):
+            families.from_bytes(bad)
+
+
+def test_a_damaged_prior_in_a_model_file_is_refused(trained):
+    header, blobs = family_format.unpack(trained.data)
+    levels = [{**lv, "prior": [{"lo": 0, "freq": [-1]}]} for lv in header["levels"]]
+    with pytest.raises(vaecodec.CorruptModelError, match="quality level"):
+        families.from_bytes(rebuild({**header, "levels": levels}, blobs))
+
+
+def test_a_damaged_file_in_the_store_names_itself(model_store, trained):
+    (model_store / "bad.vaem").write_bytes(trained.data[:-1])
+    with pytest.raises(vaecodec.CorruptModelError, match="bad.vaem"):
+        vaecodec.encode(np.zeros((1, 28, 28), np.uint8))
+
+
+def test_the_family_file_round_trips(trained):
+    family, models, levels = families.from_bytes(trained.data)
+    again = families.to_bytes(family, models, levels)
+    assert hashlib.sha256(again).digest() == hashlib.sha256(trained.data).digest()
+    assert json.loads(json.dumps(family.metadata)) == family.metadata
+
+
+# --- a model carried in the archive --------------------------------------------------------
+def test_an_archive_with_its_model_decodes_with_an_empty_store(store_with_tiny, trained,
+                                                               sample_images, monkeypatch,
+                                                               tmp_path):
+    images = sample_images[:10]
+    lossy = vaecodec.encode(images, model="tiny", embed_model=True)
+    exact = vaecodec.encode(images, model="tiny", lossless=True, embed_model=True)
+    plain = vaecodec.encode(images, model="tiny")
+    header = vaecodec.read_info(exact)
+    assert header.version == 4 and header.embedded_model_size == len(trained.data)
+    assert 0 < len(lossy) - len(plain) - len(trained.data) <= 8  # the model once, its size
+    expected = vaecodec.decode(lossy)
+    monkeypatch.setenv("VAECODEC_MODELS", str(tmp_path / "empty"))
+    assert np.array_equal(vaecodec.decode(lossy), expected)
+    assert np.array_equal(vaecodec.decode(exact), images)
+    with pytest.raises(vaecodec.UnknownModelError):
+        vaecodec.decode(plain)
+    # and the model can be taken out of it
+    (tmp_path / "a.vaez").write_bytes(exact)
+    result = CliRunner().invoke(main, ["models", "import", str(tmp_path / "a.vaez")])
+    assert result.exit_code == 0, result.output
+    assert np.array_equal(vaecodec.decode(plain), expected)
+
+
+def test_only_a_family_of_ones_own_is_embedded(sample_images):
+    with pytest.raises(vaecodec.SettingsError, match="not a family of your own"):
+        vaecodec.encode(sample_images[:2], embed_model=True)
+
+
+def test_an_embedded_model_must_be_the_one_the_header_names(store_with_tiny, trained,
+                                                            sample_images):
+    from vaecodec.format import container
+
+    data = vaecodec.encode(sample_images[:3], model="tiny", embed_model=True)
+    archive = container.unpack(data)
+    other = container.pack(
+        dataclasses.replace(archive.header, model_id=b"\x00" * 32), archive.payload,
+        model=archive.model)
+    with pytest.raises(vaecodec.CorruptHeaderError, match="embedded model is not"):
+        vaecodec.decode(other)
+    damaged = bytearray(archive.model)
+    damaged[-100] ^= 1
+    bad = container.pack(archive.header, archive.payload, model=bytes(damaged))
+    with pytest.raises(vaecodec.CorruptModelError):
+        vaecodec.decode(bad)
+    with pytest.raises(vaecodec.FormatError):
+        vaecodec.decode(data[:-10])

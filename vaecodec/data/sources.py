@@ -1,0 +1,93 @@
+"""A training set from what a user has: image files and folders (the input policy of
+``compress``), MNIST-style IDX files and ``.npy`` arrays, all of one image size."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .. import images as image_files
+from ..core import pixels
+from ..errors import ImageSizeError, InputError
+from .idx import read_idx_images
+
+IDX3_MAGIC = b"\x00\x00\x08\x03"
+
+
+def _is_idx(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == IDX3_MAGIC
+    except OSError:
+        return False
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        raise InputError(f"{path} is not a readable .npy array ({e})") from None
+    if array.ndim == 2:
+        array = array[None]
+    if array.ndim != 3 or array.shape[0] == 0:
+        raise InputError(f"{path} holds an array of shape {array.shape}; training takes "
+                         "(N, height, width)")
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype.kind == "f":
+        if not np.all(np.isfinite(array)) or array.min() < 0 or array.max() > 1:
+            raise InputError(f"{path}: float images must hold values in [0, 1]")
+        return pixels.to_uint8(array.reshape(len(array), -1)).reshape(array.shape)
+    raise InputError(f"{path} holds {array.dtype} values; training takes uint8 (0..255) "
+                     "or float (0..1) images")
+
+
+def load_images(sources: Sequence[str | os.PathLike], skip_invalid: bool = False,
+                progress: Callable[[int, int], None] | None = None
+                ) -> tuple[np.ndarray, dict]:
+    """(uint8 images (N, H, W), a description: each source with its kind and count, and
+    the sha256 of the pixels). Every image must have the size of the first."""
+    parts: list[tuple[str, str, np.ndarray]] = []
+    loose: list[str | os.PathLike] = []
+    for source in sources:
+        path = Path(source)
+        if path.is_file() and path.suffix.lower() == ".npy":
+            parts.append((str(path), "npy", _read_npy(path)))
+        elif path.is_file() and not image_files.is_image_name(path.name) and _is_idx(path):
+            parts.append((str(path), "idx", read_idx_images(path)))
+        else:
+            loose.append(source)
+    if loose:
+        found = image_files.collect(loose)
+        shape = parts[0][2].shape[1:] if parts else None
+        if shape is None:
+            shape = image_files.read_image(found[0][0]).shape
+        arrays, names, skipped = image_files.read_images(found, shape, False, skip_invalid,
+                                                         progress)
+        if len(arrays) == 0:
+            raise InputError("no readable images in " + ", ".join(map(str, loose)))
+        parts.append((", ".join(map(str, loose)), "images", arrays))
+        skipped_count = len(skipped)
+    else:
+        skipped_count = 0
+    for name, _, array in parts:
+        if not all(1 <= side <= 4096 for side in array.shape[1:]):
+            raise ImageSizeError(f"{name}: images of {array.shape[2]}x{array.shape[1]}; a model "
+                                 "takes sides of 1..4096 pixels")
+    shapes = {part.shape[1:] for _, _, part in parts}
+    if len(shapes) > 1:
+        described = "; ".join(f"{name}: {a.shape[2]}x{a.shape[1]}" for name, _, a in parts)
+        raise ImageSizeError(f"the images must all have one size to train a model ({described})")
+    images = np.ascontiguousarray(np.concatenate([a for _, _, a in parts]))
+    description = {
+        "sources": [{"source": name, "kind": kind, "images": len(a)} for name, kind, a in parts],
+        "images": len(images),
+        "image_shape": list(images.shape[1:]),
+        "pixels_sha256": hashlib.sha256(images.tobytes()).hexdigest(),
+        "skipped_files": skipped_count,
+    }
+    return images, description

@@ -1,0 +1,102 @@
+"""Model families: a VAE with its own quality levels and pixel model, as one .vaem file
+(``format.family``), and the user's store of them.
+
+The shipped MNIST models are the family "mnist" (``checkpoints/``, levels 1-9). A family
+a user trains (``vaecodec train``) or imports is one file in the store: the folder
+``$VAECODEC_MODELS`` when set, else ``models`` in the platform's user data folder
+(``~/.local/share/vaecodec/models`` on Linux).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from ..errors import CorruptModelError
+from ..format import family as family_format
+from .levels import Level, from_row
+from .models import PIXEL_MODEL, VAE, ModelInfo
+
+DEFAULT_FAMILY = "mnist"
+check_name = family_format.check_name
+ENV_STORE = "VAECODEC_MODELS"
+SUFFIX = ".vaem"
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    name: str
+    vae: str  # its VAE's model name (the shipped family has several; this is the default's)
+    pixel_model: str | None  # its pixel model's name, if it has one
+    default_level: int
+    metadata: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
+    path: Path | None = None  # the .vaem file it was read from
+
+
+def store_dir() -> Path:
+    """The user's model store (it may not exist yet)."""
+    if os.environ.get(ENV_STORE):
+        return Path(os.environ[ENV_STORE])
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("vaecodec", appauthor=False)) / "models"
+
+
+def from_bytes(data: bytes, path: Path | None = None
+               ) -> tuple[Family, list[ModelInfo], list[Level]]:
+    """A family file's family, models (in memory) and levels; CorruptModelError (naming
+    ``path``) when the file is not a valid one."""
+    try:
+        header, blobs = family_format.unpack(data)
+        models = [ModelInfo(m["name"], m["sha256"], None,
+                            {**m["metadata"], "kind": m["kind"],
+                             "weights_sha256": m["sha256"].hex(), "family": header["name"]},
+                            blob)
+                  for m, blob in zip(header["models"], blobs)]
+        vae = next(m for m in models if m.kind == VAE)
+        if vae.image_shape is None:
+            raise CorruptModelError("its VAE's metadata lacks the image shape")
+        levels = [from_row({**row, "model_sha256": vae.model_id.hex()})
+                  for row in header["levels"]]
+    except CorruptModelError as e:
+        if path is None:
+            raise
+        raise CorruptModelError(f"{path}: {e}") from None
+    pixel = next((m.name for m in models if m.kind == PIXEL_MODEL), None)
+    family = Family(header["name"], vae.name, pixel, header["default_level"],
+                    header["metadata"], path)
+    return family, models, levels
+
+
+def to_bytes(family: Family, models: list[ModelInfo], levels: list[Level]) -> bytes:
+    """The .vaem file of a family: its models' weights, its levels and metadata."""
+    header = {
+        "name": family.name,
+        "models": [{"kind": m.kind, "name": m.name,
+                    "metadata": {k: v for k, v in m.metadata.items()
+                                 if k not in ("kind", "weights_sha256", "family", "name",
+                                              "weights_file")}}
+                   for m in models],
+        "levels": [{"level": lv.level, "model": family.vae, "quant_step": float(lv.quant_step),
+                    "prior": lv.prior.to_json(), "measured": lv.measured} for lv in levels],
+        "default_level": family.default_level,
+        "metadata": family.metadata,
+    }
+    return family_format.pack(header, [m.read_weights() for m in models])
+
+
+def read_file(path: Path) -> tuple[Family, list[ModelInfo], list[Level]]:
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise CorruptModelError(f"{path}: cannot be read ({e.strerror})") from None
+    return from_bytes(data, path)
+
+
+def scan_store(folder: Path) -> list[tuple[Family, list[ModelInfo], list[Level]]]:
+    """The families of the store, by file name."""
+    if not folder.is_dir():
+        return []
+    return [read_file(path) for path in sorted(folder.glob("*" + SUFFIX)) if path.is_file()]
