@@ -1,6 +1,6 @@
 """Encode and decode speed from arrays at every quality level (MNIST test split).
 
-    python scripts/bench_levels.py --data ../shared/data --repeat 5
+    python scripts/bench_levels.py --data ../shared/data --repeat 5 [--invert]
 
 Times vaecodec.encode(images, quality=L) and vaecodec.decode(data) on the whole split,
 median of --repeat runs each, and prints images/s with the file size and PSNR.
@@ -22,10 +22,15 @@ def main() -> None:
     parser.add_argument("--data", default="../shared/data", help="MNIST root (torchvision layout)")
     parser.add_argument("--repeat", type=int, default=5, help="runs per timing (median)")
     parser.add_argument("--coder", choices=["range", "zstd"], default="range")
+    parser.add_argument("--invert", action="store_true",
+                        help="the digits dark on light (255 - pixels), as scans are")
     args = parser.parse_args()
     images = mnist.mnist_images(args.data, "test")
+    if args.invert:
+        images = 255 - images
     n = len(images)
-    print(f"{n} images, coder {args.coder}, medians of {args.repeat} runs")
+    print(f"{n} images{' (inverted)' if args.invert else ''}, coder {args.coder}, medians of "
+          f"{args.repeat} runs")
     print("level  bytes/image  PSNR (dB)  encode images/s  decode images/s")
     for level in vaecodec.list_levels():
         enc, dec = [], []

@@ -1,8 +1,12 @@
-"""Write the first N MNIST test digits as PNG files: OUT/<label>/<index>.png.
+"""Write the first N test images of MNIST or Fashion-MNIST as PNG files:
+OUT/<label>/<index>.png.
 
     python scripts/make_samples.py --data ../shared/data --out samples/digits --count 200
+    python scripts/make_samples.py --data ../shared/data --dataset FashionMNIST \
+        --out samples/fashion --count 100
 
 MNIST by Yann LeCun, Corinna Cortes and Christopher J.C. Burges, CC BY-SA 3.0.
+Fashion-MNIST by Zalando Research, MIT licence.
 """
 
 from __future__ import annotations
@@ -15,21 +19,23 @@ from vaecodec import images
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="../shared/data", help="MNIST root (torchvision layout)")
+    parser.add_argument("--data", default="../shared/data", help="data root (torchvision layout)")
+    parser.add_argument("--dataset", choices=["MNIST", "FashionMNIST"], default="MNIST")
     parser.add_argument("--out", default="samples/digits", help="output folder")
-    parser.add_argument("--count", type=int, default=200, help="how many test digits")
+    parser.add_argument("--count", type=int, default=200, help="how many test images")
     parser.add_argument("--flat", action="store_true", help="no per-label folders")
     args = parser.parse_args()
-    from torchvision.datasets import MNIST
+    import torchvision.datasets
 
-    dataset = MNIST(root=args.data, train=False, download=True)
+    dataset = getattr(torchvision.datasets, args.dataset)(root=args.data, train=False,
+                                                          download=True)
     out = Path(args.out)
     for index in range(args.count):
         label = int(dataset.targets[index])
         path = out / f"{index:05d}.png" if args.flat else out / str(label) / f"{index:05d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         images.write_png(path, dataset.data[index].numpy())
-    print(f"wrote {args.count} digits under {out}")
+    print(f"wrote {args.count} images under {out}")
 
 
 if __name__ == "__main__":

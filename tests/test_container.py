@@ -377,12 +377,12 @@ def test_the_format_reads_a_header_without_numpy():
     assert proc.returncode == 0, proc.stderr
 
 
-def v4_file(embedded_field, model: bytes, residual=None) -> bytes:
+def v4_file(embedded_field, model: bytes, residual=None, inverted=None, count=1) -> bytes:
     """A hand-made version 4 file (one image, zstd symbols, step 0.5) with its embedded
     model field and ``model`` bytes after the payload."""
-    payload = zstandard.ZstdCompressor().compress(bytes(20))
-    header = msgpack.packb([default_model_id()[:4], 20, 0.5, 1, 1, len(payload), None,
-                            residual, embedded_field], use_bin_type=True)
+    payload = zstandard.ZstdCompressor().compress(bytes(20 * count))
+    header = msgpack.packb([default_model_id()[:4], 20, 0.5, 1, count, len(payload), None,
+                            residual, embedded_field, inverted], use_bin_type=True)
     body = b"VAEZ\x04" + container._leb128(len(header)) + header + payload + model
     return body + struct.pack("<I", zlib.crc32(body))
 
@@ -394,7 +394,6 @@ def test_version_4_carries_a_model_after_the_payload():
 
 
 @pytest.mark.parametrize("field, model, error, message", [
-    (0, b"", CorruptHeaderError, "embedded model's size"),
     (-1, b"", CorruptHeaderError, "embedded model's size"),
     ("5", b"12345", CorruptHeaderError, "embedded model's size"),
     (2**31, b"", CorruptHeaderError, "embedded model's size"),
@@ -406,10 +405,31 @@ def test_version_4_embedded_model_field_is_checked(field, model, error, message)
         container.unpack(v4_file(field, model))
 
 
-def test_version_4_header_has_nine_fields():
+def test_version_4_header_has_ten_fields():
     payload = zstandard.ZstdCompressor().compress(bytes(20))
-    header = msgpack.packb([default_model_id()[:4], 20, 0.5, 1, 1, len(payload), None, None],
-                           use_bin_type=True)
+    header = msgpack.packb([default_model_id()[:4], 20, 0.5, 1, 1, len(payload), None, None,
+                            0], use_bin_type=True)
     body = b"VAEZ\x04" + container._leb128(len(header)) + header + payload
-    with pytest.raises(CorruptHeaderError, match="array of 9 fields"):
+    with pytest.raises(CorruptHeaderError, match="array of 10 fields"):
         container.unpack(body + struct.pack("<I", zlib.crc32(body)))
+
+
+def test_version_4_records_which_images_are_inverted():
+    bitmap = zstandard.ZstdCompressor().compress(bytes([0b101, 0b1]))
+    header = container.unpack(v4_file(0, b"", inverted=bitmap, count=9)).header
+    assert header.inverted == bytes([0b101, 0b1]) and header.embedded_model_size == 0
+    assert header.to_dict()["inverted_images"] == 3
+    every = container.unpack(v4_file(0, b"", inverted=True, count=9)).header
+    assert every.inverted == b"\xff\x01" and every.to_dict()["inverted_images"] == 9
+
+
+@pytest.mark.parametrize("bitmap, error, message", [
+    (b"\x01\x02", CorruptPayloadError, "inverted-images bitmap"),  # not a zstd frame
+    (zstandard.ZstdCompressor().compress(b"\x01"), PayloadSizeError, "inverted-images"),
+    (zstandard.ZstdCompressor().compress(b"\x01\x02\x03"), PayloadSizeError, "inverted"),
+    (zstandard.ZstdCompressor().compress(b"\x01\x02"), CorruptHeaderError, "past the last"),
+    (1, CorruptHeaderError, "nil, true or a zstd frame"),
+])
+def test_version_4_inverted_bitmap_is_checked(bitmap, error, message):
+    with pytest.raises(error, match=message):
+        container.unpack(v4_file(0, b"", inverted=bitmap, count=9))

@@ -29,6 +29,8 @@ from .errors import (
     OutputExistsError,
     OutputPathError,
     PayloadSizeError,
+    QualityError,
+    QualityWarning,
     ReleasedLevelError,
     SettingsError,
     TrailingBytesError,
@@ -38,6 +40,7 @@ from .errors import (
     UnsafeNameError,
     UnsupportedVersionError,
     VaezError,
+    VaezWarning,
 )
 
 __version__ = "2.0.0"
@@ -48,6 +51,8 @@ __all__ = [
     "compress",
     "decompress",
     "read_info",
+    "latents",
+    "sample",
     "list_models",
     "list_levels",
     "Zoo",
@@ -82,6 +87,9 @@ __all__ = [
     "DuplicateNameError",
     "OutputExistsError",
     "OutputPathError",
+    "QualityError",
+    "VaezWarning",
+    "QualityWarning",
     "__version__",
 ]
 
@@ -93,6 +101,8 @@ _LAZY = {
     "compress": ("files", "compress"),
     "decompress": ("files", "decompress"),
     "read_info": ("files", "read_info"),
+    "latents": ("codec", "latents"),
+    "sample": ("codec", "sample"),
     "Zoo": ("zoo", "Zoo"),
     "DEFAULT_LEVEL": ("zoo", "DEFAULT_LEVEL"),
     "DEFAULT_QUANT_STEP": ("core.quantize", "DEFAULT_STEP"),

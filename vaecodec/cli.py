@@ -8,6 +8,7 @@ traceback. Defaults shown in the help come from the library.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import sys
@@ -126,6 +127,9 @@ def _plural(count: int, noun: str) -> str:
               help="Carry the model family (--model, one of your own) in the archive, so "
                    "that it decompresses where that family is not installed (adds the "
                    "model's size once).")
+@click.option("--strict", is_flag=True,
+              help="Refuse (write nothing) when the images reconstruct far worse than the "
+                   "model does on its own data, instead of warning.")
 @click.option("--resize", is_flag=True,
               help="Scale images that are not the model's size to it (Lanczos).")
 @click.option("--skip-invalid", is_flag=True,
@@ -137,7 +141,7 @@ def _plural(count: int, noun: str) -> str:
               help="Print a summary as JSON (output, images, bytes, skipped files).")
 @_report_errors
 def compress(sources, output, quality, quant_step, model, coder, lossless, max_error,
-             embed_model, resize, skip_invalid, force, quiet, threads, as_json):
+             embed_model, strict, resize, skip_invalid, force, quiet, threads, as_json):
     """Compress image files and folders (recursively) into OUTPUT (.vaez; - for standard
     output).
 
@@ -157,12 +161,21 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
             raise click.ClickException("refusing to write compressed data to a terminal "
                                        "(redirect it, or give a file name)")
         output = stdout
-    with _progress(quiet or as_json) as progress, _thread_limit(threads):
+    import warnings
+
+    from .errors import VaezWarning
+
+    with (_progress(quiet or as_json) as progress, _thread_limit(threads),
+          warnings.catch_warnings(record=True) as caught):
+        warnings.simplefilter("always", VaezWarning)
         result = files.compress(
             sources, output, quality=quality, quant_step=quant_step, model=model, coder=coder,
             lossless=lossless, max_error=max_error, resize=resize, skip_invalid=skip_invalid,
-            force=force, progress=progress, embed_model=embed_model,
+            force=force, progress=progress, embed_model=embed_model, strict=strict,
         )
+    for warning in caught:
+        if issubclass(warning.category, VaezWarning):
+            click.echo(f"Warning: {warning.message}", err=True)
     shown = "standard output" if to_stdout else result.output
     if result.skipped:
         click.echo(f"Warning: skipped {_plural(len(result.skipped), 'unreadable file')}:",
@@ -170,9 +183,13 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
         for message in result.skipped:
             click.echo(f"  {message}", err=True)
     if as_json:  # on stderr when stdout holds the archive
+        report = result.quality
         click.echo(json.dumps({"output": "-" if to_stdout else str(result.output),
                                "images": result.count, "bytes": result.size,
-                               "skipped": result.skipped}, indent=2), err=to_stdout)
+                               "skipped": result.skipped,
+                               "quality": None if report is None else {
+                                   **dataclasses.asdict(report), "poor": report.poor}},
+                              indent=2), err=to_stdout)
     elif not quiet:
         click.echo(f"compressed {_plural(result.count, 'image')} into {shown} "
                    f"({result.size} bytes, {result.size / result.count:.1f} bytes/image)",
@@ -522,3 +539,24 @@ def models_remove(name):
         raise click.ClickException(f"no model family named {name} in {target.parent}")
     target.unlink()
     click.echo(f"removed {name} ({target})")
+
+
+@main.command()
+@click.option("--model", default=None,
+              help="Model family (default: mnist) or a model's name.")
+@click.option("-n", "count", type=click.IntRange(1, 100_000), default=64, show_default=True,
+              help="How many images to draw.")
+@click.option("-o", "--output", type=click.Path(), required=True,
+              help="A .png file (one grid of all the images) or a folder (one PNG each).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the random latents: the same seed draws the same images.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite existing files.")
+@_report_errors
+def sample(model, count, output, seed, force):
+    """Draw new images from a model: random latents from its prior, N(0, I), through its
+    decoder (the classic demo of a VAE)."""
+    from . import codec, files
+
+    images = codec.sample(count, model=model, seed=seed)
+    paths = files.write_images(images, output, force=force)
+    click.echo(f"drew {_plural(count, 'image')} into {output}")

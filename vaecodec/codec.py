@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import warnings
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
@@ -21,6 +22,8 @@ from .errors import (
     CorruptHeaderError,
     CorruptModelError,
     ImageLimitError,
+    QualityError,
+    QualityWarning,
     InvalidArrayError,
     SettingsError,
     UnknownLevelError,
@@ -30,6 +33,65 @@ from .format import container
 from .zoo import DEFAULT_LEVEL, PIXEL_MODEL, Level, ModelInfo, Zoo
 from .zoo import families
 from .zoo.families import DEFAULT_FAMILY
+
+
+#: The quality guard: a batch whose PSNR falls this far below what the level measured on
+#: the model's own data is "unlike the model's data" (chosen from measurements,
+#: scripts/guard_rates.py, docs/benchmarks.md); an image this far below is counted.
+GUARD_MARGIN_DB = 4.0
+GUARD_IMAGE_DB = 6.0
+GUARD_SAMPLE = 1000  # images measured at most (evenly spaced), so the guard costs little
+
+
+@dataclasses.dataclass(frozen=True)
+class QualityReport:
+    """How well images reconstruct at a level, against what the level measured on the
+    model's own (test or validation) images."""
+
+    images: int
+    measured: int  # images measured (all, or GUARD_SAMPLE evenly spaced)
+    psnr_db: float  # of the measured images, together
+    expected_psnr_db: float  # the level's, on the model's own data
+    far_below: int  # images estimated more than GUARD_IMAGE_DB below expected_psnr_db
+    model: str
+    level: int
+
+    @property
+    def poor(self) -> bool:
+        return self.psnr_db < self.expected_psnr_db - GUARD_MARGIN_DB
+
+    def message(self) -> str:
+        share = (f"{self.far_below} of {self.images} images" if self.measured == self.images
+                 else f"about {self.far_below} of {self.images} images (measured on "
+                      f"{self.measured})")
+        return (f"these images reconstruct at {self.psnr_db:.1f} dB PSNR, far below the "
+                f"{self.expected_psnr_db:.1f} dB model {self.model} reaches at level "
+                f"{self.level} on images like its own; {share} are more than "
+                f"{GUARD_IMAGE_DB:g} dB below. They are unlike what the model was trained on: "
+                "use --lossless or --max-error K for exact or bounded pixels, or train a "
+                "model on them (vaecodec train)")
+
+
+def check_quality(settings: "Settings", pixels: np.ndarray, symbols: np.ndarray
+                  ) -> QualityReport | None:
+    """The quality guard's figures for uint8 images (N, H * W) coded as ``symbols`` at a
+    level (None for an explicit step, or a level without a measured PSNR)."""
+    expected = settings.level.measured.get("psnr_db") if settings.level else None
+    if expected is None:
+        return None
+    count = len(symbols)
+    rows = (np.arange(count) if count <= GUARD_SAMPLE
+            else np.linspace(0, count - 1, GUARD_SAMPLE).astype(np.int64))
+    decoded = settings.vae().decode_pixels(quantize.dequantize(symbols[rows],
+                                                               settings.quant_step))
+    error = decoded.astype(np.float32) - pixels[rows]
+    mse = np.maximum(np.mean(error * error, axis=1), 1e-3)
+    per_image = 10 * np.log10(255.0**2 / mse)
+    together = float(10 * np.log10(255.0**2 / max(float(mse.mean()), 1e-3)))
+    below = int(np.count_nonzero(per_image < expected - GUARD_IMAGE_DB))
+    return QualityReport(count, len(rows), together, float(expected),
+                         int(round(below * count / len(rows))), settings.model.name,
+                         settings.level.level)
 
 
 #: ``decode`` and ``decompress`` refuse files of more images unless given a higher limit.
@@ -178,7 +240,7 @@ def encode(images, *, quality: int | None = None, quant_step: float | None = Non
            model: str | None = None, coder: str | None = None,
            names: Iterable[str] | None = None, lossless: bool = False,
            max_error: int | None = None, zoo: Zoo | None = None,
-           embed_model: bool = False) -> bytes:
+           embed_model: bool = False, strict: bool = False) -> bytes:
     """Compress images to the bytes of a .vaez file.
 
     ``images``: uint8 (N, H, W) or (H, W), float in [0, 1], or a torch tensor of either,
@@ -195,18 +257,64 @@ def encode(images, *, quality: int | None = None, quant_step: float | None = Non
     ``zoo``: where models and levels come from (default: the installed ones).
     ``embed_model``: carry the model family in the file (a family of one's own; see
     ``vaecodec.Zoo.families``), so that it decodes where the family is not installed.
+    ``strict``: raise ``QualityError`` instead of the ``QualityWarning`` emitted when the
+    images reconstruct far below what the level achieves on the model's own data.
     """
     images = _as_array(images)
     settings = resolve(quality=quality, quant_step=quant_step, model=model, coder=coder,
                        lossless=lossless, max_error=max_error, zoo=zoo)
-    return encode_with(settings, images, names, embed_model=embed_model)
+    return encode_with(settings, images, names, embed_model=embed_model, strict=strict)
+
+
+def _guard(settings: Settings, pixels: np.ndarray, symbols: np.ndarray, strict: bool,
+           on_quality: Callable[[QualityReport], None] | None) -> None:
+    report = check_quality(settings, pixels, symbols)
+    if report is not None and on_quality is not None:
+        on_quality(report)
+    if report is None or not report.poor:
+        return
+    if strict:
+        raise QualityError(report.message().replace("these images", "refused (strict): "
+                                                    "these images", 1))
+    warnings.warn(QualityWarning(report.message(), report), stacklevel=4)
+
+
+LIGHT_ON_DARK, DARK_ON_LIGHT = "light-on-dark", "dark-on-light"
+
+
+def polarity_of(model: ModelInfo) -> str:
+    """The polarity a model was trained on: MNIST's light strokes on a dark ground unless
+    its metadata says otherwise."""
+    return model.metadata.get("polarity", LIGHT_ON_DARK)
+
+
+def dark_on_light(images: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Per image (uint8 (N, H * W)): whether its border (the outermost ring of pixels) is
+    light on average, i.e. it is drawn dark on a light ground (exact integer arithmetic)."""
+    h, w = shape
+    grid = images.reshape(len(images), h, w)
+    ring = np.ones((h, w), dtype=bool)
+    ring[1:-1, 1:-1] = False
+    total = grid[:, ring].sum(axis=1, dtype=np.int64)
+    return 2 * total > 255 * int(ring.sum())
+
+
+def _flags(inverted: bytes | None, count: int) -> np.ndarray | None:
+    if inverted is None:
+        return None
+    bits = np.unpackbits(np.frombuffer(inverted, dtype=np.uint8), bitorder="little")
+    return bits[:count].astype(bool)
 
 
 def encode_with(settings: Settings, images: np.ndarray, names=None,
                 progress: Callable[[int, int], None] | None = None,
-                embed_model: bool = False) -> bytes:
+                embed_model: bool = False, strict: bool = False,
+                on_quality: Callable[[QualityReport], None] | None = None) -> bytes:
     """``encode`` with resolved settings (``images`` a numpy array); ``progress(done,
-    total)`` as images are encoded."""
+    total)`` as images are encoded. A lossy file whose images reconstruct far below the
+    level's own figures (``check_quality``) emits a ``QualityWarning``, or with ``strict``
+    raises ``QualityError``; ``on_quality(report)`` receives the figures of any lossy file
+    coded at a level."""
     if not isinstance(embed_model, bool):
         raise ArgumentTypeError(f"embed_model must be True or False, not {embed_model!r}")
     embedded = b""
@@ -219,12 +327,26 @@ def encode_with(settings: Settings, images: np.ndarray, names=None,
         embedded = settings.zoo.family_file(family.name)
     unit, exact = _pixels(_as_array(images), settings.image_shape)
     count = len(unit)
+    # images in the other polarity than the model's are coded inverted, and restored
+    flags = dark_on_light(exact if exact is not None else pixel_conv.to_uint8(unit),
+                          settings.image_shape)
+    if polarity_of(settings.model) == DARK_ON_LIGHT:
+        flags = ~flags
+    inverted = None
+    if flags.any():  # (in uint8: float images are rounded first, as lossless files do)
+        inverted = np.packbits(flags, bitorder="little").tobytes()
+        exact = (exact if exact is not None else pixel_conv.to_uint8(unit)).copy()
+        exact[flags] = 255 - exact[flags]
+        unit = pixel_conv.to_unit(exact)
     names = _names(names, count)
     if settings.max_error is not None and count > container.MAX_RESIDUAL_COUNT:
         raise InvalidArrayError(f"{count} images: a lossless or max-error file holds "
                                 f"at most {container.MAX_RESIDUAL_COUNT}; split them")
     net = settings.vae()
     symbols = quantize.quantize(net.encode_mean(unit), settings.quant_step)
+    if settings.max_error is None:  # exact and bounded files need no warning
+        _guard(settings, exact if exact is not None else pixel_conv.to_uint8(unit), symbols,
+               strict, on_quality)
     payload, dtype = coders.CODERS[settings.coder].encode(symbols, settings.prior())
     header = container.Header(
         model_id=settings.model.model_id,
@@ -236,6 +358,7 @@ def encode_with(settings: Settings, images: np.ndarray, names=None,
         coder=settings.coder,
         symbol_dtype=dtype,
         names=names,
+        inverted=inverted,
     )
     if settings.max_error is None:
         if progress:
@@ -345,6 +468,14 @@ def reconstruct_batches(archive: container.Archive, zoo: Zoo | None = None,
     symbols = decode_symbols(archive, settings)
     net = settings.vae()
     shape = net.image_shape
+    flags = _flags(header.inverted, header.count)
+
+    def restored(start: int, pixels: np.ndarray) -> np.ndarray:
+        if flags is not None:
+            rows = flags[start : start + len(pixels)]
+            pixels[rows] = 255 - pixels[rows]
+        return pixels.reshape(len(pixels), *shape)
+
     if header.residual is None:
         for i in range(0, header.count, runtime.BATCH):
             try:
@@ -353,7 +484,7 @@ def reconstruct_batches(archive: container.Archive, zoo: Zoo | None = None,
                 raise CorruptModelError(f"model {settings.model.name} is damaged ({e})") from None
             if progress:
                 progress(i + len(pixels), header.count)
-            yield pixels.reshape(len(pixels), *shape)
+            yield restored(i, pixels)
         return
     pixel_model = settings.zoo.pixel_model(settings.pixel_model)
     if pixel_model.base_level != header.level:
@@ -362,9 +493,11 @@ def reconstruct_batches(archive: container.Archive, zoo: Zoo | None = None,
             f"{pixel_model.base_level}, but the file's base layer is level {header.level}")
     layer = header.residual
     coder = coders.RESIDUAL_CODERS[layer.layout]
+    done = 0
     for pixels in coder.decode(pixel_model, archive.residual, layer.chunk_sizes, symbols,
                                layer.max_error, progress):
-        yield pixels.reshape(len(pixels), *shape)
+        yield restored(done, pixels)
+        done += len(pixels)
 
 
 def reconstruct(archive: container.Archive, zoo: Zoo | None = None,
@@ -391,6 +524,40 @@ def decode(data: bytes, *, zoo: Zoo | None = None,
     archive = container.unpack(bytes(data))
     check_count(archive.header, max_images)
     return reconstruct(archive, zoo)
+
+
+def latents(data: bytes, *, zoo: Zoo | None = None,
+            max_images: int = DEFAULT_MAX_IMAGES) -> np.ndarray:
+    """The latent vectors of a .vaez file's images, float32 (N, latent size): the decoded
+    symbols times the step, the points the decoder network turns into pixels (for
+    clustering, search or classifiers, without decoding any pixel)."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ArgumentTypeError(f"data must be bytes, not {type(data).__name__}")
+    archive = container.unpack(bytes(data))
+    check_count(archive.header, max_images)
+    settings = settings_for(archive.header, zoo_for(archive, zoo))
+    return quantize.dequantize(decode_symbols(archive, settings), settings.quant_step)
+
+
+def sample(count: int, *, model: str | None = None, seed: int = 0,
+           zoo: Zoo | None = None) -> np.ndarray:
+    """``count`` new images (count, H, W) uint8 drawn from a model's prior: latents from
+    N(0, I) (seeded) through its decoder. ``model``: a family (default: mnist, whose
+    default level's model draws) or a model's name."""
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)):
+        raise ArgumentTypeError(f"count must be an integer, not {count!r}")
+    if not 1 <= count <= 100_000:
+        raise SettingsError(f"count must be 1..100000, got {count}")
+    zoo = Zoo.installed() if zoo is None else zoo
+    if model is None or model == DEFAULT_FAMILY:
+        info = zoo.level_model(zoo.level(DEFAULT_LEVEL))
+    elif model in {f.name for f in zoo.families()}:
+        info = zoo.find(zoo.family(model).vae)
+    else:
+        info = zoo.find(model)
+    net = zoo.vae(info)
+    z = np.random.default_rng(seed).standard_normal((count, net.latent_size))
+    return net.decode_pixels(z.astype(np.float32)).reshape(count, *net.image_shape)
 
 
 def read_header(data: bytes, zoo: Zoo | None = None) -> container.Header:

@@ -65,6 +65,10 @@ class ImageLimitError(VaezError):
     """A file holds more images than the caller allows (``max_images``, ``--max-images``)."""
 
 
+class QualityError(VaezError):
+    """``strict``: the images reconstruct far worse than the model does on its own data."""
+
+
 class ModelError(VaezError):
     """A model (or the quality levels that use it) cannot be found or used."""
 
@@ -128,3 +132,17 @@ class OutputExistsError(VaezError):
 
 class OutputPathError(VaezError):
     """An output path cannot be written (missing folder, a folder where a file goes...)."""
+
+
+# --- warnings ----------------------------------------------------------------------------
+class VaezWarning(UserWarning):
+    """Base class of every warning vaecodec emits."""
+
+
+class QualityWarning(VaezWarning):
+    """The images reconstruct far worse than the model does on its own data: they are
+    unlike what it was trained on. ``report`` holds the figures (``codec.QualityReport``)."""
+
+    def __init__(self, message: str, report=None):
+        super().__init__(message)
+        self.report = report

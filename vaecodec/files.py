@@ -78,6 +78,7 @@ class CompressResult:
     count: int
     size: int  # bytes of the .vaez file
     skipped: list[str]  # one message per skipped input
+    quality: "codec.QualityReport | None" = None  # the quality guard's figures (lossy levels)
 
 
 def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | BinaryIO, *,
@@ -86,14 +87,15 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
              lossless: bool = False, max_error: int | None = None, resize: bool = False,
              skip_invalid: bool = False, force: bool = False,
              progress: Progress | None = None, zoo: Zoo | None = None,
-             embed_model: bool = False) -> CompressResult:
+             embed_model: bool = False, strict: bool = False) -> CompressResult:
     """Compress image files and folders (recursively) into one .vaez file.
 
     Names are stored relative to each source folder (a file given directly: its base name).
     ``output`` is a path, written atomically (an existing file needs ``force=True``), or a
     binary file object (``sys.stdout.buffer``) that receives the bytes.
     ``quality``, ``quant_step``, ``model``, ``coder``, ``lossless``, ``max_error``,
-    ``zoo``, ``embed_model``: as for ``encode``. ``progress(stage, done, total)`` is called as images are
+    ``zoo``, ``embed_model``, ``strict``: as for ``encode`` (nothing is written when
+    ``strict`` refuses). ``progress(stage, done, total)`` is called as images are
     read ("reading images") and encoded ("encoding").
     """
     to_stream = hasattr(output, "write")
@@ -109,14 +111,16 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
     files = image_files.collect(sources)
     pixels, names, skipped = image_files.read_images(files, settings.image_shape, resize,
                                                      skip_invalid, _stage(progress, "reading images"))
+    reports: list[codec.QualityReport] = []
     data = codec.encode_with(settings, pixels, names, _stage(progress, "encoding"),
-                             embed_model)
+                             embed_model, strict, reports.append)
+    quality = reports[0] if reports else None
     if to_stream:
         output.write(data)
         output.flush()
-        return CompressResult(None, len(names), len(data), skipped)
+        return CompressResult(None, len(names), len(data), skipped, quality)
     atomic_write_bytes(output, data, force)
-    return CompressResult(output, len(names), len(data), skipped)
+    return CompressResult(output, len(names), len(data), skipped, quality)
 
 
 def _stage(progress: Progress | None, stage: str):
@@ -224,6 +228,41 @@ class _Numbered(Sequence[str]):
         if not -self.count <= i < self.count:
             raise IndexError(i)
         return f"{i % self.count:0{self.width}d}.png"
+
+
+def write_images(images, output: str | os.PathLike, *, force: bool = False,
+                 columns: int | None = None) -> list[Path]:
+    """Write uint8 images (N, H, W): to ``output`` as one grid PNG when it ends in .png
+    (``columns`` wide, default about square, 2 black pixels between images), else as
+    00000.png, 00001.png, ... into the folder ``output`` (as ``decompress`` writes: no
+    link followed, nothing replaced without ``force``, nothing left on failure)."""
+    import numpy as np
+
+    images = np.asarray(images, dtype=np.uint8)
+    output = Path(output)
+    if output.suffix.lower() == ".png":
+        n, h, w = images.shape
+        columns = columns or int(np.ceil(np.sqrt(n)))
+        rows = -(-n // columns)
+        grid = np.zeros((rows * (h + 2) - 2, columns * (w + 2) - 2), dtype=np.uint8)
+        for i, image in enumerate(images):
+            r, c = divmod(i, columns)
+            grid[r * (h + 2) : r * (h + 2) + h, c * (w + 2) : c * (w + 2) + w] = image
+        check_output_file(output, force)
+        atomic_write_bytes(output, image_files.png_bytes(grid), force)
+        return [output]
+    top = os.fspath(output)
+    if os.path.lexists(top) and not output.is_dir():
+        raise OutputPathError(f"{output} exists and is not a folder")
+    relative = _Numbered(len(images), max(5, len(str(len(images) - 1))))
+    existing = [t for t in (os.path.join(top, rel) for rel in relative) if os.path.lexists(t)]
+    if existing and not force:
+        raise OutputExistsError(f"{existing[0]} already exists (use --force to overwrite)")
+    with _OutputTree(top, relative) as tree:
+        for image in images:
+            tree.stage(image_files.png_bytes(image))
+        tree.commit(force)
+    return list(_Paths(output, relative))
 
 
 class _OutputTree:

@@ -49,7 +49,7 @@ from .constants import (  # noqa: F401  (its API)
 MAGIC = b"VAEZ"
 FORMAT_VERSION = 2  # what the writer produces for lossy files
 RESIDUAL_VERSION = 3  # ... and for files with a residual layer
-EMBEDDED_VERSION = 4  # ... and for files that carry their model family
+EMBEDDED_VERSION = 4  # ... and for files that carry their model family or invert images
 READABLE_VERSIONS = (1, 2, 3, 4)
 MAX_EMBEDDED_MODEL = 2**30  # bytes of an embedded model family file
 RESIDUAL_LAYOUTS = (1,)  # residual payload layouts this reader knows (docs/format.md)
@@ -102,6 +102,9 @@ class Header:
     names_stored_size: int = 0  # bytes the names take in the header
     residual: "Residual | None" = None  # the residual layer (version 3 or 4), if any
     embedded_model_size: int = 0  # bytes of the model family file it carries (version 4)
+    # version 4: which images were coded inverted (dark on light for a light-on-dark model):
+    # a bitmap, bit i (little-endian bit order) for image i; None when none was
+    inverted: bytes | None = None
 
     def to_dict(self) -> dict:
         """A JSON-friendly view (what ``vaecodec info --json`` prints)."""
@@ -124,6 +127,8 @@ class Header:
                 "chunk_sizes": list(self.residual.chunk_sizes),
             },
             "embedded_model_bytes": self.embedded_model_size,
+            "inverted_images": None if self.inverted is None else sum(
+                bin(byte).count("1") for byte in self.inverted),
         }
 
 
@@ -356,10 +361,16 @@ def pack(header: Header, payload: bytes, residual: bytes = b"", model: bytes = b
         version = RESIDUAL_VERSION
     elif residual:
         raise ValueError("residual bytes without a residual header")
-    if model:
+    if model or header.inverted is not None:
         if len(model) > MAX_EMBEDDED_MODEL:
             raise ValueError("the model to embed is larger than a file can carry")
-        fields[len(HEADER_V2):] = [layer, len(model)]
+        inverted = None
+        if header.inverted is not None:
+            if len(header.inverted) != -(-header.count // 8):
+                raise ValueError("the inverted-images bitmap does not match the count")
+            inverted = (True if header.inverted == _all_inverted(header.count)
+                        else zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(header.inverted))
+        fields[len(HEADER_V2):] = [layer, len(model), inverted]
         version = EMBEDDED_VERSION
     header_bytes = msgpack.packb(fields, use_bin_type=True)
     if len(header_bytes) > MAX_HEADER_SIZE:
@@ -506,7 +517,7 @@ def _parse_residual(field, count: int, level: int | None) -> Residual:
 
 def _parse_v2(header_bytes: bytes, version: int = 2) -> Header:
     fields = _unpackb(header_bytes)
-    n_fields = len(HEADER_V2) + {RESIDUAL_VERSION: 1, EMBEDDED_VERSION: 2}.get(version, 0)
+    n_fields = len(HEADER_V2) + {RESIDUAL_VERSION: 1, EMBEDDED_VERSION: 3}.get(version, 0)
     if not isinstance(fields, list) or len(fields) != n_fields:
         raise CorruptHeaderError(f"header is not a msgpack array of {n_fields} fields")
     model, latent_size, quant, coder, count, payload_size, names = fields[: len(HEADER_V2)]
@@ -532,15 +543,25 @@ def _parse_v2(header_bytes: bytes, version: int = 2) -> Header:
     if coder_name == "range" and level is None:
         raise CorruptHeaderError("a range-coded payload needs a quality level (for its prior)")
     _check_sizes(latent_size, count, shape)
-    residual, embedded = None, 0
+    residual, embedded, inverted = None, 0, None
     if version == RESIDUAL_VERSION:
         residual = _parse_residual(fields[-1], count, level)
     if version == EMBEDDED_VERSION:
-        if fields[-2] is not None:
-            residual = _parse_residual(fields[-2], count, level)
-        embedded = fields[-1]
-        if not _is_int(embedded) or not 1 <= embedded <= MAX_EMBEDDED_MODEL:
-            raise CorruptHeaderError(f"the embedded model's size must be 1..{MAX_EMBEDDED_MODEL}")
+        layer, embedded, inverted = fields[len(HEADER_V2):]
+        if layer is not None:
+            residual = _parse_residual(layer, count, level)
+        if not _is_int(embedded) or embedded > MAX_EMBEDDED_MODEL:
+            raise CorruptHeaderError(f"the embedded model's size must be 0..{MAX_EMBEDDED_MODEL}")
+        if inverted is True:  # every image
+            inverted = _all_inverted(count)
+        elif inverted is not None:
+            if not isinstance(inverted, bytes):
+                raise CorruptHeaderError("header field 'inverted' must be nil, true or a "
+                                         "zstd frame")
+            inverted = decompress_exact(inverted, -(-count // 8), "inverted-images bitmap")
+            if count % 8 and inverted[-1] >> (count % 8):
+                raise CorruptHeaderError("the inverted-images bitmap has bits past the last "
+                                         "image")
     names_stored = 0
     if names is not None:
         names_stored = len(msgpack.packb(names, use_bin_type=True))
@@ -549,7 +570,13 @@ def _parse_v2(header_bytes: bytes, version: int = 2) -> Header:
                   quant_step=step, level=level, coder=coder_name, symbol_dtype=dtype,
                   payload_size=payload_size, names=names, version=version,
                   names_stored_size=names_stored, residual=residual,
-                  embedded_model_size=embedded)
+                  embedded_model_size=embedded, inverted=inverted)
+
+
+def _all_inverted(count: int) -> bytes:
+    """The bitmap of ``count`` images all inverted."""
+    full, rest = divmod(count, 8)
+    return b"\xff" * full + (bytes([(1 << rest) - 1]) if rest else b"")
 
 
 def parse_header(header_bytes: bytes, version: int = FORMAT_VERSION) -> Header:

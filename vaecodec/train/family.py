@@ -65,6 +65,14 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "default",
     if recipe not in MLP_RECIPES:
         raise SettingsError(f"recipe must be one of {', '.join(MLP_RECIPES)}, not {recipe!r}")
     started = time.time()
+    # the family's polarity is its images' majority; the others are trained on inverted,
+    # as the codec will code them
+    light_ground = codec.dark_on_light(images.reshape(len(images), -1), images.shape[1:])
+    polarity = codec.DARK_ON_LIGHT if 2 * light_ground.sum() > len(images) else codec.LIGHT_ON_DARK
+    flip = light_ground if polarity == codec.LIGHT_ON_DARK else ~light_ground
+    if flip.any():
+        images = images.copy()
+        images[flip] = 255 - images[flip]
     chosen = RECIPES[recipe]
     chosen = dataclasses.replace(chosen, seed=seed,
                                  epochs=chosen.epochs if epochs is None else int(epochs))
@@ -80,6 +88,7 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "default",
     model = loop.train(chosen, train_images, log, device, time_budget, epoch_done)
     vae = ModelInfo.in_memory(name, export.export_weights(model), {
         "kind": "vae",
+        "polarity": polarity,
         "architecture": {"type": "mlp-vae", "latent_size": chosen.latent_size,
                          "hidden": list(chosen.hidden), "image_shape": list(shape)},
         "recipe": chosen.to_dict(),

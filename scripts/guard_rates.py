@@ -1,0 +1,79 @@
+"""The quality guard's false-alarm and miss rates, and what it costs.
+
+    python scripts/guard_rates.py --data ../shared/data [--batch 100] [--repeat 5]
+
+For every shipped level, batches of --batch images are encoded with the MNIST family:
+digits (should stay quiet) and Fashion-MNIST clothes (should warn). The margin
+(codec.GUARD_MARGIN_DB) was chosen on the training splits; the rates printed for the
+test splits are on data it was not chosen on. The cost is the median time of encode() of
+the MNIST test split with and without the guard's check, in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import warnings
+
+import numpy as np
+
+import vaecodec
+from vaecodec import codec
+from vaecodec.data import mnist
+
+
+def flagged(images: np.ndarray, level: int, batch: int) -> tuple[int, int, list[float]]:
+    """(batches that warned, batches, each batch's measured PSNR) at one level."""
+    hits, margins = 0, []
+    reports = []
+    settings = codec.resolve(quality=level)
+    for start in range(0, len(images) - batch + 1, batch):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", vaecodec.QualityWarning)
+            codec.encode_with(settings, images[start : start + batch],
+                              on_quality=reports.append)
+        hits += any(issubclass(w.category, vaecodec.QualityWarning) for w in caught)
+    margins = [r.expected_psnr_db - r.psnr_db for r in reports]
+    return hits, len(reports), margins
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="../shared/data")
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    sets = {split: {"MNIST": mnist.mnist_images(args.data, split),
+                    "Fashion-MNIST": mnist.mnist_images(args.data, split, "FashionMNIST")}
+            for split in ("train", "test")}
+    print(f"margin {codec.GUARD_MARGIN_DB} dB below each level's own PSNR, batches of "
+          f"{args.batch}")
+    print("split  level  MNIST batches warned (false alarms)  largest MNIST gap (dB)  "
+          "Fashion batches warned  smallest Fashion gap (dB)")
+    for split in ("train", "test"):
+        for level in range(1, 10):
+            d_hits, d_n, d_gap = flagged(sets[split]["MNIST"], level, args.batch)
+            f_hits, f_n, f_gap = flagged(sets[split]["Fashion-MNIST"], level, args.batch)
+            print(f"{split:5s}  {level:5d}  {d_hits:5d} of {d_n:4d} ({d_hits / d_n:6.2%})"
+                  f"              {max(d_gap):6.2f}                  {f_hits:5d} of {f_n:4d} "
+                  f"({f_hits / f_n:6.2%})  {min(f_gap):6.2f}")
+    images = sets["test"]["MNIST"]
+    timings = {"with the guard": [], "without": []}
+    original = codec.check_quality
+    for _ in range(args.repeat):
+        for label in timings:
+            codec.check_quality = original if label == "with the guard" else (
+                lambda *args: None)
+            start = time.perf_counter()
+            vaecodec.encode(images)
+            timings[label].append(time.perf_counter() - start)
+    codec.check_quality = original
+    with_guard, without = (statistics.median(timings[k]) for k in timings)
+    print(f"encode of {len(images)} digits (level 4), median of {args.repeat}: "
+          f"{with_guard:.3f} s with the guard, {without:.3f} s without "
+          f"(+{with_guard / without - 1:.0%})")
+
+
+if __name__ == "__main__":
+    main()
