@@ -34,6 +34,10 @@ def parse_args(argv):
                              "of MNIST")
     parser.add_argument("--split", choices=["test", "train"], default="test",
                         help="MNIST split (default: %(default)s)")
+    parser.add_argument("--dataset", choices=["MNIST", "FashionMNIST"], default="MNIST",
+                        help="which IDX data set under --data (default: %(default)s)")
+    parser.add_argument("--model", metavar="FAMILY",
+                        help="vaecodec's model family (default: the shipped mnist)")
     parser.add_argument("--limit", type=int, metavar="N", help="only the first N images")
     parser.add_argument("--codecs", nargs="+", metavar="NAME", default=list(benchmark.ALL_GROUPS),
                         help="which codecs to run (default: all that are available)")
@@ -66,11 +70,11 @@ def main(argv=None) -> int:
             pixels, _, _ = images.read_images(files, shape)
             source = f"images in {args.images}"
         else:
-            pixels = mnist.mnist_images(args.data, args.split)
-            source = f"MNIST {args.split} split"
+            pixels = mnist.mnist_images(args.data, args.split, args.dataset)
+            source = f"{args.dataset} {args.split} split"
         pixels = np.ascontiguousarray(pixels[: args.limit])
         print(benchmark.HEADER)
-        results, kept = benchmark.run(pixels, args.codecs, source)
+        results, kept = benchmark.run(pixels, args.codecs, source, family=args.model)
         results["command"] = "python scripts/rd_benchmark.py " + " ".join(
             sys.argv[1:] if argv is None else argv)
         print()

@@ -57,3 +57,23 @@ except ModuleNotFoundError as e:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ("training needs PyTorch, which is not installed: "
                                    "pip install 'vaecodec[train]'")
+
+
+def test_vaecodec_train_without_torch_is_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    np.save(tmp_path / "x.npy", np.zeros((4, 28, 28), np.uint8))
+    code = """
+import sys
+sys.modules["torch"] = sys.modules["torchvision"] = None  # import torch now fails
+from vaecodec.cli import main
+main(["train", sys.argv[1], "--name", "x"])
+"""
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.npy")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr == ("Error: training needs PyTorch, which is not installed: "
+                           "pip install 'vaecodec[train]'\n")

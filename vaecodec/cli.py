@@ -369,12 +369,14 @@ def train(sources, name, recipe, epochs, time_budget, seed, device, skip_invalid
     if target.exists() and not force:
         raise click.ClickException(f"a model named {name} exists ({target}); use --force "
                                    "to replace it")
+    from .train import import_torch
+
     try:
-        from .train.family import train_family
+        import_torch()  # before reading any data
     except ModuleNotFoundError as e:
-        if e.name != "torch":
-            raise
         raise click.ClickException(str(e)) from None
+    from .train.family import train_family
+
     with _progress(quiet) as progress:
         images, described = load_images(sources, skip_invalid,
                                         _stage_of(progress, "reading images"))

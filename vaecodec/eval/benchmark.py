@@ -140,9 +140,26 @@ def _raw_codec(family: str, compress, decompress) -> Codec:
 LEVELS_FAMILY = "vaecodec levels"
 
 
-def _vaecodec_codecs() -> list[Codec]:
-    """Every quality level with each payload coder, and each model at explicit steps."""
+def _vaecodec_codecs(family: str | None = None) -> list[Codec]:
+    """Every quality level with each payload coder, and each model at explicit steps (of
+    ``family``: its levels and its VAE; default: the shipped family)."""
     zoo = Zoo.installed()
+    if family is not None and family != "mnist":
+        vae = zoo.find(zoo.family(family).vae)
+
+        def codec_of(setting, param, **settings) -> Codec:
+            return Codec(LEVELS_FAMILY, setting,
+                         lambda images: [vae_codec.encode(images, model=family, **settings)],
+                         lambda blobs, shape: vae_codec.decode(blobs[0]), classical=False,
+                         param=param)
+
+        return ([codec_of(f"q={lv.level}", lv.level, quality=lv.level)
+                 for lv in zoo.levels(family)]
+                + [Codec(f"vaecodec {vae.name} (steps, zstd)", f"step={step:g}",
+                         lambda images, step=step: [vae_codec.encode(
+                             images, quant_step=step, model=vae.name)],
+                         lambda blobs, shape: vae_codec.decode(blobs[0]), classical=False,
+                         param=step) for step in VAECODEC_STEPS])
 
     def codec(family, setting, param, **settings) -> Codec:
         return Codec(family, setting, lambda images: [vae_codec.encode(images, **settings)],
@@ -162,11 +179,13 @@ def _vaecodec_codecs() -> list[Codec]:
 RESIDUAL_FAMILY = "vaecodec max-error"
 
 
-def _residual_codecs() -> list[Codec]:
-    """The residual layer: lossless, and every pixel within +-K for K in MAX_ERRORS."""
+def _residual_codecs(model: str | None = None) -> list[Codec]:
+    """The residual layer: lossless, and every pixel within +-K for K in MAX_ERRORS (with
+    the pixel model of family ``model``; default: the shipped one)."""
 
     def codec(family, setting, param, lossless=False, **settings) -> Codec:
-        return Codec(family, setting, lambda images: [vae_codec.encode(images, **settings)],
+        return Codec(family, setting,
+                     lambda images: [vae_codec.encode(images, model=model, **settings)],
                      lambda blobs, shape: vae_codec.decode(blobs[0]), classical=False,
                      lossless=lossless, param=param)
 
@@ -174,13 +193,15 @@ def _residual_codecs() -> list[Codec]:
             + [codec(RESIDUAL_FAMILY, f"K={k}", k, max_error=k) for k in MAX_ERRORS])
 
 
-def available_codecs() -> tuple[dict[str, Callable[[], list[Codec]]], dict[str, str]]:
-    """Codec groups by command-line name, and the groups unavailable here with why."""
+def available_codecs(family: str | None = None
+                     ) -> tuple[dict[str, Callable[[], list[Codec]]], dict[str, str]]:
+    """Codec groups by command-line name, and the groups unavailable here with why;
+    vaecodec's with the model family ``family`` (default: the shipped one)."""
     import zstandard
 
     groups: dict[str, Callable[[], list[Codec]]] = {
-        "vaecodec": _vaecodec_codecs,
-        "vaecodec-residual": _residual_codecs,
+        "vaecodec": lambda: _vaecodec_codecs(family),
+        "vaecodec-residual": lambda: _residual_codecs(family),
         "png": lambda: [_pillow_codec("PNG", "optimize", "PNG", {"optimize": True}, True)],
         "png-atlas": lambda: [_atlas_codec()],
         "webp-lossless": lambda: [_pillow_codec("WebP lossless", "default", "WEBP",
@@ -297,12 +318,13 @@ def compare_rates(points: list[dict], reference: str) -> list[dict]:
 
 
 def run(images: np.ndarray, groups: Sequence[str], source: str,
-        log: Callable[[str], None] = print, keep_first: int = 16):
+        log: Callable[[str], None] = print, keep_first: int = 16,
+        family: str | None = None):
     """Measure every codec of ``groups`` on ``images``. Returns (results dict, the first
     ``keep_first`` decoded images of every point, keyed by (family, setting))."""
     from .. import __version__
 
-    available, missing = available_codecs()
+    available, missing = available_codecs(family)
     unknown = [g for g in groups if g not in ALL_GROUPS]
     if unknown:
         raise ValueError(f"unknown codecs {unknown}; choose from {', '.join(ALL_GROUPS)}")
