@@ -237,3 +237,21 @@ def test_an_embedded_model_must_be_the_one_the_header_names(store_with_tiny, tra
         vaecodec.decode(bad)
     with pytest.raises(vaecodec.FormatError):
         vaecodec.decode(data[:-10])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("side", [32, 64])
+def test_families_of_other_sizes_code_lossy_and_lossless(side, sample_images):
+    from PIL import Image
+
+    from vaecodec.train.family import train_family
+
+    images = np.stack([np.asarray(Image.fromarray(p).resize((side, side), Image.BILINEAR))
+                       for p in sample_images])
+    trained = train_family(images, f"s{side}", epochs=1, pixel_epochs=0.3,
+                           log=lambda line: None)
+    zoo = Zoo().with_family(trained.family, trained.models, trained.levels)
+    data = vaecodec.encode(images[:10], model=f"s{side}", lossless=True, zoo=zoo)
+    assert np.array_equal(vaecodec.decode(data, zoo=zoo), images[:10])
+    assert vaecodec.decode(vaecodec.encode(images[:10], model=f"s{side}", zoo=zoo),
+                           zoo=zoo).shape == (10, side, side)

@@ -51,16 +51,19 @@ def _progress(quiet: bool = False):
         if "bar" in state:
             state.pop("bar").__exit__(None, None, None)
 
-    def update(stage: str, done: int, total: int) -> None:
+    def update(stage: str, done: int, total: int, note: str | None = None) -> None:
+        """``note``: shown after the bar (the training loss)."""
         if quiet or not sys.stderr.isatty():
             return
-        if state.get("stage") != stage:
+        state["note"] = note
+        if state.get("stage") != stage or state["bar"].length != total:
             close()
             state["stage"] = stage
             state["bar"] = click.progressbar(length=total, label=f"{stage:15s}",
-                                             file=sys.stderr, show_pos=True)
+                                             file=sys.stderr, show_pos=True,
+                                             item_show_func=lambda _: state.get("note"))
             state["bar"].__enter__()
-        state["bar"].update(done - state["bar"].pos)
+        state["bar"].update(done - state["bar"].pos, current_item=note)
 
     try:
         yield update
@@ -518,8 +521,12 @@ def models_import(file, force):
     if family.name == "mnist":
         raise click.ClickException("the name mnist is the shipped family's")
     target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists() and not force:
-        raise click.ClickException(f"a model family named {family.name} exists ({target}); "
+    from .zoo import Zoo
+
+    shipped = {f.name for f in Zoo.installed().families()}
+    if (target.exists() or family.name in shipped) and not force:
+        where = target if target.exists() else "shipped with vaecodec"
+        raise click.ClickException(f"a model family named {family.name} exists ({where}); "
                                    "use --force to replace it")
     atomic_write_bytes(target, families.to_bytes(family, models, levels), force)
     click.echo(f"imported {family.name} into {target}")

@@ -53,9 +53,10 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "default",
                  epochs: int | None = None, time_budget: float | None = None,
                  seed: int = 1, device: str = "cpu", pixel_epochs: float = 6.0,
                  data: dict | None = None, log: Callable[[str], None] = print,
-                 progress: Callable[[str, int, int], None] | None = None) -> Trained:
+                 progress: Callable[..., None] | None = None) -> Trained:
     """Train the family ``name`` on uint8 images (N, H, W) and measure it on a held-out
-    split. ``progress(stage, done, total)``: "training" per epoch, "levels", "pixel model"."""
+    split. ``progress(stage, done, total[, note])``: "training" per epoch (with the loss),
+    "levels", "pixel model"."""
     import_torch()
     from . import export, loop
     from .pixel import train_pixel_model
@@ -83,7 +84,7 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "default",
 
     def epoch_done(epoch: int, total: int, loss: float) -> None:
         if progress:
-            progress("training", epoch, total)
+            progress("training", epoch, total, f"loss {loss:.1f} nats/image")
 
     model = loop.train(chosen, train_images, log, device, time_budget, epoch_done)
     vae = ModelInfo.in_memory(name, export.export_weights(model), {

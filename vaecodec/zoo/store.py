@@ -40,8 +40,9 @@ class Zoo:
 
     @staticmethod
     def installed() -> "Zoo":
-        """The models and levels installed with vaecodec (and in $VAECODEC_CHECKPOINTS),
-        and the families in the user's store (``families.store_dir``)."""
+        """The models, levels and families installed with vaecodec (and in
+        $VAECODEC_CHECKPOINTS), and the families in the user's store
+        (``families.store_dir``), which take precedence over shipped ones of a name."""
         store = family_files.store_dir()
         listing = ()
         if store.is_dir():
@@ -229,6 +230,8 @@ class Zoo:
 @functools.lru_cache(maxsize=4)
 def _installed(folders: tuple[Path, ...], store: Path, listing: tuple) -> Zoo:
     zoo = Zoo.from_folders(folders)
-    for family, models, levels in family_files.scan_store(store):
-        zoo = zoo.with_family(family, models, levels)
+    # the families shipped beside the models (fashion-mnist), then the user's store
+    for folder in (*folders, store):
+        for family, models, levels in family_files.scan_store(folder):
+            zoo = zoo.with_family(family, models, levels)
     return zoo
