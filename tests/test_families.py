@@ -255,3 +255,31 @@ def test_families_of_other_sizes_code_lossy_and_lossless(side, sample_images):
     assert np.array_equal(vaecodec.decode(data, zoo=zoo), images[:10])
     assert vaecodec.decode(vaecodec.encode(images[:10], model=f"s{side}", zoo=zoo),
                            zoo=zoo).shape == (10, side, side)
+
+
+def test_hostile_metadata_is_refused_or_ignored(trained, model_store):
+    header, blobs = family_format.unpack(trained.data)
+    bad_figure = [{**lv, "measured": {**lv["measured"], "psnr_db": "high"}}
+                  for lv in header["levels"]]
+    with pytest.raises(vaecodec.CorruptModelError, match="psnr_db is not a number"):
+        families.from_bytes(rebuild({**header, "levels": bad_figure}, blobs))
+    no_base = [{**m, "metadata": {**m["metadata"], "base_level": 99}}
+               if m["kind"] == "pixel-model" else m for m in header["models"]]
+    with pytest.raises(vaecodec.CorruptModelError, match="base level"):
+        families.from_bytes(rebuild({**header, "models": no_base}, blobs))
+    # free-form metadata of the wrong shape is only not shown
+    odd = rebuild({**header, "metadata": {"validation": [1], "data": "x", "recipe": 3}}, blobs)
+    (model_store / "tiny.vaem").write_bytes(odd)
+    runner = CliRunner()
+    for args in (["models"], ["models", "show", "tiny"]):
+        result = runner.invoke(main, args)
+        assert result.exit_code == 0, result.output
+
+
+def test_a_family_may_not_take_a_shipped_name(tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((4, 28, 28), np.uint8))
+    for name in ("vae-default", "mnist"):
+        result = CliRunner().invoke(main, ["train", str(tmp_path / "x.npy"), "--name", name])
+        assert result.exit_code == 1 and "is taken" in result.output
+    result = CliRunner().invoke(main, ["train", str(tmp_path / "x.npy"), "--name", "a/b"])
+    assert result.exit_code == 2 and "Invalid value for '--name'" in result.output

@@ -364,10 +364,12 @@ def train(sources, name, recipe, epochs, time_budget, seed, device, skip_invalid
     (`vaecodec models`); compress with --model NAME."""
     from .atomic import atomic_write_bytes
     from .data.sources import load_images
-    from .format.family import check_name
-    from .zoo import families
+    from .zoo import Zoo, families
 
-    check_name(name)
+    _check_family_name(name)
+    if Zoo.installed().name_taken(name):
+        raise click.ClickException(f"the name {name} is taken by a shipped model or family; "
+                                   "choose another")
     target = families.store_dir() / f"{name}{families.SUFFIX}"
     if target.exists() and not force:
         raise click.ClickException(f"a model named {name} exists ({target}); use --force "
@@ -396,6 +398,19 @@ def train(sources, name, recipe, epochs, time_budget, seed, device, skip_invalid
     _print_family_levels(trained.levels, trained.family.default_level,
                          f"validation, {meta['data']['validation_images']} images")
     click.echo(f"lossless: {meta['validation']['lossless_bits_per_pixel']:.3f} bits/pixel")
+
+
+def _check_family_name(name: str) -> None:
+    from .format.family import NAME
+
+    if not NAME.fullmatch(name):
+        raise click.BadParameter(f"{name!r}: use 1-64 letters, digits, '.', '_' or '-', "
+                                 "starting with a letter or digit", param_hint="'--name'")
+
+
+def _map(value) -> dict:
+    """A metadata entry as a map (a hostile file may hold anything there)."""
+    return value if isinstance(value, dict) else {}
 
 
 def _stage_of(progress, stage):
@@ -445,10 +460,11 @@ def _family_row(zoo, name: str) -> dict:
     else:
         family = zoo.family(name)
         vae, levels, default = zoo.find(family.vae), zoo.levels(name), family.default_level
-        validation, path = family.metadata.get("validation", {}), family.path
+        validation, path = _map(family.metadata.get("validation")), family.path
+    bpp = validation.get("lossless_bits_per_pixel")
     return {"name": name, "id": vae.model_id.hex(), "image_shape": list(vae.image_shape),
             "levels": len(levels), "default_level": default,
-            "lossless_bits_per_pixel": validation.get("lossless_bits_per_pixel"),
+            "lossless_bits_per_pixel": bpp if isinstance(bpp, (int, float)) else None,
             "file": None if path is None else str(path)}
 
 
@@ -478,13 +494,12 @@ def models_show(name, as_json):
     _print_family_levels(levels, row["default_level"], where)
     if family is not None:
         meta = family.metadata
-        data = meta.get("data", {})
+        data, recipe = _map(meta.get("data")), _map(meta.get("recipe"))
         click.echo(f"lossless: {row['lossless_bits_per_pixel']} bits/pixel ({where})")
         click.echo(f"trained on {data.get('train_images')} images (sha256 "
-                   f"{str(data.get('pixels_sha256'))[:16]}...), recipe "
-                   f"{meta.get('recipe', {}).get('name')}, "
-                   f"{meta.get('recipe', {}).get('epochs')} epochs, "
-                   f"{meta.get('train_seconds', {}).get('total')} s")
+                   f"{str(data.get('pixels_sha256'))[:16]}...), recipe {recipe.get('name')}, "
+                   f"{recipe.get('epochs')} epochs, "
+                   f"{_map(meta.get('train_seconds')).get('total')} s")
 
 
 @models.command(name="export")
@@ -542,7 +557,7 @@ def models_remove(name):
 
     if name == "mnist":
         raise click.ClickException("mnist ships with vaecodec and cannot be removed")
-    families.check_name(name)
+    _check_family_name(name)
     target = families.store_dir() / f"{name}{families.SUFFIX}"
     if not target.is_file():
         raise click.ClickException(f"no model family named {name} in {target.parent}")

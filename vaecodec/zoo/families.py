@@ -10,6 +10,7 @@ a user trains (``vaecodec train``) or imports is one file in the store: the fold
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from pathlib import Path
 
@@ -55,10 +56,24 @@ def from_bytes(data: bytes, path: Path | None = None
                             blob)
                   for m, blob in zip(header["models"], blobs)]
         vae = next(m for m in models if m.kind == VAE)
-        if vae.image_shape is None:
-            raise CorruptModelError("its VAE's metadata lacks the image shape")
+        shape = vae.metadata.get("architecture", {}).get("image_shape") \
+            if isinstance(vae.metadata.get("architecture"), dict) else None
+        if not (isinstance(shape, list) and len(shape) == 2
+                and all(isinstance(v, int) and 1 <= v <= 4096 for v in shape)):
+            raise CorruptModelError("its VAE's metadata lacks a valid image shape")
         levels = [from_row({**row, "model_sha256": vae.model_id.hex()})
                   for row in header["levels"]]
+        for lv in levels:  # the figures the CLI prints and the quality guard compares with
+            for key in ("bytes_per_image", "psnr_db", "ssim"):
+                value = lv.measured.get(key, 0.0)
+                if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                        or not math.isfinite(value):
+                    raise CorruptModelError(f"level {lv.level}'s {key} is not a number")
+        numbers = {lv.level for lv in levels}
+        for m in models:
+            if m.kind == PIXEL_MODEL and m.metadata.get("base_level") not in numbers:
+                raise CorruptModelError(f"pixel model {m.name} names no level of the family "
+                                        "as its base level")
     except CorruptModelError as e:
         if path is None:
             raise

@@ -86,13 +86,22 @@ class Zoo:
         taken = {(m.kind, m.name) for m in others}
         for m in models:
             if (m.kind, m.name) in taken:
-                raise CorruptModelError(f"model family {family.name}: a model named {m.name} "
-                                        "exists already")
+                where = f" ({family.path})" if family.path else ""
+                raise CorruptModelError(f"model family {family.name}{where}: a model named "
+                                        f"{m.name} exists already")
         families = [f for f in self._families.values() if f.name != family.name] + [family]
         kept = [lv for (key, _), lv in self._levels.items() if key != family.name]
         return Zoo([*models, *others], [*kept, *levels], self._cache, families)
 
     # --- families -------------------------------------------------------------------------
+    def name_taken(self, name: str) -> bool:
+        """Whether a new family ``name`` (models ``name`` and ``name.pixel``) would clash
+        with a family or model this zoo has (its own family of that name aside)."""
+        if name == DEFAULT_FAMILY:
+            return True
+        others = [m for m in self._models if m.metadata.get("family") != name]
+        return any(m.name in (name, f"{name}.pixel") for m in others)
+
     def families(self) -> list[Family]:
         """The families besides the shipped one, by name."""
         return [self._families[name] for name in sorted(self._families)]
