@@ -315,8 +315,10 @@ def test_quiet_json_and_counts_in_words(runner, tmp_path, digits):
     result = run(runner, "decompress", tmp_path / "a.vaez", "--quiet")
     assert result.exit_code == 0 and result.output == ""
     summary = json.loads(run(runner, "compress", digits, tmp_path / "b.vaez", "--json").output)
+    quality = summary.pop("quality")
     assert summary == {"output": str(tmp_path / "b.vaez"), "images": 40,
                        "bytes": (tmp_path / "b.vaez").stat().st_size, "skipped": []}
+    assert quality["images"] == 40 and quality["level"] == 4 and quality["poor"] is False
     summary = json.loads(run(runner, "decompress", tmp_path / "b.vaez", "--json").output)
     assert summary["images"] == 40 and len(summary["files"]) == 40
     assert all(os.path.isfile(f) for f in summary["files"])

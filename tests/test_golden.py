@@ -1,5 +1,6 @@
 """Compatibility: files written by vaecodec 1.3.0 decode as they did, and the encoder still
-writes them byte for byte.
+writes them byte for byte (with ``polarity="as-is"``: by default, since 2.0, images with a
+light border are coded inverted).
 
 tests/data/golden/ was written by vaecodec 1.3.0 through its public API
 (``scripts/make_golden_corpus.py``): one file per encoder setting (levels 1-9 with both
@@ -81,5 +82,18 @@ def test_old_files_decode_to_the_same_pixels(entry, lossy_pixels):
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e["file"] for e in ENTRIES])
 def test_the_encoder_writes_the_same_bytes(entry, inputs):
     images = inputs if entry["images"] is None else inputs[entry["images"]]
-    data = vaecodec.encode(images, **entry["encode"])
+    data = vaecodec.encode(images, **entry["encode"], polarity="as-is")
     assert data == (GOLDEN / entry["file"]).read_bytes()
+
+
+def test_light_images_are_now_coded_inverted_and_come_back_closer(inputs):
+    """The corpus's white and gray images have a light border: since 2.0 they are coded
+    inverted (format version 4) by default, and decode at least as close as 1.3.0's bytes
+    (the as-is coding, above) did."""
+    light = inputs[24:27]  # black, white, gray: black stays as it is
+    data = vaecodec.encode(light)
+    assert vaecodec.read_info(data).to_dict()["inverted_images"] == 2
+    now = np.abs(vaecodec.decode(data).astype(int) - light).mean(axis=(1, 2))
+    before = np.abs(vaecodec.decode(vaecodec.encode(light, polarity="as-is")).astype(int)
+                    - light).mean(axis=(1, 2))
+    assert np.all(now <= before + 0.5)

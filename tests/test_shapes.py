@@ -45,7 +45,8 @@ def images() -> np.ndarray:
 
 def test_lossy_round_trip_in_the_models_shape(model, images):
     zoo = Zoo([model])
-    data = vaecodec.encode(images, quant_step=0.1, model=model.name, zoo=zoo)
+    # (noise has no polarity: about half of these images have a light border)
+    data = vaecodec.encode(images, quant_step=0.1, model=model.name, zoo=zoo, polarity="as-is")
     header = vaecodec.read_info(data, zoo=zoo)
     assert header.version == 2 and header.image_shape == SHAPE and header.latent_size == 8
     decoded = vaecodec.decode(data, zoo=zoo)

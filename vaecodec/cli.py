@@ -18,6 +18,7 @@ import click
 from . import __version__
 from .errors import VaezError
 from .format.constants import CODERS, DEFAULT_MAX_IMAGES, MAX_RESIDUAL_ERROR
+from .train.recipes import TRAIN_RECIPES
 from .zoo.defaults import DEFAULT_LEVEL, DEFAULT_MODEL
 
 CODER_NAMES = list(dict.fromkeys(name for name, _ in CODERS.values()))  # in wire-id order
@@ -130,6 +131,11 @@ def _plural(count: int, noun: str) -> str:
               help="Carry the model family (--model, one of your own) in the archive, so "
                    "that it decompresses where that family is not installed (adds the "
                    "model's size once).")
+@click.option("--polarity", type=click.Choice(["auto", "as-is"]), default="auto",
+              show_default=True,
+              help="auto: images drawn in the other polarity than the model's (dark on "
+                   "light for the digit models) are coded inverted and restored; as-is: "
+                   "every image as it is.")
 @click.option("--strict", is_flag=True,
               help="Refuse (write nothing) when the images reconstruct far worse than the "
                    "model does on its own data, instead of warning.")
@@ -144,7 +150,8 @@ def _plural(count: int, noun: str) -> str:
               help="Print a summary as JSON (output, images, bytes, skipped files).")
 @_report_errors
 def compress(sources, output, quality, quant_step, model, coder, lossless, max_error,
-             embed_model, strict, resize, skip_invalid, force, quiet, threads, as_json):
+             embed_model, polarity, strict, resize, skip_invalid, force, quiet, threads,
+             as_json):
     """Compress image files and folders (recursively) into OUTPUT (.vaez; - for standard
     output).
 
@@ -175,6 +182,7 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
             sources, output, quality=quality, quant_step=quant_step, model=model, coder=coder,
             lossless=lossless, max_error=max_error, resize=resize, skip_invalid=skip_invalid,
             force=force, progress=progress, embed_model=embed_model, strict=strict,
+            polarity=polarity,
         )
     for warning in caught:
         if issubclass(warning.category, VaezWarning):
@@ -338,9 +346,8 @@ if __name__ == "__main__":
 @click.option("--name", required=True,
               help="The model family's name (letters, digits, '.', '_', '-'), used as "
                    "--model NAME.")
-@click.option("--recipe", type=click.Choice(["default", "seed", "mse-s05", "mse-s05-aug1"]),
-              default="default", show_default=True,
-              help="Training recipe (docs/training.md).")
+@click.option("--recipe", type=click.Choice(TRAIN_RECIPES), default="default",
+              show_default=True, help="Training recipe (docs/training.md).")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
               help="Epochs of VAE training (default: the recipe's).")
 @click.option("--time-budget", type=click.FloatRange(min=1), default=None, metavar="SECONDS",

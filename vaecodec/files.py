@@ -87,14 +87,15 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
              lossless: bool = False, max_error: int | None = None, resize: bool = False,
              skip_invalid: bool = False, force: bool = False,
              progress: Progress | None = None, zoo: Zoo | None = None,
-             embed_model: bool = False, strict: bool = False) -> CompressResult:
+             embed_model: bool = False, strict: bool = False,
+             polarity: str = "auto") -> CompressResult:
     """Compress image files and folders (recursively) into one .vaez file.
 
     Names are stored relative to each source folder (a file given directly: its base name).
     ``output`` is a path, written atomically (an existing file needs ``force=True``), or a
     binary file object (``sys.stdout.buffer``) that receives the bytes.
     ``quality``, ``quant_step``, ``model``, ``coder``, ``lossless``, ``max_error``,
-    ``zoo``, ``embed_model``, ``strict``: as for ``encode`` (nothing is written when
+    ``zoo``, ``embed_model``, ``strict``, ``polarity``: as for ``encode`` (nothing is written when
     ``strict`` refuses). ``progress(stage, done, total)`` is called as images are
     read ("reading images") and encoded ("encoding").
     """
@@ -113,7 +114,7 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
                                                      skip_invalid, _stage(progress, "reading images"))
     reports: list[codec.QualityReport] = []
     data = codec.encode_with(settings, pixels, names, _stage(progress, "encoding"),
-                             embed_model, strict, reports.append)
+                             embed_model, strict, reports.append, polarity)
     quality = reports[0] if reports else None
     if to_stream:
         output.write(data)

@@ -28,7 +28,6 @@ STEPS = (1.0, 0.65, 0.4, 0.2, 0.1, 0.05)
 DEFAULT_LEVEL = 4
 VALIDATION_FRACTION = 0.1
 MAX_VALIDATION = 5000
-MLP_RECIPES = ("default", "seed", "mse-s05", "mse-s05-aug1")
 
 
 @dataclasses.dataclass
@@ -60,11 +59,11 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "default",
     import_torch()
     from . import export, loop
     from .pixel import train_pixel_model
-    from .recipes import RECIPES
+    from .recipes import RECIPES, TRAIN_RECIPES
 
     families.family_format.check_name(name)
-    if recipe not in MLP_RECIPES:
-        raise SettingsError(f"recipe must be one of {', '.join(MLP_RECIPES)}, not {recipe!r}")
+    if recipe not in TRAIN_RECIPES:
+        raise SettingsError(f"recipe must be one of {', '.join(TRAIN_RECIPES)}, not {recipe!r}")
     started = time.time()
     # the family's polarity is its images' majority; the others are trained on inverted,
     # as the codec will code them

@@ -59,7 +59,17 @@ RECIPES = {
     # longer: without the shifts, longer training overfits (docs/training.md).
     "mse-s05-aug1": Recipe(name="mse-s05-aug1", hidden=(1024, 512), distortion="mse",
                            mse_sigma=0.05, epochs=100, lr_schedule="cosine", shift=1),
+    # mse-s05 with a 32-dimensional latent, for images with more detail than digits: on
+    # Fashion-MNIST +0.5 dB for +55% bytes at each level against mse-s05 (which the shipped
+    # fashion-mnist family uses; docs/training.md).
+    "mse-s05-z32": Recipe(name="mse-s05-z32", hidden=(1024, 512), latent_size=32,
+                          distortion="mse", mse_sigma=0.05, epochs=30, lr_schedule="cosine"),
     # Shifts of up to two pixels: measured, not shipped (worse than one; docs/training.md).
     "mse-s05-aug2": Recipe(name="mse-s05-aug2", hidden=(1024, 512), distortion="mse",
                            mse_sigma=0.05, epochs=100, lr_schedule="cosine", shift=2),
 }
+
+
+#: The recipes ``vaecodec train`` offers (the numpy runtime runs MLP VAEs).
+TRAIN_RECIPES = tuple(name for name, recipe in RECIPES.items()
+                      if recipe.architecture == "mlp" and name != "mse-s05-aug2")
