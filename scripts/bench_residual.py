@@ -67,6 +67,9 @@ def main() -> None:
     parser.add_argument("--repeat-bounded", type=int, default=1,
                         help="runs per timing for K > 0 (default: %(default)s)")
     parser.add_argument("--limit", type=int, help="only the first N test images")
+    parser.add_argument("--dataset", choices=["MNIST", "FashionMNIST"], default="MNIST")
+    parser.add_argument("--model", metavar="FAMILY",
+                        help="vaecodec's model family (default: the shipped mnist)")
     parser.add_argument("--max-errors", type=int, nargs="*", default=[0, 1, 2, 4, 8, 16, 32],
                         help="max errors to run (default: 0 1 2 4 8 16 32; 0 is lossless)")
     parser.add_argument("--json", help="write the rows here")
@@ -74,7 +77,7 @@ def main() -> None:
                         help="also print where the residual's bits go, by original pixel "
                              "value, for these max errors (ideal code lengths)")
     args = parser.parse_args()
-    images = mnist.mnist_images(args.data, "test")[: args.limit]
+    images = mnist.mnist_images(args.data, "test", args.dataset)[: args.limit]
     n, pixels = len(images), images.size
     print(f"{n} test images, medians of {args.repeat} runs")
     print(f"{'codec':24s} {'B/image':>8s} {'bpp':>6s} {'max err':>7s} {'PSNR':>6s} "
@@ -106,7 +109,8 @@ def main() -> None:
     lossless_size = None
     for k in args.max_errors:
         repeat = args.repeat if k == 0 else args.repeat_bounded
-        data, enc_s = timed(lambda: vaecodec.encode(images, max_error=k), repeat)
+        data, enc_s = timed(lambda: vaecodec.encode(images, max_error=k, model=args.model),
+                            repeat)
         decoded, dec_s = timed(lambda: vaecodec.decode(data), repeat)
         name = "vaecodec lossless" if k == 0 else f"vaecodec --max-error {k}"
         row = report(name, len(data), decoded, enc_s, dec_s, max_error=k)

@@ -7,12 +7,15 @@ the torch model within float tolerance.
 
 from __future__ import annotations
 
+import collections
+
 import numpy as np
 
 from . import tensors as tensor_names
 from .fixednet import FixedDecoder
 
 BATCH = 4096  # images per matrix product; bounds memory for large inputs
+FIXED_CACHE = 3  # exact decoders (one per quantization step) kept per model
 
 
 def _claim_blas_buffers() -> None:
@@ -63,7 +66,9 @@ class NumpyVAE:
         for w, b in self.encoder + [self.mu] + self.decoder:
             if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
                 raise ValueError("the weights are not all finite numbers")
-        self._fixed: dict[float, FixedDecoder] = {}
+        # exact decoders by step, the most recently used last (a few: each holds the
+        # decoder's weights in float64, and a file can name any step)
+        self._fixed: collections.OrderedDict[float, FixedDecoder] = collections.OrderedDict()
         _claim_blas_buffers()
 
     @staticmethod
@@ -121,6 +126,9 @@ class NumpyVAE:
         fixed = self._fixed.get(step)
         if fixed is None:
             fixed = self._fixed[step] = FixedDecoder(self.decoder, step)
+            while len(self._fixed) > FIXED_CACHE:
+                self._fixed.popitem(last=False)
+        self._fixed.move_to_end(step)
         out = np.empty((len(symbols), self.pixels), dtype=np.uint8)
         for i in range(0, len(symbols), BATCH):
             fixed.pixels(symbols[i : i + BATCH], out[i : i + BATCH])

@@ -358,10 +358,10 @@ def run(images: np.ndarray, groups: Sequence[str], source: str,
         },
         "skipped": [{"group": g, "reason": missing[g]} for g in groups if g in missing],
         "points": points,
-        # (MNIST figures: they apply to images of MNIST's size)
+        # (MNIST figures: shown for MNIST only)
         "published_lossless": [
             dict(r, bytes_per_image=r["bits_per_pixel"] * images[0].size / 8)
-            for r in PUBLISHED_LOSSLESS],
+            for r in PUBLISHED_LOSSLESS] if source.startswith("MNIST") else [],
         # against the lossy levels, and against the error-bounded files, which reach
         # PSNRs the levels do not
         # (compare_rates gives no rows for a reference that was not run)
