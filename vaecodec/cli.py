@@ -187,6 +187,9 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
     for warning in caught:
         if issubclass(warning.category, VaezWarning):
             click.echo(f"Warning: {warning.message}", err=True)
+        else:  # not ours: as Python would have shown it
+            warnings.showwarning(warning.message, warning.category, warning.filename,
+                                 warning.lineno)
     shown = "standard output" if to_stdout else result.output
     if result.skipped:
         click.echo(f"Warning: skipped {_plural(len(result.skipped), 'unreadable file')}:",

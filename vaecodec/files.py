@@ -34,7 +34,7 @@ def _read_archive(path: Path) -> container.Archive:
             raise type(e)(f"{path}: {e}") from None
 
 
-MAX_MODEL_FILE = 2 * 2**30  # bytes read from a model file at most (8 models of 256 MiB)
+MAX_MODEL_FILE = 2 * 2**30  # bytes read from a model file at most (families are a few MB)
 
 
 def read_model_source(path: str | os.PathLike) -> bytes:
@@ -95,8 +95,8 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
     ``output`` is a path, written atomically (an existing file needs ``force=True``), or a
     binary file object (``sys.stdout.buffer``) that receives the bytes.
     ``quality``, ``quant_step``, ``model``, ``coder``, ``lossless``, ``max_error``,
-    ``zoo``, ``embed_model``, ``strict``, ``polarity``: as for ``encode`` (nothing is written when
-    ``strict`` refuses). ``progress(stage, done, total)`` is called as images are
+    ``zoo``, ``embed_model``, ``strict``, ``polarity``: as for ``encode`` (nothing is
+    written when ``strict`` refuses). ``progress(stage, done, total)`` is called as images are
     read ("reading images") and encoded ("encoding").
     """
     to_stream = hasattr(output, "write")

@@ -18,6 +18,7 @@ from ..errors import InputError, SettingsError
 from ..eval import metrics
 from ..eval.evaluate import measure_level
 from ..zoo import Level, ModelInfo, Zoo
+from ..format import family as family_format
 from ..zoo import families
 from ..zoo.families import Family
 from . import import_torch
@@ -61,7 +62,7 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "default",
     from .pixel import train_pixel_model
     from .recipes import RECIPES, TRAIN_RECIPES
 
-    families.family_format.check_name(name)
+    family_format.check_name(name)
     if recipe not in TRAIN_RECIPES:
         raise SettingsError(f"recipe must be one of {', '.join(TRAIN_RECIPES)}, not {recipe!r}")
     started = time.time()

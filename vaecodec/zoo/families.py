@@ -20,7 +20,6 @@ from .levels import Level, from_row
 from .models import PIXEL_MODEL, VAE, ModelInfo
 
 DEFAULT_FAMILY = "mnist"
-check_name = family_format.check_name
 ENV_STORE = "VAECODEC_MODELS"
 SUFFIX = ".vaem"
 

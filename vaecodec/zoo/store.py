@@ -121,10 +121,6 @@ class Zoo:
             models.append(self.find(family.pixel_model, PIXEL_MODEL))
         return family_files.to_bytes(family, models, self.levels(name))
 
-    def with_family_file(self, data: bytes) -> "Zoo":
-        """This zoo with the family of a .vaem file's bytes (checked)."""
-        return self.with_family(*family_files.from_bytes(data))
-
     def family_of(self, model_id: bytes) -> Family | None:
         """The family a model belongs to (None: the shipped one, or none)."""
         key = self._family_key(model_id)
