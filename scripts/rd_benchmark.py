@@ -74,7 +74,8 @@ def main(argv=None) -> int:
             source = f"{args.dataset} {args.split} split"
         pixels = np.ascontiguousarray(pixels[: args.limit])
         print(benchmark.HEADER)
-        results, kept = benchmark.run(pixels, args.codecs, source, family=args.model)
+        results, kept = benchmark.run(pixels, args.codecs, source, family=args.model,
+                                      published=not args.images and args.dataset == "MNIST")
         results["command"] = "python scripts/rd_benchmark.py " + " ".join(
             sys.argv[1:] if argv is None else argv)
         print()

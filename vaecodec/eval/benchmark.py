@@ -319,9 +319,11 @@ def compare_rates(points: list[dict], reference: str) -> list[dict]:
 
 def run(images: np.ndarray, groups: Sequence[str], source: str,
         log: Callable[[str], None] = print, keep_first: int = 16,
-        family: str | None = None):
-    """Measure every codec of ``groups`` on ``images``. Returns (results dict, the first
-    ``keep_first`` decoded images of every point, keyed by (family, setting))."""
+        family: str | None = None, published: bool = True):
+    """Measure every codec of ``groups`` on ``images`` (vaecodec's with model family
+    ``family``). Returns (results dict, the first ``keep_first`` decoded images of every
+    point, keyed by (family, setting)). ``published``: include the published lossless
+    figures, which are MNIST's."""
     from .. import __version__
 
     available, missing = available_codecs(family)
@@ -358,10 +360,10 @@ def run(images: np.ndarray, groups: Sequence[str], source: str,
         },
         "skipped": [{"group": g, "reason": missing[g]} for g in groups if g in missing],
         "points": points,
-        # (MNIST figures: shown for MNIST only)
+        # (MNIST figures: for MNIST only)
         "published_lossless": [
             dict(r, bytes_per_image=r["bits_per_pixel"] * images[0].size / 8)
-            for r in PUBLISHED_LOSSLESS] if source.startswith("MNIST") else [],
+            for r in PUBLISHED_LOSSLESS] if published else [],
         # against the lossy levels, and against the error-bounded files, which reach
         # PSNRs the levels do not
         # (compare_rates gives no rows for a reference that was not run)
