@@ -84,7 +84,9 @@ def load_images(sources: Sequence[str | os.PathLike], skip_invalid: bool = False
         raise ImageSizeError(f"the images must all have one size to train a model ({described})")
     images = np.ascontiguousarray(np.concatenate([a for _, _, a in parts]))
     description = {
-        "sources": [{"source": name, "kind": kind, "images": len(a)} for name, kind, a in parts],
+        # base names only: a shared model file should not reveal the trainer's folders
+        "sources": [{"source": ", ".join(Path(n).name for n in name.split(", ")),
+                     "kind": kind, "images": len(a)} for name, kind, a in parts],
         "images": len(images),
         "image_shape": list(images.shape[1:]),
         "pixels_sha256": hashlib.sha256(images.tobytes()).hexdigest(),

@@ -69,7 +69,8 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "default",
     # the family's polarity is its images' majority; the others are trained on inverted,
     # as the codec will code them
     light_ground = codec.dark_on_light(images.reshape(len(images), -1), images.shape[1:])
-    polarity = codec.DARK_ON_LIGHT if 2 * light_ground.sum() > len(images) else codec.LIGHT_ON_DARK
+    polarity = (codec.DARK_ON_LIGHT if 2 * light_ground.sum() > len(images)
+                else codec.LIGHT_ON_DARK)
     flip = light_ground if polarity == codec.LIGHT_ON_DARK else ~light_ground
     if flip.any():
         images = images.copy()
