@@ -65,14 +65,18 @@ def _int(value, lo: int, hi: int, what: str) -> int:
     return value
 
 
+def _entries(value, most: int, what: str) -> list:
+    if not isinstance(value, list) or not 1 <= len(value) <= most:
+        _fail(f"{what} must be a list of 1..{most}")
+    return value
+
+
 def check_header(header) -> dict:
     """The header's structure (the levels' priors and the models' tensors are checked where
     they are loaded)."""
     header = _exact_keys(header, HEADER_KEYS, "the header")
     check_name(header["name"])
-    models = header["models"]
-    if not isinstance(models, list) or not 1 <= len(models) <= MAX_MODELS:
-        _fail(f"models must be a list of 1..{MAX_MODELS}")
+    models = _entries(header["models"], MAX_MODELS, "models")
     names = set()
     for model in models:
         _exact_keys(model, MODEL_KEYS, "a model entry")
@@ -89,9 +93,7 @@ def check_header(header) -> dict:
     if sum(m["kind"] == "vae" for m in models) != 1:
         _fail("a family has exactly one VAE")
     vae = next(m["name"] for m in models if m["kind"] == "vae")
-    levels = header["levels"]
-    if not isinstance(levels, list) or not 1 <= len(levels) <= MAX_LEVELS:
-        _fail(f"levels must be a list of 1..{MAX_LEVELS}")
+    levels = _entries(header["levels"], MAX_LEVELS, "levels")
     numbers = set()
     for level in levels:
         _exact_keys(level, LEVEL_KEYS, "a level entry")
