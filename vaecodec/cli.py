@@ -19,7 +19,7 @@ from . import __version__
 from .errors import VaezError
 from .format.constants import CODERS, DEFAULT_MAX_IMAGES, MAX_RESIDUAL_ERROR
 from .train.recipes import TRAIN_RECIPES
-from .zoo.defaults import DEFAULT_LEVEL, DEFAULT_MODEL
+from .zoo.defaults import DEFAULT_FAMILY, DEFAULT_LEVEL, DEFAULT_MODEL
 
 CODER_NAMES = list(dict.fromkeys(name for name, _ in CODERS.values()))  # in wire-id order
 
@@ -372,6 +372,7 @@ def train(sources, name, recipe, epochs, time_budget, seed, device, skip_invalid
     files or .npy arrays (N, height, width), all of one size, grayscale. 10% are held out
     to measure it. The family (VAE, quality levels, pixel model) goes into the model store
     (`vaecodec models`); compress with --model NAME."""
+    from . import files
     from .atomic import atomic_write_bytes
     from .data.sources import load_images
     from .zoo import Zoo, families
@@ -394,7 +395,7 @@ def train(sources, name, recipe, epochs, time_budget, seed, device, skip_invalid
 
     with _progress(quiet) as progress:
         images, described = load_images(sources, skip_invalid,
-                                        _stage_of(progress, "reading images"))
+                                        files.stage_progress(progress, "reading images"))
         trained = train_family(images, name, recipe=recipe, epochs=epochs,
                                time_budget=time_budget, seed=seed, device=device,
                                data=described, log=lambda line: None, progress=progress)
@@ -423,10 +424,6 @@ def _map(value) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _stage_of(progress, stage):
-    return None if progress is None else (lambda done, total: progress(stage, done, total))
-
-
 def _print_family_levels(levels, default_level, where) -> None:
     click.echo(f"level   step  bytes/image  PSNR (dB)  ({where})")
     for lv in levels:
@@ -449,7 +446,7 @@ def models(ctx, as_json):
     from .zoo.families import store_dir
 
     zoo = Zoo.installed()
-    rows = [_family_row(zoo, name) for name in ["mnist"] + [f.name for f in zoo.families()]]
+    rows = [_family_row(zoo, name) for name in [DEFAULT_FAMILY] + [f.name for f in zoo.families()]]
     if as_json:
         click.echo(json.dumps({"store": str(store_dir()), "families": rows}, indent=2))
         return
@@ -465,7 +462,7 @@ def models(ctx, as_json):
 
 
 def _family_row(zoo, name: str) -> dict:
-    if name == "mnist":
+    if name == DEFAULT_FAMILY:
         vae, levels, default, validation, path = zoo.find(), zoo.levels(), DEFAULT_LEVEL, {}, None
     else:
         family = zoo.family(name)
@@ -489,7 +486,7 @@ def models_show(name, as_json):
 
     zoo = Zoo.installed()
     row = _family_row(zoo, name)
-    family = None if name == "mnist" else zoo.family(name)
+    family = None if name == DEFAULT_FAMILY else zoo.family(name)
     levels = zoo.levels(None if family is None else name)
     if as_json:
         click.echo(json.dumps({**row, "metadata": {} if family is None else family.metadata,
@@ -523,7 +520,7 @@ def models_export(name, file, force):
     from .atomic import atomic_write_bytes
     from .zoo import Zoo
 
-    if name == "mnist":
+    if name == DEFAULT_FAMILY:
         raise click.ClickException("mnist ships with every vaecodec; there is nothing to export")
     atomic_write_bytes(file, Zoo.installed().family_file(name), force)
     click.echo(f"exported {name} to {file}")
@@ -543,7 +540,7 @@ def models_import(file, force):
     data = files.read_model_source(file)
     family, models, levels = families.from_bytes(data, file)
     target = families.store_dir() / f"{family.name}{families.SUFFIX}"
-    if family.name == "mnist":
+    if family.name == DEFAULT_FAMILY:
         raise click.ClickException("the name mnist is the shipped family's")
     target.parent.mkdir(parents=True, exist_ok=True)
     from .zoo import Zoo
@@ -565,7 +562,7 @@ def models_remove(name):
     decode here until it is imported again)."""
     from .zoo import families
 
-    if name == "mnist":
+    if name == DEFAULT_FAMILY:
         raise click.ClickException("mnist ships with vaecodec and cannot be removed")
     _check_family_name(name)
     target = families.store_dir() / f"{name}{families.SUFFIX}"

@@ -33,7 +33,7 @@ from .errors import (
 from .format import container
 from .zoo import DEFAULT_LEVEL, PIXEL_MODEL, Level, ModelInfo, Zoo
 from .zoo import families
-from .zoo.families import DEFAULT_FAMILY
+from .zoo.defaults import DEFAULT_FAMILY
 
 
 #: The quality guard: images whose PSNR together falls more than GUARD_MARGIN_DB +

@@ -111,9 +111,9 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
         check_output_file(output, force)  # before reading anything
     files = image_files.collect(sources)
     pixels, names, skipped = image_files.read_images(files, settings.image_shape, resize,
-                                                     skip_invalid, _stage(progress, "reading images"))
+                                                     skip_invalid, stage_progress(progress, "reading images"))
     reports: list[codec.QualityReport] = []
-    data = codec.encode_with(settings, pixels, names, _stage(progress, "encoding"),
+    data = codec.encode_with(settings, pixels, names, stage_progress(progress, "encoding"),
                              embed_model, strict, reports.append, polarity)
     quality = reports[0] if reports else None
     if to_stream:
@@ -124,7 +124,7 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
     return CompressResult(output, len(names), len(data), skipped, quality)
 
 
-def _stage(progress: Progress | None, stage: str):
+def stage_progress(progress: Progress | None, stage: str):
     """A ``(done, total)`` callback reporting one stage to ``progress``."""
     if progress is None:
         return None
@@ -189,7 +189,7 @@ def decompress(archive: str | os.PathLike | bytes, output_dir: str | os.PathLike
         verb = "exists" if len(existing) == 1 else "exist"
         raise OutputExistsError(f"{existing[0]}{more} already {verb} (use --force to overwrite)")
     # after the cheap checks: decoding takes longest
-    batches = codec.reconstruct_batches(parsed, zoo, _stage(progress, "decoding"))
+    batches = codec.reconstruct_batches(parsed, zoo, stage_progress(progress, "decoding"))
     with _OutputTree(top, relative) as tree:
         for batch in batches:
             for image in batch:

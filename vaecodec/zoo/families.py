@@ -19,7 +19,6 @@ from ..format import family as family_format
 from .levels import Level, from_row
 from .models import PIXEL_MODEL, VAE, ModelInfo
 
-DEFAULT_FAMILY = "mnist"
 ENV_STORE = "VAECODEC_MODELS"
 SUFFIX = ".vaem"
 
