@@ -31,7 +31,7 @@ from .errors import (
     UnknownModelError,
 )
 from .format import container
-from .zoo import DEFAULT_LEVEL, PIXEL_MODEL, Level, ModelInfo, Zoo
+from .zoo import DEFAULT_LEVEL, PIXEL_MODEL, VAE, Level, ModelInfo, Zoo
 from .zoo import families
 from .zoo.defaults import DEFAULT_FAMILY
 
@@ -465,7 +465,7 @@ def zoo_for(archive: container.Archive, zoo: Zoo | None = None) -> Zoo:
     if archive.model is None:
         return zoo
     family, models, levels = families.from_bytes(archive.model)
-    vae = next(m for m in models if m.kind == "vae")
+    vae = next(m for m in models if m.kind == VAE)
     header = archive.header
     pixel = [m for m in models if m.kind == PIXEL_MODEL]
     if not vae.model_id.startswith(header.model_id) or (

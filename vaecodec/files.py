@@ -173,8 +173,7 @@ def decompress(archive: str | os.PathLike | bytes, output_dir: str | os.PathLike
     header = parsed.header
     codec.check_count(header, max_images)
     if header.names is None:  # numbered names, made as they are needed; they never collide
-        width = max(5, len(str(header.count - 1)))
-        relative = _Numbered(header.count, width)
+        relative = _Numbered(header.count)
     else:
         relative = image_files.output_names(header.names)
     top = os.fspath(out_dir)
@@ -190,12 +189,17 @@ def decompress(archive: str | os.PathLike | bytes, output_dir: str | os.PathLike
         raise OutputExistsError(f"{existing[0]}{more} already {verb} (use --force to overwrite)")
     # after the cheap checks: decoding takes longest
     batches = codec.reconstruct_batches(parsed, zoo, stage_progress(progress, "decoding"))
-    with _OutputTree(top, relative) as tree:
-        for batch in batches:
-            for image in batch:
-                tree.stage(image_files.png_bytes(image))
-        tree.commit(force)
+    _write_tree(top, relative, (image for batch in batches for image in batch), force)
     return DecompressResult(out_dir, _Paths(out_dir, relative))
+
+
+def _write_tree(top: str, relative: Sequence[str], images, force: bool) -> None:
+    """Each uint8 image of ``images`` as a PNG at its ``relative`` name under ``top``,
+    through an ``_OutputTree``: all in place at the end, or none."""
+    with _OutputTree(top, relative) as tree:
+        for image in images:
+            tree.stage(image_files.png_bytes(image))
+        tree.commit(force)
 
 
 class _Paths(Sequence[Path]):
@@ -217,8 +221,8 @@ class _Numbered(Sequence[str]):
     """The names 00000.png, 00001.png, ... of an archive without stored names, made on
     demand (a few bytes of archive can hold millions of images)."""
 
-    def __init__(self, count: int, width: int):
-        self.count, self.width = count, width
+    def __init__(self, count: int):
+        self.count, self.width = count, max(5, len(str(count - 1)))
 
     def __len__(self) -> int:
         return self.count
@@ -255,14 +259,11 @@ def write_images(images, output: str | os.PathLike, *, force: bool = False,
     top = os.fspath(output)
     if os.path.lexists(top) and not output.is_dir():
         raise OutputPathError(f"{output} exists and is not a folder")
-    relative = _Numbered(len(images), max(5, len(str(len(images) - 1))))
+    relative = _Numbered(len(images))
     existing = [t for t in (os.path.join(top, rel) for rel in relative) if os.path.lexists(t)]
     if existing and not force:
         raise OutputExistsError(f"{existing[0]} already exists (use --force to overwrite)")
-    with _OutputTree(top, relative) as tree:
-        for image in images:
-            tree.stage(image_files.png_bytes(image))
-        tree.commit(force)
+    _write_tree(top, relative, images, force)
     return list(_Paths(output, relative))
 
 
