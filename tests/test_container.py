@@ -95,8 +95,8 @@ def test_bad_magic():
 
 
 def test_unknown_version():
-    with pytest.raises(UnsupportedVersionError, match="version 5.*upgrade"):
-        container.unpack(build(version=5))
+    with pytest.raises(UnsupportedVersionError, match="version 6.*upgrade"):
+        container.unpack(build(version=6))
     with pytest.raises(UnsupportedVersionError, match="version 0"):
         container.unpack(build(version=0))
 

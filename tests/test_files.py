@@ -296,17 +296,17 @@ def test_a_failed_decompress_removes_the_folders_it_made(archive, tmp_path):
 
 
 def test_every_stage_reports_progress(tmp_path, sample_images):
-    """compress: reading, then encoding; decompress: decoding (and writing, batch by
-    batch); each ends at its total (the residual layer, the slow part, within a chunk)."""
+    """compress: files read and coded, a chunk at a time; decompress: decoding (and
+    writing, batch by batch); each ends at its total (the residual layer, the slow part,
+    within a chunk)."""
     src = digit_folder(tmp_path / "src", sample_images, 5)
     seen = []
     files.compress([src], tmp_path / "o.vaez", lossless=True,
                    progress=lambda *event: seen.append(event))
-    stages = [stage for stage, _, _ in seen]
-    assert stages[0] == "reading images" and set(stages[1:]) == {"encoding"}
-    assert seen[0] == ("reading images", 5, 5) and seen[-1] == ("encoding", 5, 5)
-    encoding = [done for stage, done, _ in seen if stage == "encoding"]
-    assert len(encoding) > 5 and encoding == sorted(encoding)  # within the chunk too
+    assert {stage for stage, _, _ in seen} == {"compressing"}
+    assert seen[-1] == ("compressing", 5, 5)
+    coded = [done for _, done, _ in seen]
+    assert len(coded) > 5 and coded == sorted(coded)  # within the chunk too
     seen.clear()
     files.decompress(tmp_path / "o.vaez", tmp_path / "out",
                      progress=lambda *event: seen.append(event))

@@ -43,24 +43,64 @@ def atomic_write_bytes(path: Path, data: bytes, force: bool) -> None:
     """Write ``data`` to ``path`` through a temporary file beside it, then move it into
     place. Without ``force`` the move refuses to replace a file, even one that appeared
     while this one was being written (a hard link, which fails if the name exists)."""
-    path = Path(path)
-    _check_target(path)
-    # a short name, whatever the length of the final one
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".vaecodec-", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a new file gets the usual mode
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if force:
-            os.replace(tmp, path)
-        else:
-            move_no_clobber(tmp, path, shown=path)
-    except BaseException:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-        raise
+    with AtomicFile(path, force) as f:
+        f.write(data)
+        f.commit()
+
+
+class AtomicFile:
+    """A file written under a temporary name beside ``path`` and moved into place by
+    ``commit`` (after an fsync); leaving the ``with`` block (or ``abort``) without a commit
+    removes it. Without ``force`` the move refuses to replace a file, even one that
+    appeared meanwhile (a hard link, which fails if the name exists)."""
+
+    def __init__(self, path: str | os.PathLike, force: bool):
+        self.path, self.force = Path(path), force
+        _check_target(self.path)
+        # a short name, whatever the length of the final one
+        fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".vaecodec-",
+                                        suffix=".tmp")
+        try:
+            os.chmod(self.tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a new file: as usual
+            self.file = os.fdopen(fd, "w+b")
+        except BaseException:
+            os.close(fd)
+            os.unlink(self.tmp)
+            raise
+        self.done = False
+
+    def write(self, data) -> int:
+        return self.file.write(data)
+
+    def tell(self) -> int:
+        return self.file.tell()
+
+    def commit(self) -> None:
+        try:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.file.close()
+            if self.force:
+                os.replace(self.tmp, self.path)
+            else:
+                move_no_clobber(self.tmp, self.path, shown=self.path)
+        except BaseException:
+            self.abort()
+            raise
+        self.done = True
+
+    def abort(self) -> None:
+        if not self.done:
+            self.done = True
+            self.file.close()
+            if os.path.lexists(self.tmp):
+                os.unlink(self.tmp)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.abort()
 
 
 def lexists_at(name: str, dir_fd: int | None = None) -> bool:

@@ -9,7 +9,9 @@ how a caller hands over a model or level that is not installed.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import hashlib
 import io
 import math
 import warnings
@@ -22,15 +24,19 @@ from .errors import (
     ArgumentTypeError,
     CorruptHeaderError,
     CorruptModelError,
+    DuplicateNameError,
+    FormatError,
     ImageLimitError,
     QualityError,
     QualityWarning,
     InvalidArrayError,
     SettingsError,
+    TrailingBytesError,
     UnknownLevelError,
     UnknownModelError,
+    UnsafeNameError,
 )
-from .format import container
+from .format import chunked, container
 from .zoo import DEFAULT_LEVEL, PIXEL_MODEL, VAE, Level, ModelInfo, Zoo
 from .zoo import families
 from .zoo.defaults import DEFAULT_FAMILY
@@ -83,23 +89,11 @@ class QualityReport:
 def check_quality(settings: "Settings", pixels: np.ndarray, symbols: np.ndarray
                   ) -> QualityReport | None:
     """The quality guard's figures for uint8 images (N, H * W) coded as ``symbols`` at a
-    level (None for an explicit step, or a level without a measured PSNR)."""
-    expected = settings.level.measured.get("psnr_db") if settings.level else None
-    if expected is None:
-        return None
-    count = len(symbols)
-    rows = (np.arange(count) if count <= GUARD_SAMPLE
-            else np.linspace(0, count - 1, GUARD_SAMPLE).astype(np.int64))
-    decoded = settings.vae().decode_pixels(quantize.dequantize(symbols[rows],
-                                                               settings.quant_step))
-    error = decoded.astype(np.float32) - pixels[rows]
-    mse = np.maximum(np.mean(error * error, axis=1), 1e-3)
-    per_image = 10 * np.log10(255.0**2 / mse)
-    together = float(10 * np.log10(255.0**2 / max(float(mse.mean()), 1e-3)))
-    below = int(np.count_nonzero(per_image < expected - GUARD_IMAGE_DB))
-    return QualityReport(count, len(rows), together, float(expected),
-                         int(round(below * count / len(rows))), settings.model.name,
-                         settings.level.level)
+    level (None for an explicit step, or a level without a measured PSNR): GUARD_SAMPLE
+    of them at most, evenly spaced, are decoded and compared."""
+    tally = _GuardTally(settings, GUARD_SAMPLE)
+    tally.add(pixels, symbols)
+    return tally.report()
 
 
 #: ``decode`` and ``decompress`` refuse files of more images unless given a higher limit.
@@ -328,38 +322,64 @@ def encode_with(settings: Settings, images: np.ndarray, names=None,
     total)`` as images are encoded. A lossy file whose images reconstruct far below the
     level's own figures (``check_quality``) emits a ``QualityWarning``, or with ``strict``
     raises ``QualityError``; ``on_quality(report)`` receives the figures of any lossy file
-    coded at a level."""
+    coded at a level.
+
+    Up to ``chunked.CHUNK_IMAGES`` images make an unchunked file (version 2, 3 or 4: a
+    single image takes 31-40 bytes); more make a chunked one (version 5)."""
     if not isinstance(embed_model, bool):
         raise ArgumentTypeError(f"embed_model must be True or False, not {embed_model!r}")
     if polarity not in POLARITIES:
         raise SettingsError(f"polarity must be 'auto' or 'as-is', not {polarity!r}")
-    embedded = b""
-    if embed_model:
-        family = settings.zoo.family_of(settings.model.model_id)
-        if family is None:
-            raise SettingsError(f"model {settings.model.name} is not a family of your own "
-                                "(the shipped mnist family is in every vaecodec); only those "
-                                "can be embedded")
-        embedded = settings.zoo.family_file(family.name)
-    unit, exact = _pixels(_as_array(images), settings.image_shape)
-    count = len(unit)
-    # images in the other polarity than the model's are coded inverted, and restored
+    images = _as_array(images)
+    unit, exact = _pixels(images, settings.image_shape)
+    if len(unit) <= chunked.CHUNK_IMAGES:
+        names = _names(names, len(unit))
+        embedded = _embedded(settings) if embed_model else b""
+        return _encode_whole(settings, unit, exact, names, progress, embedded, strict,
+                             on_quality, polarity)
+    out = io.BytesIO()
+    encoder = StreamEncoder(out, settings, embed_model=embed_model, polarity=polarity,
+                            named=names is not None)
+    if progress is not None:
+        encoder.on_progress = lambda done: progress(done, len(unit))
+    encoder.write(images, names)
+    report = encoder.finish(strict=strict)
+    if report is not None and on_quality is not None:
+        on_quality(report)
+    return out.getvalue()
+
+
+def _embedded(settings: Settings) -> bytes:
+    """The model family file of ``settings``' model, to carry in an archive."""
+    family = settings.zoo.family_of(settings.model.model_id)
+    if family is None:
+        raise SettingsError(f"model {settings.model.name} is not a family of your own "
+                            "(the shipped mnist family is in every vaecodec); only those "
+                            "can be embedded")
+    return settings.zoo.family_file(family.name)
+
+
+def _polarity(settings: Settings, unit: np.ndarray, exact: np.ndarray | None,
+              polarity: str) -> tuple[np.ndarray, np.ndarray | None, bytes | None]:
+    """Images in the other polarity than the model's are coded inverted (and restored):
+    (unit, exact, the inverted-images bitmap or None). Float images with any inverted
+    are rounded to uint8 first, as lossless files do."""
     flags = dark_on_light(exact if exact is not None else pixel_conv.to_uint8(unit),
                           settings.image_shape)
     if polarity_of(settings.model) == DARK_ON_LIGHT:
         flags = ~flags
-    if polarity == "as-is":
-        flags[:] = False
-    inverted = None
-    if flags.any():  # (in uint8: float images are rounded first, as lossless files do)
-        inverted = np.packbits(flags, bitorder="little").tobytes()
-        exact = (exact if exact is not None else pixel_conv.to_uint8(unit)).copy()
-        exact[flags] = 255 - exact[flags]
-        unit = pixel_conv.to_unit(exact)
-    names = _names(names, count)
-    if settings.max_error is not None and count > container.MAX_RESIDUAL_COUNT:
-        raise InvalidArrayError(f"{count} images: a lossless or max-error file holds "
-                                f"at most {container.MAX_RESIDUAL_COUNT}; split them")
+    if polarity == "as-is" or not flags.any():
+        return unit, exact, None
+    exact = (exact if exact is not None else pixel_conv.to_uint8(unit)).copy()
+    exact[flags] = 255 - exact[flags]
+    return pixel_conv.to_unit(exact), exact, np.packbits(flags, bitorder="little").tobytes()
+
+
+def _encode_whole(settings: Settings, unit: np.ndarray, exact: np.ndarray | None, names,
+                  progress, embedded: bytes, strict: bool, on_quality, polarity: str) -> bytes:
+    """One unchunked file (version 2, 3 or 4) of images in ``_pixels``'s form."""
+    count = len(unit)
+    unit, exact, inverted = _polarity(settings, unit, exact, polarity)
     net = settings.vae()
     symbols = quantize.quantize(net.encode_mean(unit), settings.quant_step)
     if settings.max_error is None:  # exact and bounded files need no warning
@@ -391,6 +411,213 @@ def encode_with(settings: Settings, images: np.ndarray, names=None,
     header = dataclasses.replace(header, residual=container.Residual(
         pixel_model.model_id, settings.max_error, tuple(len(c) for c in chunks), coder.layout))
     return container.pack(header, payload, b"".join(chunks), embedded)
+
+
+
+class _GuardTally:
+    """The quality guard's figures summed over a file's chunks: up to ``per_chunk``
+    images of each chunk (GUARD_CHUNK_SAMPLE), evenly spaced, are decoded and compared."""
+
+    def __init__(self, settings: Settings, per_chunk: int = 0):
+        self.settings = settings
+        self.per_chunk = per_chunk or GUARD_CHUNK_SAMPLE
+        self.images = self.measured = 0
+        self.mse_sum = self.below = 0.0
+
+    def add(self, pixels: np.ndarray, symbols: np.ndarray) -> None:
+        expected = self.settings.level.measured.get("psnr_db") if self.settings.level else None
+        if expected is None:
+            return
+        count = len(symbols)
+        rows = (np.arange(count) if count <= self.per_chunk
+                else np.linspace(0, count - 1, self.per_chunk).astype(np.int64))
+        decoded = self.settings.vae().decode_pixels(
+            quantize.dequantize(symbols[rows], self.settings.quant_step))
+        error = decoded.astype(np.float32) - pixels[rows]
+        mse = np.maximum(np.mean(error * error, axis=1), 1e-3)
+        per_image = 10 * np.log10(255.0**2 / mse)
+        self.images += count
+        self.measured += len(rows)
+        self.mse_sum += float(mse.sum())
+        self.below += np.count_nonzero(per_image < expected - GUARD_IMAGE_DB) * count / len(rows)
+
+    def report(self) -> QualityReport | None:
+        if not self.measured:
+            return None
+        together = float(10 * np.log10(255.0**2 / max(self.mse_sum / self.measured, 1e-3)))
+        return QualityReport(self.images, self.measured, together,
+                             float(self.settings.level.measured["psnr_db"]),
+                             int(round(self.below)), self.settings.model.name,
+                             self.settings.level.level)
+
+
+GUARD_CHUNK_SAMPLE = 256  # images of each chunk the guard measures at most
+
+
+def _name_key(name: str) -> bytes:
+    """8 bytes standing for a name in the writer's set of names (bounded memory)."""
+    return hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+
+
+class StreamEncoder:
+    """Writes a version 5 file to a binary file object in one pass, a chunk of
+    ``chunk_images`` images at a time: memory for one chunk, whatever the count.
+
+    ``named``: whether images carry names (then every ``write`` gives one per image).
+    ``append``: an ``ArchiveDecoder`` of the file ``out`` holds, positioned at its end, to
+    add chunks to (its settings, names and polarity rule are kept)."""
+
+    def __init__(self, out, settings: Settings, *, embed_model: bool = False,
+                 polarity: str = "auto", named: bool = False,
+                 chunk_images: int = chunked.CHUNK_IMAGES, append: "ArchiveDecoder | None" = None):
+        if not isinstance(embed_model, bool):
+            raise ArgumentTypeError(f"embed_model must be True or False, not {embed_model!r}")
+        if polarity not in POLARITIES:
+            raise SettingsError(f"polarity must be 'auto' or 'as-is', not {polarity!r}")
+        if not 1 <= chunk_images <= (container.RESIDUAL_CHUNK if settings.max_error is not None
+                                     else chunked.MAX_CHUNK_IMAGES):
+            raise SettingsError(f"chunk_images must be 1..{chunked.MAX_CHUNK_IMAGES} "
+                                f"({container.RESIDUAL_CHUNK} with a residual layer)")
+        self.out, self.settings, self.polarity = out, settings, polarity
+        self.chunk_images = chunk_images
+        self.tally = _GuardTally(settings)
+        self.pending: list[tuple[np.ndarray, np.ndarray | None, tuple | None]] = []
+        self.pending_count = 0
+        self.pixel_model = (settings.zoo.pixel_model(settings.pixel_model)
+                            if settings.max_error is not None else None)
+        self.finished = False
+        # on_progress(images coded so far, this run), within a residual chunk too
+        self.on_progress: Callable[[int], None] | None = None
+        self._start = 0
+        if append is None:
+            embedded = _embedded(settings) if embed_model else b""
+            self.header = file_header(settings, len(embedded), named)
+            data = chunked.pack_header(self.header, embedded)
+            out.write(data)
+            self.offset, self.entries, self.dead = len(data), [], []
+            self.count = 0
+            self.names: set[bytes] = set()
+        else:
+            index = append.index
+            self.header = append.header
+            self.offset, self.entries = index.end, list(index.chunks)
+            self.dead = list(index.dead) + [(index.offset, index.end - index.offset)]
+            self.count = self._start = index.count
+            self.names = ({_name_key(n) for n in append.names()} if self.header.named
+                          else set())
+            out.seek(self.offset)  # reading the names moved it
+        self.named = self.header.named
+
+    def write(self, images, names=None) -> None:
+        """Add images (as ``encode`` takes them) and their names; full chunks are coded and
+        written at once."""
+        unit, exact = _pixels(_as_array(images), self.settings.image_shape)
+        if self.named and names is None:
+            raise SettingsError("this archive stores a name per image: give names")
+        if not self.named and names is not None:
+            raise SettingsError("this archive stores no names (it was started without them)")
+        if names is not None:
+            names = _names(names, len(unit))
+            keys = [_name_key(n) for n in names]
+            pending = {k for _, _, batch in self.pending for k in batch[1]}
+            if any(k in self.names or k in pending for k in keys):
+                clash = next(n for n, k in zip(names, keys) if k in self.names or k in pending)
+                raise DuplicateNameError(f"the archive already holds an image named {clash!r}")
+            names = (names, keys)
+        if self.count + self.pending_count + len(unit) > chunked.MAX_COUNT:
+            raise InvalidArrayError(f"a file holds at most {chunked.MAX_COUNT} images")
+        self.pending.append((unit, exact, names))
+        self.pending_count += len(unit)
+        while self.pending_count >= self.chunk_images:
+            self._flush(self.chunk_images)
+
+    def _take(self, rows: int):
+        """The next ``rows`` pending images: (unit, exact or None, names or None)."""
+        units, exacts, names, taken = [], [], [], 0
+        while taken < rows:
+            unit, exact, batch = self.pending[0]
+            n = min(rows - taken, len(unit))
+            units.append(unit[:n])
+            exacts.append(exact[:n] if exact is not None else pixel_conv.to_uint8(unit[:n]))
+            if batch is not None:
+                names.extend(batch[0][:n])
+            if n == len(unit):
+                self.pending.pop(0)
+            else:
+                rest = None if batch is None else (batch[0][n:], batch[1][n:])
+                self.pending[0] = (unit[n:], None if exact is None else exact[n:], rest)
+            taken += n
+        self.pending_count -= rows
+        return np.concatenate(units), np.concatenate(exacts), (names or None)
+
+    def _flush(self, rows: int) -> int:
+        unit, exact, names = self._take(rows)
+        unit, exact, inverted = _polarity(self.settings, unit, exact, self.polarity)
+        settings = self.settings
+        symbols = quantize.quantize(settings.vae().encode_mean(unit), settings.quant_step)
+        payload, _ = coders.CODERS[settings.coder].encode(symbols.astype(np.int32),
+                                                          settings.prior())
+        residual = None
+        if settings.max_error is None:
+            self.tally.add(exact, symbols)
+        else:
+            coder = coders.RESIDUAL_CODERS[self.header.residual.layout]
+            within = (None if self.on_progress is None else
+                      lambda done, _: self.on_progress(self.count - self._start + done))
+            residual = b"".join(coder.encode(self.pixel_model, exact,
+                                             self.pixel_model.base_pixels(symbols),
+                                             settings.max_error, within))
+        chunk = chunked.Chunk(len(self.entries), self.count, rows, payload, residual,
+                              None if names is None else tuple(names), inverted)
+        data = chunked.pack_chunk(self.header, chunk)
+        self.out.write(data)
+        self.entries.append(chunked.ChunkEntry(self.offset, len(data), rows, self.count))
+        if names is not None:
+            self.names.update(_name_key(n) for n in names)
+        self.offset += len(data)
+        self.count += rows
+        if self.on_progress:
+            self.on_progress(self.count - self._start)
+        return rows
+
+    def report(self) -> QualityReport | None:
+        """The quality guard's figures over the images coded so far (lossy levels)."""
+        return self.tally.report()
+
+    def finish(self, strict: bool = False) -> QualityReport | None:
+        """Code what is pending, end the file with its index, and judge the quality: a
+        ``QualityWarning`` when the images reconstruct far below the level's own figures,
+        with ``strict`` a ``QualityError`` (raised before the index is written, so that the
+        file is incomplete). Returns the guard's figures."""
+        if self.pending_count:
+            self._flush(self.pending_count)
+        if not self.count:
+            raise InvalidArrayError("no images to encode (nothing was written)")
+        report = self.report()
+        if report is not None and report.poor:
+            if strict:
+                raise QualityError(report.message().replace(
+                    "these images", "refused (strict): these images", 1))
+            warnings.warn(QualityWarning(report.message(), report), stacklevel=3)
+        self.out.write(chunked.pack_index(self.offset, self.count, self.entries, self.dead))
+        self.finished = True
+        return report
+
+
+def file_header(settings: Settings, model_size: int = 0, named: bool = False
+                ) -> chunked.FileHeader:
+    """The version 5 file header of files coded with ``settings``."""
+    residual = None
+    if settings.max_error is not None:
+        layout = max(coders.RESIDUAL_CODERS)
+        residual = container.Residual(settings.pixel_model.model_id, settings.max_error, (),
+                                      layout)
+    # one symbol type for every chunk: int32 (the range coder's; zstd's frames of int32
+    # symbols cost little more than of the narrowest type, the high bytes being zeros)
+    return chunked.FileHeader(settings.model.model_id, settings.vae().latent_size,
+                              settings.level.level if settings.level else None,
+                              None if settings.level else settings.quant_step,
+                              settings.coder, "int32", residual, model_size, named)
 
 
 # --- decoding -----------------------------------------------------------------------------
@@ -461,16 +688,21 @@ def check_count(header: container.Header, max_images: int) -> None:
 def zoo_for(archive: container.Archive, zoo: Zoo | None = None) -> Zoo:
     """The zoo to decode a file with: ``zoo`` (default: the installed one), with the model
     family the file carries, if any (checked to be the one its header names)."""
-    zoo = Zoo.installed() if zoo is None else zoo
-    if archive.model is None:
-        return zoo
-    family, models, levels = families.from_bytes(archive.model)
-    vae = next(m for m in models if m.kind == VAE)
     header = archive.header
+    return _zoo_with(archive.model, header.model_id,
+                     None if header.residual is None else header.residual.model_id, zoo)
+
+
+def _zoo_with(model: bytes | None, model_id: bytes, pixel_id: bytes | None,
+              zoo: Zoo | None) -> Zoo:
+    zoo = Zoo.installed() if zoo is None else zoo
+    if not model:
+        return zoo
+    family, models, levels = families.from_bytes(model)
+    vae = next(m for m in models if m.kind == VAE)
     pixel = [m for m in models if m.kind == PIXEL_MODEL]
-    if not vae.model_id.startswith(header.model_id) or (
-            header.residual is not None
-            and not (pixel and pixel[0].model_id.startswith(header.residual.model_id))):
+    if not vae.model_id.startswith(model_id) or (
+            pixel_id is not None and not (pixel and pixel[0].model_id.startswith(pixel_id))):
         raise CorruptHeaderError("the embedded model is not the one the header names")
     return zoo.with_family(family, models, levels)
 
@@ -533,15 +765,239 @@ def reconstruct(archive: container.Archive, zoo: Zoo | None = None,
     return out
 
 
+class ArchiveDecoder:
+    """A version 5 file read from a seekable binary file object: its header and index are
+    read and checked when it opens; each image read reads and decodes one chunk (a few
+    decoded chunks are kept). An append that did not finish (bytes after the last complete
+    index) is skipped over: ``trailing`` says how many bytes."""
+
+    CACHE = 4  # decoded chunks kept
+
+    def __init__(self, f, zoo: Zoo | None = None, *, settings: "Settings | None" = None,
+                 scan_if_damaged: bool = False):
+        self.f = f
+        self.header, model = chunked.read_file_header(f)
+        size = f.seek(0, 2)
+        self.index_error: str | None = None  # why the index was not used (scanned)
+        try:
+            self.index = chunked.read_index(f, self.header, size, recover=True)
+        except FormatError as e:
+            if not scan_if_damaged:
+                raise
+            self.index_error = str(e)
+            self.index = self._scanned_index(size)
+        self.trailing = size - self.index.end
+        self.model = model or None
+        self.info = info_header(self.header, self.index.count, model_size=len(model))
+        self._zoo, self._settings = zoo, settings
+        self._starts = [entry.first for entry in self.index.chunks]
+        self._cache: collections.OrderedDict = collections.OrderedDict()
+        self._summary: container.Header | None = None
+
+    @property
+    def settings(self) -> Settings:
+        """The models and level the file names, resolved on first use (with the family it
+        carries)."""
+        if self._settings is None:
+            h = self.header
+            zoo = _zoo_with(self.model, h.model_id,
+                            None if h.residual is None else h.residual.model_id, self._zoo)
+            settings = settings_for(self.info, zoo)
+            if settings.max_error is not None:
+                pixel_model = settings.zoo.pixel_model(settings.pixel_model)
+                if pixel_model.base_level != h.level:
+                    raise CorruptHeaderError(
+                        f"pixel model {settings.pixel_model.name} works on quality level "
+                        f"{pixel_model.base_level}, but the file's base layer is level "
+                        f"{h.level}")
+            self._settings = settings
+        return self._settings
+
+    def __len__(self) -> int:
+        return self.index.count
+
+    def chunk_of(self, i: int) -> int:
+        """The number of the chunk holding image ``i``."""
+        import bisect
+
+        return bisect.bisect_right(self._starts, i) - 1
+
+    def read_chunk(self, n: int) -> chunked.Chunk:
+        if self.index_error is None:
+            return chunked.read_chunk(self.f, self.header, self.index, n)
+        entry = self.index.chunks[n]  # found by scanning: the chunk's own header rules
+        self.f.seek(entry.offset)
+        return chunked.parse_chunk(self.f.read(entry.size), self.header)
+
+    def _scanned_index(self, size: int) -> chunked.Index:
+        """An index of the intact chunks found by scanning the file (salvage)."""
+        entries = []
+        for offset, length in chunked.scan_chunks(self.f, self.header, size):
+            self.f.seek(offset)
+            try:
+                chunk = chunked.parse_chunk(self.f.read(length), self.header)
+            except FormatError:
+                continue
+            entries.append(chunked.ChunkEntry(offset, length, chunk.count, chunk.first))
+        entries.sort(key=lambda e: e.first)
+        return chunked.Index(sum(e.count for e in entries), tuple(entries), (), size, size)
+
+    def symbols(self, chunk: chunked.Chunk) -> np.ndarray:
+        settings = self.settings
+        return coders.CODERS[self.header.coder].decode(
+            chunk.payload, chunk.count, self.header.latent_size, self.header.symbol_dtype,
+            settings.prior())
+
+    def decode_chunk(self, chunk: chunked.Chunk, rows=None, progress=None) -> np.ndarray:
+        """uint8 images (n, H, W) of a chunk's ``rows`` (default: all); ``progress(images
+        done, n)`` within a residual chunk."""
+        settings = self.settings
+        symbols = self.symbols(chunk)
+        net = settings.vae()
+        rows = np.arange(chunk.count) if rows is None else np.asarray(rows)
+        if chunk.residual is None:
+            try:
+                pixels = net.decode_symbols(symbols[rows], settings.quant_step)
+            except ValueError as e:  # weights the exact decoder cannot take
+                raise CorruptModelError(f"model {settings.model.name} is damaged ({e})") from None
+        else:
+            coder = coders.RESIDUAL_CODERS[self.header.residual.layout]
+            pixels = coder.decode_one(settings.zoo.pixel_model(settings.pixel_model),
+                                      chunk.residual, symbols, settings.max_error,
+                                      f"residual of chunk {chunk.seq}", progress)[rows]
+        flags = _flags(chunk.inverted, chunk.count)
+        if flags is not None:
+            flipped = flags[rows]
+            pixels[flipped] = 255 - pixels[flipped]
+        return pixels.reshape(len(rows), *net.image_shape)
+
+    def _cached(self, n: int):
+        """(chunk, its decoded images or None) of chunk ``n``, through the cache."""
+        if n in self._cache:
+            self._cache.move_to_end(n)
+            return self._cache[n]
+        entry = [self.read_chunk(n), None]
+        self._cache[n] = entry
+        while len(self._cache) > self.CACHE:
+            self._cache.popitem(last=False)
+        return entry
+
+    def images(self, rows: np.ndarray) -> np.ndarray:
+        """uint8 images (len(rows), H, W) at file-wide positions ``rows`` (in range)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty((len(rows), *self.settings.image_shape), dtype=np.uint8)
+        chunks = np.searchsorted(np.asarray(self._starts), rows, side="right") - 1
+        for n in np.unique(chunks):
+            where = np.flatnonzero(chunks == n)
+            entry = self._cached(int(n))
+            local = rows[where] - self._starts[n]
+            if entry[1] is not None:
+                out[where] = entry[1][local]
+            elif entry[0].residual is not None or len(where) > entry[0].count // 4:
+                entry[1] = self.decode_chunk(entry[0])  # the whole chunk: keep it
+                out[where] = entry[1][local]
+            else:
+                out[where] = self.decode_chunk(entry[0], local)
+        return out
+
+    def chunks(self, progress: Callable[[int, int], None] | None = None):
+        """(first image's position, uint8 images (n, H, W)) of every chunk, in order."""
+        for n, entry in enumerate(self.index.chunks):
+            within = None if progress is None else (
+                lambda done, _, first=entry.first: progress(first + done, self.index.count))
+            images = self.decode_chunk(self.read_chunk(n), progress=within)
+            if progress:
+                progress(entry.first + entry.count, self.index.count)
+            yield entry.first, images
+
+    def names(self) -> tuple[str, ...] | None:
+        """Every image's name (reading each chunk's header), or None when none are stored."""
+        if not self.header.named:
+            return None
+        return self.summary().names
+
+    def summary(self) -> container.Header:
+        """The file's header with what its chunks hold: names, payload and residual sizes,
+        inverted images (reading every chunk, decoding none)."""
+        if self._summary is None:
+            names: list[str] = []
+            payload, residual, flags, names_size = 0, [], [], 0
+            for n, entry in enumerate(self.index.chunks):
+                chunk = self.read_chunk(n)
+                if chunk.names is not None:
+                    names.extend(chunk.names)
+                    names_size += chunk.names_size
+                payload += len(chunk.payload)
+                if chunk.residual is not None:
+                    residual.append(len(chunk.residual))
+                inverted = _flags(chunk.inverted, chunk.count)
+                flags.append(np.zeros(chunk.count, bool) if inverted is None else inverted)
+            if self.header.named and len(set(names)) != len(names):
+                raise UnsafeNameError("stored names are not unique")
+            flags = np.concatenate(flags)
+            layer = self.header.residual
+            self._summary = dataclasses.replace(
+                info_header(self.header, self.index.count,
+                            tuple(names) if self.header.named else None,
+                            self.header.model_size, payload),
+                residual=None if layer is None else dataclasses.replace(
+                    layer, chunk_sizes=tuple(residual)),
+                names_stored_size=names_size,
+                inverted=(np.packbits(flags, bitorder="little").tobytes() if flags.any()
+                          else None))
+        return self._summary
+
+    def latents(self) -> np.ndarray:
+        settings = self.settings
+        out = np.empty((self.index.count, self.header.latent_size), dtype=np.float32)
+        for n, entry in enumerate(self.index.chunks):
+            out[entry.first : entry.first + entry.count] = quantize.dequantize(
+                self.symbols(self.read_chunk(n)), settings.quant_step)
+        return out
+
+
+def info_header(header: chunked.FileHeader, count: int, names=None,
+                model_size: int = 0, payload_size: int = 0) -> container.Header:
+    """A version 5 file's header in the shape of the older versions' (what ``info`` shows
+    and ``settings_for`` resolves)."""
+    return container.Header(
+        model_id=header.model_id, latent_size=header.latent_size, image_shape=None,
+        count=count, quant_step=header.quant_step, level=header.level, coder=header.coder,
+        symbol_dtype=header.symbol_dtype, payload_size=payload_size, names=names,
+        version=chunked.VERSION, residual=header.residual, embedded_model_size=model_size)
+
+
+def is_chunked(data: bytes) -> bool:
+    """Whether the bytes start a version 5 file."""
+    return data[:4] == container.MAGIC and data[4:5] == bytes([chunked.VERSION])
+
+
 def decode(data: bytes, *, zoo: Zoo | None = None,
            max_images: int = DEFAULT_MAX_IMAGES) -> np.ndarray:
     """The images (N, H, W) uint8 of a .vaez file's bytes. A file of more than
     ``max_images`` images is refused (``ImageLimitError``) before anything is decoded."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ArgumentTypeError(f"data must be bytes, not {type(data).__name__}")
-    archive = container.unpack(bytes(data))
+    data = bytes(data)
+    if is_chunked(data):
+        decoder = _whole(data, zoo, max_images)
+        out = np.empty((len(decoder), *decoder.settings.image_shape), dtype=np.uint8)
+        for first, images in decoder.chunks():
+            out[first : first + len(images)] = images
+        return out
+    archive = container.unpack(data)
     check_count(archive.header, max_images)
     return reconstruct(archive, zoo)
+
+
+def _whole(data: bytes, zoo: Zoo | None, max_images: int) -> "ArchiveDecoder":
+    """A decoder of a whole version 5 file's bytes, which must end exactly at its index."""
+    decoder = ArchiveDecoder(io.BytesIO(data), zoo)
+    if decoder.trailing:
+        raise TrailingBytesError(
+            f"{decoder.trailing} unexpected bytes after the end of the file")
+    check_count(decoder.info, max_images)
+    return decoder
 
 
 def latents(data: bytes, *, zoo: Zoo | None = None,
@@ -551,7 +1007,10 @@ def latents(data: bytes, *, zoo: Zoo | None = None,
     clustering, search or classifiers, without decoding any pixel)."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ArgumentTypeError(f"data must be bytes, not {type(data).__name__}")
-    archive = container.unpack(bytes(data))
+    data = bytes(data)
+    if is_chunked(data):
+        return _whole(data, zoo, max_images).latents()
+    archive = container.unpack(data)
     check_count(archive.header, max_images)
     settings = settings_for(archive.header, zoo_for(archive, zoo))
     return quantize.dequantize(decode_symbols(archive, settings), settings.quant_step)

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import os
 import secrets
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Sequence
 
-from . import codec, images as image_files
+from . import archive as archive_io, codec, images as image_files
 from .atomic import atomic_write_bytes, check_output_file, lexists_at, move_no_clobber
-from .errors import CorruptModelError, OutputExistsError, OutputPathError, VaezError
+from .errors import (CorruptModelError, EmptySelectionError, FormatError,
+                     OutputExistsError, OutputPathError, VaezError)
 from .format import container
 from .zoo import Zoo
 
@@ -23,15 +25,10 @@ from .zoo import Zoo
 Progress = Callable[[str, int, int], None]
 
 
-def _read_archive(path: Path) -> container.Archive:
-    """A whole .vaez file, its size checked against the header before the payload is read."""
-    with image_files.open_regular(path) as f:
-        try:
-            parsed = container.read_header(f)
-            f.seek(0)
-            return container.unpack(f.read(), parsed)
-        except VaezError as e:
-            raise type(e)(f"{path}: {e}") from None
+def _reader(source, max_images: int = codec.DEFAULT_MAX_IMAGES, zoo: Zoo | None = None,
+            salvage: bool = False) -> "archive_io.ArchiveReader":
+    """An archive (a path or its bytes) opened for reading; errors name the path."""
+    return archive_io.ArchiveReader(source, zoo=zoo, max_images=max_images, salvage=salvage)
 
 
 MAX_MODEL_FILE = 2 * 2**30  # bytes read from a model file at most (families are a few MB)
@@ -48,28 +45,40 @@ def read_model_source(path: str | os.PathLike) -> bytes:
     if not data.startswith(container.MAGIC):
         return data
     try:
-        archive = container.unpack(data)
+        if codec.is_chunked(data):
+            model = codec.ArchiveDecoder(io.BytesIO(data)).model
+        else:
+            model = container.unpack(data).model
     except VaezError as e:
         raise type(e)(f"{path}: {e}") from None
-    if archive.model is None:
+    if model is None:
         raise CorruptModelError(f"{path} carries no model (compress --embed-model makes one "
                                 "that does)")
-    return archive.model
+    return model
 
 
 def read_info(source: str | os.PathLike | bytes, *, zoo: Zoo | None = None) -> container.Header:
     """The header of a .vaez file (path) or of its bytes, without decoding any image.
 
     ``image_shape`` is filled in from the file's model when the format does not store it
-    (versions 2 and 3) and the model is installed (else None)."""
+    (versions 2 to 5) and the model is installed (else None). For a version 5 file the
+    names and sizes are gathered from its chunks' headers."""
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return codec.read_header(bytes(source), zoo)
-    with image_files.open_regular(source) as f:
+        if not codec.is_chunked(bytes(source[:5])):
+            return codec.read_header(bytes(source), zoo)
+    else:
+        with image_files.open_regular(source) as f:
+            try:
+                if not codec.is_chunked(f.read(5)):
+                    f.seek(0)
+                    return codec.complete_header(container.read_header(f)[0], zoo)
+            except VaezError as e:
+                raise type(e)(f"{source}: {e}") from None
+    with _reader(source, zoo=zoo) as reader:
         try:
-            header = container.read_header(f)[0]
+            return codec.complete_header(reader.decoder.summary(), zoo)
         except VaezError as e:
-            raise type(e)(f"{source}: {e}") from None
-    return codec.complete_header(header, zoo)
+            raise type(e)(f"{source if reader.path else 'archive'}: {e}") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,7 +97,7 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
              skip_invalid: bool = False, force: bool = False,
              progress: Progress | None = None, zoo: Zoo | None = None,
              embed_model: bool = False, strict: bool = False,
-             polarity: str = "auto") -> CompressResult:
+             polarity: str = "auto", append: bool = False) -> CompressResult:
     """Compress image files and folders (recursively) into one .vaez file.
 
     Names are stored relative to each source folder (a file given directly: its base name).
@@ -96,32 +105,68 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
     binary file object (``sys.stdout.buffer``) that receives the bytes.
     ``quality``, ``quant_step``, ``model``, ``coder``, ``lossless``, ``max_error``,
     ``zoo``, ``embed_model``, ``strict``, ``polarity``: as for ``encode`` (nothing is
-    written when ``strict`` refuses). ``progress(stage, done, total)`` is called as images are
-    read ("reading images") and encoded ("encoding").
+    written when ``strict`` refuses). ``append``: add the images to the archive ``output``
+    (with its own settings; names must be new to it), leaving it as it was on any error.
+    Files are read (in parallel) and coded a chunk at a time, so memory does not grow with
+    their number beyond their names. ``progress("compressing", done, total)`` as files
+    are read and coded.
     """
     to_stream = hasattr(output, "write")
     sources = list(sources)
-    settings = codec.resolve(quality=quality, quant_step=quant_step, model=model,
-                             coder=coder, lossless=lossless, max_error=max_error, zoo=zoo)
-    if not to_stream:
-        output = Path(output)
-        if image_files.is_image_name(output.name):
-            raise OutputPathError(f"{output} has an image's extension: give the .vaez file "
-                                  "to write as the last argument")
-        check_output_file(output, force)  # before reading anything
-    files = image_files.collect(sources)
-    pixels, names, skipped = image_files.read_images(files, settings.image_shape, resize,
-                                                     skip_invalid, stage_progress(progress, "reading images"))
-    reports: list[codec.QualityReport] = []
-    data = codec.encode_with(settings, pixels, names, stage_progress(progress, "encoding"),
-                             embed_model, strict, reports.append, polarity)
-    quality = reports[0] if reports else None
+    if append:
+        if to_stream:
+            raise OutputPathError("appending needs an archive file, not a stream")
+        writer = archive_io.open(output, "a", zoo=zoo, polarity=polarity, quality=quality,
+                                 quant_step=quant_step, model=model, coder=coder,
+                                 lossless=lossless, max_error=max_error,
+                                 embed_model=embed_model)
+        writer.strict = strict
+    else:
+        settings = codec.resolve(quality=quality, quant_step=quant_step, model=model,
+                                 coder=coder, lossless=lossless, max_error=max_error, zoo=zoo)
+        if not to_stream:
+            output = Path(output)
+            if image_files.is_image_name(output.name):
+                raise OutputPathError(f"{output} has an image's extension: give the .vaez file "
+                                      "to write as the last argument")
+            check_output_file(output, force)  # before reading anything
+        writer = archive_io.ArchiveWriter(_Counting(output) if to_stream else output,
+                                          settings, force=force, embed_model=embed_model,
+                                          polarity=polarity, named=True, strict=strict)
+    skipped: list[str] = []
+    with writer:  # on any error: no new file, an archive appended to as it was
+        files = image_files.collect(sources)
+        if progress is not None:  # files coded (or skipped) of all
+            writer.on_progress(lambda coded: progress("compressing", coded + len(skipped),
+                                                      len(files)))
+        for pixels, names, part_skipped in image_files.iter_images(
+                files, writer.settings.image_shape, resize, skip_invalid):
+            skipped.extend(part_skipped)
+            if names:
+                writer.write(pixels, names)
+        if not writer.count:
+            raise EmptySelectionError("no readable image among the selected files")
+        count = writer.count
+        quality_report = writer.close()
     if to_stream:
-        output.write(data)
-        output.flush()
-        return CompressResult(None, len(names), len(data), skipped, quality)
-    atomic_write_bytes(output, data, force)
-    return CompressResult(output, len(names), len(data), skipped, quality)
+        return CompressResult(None, count, writer._stream.written, skipped, quality_report)
+    return CompressResult(Path(output), count, os.path.getsize(output), skipped,
+                          quality_report)
+
+
+class _Counting:
+    """A binary stream that counts the bytes written to it."""
+
+    def __init__(self, stream: BinaryIO):
+        self.stream, self.written = stream, 0
+
+    def write(self, data) -> int:
+        self.stream.write(data)
+        self.written += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        self.stream.flush()
 
 
 def stage_progress(progress: Progress | None, stage: str):
@@ -142,40 +187,71 @@ def default_output_dir(archive: Path) -> Path:
 class DecompressResult:
     output_dir: Path
     paths: Sequence[Path]  # the images written, in the archive's order
+    lost: tuple = ()  # with salvage: an archive.Damage for each damaged chunk
+    trailing: int = 0  # bytes after the archive's end that were ignored
 
 
 def decompress(archive: str | os.PathLike | bytes, output_dir: str | os.PathLike | None = None,
                *,
                force: bool = False, progress: Progress | None = None,
                zoo: Zoo | None = None,
-               max_images: int = codec.DEFAULT_MAX_IMAGES) -> DecompressResult:
+               max_images: int = codec.DEFAULT_MAX_IMAGES,
+               members: Sequence[str] | None = None,
+               salvage: bool = False) -> DecompressResult:
     """Decode a .vaez file (a path, or its bytes) into PNG files under ``output_dir`` (see
     ``images.output_names``; default for a path: ``default_output_dir``). A file of more
     than ``max_images`` images is refused (``ImageLimitError``) before anything is decoded.
+    ``members``: only the images of these stored names (``00017.png`` for an archive
+    without names). ``salvage``: write every image of the chunks that are intact and
+    report the damaged ones in ``lost`` instead of failing (a damaged index: the chunks
+    are found by scanning the file).
 
-    Everything is checked before the first file is written: the whole archive, every name,
-    and that no file would be overwritten (unless ``force``). Nothing outside
+    Everything is checked before the first file is written: the archive's structure, every
+    name, and that no file would be overwritten (unless ``force``). Nothing outside
     ``output_dir`` is touched: no symbolic link inside it is followed. Every image is first
     written to a new temporary file; only when all are complete are they moved into place,
     so that on any error (a full disk...) every file that existed is as it was and what
-    this call wrote is removed. Images are decoded and written a batch at a time, so that
-    memory does not grow with the number of images beyond a few bytes each.
+    this call wrote is removed. Images are decoded and written a chunk at a time.
     ``progress("decoding", done, total)`` is called as images are decoded and written.
     """
     if isinstance(archive, (bytes, bytearray, memoryview)):
         if output_dir is None:
             raise OutputPathError("an archive that is not a file needs an output folder (-o)")
-        parsed = container.unpack(bytes(archive))
+        source, shown = bytes(archive), "archive"
     else:
         archive = Path(archive)
-        parsed = _read_archive(archive)
+        source, shown = archive, archive
     out_dir = Path(output_dir) if output_dir is not None else default_output_dir(archive)
-    header = parsed.header
-    codec.check_count(header, max_images)
-    if header.names is None:  # numbered names, made as they are needed; they never collide
-        relative = _Numbered(header.count)
+    with _reader(source, max_images, zoo, salvage) as reader:
+        try:
+            return _decompress(reader, out_dir, force, progress, members, salvage, max_images)
+        except FormatError as e:  # a damaged file: say which
+            if str(e).startswith(f"{shown}:"):
+                raise
+            raise type(e)(f"{shown}: {e}") from None
+
+
+def _decompress(reader, out_dir: Path, force: bool, progress, members, salvage: bool,
+                max_images: int) -> DecompressResult:
+    codec.check_count(reader.info, max_images)
+    lost: list = []
+    positions = None  # all images
+    if salvage:  # the images of the chunks that decode
+        intact, lost = _intact_chunks(reader)
+        positions = [p for first, count, _ in intact for p in range(first, first + count)]
+        names = (None if not reader.decoder.header.named
+                 else [name for _, _, chunk_names in intact for name in chunk_names])
     else:
-        relative = image_files.output_names(header.names)
+        names = reader.names
+    if names is None:  # numbered names, made as they are needed; they never collide
+        numbered = _Numbered(len(reader))
+        relative = numbered if positions is None else [numbered[p] for p in positions]
+    else:
+        relative = image_files.output_names(names)
+    if members is not None:
+        chosen = _chosen(list(members), names, relative, positions, len(reader))
+        relative = [relative[k] for k in chosen]
+        positions = chosen if positions is None else [positions[k] for k in chosen]
     top = os.fspath(out_dir)
     if os.path.lexists(top) and not out_dir.is_dir():
         raise OutputPathError(f"{out_dir} exists and is not a folder")
@@ -188,9 +264,71 @@ def decompress(archive: str | os.PathLike | bytes, output_dir: str | os.PathLike
         verb = "exists" if len(existing) == 1 else "exist"
         raise OutputExistsError(f"{existing[0]}{more} already {verb} (use --force to overwrite)")
     # after the cheap checks: decoding takes longest
-    batches = codec.reconstruct_batches(parsed, zoo, stage_progress(progress, "decoding"))
-    _write_tree(top, relative, (image for batch in batches for image in batch), force)
-    return DecompressResult(out_dir, _Paths(out_dir, relative))
+    report = stage_progress(progress, "decoding")
+    if positions is None:
+        images = (image for _, batch in reader.chunks(report) for image in batch)
+    else:
+        images = _images_at(reader, positions, report)
+    _write_tree(top, relative, images, force)
+    return DecompressResult(out_dir, _Paths(out_dir, relative), tuple(lost), reader.trailing)
+
+
+def _intact_chunks(reader):
+    """([(first, count, names or None)] of the chunks that read back whole, [Damage])."""
+    decoder = reader.decoder
+    intact, lost = [], []
+    for first, images, damage in reader.salvage():
+        if damage is not None:
+            lost.append(damage)
+    # decoding checked every chunk; names come from the chunks that decoded
+    damaged = {d.first for d in lost}
+    for n, entry in enumerate(decoder.index.chunks):
+        if entry.first in damaged:
+            continue
+        chunk_names = decoder.read_chunk(n).names if decoder.header.named else None
+        intact.append((entry.first, entry.count, chunk_names))
+    return intact, lost
+
+
+def _chosen(members: list[str], names, relative, positions, count: int) -> list[int]:
+    """Which of the images on offer (``relative`` output names, at ``positions`` of the
+    archive, None: all) ``members`` are: their stored names, or for an archive without
+    names their numbered ones (``00017.png``). Indexes into the offer, in the order given."""
+    if not members:
+        raise EmptySelectionError("no image names given")
+    if names is not None:
+        offered = {name: k for k, name in enumerate(names)}
+    else:  # a number: a position of the archive
+        offered = None if positions is None else {p: k for k, p in enumerate(positions)}
+    chosen = []
+    for member in members:
+        if names is not None:
+            k = offered.get(member)
+        else:
+            stem = member[:-4] if member.lower().endswith(".png") else member
+            number = int(stem) if stem.isdigit() else -1
+            k = (number if 0 <= number < count else None) if offered is None \
+                else offered.get(number)
+        if k is None:
+            raise EmptySelectionError(f"no image named {member!r} in the archive"
+                                      + (" (or it is in a damaged chunk)"
+                                         if positions is not None else ""))
+        chosen.append(k)
+    if len(set(chosen)) != len(chosen):
+        raise EmptySelectionError("an image is named twice")
+    return chosen
+
+
+def _images_at(reader, positions: list[int], progress):
+    """The images at ``positions``, in that order, decoded a few thousand at a time."""
+    import numpy as np
+
+    step = 4096
+    for i in range(0, len(positions), step):
+        batch = reader[np.asarray(positions[i : i + step], dtype=np.int64)]
+        if progress:
+            progress(min(i + step, len(positions)), len(positions))
+        yield from batch
 
 
 def _write_tree(top: str, relative: Sequence[str], images, force: bool) -> None:

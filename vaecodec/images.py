@@ -36,15 +36,17 @@ def is_image_name(name: str) -> bool:
     return not name.startswith(".") and os.path.splitext(name)[1].lower() in EXTENSIONS
 
 
-def open_regular(path: str | os.PathLike, error: type[InputError] = InputError):
+def open_regular(path: str | os.PathLike, error: type[InputError] = InputError,
+                 mode: str = "rb"):
     """A binary file object for ``path``, which must be a regular file: a FIFO, a device
     or a socket raises ``error`` instead of blocking (it is opened without waiting for a
-    writer and checked before anything is read)."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    writer and checked before anything is read). ``mode``: "rb", or "r+b" to update it."""
+    access = os.O_RDWR if mode == "r+b" else os.O_RDONLY
+    fd = os.open(path, access | getattr(os, "O_NONBLOCK", 0))
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise error(f"{path} is not a regular file")
-        return os.fdopen(fd, "rb")
+        return os.fdopen(fd, mode)
     except BaseException:
         os.close(fd)
         raise
@@ -204,6 +206,19 @@ def read_images(
     Large selections are read by one process per core; results and the first error keep
     the files' order, as a serial read would.
     """
+    parts = list(iter_images(files, shape, resize, skip_invalid, progress, workers))
+    names = [name for _, part_names, _ in parts for name in part_names]
+    skipped = [message for _, _, part_skipped in parts for message in part_skipped]
+    if not names:
+        raise EmptySelectionError("no readable image among the selected files")
+    return np.concatenate([p for p, _, _ in parts]), names, skipped
+
+
+def iter_images(files, shape, resize: bool = False, skip_invalid: bool = False,
+                progress: Callable[[int, int], None] | None = None,
+                workers: int | None = None):
+    """``read_images`` a part at a time, in order: (images, names, skipped messages) of a
+    few hundred files each (memory for a few parts, however many files)."""
     from .core.parallel import map_chunks, worker_count
 
     if workers is None:
@@ -211,20 +226,14 @@ def read_images(
     # chunks: work for the pool, or steps of the progress bar when reading serially
     size = 250 if workers > 1 else 50
     chunks = [files[i : i + size] for i in range(0, len(files), size)]
-    parts = []
     done = 0
     read = functools.partial(_read_chunk, shape=tuple(shape), resize=resize,
                              skip_invalid=skip_invalid)
     for part, chunk in zip(map_chunks(read, chunks, workers), chunks):
-        parts.append(part)
         done += len(chunk)
         if progress:
             progress(done, len(files))
-    names = [name for _, part_names, _ in parts for name in part_names]
-    skipped = [message for _, _, part_skipped in parts for message in part_skipped]
-    if not names:
-        raise EmptySelectionError("no readable image among the selected files")
-    return np.concatenate([p for p, _, _ in parts]), names, skipped
+        yield part
 
 
 def output_names(names: list[str] | tuple[str, ...]) -> list[str]:

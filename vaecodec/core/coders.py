@@ -121,6 +121,17 @@ class ResidualLayout1:
             yield pixels
 
 
+    def decode_one(self, pixel_model, data: bytes, symbols: np.ndarray, max_error: int,
+                   what: str = "residual chunk", progress=None) -> np.ndarray:
+        """The uint8 pixels (n, P) of one chunk of any size, given its symbols (n, latent);
+        ``progress(images done, n)`` as it goes."""
+        from . import residual
+
+        with _decoding(what):
+            return residual.decode(pixel_model, data, pixel_model.base_pixels(symbols),
+                                   max_error, _within(progress, 0, len(symbols), len(symbols)))
+
+
 def _within(progress, start: int, rows: int, total: int):
     """A chunk's ``(positions done, positions)`` as images done of ``total``."""
     if progress is None:

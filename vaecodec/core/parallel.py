@@ -31,11 +31,19 @@ def map_chunks(func: Callable[[T], R], chunks: Sequence[T], workers: int) -> Ite
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    import collections
+
+    window = workers * 4  # chunks in flight: results wait for a slow consumer no longer
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        futures = [pool.submit(func, chunk) for chunk in chunks]
+        futures: collections.deque = collections.deque()
+        todo = iter(chunks)
         try:
-            for future in futures:
-                yield future.result()
+            for chunk in todo:
+                futures.append(pool.submit(func, chunk))
+                if len(futures) >= window:
+                    yield futures.popleft().result()
+            while futures:
+                yield futures.popleft().result()
         finally:
             for future in futures:
                 future.cancel()

@@ -1,0 +1,486 @@
+"""``vaecodec.open``: an archive read at random, in chunks, or written incrementally.
+
+    with vaecodec.open("digits.vaez") as archive:
+        len(archive), archive[5], archive[10:20], archive["3/00018.png"], archive.names
+        for start, images in archive.chunks(): ...
+        archive.verify()
+
+    with vaecodec.open("new.vaez", "w", quality=4) as archive:
+        archive.write(images, names=names)      # as often as needed; memory for one chunk
+
+    with vaecodec.open("new.vaez", "a") as archive:   # add images; existing chunks stay
+        archive.write(more_images, names=more_names)
+
+Version 5 files (format/chunked.py) are read a chunk at a time; older versions are read
+whole on first use. The policy of ``files`` holds: nothing is replaced without ``force``,
+a new file appears complete or not at all, and a failed or interrupted append leaves the
+archive as it was.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterator
+
+import numpy as np
+
+from . import codec, images as image_files
+from .atomic import AtomicFile, check_output_file
+from .errors import (
+    ArgumentTypeError,
+    FormatError,
+    SettingsError,
+    VaezError,
+)
+from .format import chunked, container
+from .zoo import Zoo
+
+MODES = ("r", "w", "a")
+
+
+def open(path, mode: str = "r", *, zoo: Zoo | None = None,
+         max_images: int = codec.DEFAULT_MAX_IMAGES, force: bool = False,
+         quality: int | None = None, quant_step: float | None = None, model: str | None = None,
+         coder: str | None = None, lossless: bool = False, max_error: int | None = None,
+         embed_model: bool = False, polarity: str = "auto", named: bool | None = None,
+         chunk_images: int = chunked.CHUNK_IMAGES):
+    """Open a .vaez archive: ``"r"`` to read (a path or a binary file object), ``"w"`` to
+    write a new one (a path, replaced only with ``force``, or a binary stream), ``"a"`` to
+    add images to one (a version 5 file; created when missing).
+
+    Reading: ``max_images`` limits older (unchunked) files, which are decoded whole.
+    Writing: the encoding options are ``encode``'s; ``named`` says whether images carry
+    names (default: whether the first ``write`` gives them). Appending takes the archive's
+    own settings (giving other ones is an error)."""
+    if mode not in MODES:
+        raise SettingsError(f"mode must be 'r', 'w' or 'a', not {mode!r}")
+    if mode == "r":
+        return ArchiveReader(path, zoo=zoo, max_images=max_images)
+    options = dict(quality=quality, quant_step=quant_step, model=model, coder=coder,
+                   lossless=lossless, max_error=max_error, zoo=zoo)
+    if mode == "a" and not hasattr(path, "write") and os.path.lexists(path):
+        given = [k for k, v in options.items() if k != "zoo" and v not in (None, False)]
+        if given or embed_model:
+            raise SettingsError("appending uses the archive's own model and level; leave out "
+                                + ", ".join(given or ["embed_model"]))
+        return ArchiveWriter._append(Path(path), zoo, polarity)
+    settings = codec.resolve(**options)
+    return ArchiveWriter(path, settings, force=force, embed_model=embed_model,
+                         polarity=polarity, named=named, chunk_images=chunk_images)
+
+
+@dataclasses.dataclass(frozen=True)
+class Damage:
+    """A chunk that does not decode: its images are lost."""
+
+    chunk: int | None  # its number in the index (None: found by scanning)
+    first: int | None  # the position of its first image (None: unknown)
+    count: int | None
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifyReport:
+    images: int  # images that decode
+    chunks: int  # chunks checked
+    damaged: tuple[Damage, ...]
+    trailing: int  # bytes after the archive's end (an append that did not finish)
+
+    @property
+    def ok(self) -> bool:
+        return not self.damaged
+
+
+class ArchiveReader:
+    """A .vaez archive opened for reading (``vaecodec.open(path)``).
+
+    ``len``, ``[i]`` (an image (H, W)), ``[a:b]`` and ``[[i, j, ...]]`` (images (n, H, W)),
+    ``["name"]``, ``names``, ``position(name)``, iteration (image by image), ``chunks()``,
+    ``latents()``, ``verify()``. Reading image i of a version 5 file reads and decodes one
+    chunk; a few decoded chunks are kept. Safe to use from forked processes (each reopens
+    the file): ``torch.utils.data.DataLoader(num_workers > 0)``."""
+
+    def __init__(self, source, *, zoo: Zoo | None = None,
+                 max_images: int = codec.DEFAULT_MAX_IMAGES, salvage: bool = False):
+        self._zoo, self._max_images, self._salvage = zoo, max_images, salvage
+        self._name_positions: dict[str, int] | None = None
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            self.path, self._data = None, bytes(source)
+        elif hasattr(source, "read"):
+            self.path, self._data = None, None
+        else:
+            self.path, self._data = Path(source), None
+        self._given = source if hasattr(source, "read") else None
+        self._pid, self._file = None, None
+        self._decoder = None
+        self._decoder = self._open()
+
+    def _open(self):
+        f = self._reopen()
+        try:
+            prefix = f.read(container.MAX_PREFIX)
+            f.seek(0)
+            if codec.is_chunked(prefix):
+                return codec.ArchiveDecoder(f, self._zoo, scan_if_damaged=self._salvage)
+            return _WholeDecoder(f, self._zoo, self._max_images)
+        except FormatError as e:  # a damaged file: say which
+            if self.path is not None:
+                raise type(e)(f"{self.path}: {e}") from None
+            raise
+
+    def _reopen(self) -> BinaryIO:
+        """This process's file object (a forked process opens its own)."""
+        if self._file is not None and self._pid == os.getpid():
+            return self._file
+        if self._given is not None:
+            self._file = self._given
+        elif self._data is not None:
+            self._file = io.BytesIO(self._data)
+        else:
+            self._file = image_files.open_regular(self.path)
+        self._pid = os.getpid()
+        if self._decoder is not None:
+            self._decoder.f = self._file
+        return self._file
+
+    @property
+    def decoder(self):
+        self._reopen()
+        return self._decoder
+
+    # --- what the archive holds ------------------------------------------------------------
+    @property
+    def info(self) -> container.Header:
+        """The header (``vaecodec info``'s fields) without names."""
+        return self._decoder.info
+
+    @property
+    def index_error(self) -> str | None:
+        """Why the index could not be used (opened with ``salvage=True``: the chunks were
+        found by scanning the file), or None."""
+        return getattr(self._decoder, "index_error", None)
+
+    @property
+    def trailing(self) -> int:
+        """Bytes after the archive's last complete index (an append that did not finish)."""
+        return self._decoder.trailing
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return self.decoder.settings.image_shape
+
+    def __len__(self) -> int:
+        return len(self._decoder)
+
+    @property
+    def names(self) -> tuple[str, ...] | None:
+        """The images' stored names, in order (None when the archive stores none)."""
+        return self.decoder.names()
+
+    def position(self, name: str) -> int:
+        """The position of the image stored as ``name`` (KeyError when there is none)."""
+        if self._name_positions is None:
+            names = self.names
+            if names is None:
+                raise KeyError(f"{name!r}: this archive stores no names")
+            self._name_positions = {n: i for i, n in enumerate(names)}
+        try:
+            return self._name_positions[name]
+        except KeyError:
+            raise KeyError(f"no image named {name!r} in the archive") from None
+
+    def __getitem__(self, key):
+        count = len(self)
+        if isinstance(key, str):
+            return self.decoder.images(np.array([self.position(key)]))[0]
+        if isinstance(key, slice):
+            return self.decoder.images(np.arange(*key.indices(count)))
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            if not -count <= key < count:
+                raise IndexError(f"image {key} is out of range (the archive holds {count})")
+            return self.decoder.images(np.array([key % count]))[0]
+        rows = np.asarray(key)
+        if rows.ndim != 1 or rows.dtype.kind not in "iu":
+            raise ArgumentTypeError("index an archive with an int, a slice, a name or a "
+                                    "list of ints")
+        if len(rows) and (rows.min() < -count or rows.max() >= count):
+            raise IndexError(f"an index is out of range (the archive holds {count})")
+        return self.decoder.images(rows % count if len(rows) else rows)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for _, images in self.chunks():
+            yield from images
+
+    def chunks(self, progress: Callable[[int, int], None] | None = None
+               ) -> Iterator[tuple[int, np.ndarray]]:
+        """(position of the first image, uint8 images (n, H, W)) of each chunk in order."""
+        return self.decoder.chunks(progress)
+
+    def latents(self) -> np.ndarray:
+        """The latent vectors float32 (N, latent size) (see ``vaecodec.latents``)."""
+        return self.decoder.latents()
+
+    def salvage(self, progress: Callable[[int, int], None] | None = None
+                ) -> Iterator[tuple[int | None, np.ndarray | None, Damage | None]]:
+        """Every chunk that decodes, and a ``Damage`` for every one that does not:
+        (first position, images, None) or (first, None, damage). When the index itself is
+        damaged, the chunks are found by scanning the file (their positions then come from
+        their own headers)."""
+        return _salvage(self.decoder, progress)
+
+    def verify(self, progress: Callable[[int, int], None] | None = None) -> VerifyReport:
+        """Decode every chunk (writing nothing): which are damaged, and how many images
+        decode."""
+        images = chunks = 0
+        damaged = []
+        for first, block, damage in self.salvage(progress):
+            chunks += 1
+            if damage is not None:
+                damaged.append(damage)
+            else:
+                images += len(block)
+        return VerifyReport(images, chunks, tuple(damaged), self.trailing)
+
+    # --- closing ---------------------------------------------------------------------------
+    def close(self) -> None:
+        if self._file is not None and self._given is None:
+            self._file.close()
+        self._file = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        where = self.path if self.path is not None else "bytes"
+        return f"<vaecodec archive {where}: {len(self)} images>"
+
+
+def _salvage(decoder, progress):
+    """Chunk by chunk through ``decoder``'s index: decoded images, or what went wrong
+    (with an index found by scanning, the images between the chunks found are lost)."""
+    index = decoder.index
+    scanned = getattr(decoder, "index_error", None)
+    expected = 0
+    for n, entry in enumerate(index.chunks):
+        if scanned and entry.first > expected:
+            yield expected, None, Damage(None, expected, entry.first - expected,
+                                         "no intact chunk holds these images")
+        expected = max(expected, entry.first + entry.count)
+        try:
+            images = decoder.decode_chunk(decoder.read_chunk(n))
+        except (FormatError, ValueError) as e:
+            yield entry.first, None, Damage(n, entry.first, entry.count, str(e))
+        else:
+            yield entry.first, images, None
+        if progress:
+            progress(entry.first + entry.count, index.count)
+
+
+class _WholeDecoder:
+    """An unchunked (version 1 to 4) file behind the ``ArchiveDecoder`` interface: one
+    chunk, decoded whole on first use."""
+
+    def __init__(self, f, zoo: Zoo | None, max_images: int):
+        self.f = f
+        parsed = container.read_header(f)
+        f.seek(0)
+        self.archive = container.unpack(f.read(), parsed)
+        codec.check_count(self.archive.header, max_images)
+        self.info = self.archive.header
+        self.trailing = 0
+        self.zoo = zoo
+        self._images: np.ndarray | None = None
+        count = self.info.count
+        self.index = chunked.Index(count, (chunked.ChunkEntry(0, 0, count, 0),), (), 0, 0)
+
+    @property
+    def settings(self) -> codec.Settings:
+        return codec.settings_for(self.info, codec.zoo_for(self.archive, self.zoo))
+
+    def __len__(self) -> int:
+        return self.info.count
+
+    def read_chunk(self, n: int):
+        return self.archive
+
+    def decode_chunk(self, chunk, rows=None) -> np.ndarray:
+        if self._images is None:
+            self._images = codec.reconstruct(self.archive, self.zoo)
+        return self._images if rows is None else self._images[rows]
+
+    def images(self, rows: np.ndarray) -> np.ndarray:
+        return self.decode_chunk(None, rows)
+
+    def chunks(self, progress=None):
+        for start, images in _batches(codec.reconstruct_batches(self.archive, self.zoo,
+                                                                 progress)):
+            yield start, images
+
+    def names(self):
+        return self.info.names
+
+    def latents(self) -> np.ndarray:
+        settings = self.settings
+        from .core import quantize
+
+        return quantize.dequantize(codec.decode_symbols(self.archive, settings),
+                                   settings.quant_step)
+
+
+def _batches(batches):
+    start = 0
+    for images in batches:
+        yield start, images
+        start += len(images)
+
+
+class ArchiveWriter:
+    """A .vaez archive opened for writing (``vaecodec.open(path, "w")``) or appending
+    (``"a"``): ``write(images, names=None)`` as often as needed, then ``close()`` (or leave
+    the ``with`` block), which returns the quality guard's figures. Full chunks are coded
+    and written as they fill. Leaving the ``with`` block on an error (or ``abort()``)
+    leaves no new file, and an archive appended to as it was."""
+
+    def __init__(self, target, settings: codec.Settings, *, force: bool = False,
+                 embed_model: bool = False, polarity: str = "auto",
+                 named: bool | None = None, chunk_images: int = chunked.CHUNK_IMAGES,
+                 strict: bool = False):
+        self.settings, self.strict = settings, strict
+        self._options = dict(embed_model=embed_model, polarity=polarity,
+                             chunk_images=chunk_images)
+        self._named = named
+        self._encoder: codec.StreamEncoder | None = None
+        self._append_state = None
+        self.report: codec.QualityReport | None = None
+        self.closed = False
+        self.path: Path | None = None
+        if hasattr(target, "write"):  # a stream: spooled when strict may refuse it
+            self._stream = target
+            self._out = tempfile.SpooledTemporaryFile(64 * 2**20) if strict else target
+            self._atomic = None
+        else:
+            self.path = Path(target)
+            if image_files.is_image_name(self.path.name):
+                raise SettingsError(f"{self.path} has an image's extension: give the .vaez "
+                                    "file to write")
+            check_output_file(self.path, force)
+            self._stream, self._atomic = None, AtomicFile(self.path, force)
+            self._out = self._atomic
+
+    @classmethod
+    def _append(cls, path: Path, zoo: Zoo | None, polarity: str) -> "ArchiveWriter":
+        f = image_files.open_regular(path, mode="r+b")
+        try:
+            prefix = f.read(container.MAX_PREFIX)
+            f.seek(0)
+            if not codec.is_chunked(prefix):
+                container.read_prefix(prefix)  # a clear error for what is no .vaez file
+                raise SettingsError(f"{path} is a version {prefix[4]} file; only version 5 "
+                                    "files (vaecodec 2.1 and later) can be appended to")
+            decoder = codec.ArchiveDecoder(f, zoo)
+            settings = decoder.settings
+        except VaezError as e:
+            f.close()
+            raise type(e)(f"{path}: {e}") from None
+        except BaseException:
+            f.close()
+            raise
+        writer = cls.__new__(cls)
+        writer.settings, writer.strict = settings, False
+        writer._named = decoder.header.named
+        writer.report, writer.closed, writer.path = None, False, path
+        writer._stream = writer._atomic = None
+        writer._append_state = (f, decoder.index.end)
+        f.truncate(decoder.index.end)  # what an append that did not finish left
+        f.seek(decoder.index.end)
+        writer._out = f
+        writer._encoder = codec.StreamEncoder(f, settings, polarity=polarity,
+                                              append=decoder)
+        return writer
+
+    def on_progress(self, callback: Callable[[int], None] | None) -> None:
+        """``callback(images coded so far)`` as chunks are coded (within a residual chunk
+        too)."""
+        self._progress = callback
+        if self._encoder is not None:
+            self._encoder.on_progress = callback
+
+    def write(self, images, names=None) -> None:
+        """Add images (uint8 (N, H, W) or (H, W), float in [0, 1], or a torch tensor) and,
+        for a named archive, their names (distinct from every name already in it)."""
+        if self.closed:
+            raise SettingsError("the archive is closed")
+        if self._encoder is None:
+            named = (names is not None) if self._named is None else self._named
+            self._encoder = codec.StreamEncoder(self._out, self.settings, named=named,
+                                                **self._options)
+            self._encoder.on_progress = getattr(self, "_progress", None)
+        self._encoder.write(images, names)
+
+    def close(self) -> codec.QualityReport | None:
+        """Finish the archive: code what is pending, write the index, and move a new file
+        into place (or make an append durable). Returns the quality guard's figures."""
+        if self.closed:
+            return self.report
+        try:
+            if self._encoder is None:
+                raise SettingsError("nothing was written: an archive holds at least one image")
+            self.report = self._encoder.finish(strict=self.strict)
+            if self._atomic is not None:
+                self._atomic.commit()
+            elif self._append_state is not None:
+                f = self._append_state[0]
+                f.flush()
+                os.fsync(f.fileno())
+                f.close()
+            elif self._out is not self._stream:  # a spooled stream: now it may go out
+                self._out.seek(0)
+                while block := self._out.read(1 << 20):
+                    self._stream.write(block)
+            if self._stream is not None:
+                self._stream.flush()
+        except BaseException:
+            self.abort()
+            raise
+        self.closed = True
+        return self.report
+
+    def abort(self) -> None:
+        """Give up: a new file is removed, an archive appended to is cut back to what it
+        was."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._atomic is not None:
+            self._atomic.abort()
+        elif self._append_state is not None:
+            f, end = self._append_state
+            try:
+                f.truncate(end)
+                f.flush()
+                os.fsync(f.fileno())
+            finally:
+                f.close()
+
+    @property
+    def count(self) -> int:
+        """Images written so far (coded or pending)."""
+        if self._encoder is None:
+            return 0
+        return self._encoder.count + self._encoder.pending_count
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *rest) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

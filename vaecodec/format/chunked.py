@@ -1,0 +1,448 @@
+"""Version 5 of .vaez: images in independently coded chunks, and an index at the end.
+
+Bytes only, like ``container`` (no numpy, no models): the file header, each chunk's header
+and coded bytes, the index and the trailer, packed and parsed with every size checked
+before anything is allocated (docs/format.md, "Version 5")::
+
+    prefix     b"VAEZ", 05, header length H (LEB128)
+    header     H bytes   msgpack array: model, latent size, quant, coder, residual,
+                         model size M, named
+    model      M bytes   a carried model family (.vaem), if any
+    crc32      4 bytes   of everything before it
+    chunk ...            b"VZCK", chunk header length (LEB128), msgpack chunk header,
+                         latent payload, residual bytes, crc32 of the chunk
+    index                msgpack array: image count, chunks [[offset, size, count]], dead
+    trailer    24 bytes  index offset (u64), index size (u64), crc32 of index + these
+                         16 bytes (u32), b"VZIX"
+
+A chunk is a whole small file: it checks itself, so damage stays in it, and reading an
+image reads one chunk. The index sits at the end, so a file is written in one pass; an
+append writes its chunks after the old trailer (which the new index records as dead), so
+a crash mid-append leaves the old trailer, the last one complete, to be found.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+import zlib
+
+import msgpack
+
+from ..errors import (
+    ChecksumError,
+    CorruptHeaderError,
+    HeaderTooLargeError,
+    TrailingBytesError,
+    TruncatedError,
+)
+from . import container
+from .constants import CODERS, MODEL_ID_BYTES
+
+VERSION = container.CHUNKED_VERSION
+CHUNK_MAGIC = b"VZCK"
+INDEX_MAGIC = b"VZIX"
+TRAILER = struct.Struct("<QQI4s")  # index offset, index size, crc32, magic
+CRC = container.CRC
+CHUNK_IMAGES = 4096  # images per chunk the writer makes
+MAX_CHUNK_IMAGES = 65536  # ... and a reader accepts
+MAX_CHUNK_HEADER = 2**26  # bytes of one chunk's header (its names: 65,536 x 1,025)
+MAX_INDEX_SIZE = 2**28  # bytes of the index
+MAX_CHUNKS = 2**24
+MAX_COUNT = 2**40  # images in one file
+HEADER_FIELDS = ("model", "latent_size", "quant", "coder", "residual", "model_size", "named")
+CHUNK_FIELDS = ("seq", "first", "count", "payload_size", "residual_size", "names",
+                "inverted")
+
+
+@dataclasses.dataclass(frozen=True)
+class FileHeader:
+    """What every chunk of a version 5 file shares."""
+
+    model_id: bytes
+    latent_size: int
+    level: int | None
+    quant_step: float | None
+    coder: str
+    symbol_dtype: str
+    residual: container.Residual | None  # chunk_sizes unused: each chunk has its own
+    model_size: int  # bytes of the carried model family (0: none)
+    named: bool  # every chunk stores its images' names
+    size: int = 0  # bytes from the start to the first chunk
+
+
+@dataclasses.dataclass(frozen=True)
+class Chunk:
+    """One checked chunk: its images' coded bytes, names and inverted flags."""
+
+    seq: int
+    first: int  # the file-wide index of its first image
+    count: int
+    payload: bytes
+    residual: bytes | None
+    names: tuple[str, ...] | None
+    inverted: bytes | None  # a bitmap as in version 4, or None
+    names_size: int = 0  # bytes the names take in the chunk's header
+
+
+@dataclasses.dataclass(frozen=True)
+class ChunkEntry:
+    """The index's record of one chunk."""
+
+    offset: int
+    size: int
+    count: int
+    first: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Index:
+    count: int
+    chunks: tuple[ChunkEntry, ...]
+    dead: tuple[tuple[int, int], ...]  # (offset, size) of earlier indexes and trailers
+    offset: int  # where the index starts
+    end: int  # where its trailer ends: the file's committed length
+
+
+# --- the file header -----------------------------------------------------------------------
+def pack_header(header: FileHeader, model: bytes = b"") -> bytes:
+    if len(model) != header.model_size:
+        raise ValueError("the carried model does not match the header")
+    if (header.level is None) == (header.quant_step is None):
+        raise ValueError("a header has either a quality level or a quantization step")
+    residual = None
+    if header.residual is not None:
+        r = header.residual
+        residual = [r.layout, r.model_id[:MODEL_ID_BYTES], r.max_error]
+    fields = [header.model_id[:MODEL_ID_BYTES], header.latent_size,
+              header.level if header.level is not None else float(header.quant_step),
+              container.CODER_IDS[(header.coder, header.symbol_dtype)], residual,
+              header.model_size, header.named]
+    raw = msgpack.packb(fields, use_bin_type=True)
+    body = container.MAGIC + bytes([VERSION]) + container._leb128(len(raw)) + raw + model
+    return body + CRC.pack(zlib.crc32(body))
+
+
+def read_file_header(f) -> tuple[FileHeader, bytes]:
+    """The header of a version 5 file (``f`` positioned at its start) and the carried
+    model family's bytes (b"" when none), checked by their CRC-32."""
+    prefix = f.read(container.MAX_PREFIX)
+    version, header_size, prefix_size = container.read_prefix(prefix)
+    if version != VERSION:
+        raise ValueError("not a version 5 file")
+    f.seek(prefix_size)
+    raw = _read_exact(f, header_size, "header")
+    fields = container._unpackb(raw)
+    if not isinstance(fields, list) or len(fields) != len(HEADER_FIELDS):
+        raise CorruptHeaderError(f"header is not a msgpack array of {len(HEADER_FIELDS)} "
+                                 "fields")
+    model_id, latent_size, quant, coder, residual, model_size, named = fields
+    if not isinstance(model_id, bytes) or len(model_id) != MODEL_ID_BYTES:
+        raise CorruptHeaderError(f"header field 'model' must be {MODEL_ID_BYTES} bytes")
+    if not _is_int(latent_size) or not 1 <= latent_size <= container.MAX_LATENT_SIZE:
+        raise HeaderTooLargeError(f"latent size {latent_size} is outside "
+                                  f"1..{container.MAX_LATENT_SIZE}")
+    level = step = None
+    if _is_int(quant):
+        if not 1 <= quant <= container.MAX_LEVEL:
+            raise CorruptHeaderError(f"quality level {quant} is outside "
+                                     f"1..{container.MAX_LEVEL}")
+        level = quant
+    elif isinstance(quant, float) and 0.0 < quant < float("inf"):
+        step = quant
+    else:
+        raise CorruptHeaderError("header field 'quant' must be a level or a positive step")
+    if type(coder) is not int or coder not in CODERS:
+        raise CorruptHeaderError("header field 'coder' must be 0, 1, 2 or 3")
+    coder_name, dtype = CODERS[coder]
+    if coder_name == "range" and level is None:
+        raise CorruptHeaderError("a range-coded payload needs a quality level (for its prior)")
+    layer = None
+    if residual is not None:
+        if not isinstance(residual, list) or not residual or not _is_int(residual[0]):
+            raise CorruptHeaderError("header field 'residual' must be nil or start with a "
+                                     "layout number")
+        if residual[0] in container.RESIDUAL_LAYOUTS and len(residual) != 3:
+            raise CorruptHeaderError("header field 'residual' must have 3 entries")
+        # as version 3's without chunk sizes (each chunk has its own); the layout is
+        # checked first, so a later layout may change the rest
+        layer = container._parse_residual(residual[:3] + [[]], 0, level)
+    if not _is_int(model_size) or model_size > container.MAX_EMBEDDED_MODEL:
+        raise CorruptHeaderError("the embedded model's size must be "
+                                 f"0..{container.MAX_EMBEDDED_MODEL}")
+    if not isinstance(named, bool):
+        raise CorruptHeaderError("header field 'named' must be true or false")
+    model = _read_exact(f, model_size, "carried model")
+    stored = _read_exact(f, CRC.size, "header")
+    if zlib.crc32(prefix[:prefix_size] + raw + model) != CRC.unpack(stored)[0]:
+        raise ChecksumError("header checksum mismatch: the file is corrupted")
+    size = prefix_size + header_size + model_size + CRC.size
+    return FileHeader(model_id, latent_size, level, step, coder_name, dtype, layer,
+                      model_size, named, size), model
+
+
+# --- chunks ----------------------------------------------------------------------------------
+def pack_chunk(header: FileHeader, chunk: Chunk) -> bytes:
+    if (chunk.names is not None) != header.named:
+        raise ValueError("names are stored for every chunk of a file or for none")
+    if (chunk.residual is not None) != (header.residual is not None):
+        raise ValueError("the residual layer does not match the header")
+    if not 1 <= chunk.count <= MAX_CHUNK_IMAGES:
+        raise ValueError("a chunk holds 1..65536 images")
+    names = None
+    if chunk.names is not None:
+        if len(chunk.names) != chunk.count:
+            raise ValueError("one name per image")
+        names = container._pack_names_v2(tuple(chunk.names))
+    inverted = None
+    if chunk.inverted is not None:
+        if len(chunk.inverted) != -(-chunk.count // 8):
+            raise ValueError("the inverted-images bitmap does not match the count")
+        inverted = (True if chunk.inverted == container._all_inverted(chunk.count)
+                    else chunk.inverted)
+    residual = chunk.residual or b""
+    fields = [chunk.seq, chunk.first, chunk.count, len(chunk.payload), len(residual), names,
+              inverted]
+    raw = msgpack.packb(fields, use_bin_type=True)
+    body = CHUNK_MAGIC + container._leb128(len(raw)) + raw + chunk.payload + residual
+    return body + CRC.pack(zlib.crc32(body))
+
+
+def parse_chunk(data: bytes, header: FileHeader) -> Chunk:
+    """One chunk's bytes (exactly), checked: magic, header, sizes, CRC-32."""
+    if data[:4] != CHUNK_MAGIC:
+        raise CorruptHeaderError("a chunk does not start with its magic bytes")
+    size, pos = _leb128_at(data, 4)
+    if size > MAX_CHUNK_HEADER:
+        raise HeaderTooLargeError(f"chunk header length {size} exceeds the "
+                                  f"{MAX_CHUNK_HEADER} cap")
+    if len(data) < pos + size + CRC.size:
+        raise TruncatedError("a chunk ends inside its header")
+    fields = container._unpackb(data[pos : pos + size])
+    if not isinstance(fields, list) or len(fields) != len(CHUNK_FIELDS):
+        raise CorruptHeaderError(f"chunk header is not an array of {len(CHUNK_FIELDS)} fields")
+    seq, first, count, payload_size, residual_size, names, inverted = fields
+    for key, value in zip(CHUNK_FIELDS, fields[:5]):
+        if not _is_int(value):
+            raise CorruptHeaderError(f"chunk field {key!r} must be a non-negative integer")
+    if not 1 <= count <= MAX_CHUNK_IMAGES:
+        raise HeaderTooLargeError(f"chunk image count {count} is outside "
+                                  f"1..{MAX_CHUNK_IMAGES}")
+    if residual_size and count > container.RESIDUAL_CHUNK:
+        raise HeaderTooLargeError(f"chunk {seq} has {count} images; a chunk with a residual "
+                                  f"layer holds at most {container.RESIDUAL_CHUNK}")
+    start = pos + size
+    total = start + payload_size + residual_size + CRC.size
+    if len(data) != total:
+        raise (TruncatedError if len(data) < total else TrailingBytesError)(
+            f"chunk {seq} is {len(data)} bytes, its header implies {total}")
+    (stored,) = CRC.unpack_from(data, total - CRC.size)
+    if zlib.crc32(memoryview(data)[: total - CRC.size]) != stored:
+        raise ChecksumError(f"chunk {seq} (images {first}..{first + count - 1}) is corrupted "
+                            "(checksum mismatch)")
+    if (residual_size > 0) != (header.residual is not None) or (
+            header.residual is not None and residual_size % 4):
+        raise CorruptHeaderError(f"chunk {seq}'s residual bytes do not match the header")
+    if (names is not None) != header.named:
+        raise CorruptHeaderError(f"chunk {seq} {'lacks' if header.named else 'has'} names")
+    names_size = 0
+    if names is not None:
+        names_size = len(msgpack.packb(names, use_bin_type=True))
+        names = container._unpack_names_v2(names, count)
+    if inverted is True:
+        inverted = container._all_inverted(count)
+    elif inverted is not None:
+        if not isinstance(inverted, bytes) or len(inverted) != -(-count // 8):
+            raise CorruptHeaderError(f"chunk {seq}'s inverted-images bitmap must be "
+                                     f"{-(-count // 8)} bytes")
+        if count % 8 and inverted[-1] >> (count % 8):
+            raise CorruptHeaderError(f"chunk {seq}'s inverted-images bitmap has bits past "
+                                     "its last image")
+    payload = bytes(data[start : start + payload_size])
+    residual = (bytes(data[start + payload_size : total - CRC.size])
+                if header.residual is not None else None)
+    return Chunk(seq, first, count, payload, residual, names, inverted, names_size)
+
+
+# --- the index and the trailer ---------------------------------------------------------------
+def pack_index(index_offset: int, count: int, chunks, dead) -> bytes:
+    """The index (at ``index_offset``) and trailer, ending the file."""
+    raw = msgpack.packb([count, [[c.offset, c.size, c.count] for c in chunks],
+                         [list(d) for d in dead]], use_bin_type=True)
+    sizes = struct.pack("<QQ", index_offset, len(raw))
+    return raw + sizes + CRC.pack(zlib.crc32(raw + sizes)) + INDEX_MAGIC
+
+
+def _trailer_at(f, end: int, data_start: int) -> tuple[int, int, int] | None:
+    """(index offset, index size, crc) if a well-formed trailer ends at ``end``."""
+    if end - TRAILER.size < data_start:
+        return None
+    f.seek(end - TRAILER.size)
+    raw = f.read(TRAILER.size)
+    if len(raw) < TRAILER.size:
+        return None
+    offset, size, crc, magic = TRAILER.unpack(raw)
+    if magic != INDEX_MAGIC or size > MAX_INDEX_SIZE or offset < data_start \
+            or offset + size + TRAILER.size != end:
+        return None
+    return offset, size, crc
+
+
+def read_index(f, header: FileHeader, file_size: int, recover: bool = False) -> Index:
+    """The index of a version 5 file whose last byte is at ``file_size``. With ``recover``,
+    a file that does not end in a well-formed trailer (an append that did not finish) is
+    read up to its last complete index, found by scanning back; a well-formed trailer
+    whose index is damaged is an error either way (salvage scans for the chunks)."""
+    if not recover or _trailer_at(f, file_size, header.size) is not None:
+        return _index_ending_at(f, header, file_size)
+    for end in _trailer_candidates(f, header.size, file_size):
+        try:
+            return _index_ending_at(f, header, end)
+        except (TruncatedError, CorruptHeaderError, ChecksumError, HeaderTooLargeError):
+            continue
+    return _index_ending_at(f, header, file_size)  # none: the error of the file's end
+
+
+def _trailer_candidates(f, data_start: int, file_size: int):
+    """Ends of the file's possible trailers before its end, the last first: where
+    INDEX_MAGIC ends."""
+    block, hi = 1 << 20, file_size
+    while hi - len(INDEX_MAGIC) >= data_start:
+        lo = max(data_start, hi - block)
+        f.seek(lo)
+        data = f.read(hi - lo)
+        at = len(data)
+        while (at := data.rfind(INDEX_MAGIC, 0, at)) >= 0:
+            if lo + at + len(INDEX_MAGIC) != file_size:
+                yield lo + at + len(INDEX_MAGIC)
+        if lo == data_start:
+            break
+        hi = lo + len(INDEX_MAGIC) - 1  # a magic across the boundary is found next
+
+
+def _index_ending_at(f, header: FileHeader, end: int) -> Index:
+    found = _trailer_at(f, end, header.size)
+    if found is None:
+        raise TruncatedError("the file does not end with an index (truncated, or an append "
+                             "that did not finish: vaecodec test says more)")
+    offset, size, crc = found
+    f.seek(offset)
+    raw = _read_exact(f, size, "index")
+    if zlib.crc32(raw + struct.pack("<QQ", offset, size)) != crc:
+        raise ChecksumError("index checksum mismatch: the file's index is corrupted "
+                            "(decompress --salvage recovers the intact chunks)")
+    fields = container._unpackb(raw)
+    if not (isinstance(fields, list) and len(fields) == 3 and _is_int(fields[0])
+            and isinstance(fields[1], list) and isinstance(fields[2], list)):
+        raise CorruptHeaderError("the index is not an array of a count and two lists")
+    count, chunk_rows, dead_rows = fields
+    if len(chunk_rows) > MAX_CHUNKS:
+        raise HeaderTooLargeError(f"the index lists more than {MAX_CHUNKS} chunks")
+    regions, chunks, first = [], [], 0
+    for row in chunk_rows:
+        if not (isinstance(row, list) and len(row) == 3 and all(_is_int(v) for v in row)
+                and 1 <= row[2] <= MAX_CHUNK_IMAGES):
+            raise CorruptHeaderError("an index entry is not [offset, size, count]")
+        chunks.append(ChunkEntry(row[0], row[1], row[2], first))
+        regions.append((row[0], row[1]))
+        first += row[2]
+    if len(dead_rows) > MAX_CHUNKS:
+        raise HeaderTooLargeError(f"the index lists more than {MAX_CHUNKS} dead regions")
+    for row in dead_rows:
+        if not (isinstance(row, list) and len(row) == 2 and all(_is_int(v) for v in row)):
+            raise CorruptHeaderError("a dead region of the index is not [offset, size]")
+        regions.append((row[0], row[1]))
+    if first != count or not 1 <= count <= MAX_COUNT:
+        raise CorruptHeaderError(f"the index counts {count} images, its chunks {first}")
+    # every byte between the header and the index belongs to exactly one region
+    position = header.size
+    for start, length in sorted(regions):
+        if start != position:
+            raise CorruptHeaderError("the index does not account for the file exactly "
+                                     f"(a gap or overlap at byte {min(start, position)})")
+        position += length
+    if position != offset:
+        raise CorruptHeaderError("the index does not account for the file exactly")
+    return Index(count, tuple(chunks), tuple(tuple(d) for d in dead_rows), offset, end)
+
+
+def read_chunk(f, header: FileHeader, index: Index, n: int) -> Chunk:
+    """Chunk ``n`` of the index, read and checked, and checked against its index entry."""
+    entry = index.chunks[n]
+    f.seek(entry.offset)
+    chunk = parse_chunk(_read_exact(f, entry.size, f"chunk {n}"), header)
+    if (chunk.seq, chunk.first, chunk.count) != (n, entry.first, entry.count):
+        raise CorruptHeaderError(f"chunk {n} is not the one the index lists (it says chunk "
+                                 f"{chunk.seq}, images {chunk.first}..)")
+    return chunk
+
+
+def scan_chunks(f, header: FileHeader, file_size: int):
+    """(offset, size) of every intact chunk, found by scanning the file for chunk magic
+    bytes (for salvage when the index is damaged), in file order."""
+    position = header.size
+    block = 1 << 22
+    while position < file_size:
+        f.seek(position)
+        data = f.read(min(block, file_size - position))
+        at = data.find(CHUNK_MAGIC)
+        if at < 0:
+            position += max(1, len(data) - len(CHUNK_MAGIC) + 1)
+            continue
+        start = position + at
+        size = _chunk_size_at(f, start, file_size, header)
+        if size is None:
+            position = start + 1
+            continue
+        yield start, size
+        position = start + size
+
+
+def _chunk_size_at(f, start: int, file_size: int, header: FileHeader) -> int | None:
+    f.seek(start)
+    head = f.read(4 + 5 + 64)
+    try:
+        size, pos = _leb128_at(head, 4)
+        if size > MAX_CHUNK_HEADER:
+            return None
+        f.seek(start)
+        prefix = f.read(pos + size)
+        fields = container._unpackb(prefix[pos:])
+        if not isinstance(fields, list) or len(fields) != len(CHUNK_FIELDS) \
+                or not all(_is_int(v) for v in fields[:5]):
+            return None
+    except (TruncatedError, CorruptHeaderError, HeaderTooLargeError):
+        return None
+    total = pos + size + fields[3] + fields[4] + CRC.size
+    if start + total > file_size:
+        return None
+    f.seek(start)
+    data = f.read(total)
+    if zlib.crc32(memoryview(data)[:-CRC.size]) != CRC.unpack_from(data, total - CRC.size)[0]:
+        return None
+    return total
+
+
+# --- helpers ---------------------------------------------------------------------------------
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _read_exact(f, size: int, what: str) -> bytes:
+    data = f.read(size)
+    if len(data) < size:
+        raise TruncatedError(f"file is truncated: it ends inside the {what}")
+    return data
+
+
+def _leb128_at(data: bytes, pos: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    for i in range(pos, pos + 5):
+        if i >= len(data):
+            raise TruncatedError("a chunk ends inside its header length")
+        byte = data[i]
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, i + 1
+    raise HeaderTooLargeError("a chunk header length field is longer than 5 bytes")
