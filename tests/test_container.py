@@ -433,3 +433,13 @@ def test_version_4_records_which_images_are_inverted():
 def test_version_4_inverted_bitmap_is_checked(bitmap, error, message):
     with pytest.raises(error, match=message):
         container.unpack(v4_file(0, b"", inverted=bitmap, count=9))
+
+
+@pytest.mark.parametrize("step", [1e-300, 5e-4, 100.5, 1e300])
+def test_a_step_no_encoder_writes_is_refused_before_decoding(step):
+    """The fuzzer's find: a header's step far outside what encode accepts (1e-3..100)
+    made the exact decoder overflow; now it is a corrupt header, in every version."""
+    with pytest.raises(CorruptHeaderError, match="quantization step"):
+        vaecodec.decode(build_v2({"quant": step}))
+    with pytest.raises(CorruptHeaderError, match="quantization step"):
+        vaecodec.decode(build({"quant_step": step}))

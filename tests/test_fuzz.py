@@ -33,6 +33,70 @@ VALID_FILES = [
 ]
 
 
+def chunked_file(**options) -> bytes:
+    """A version 5 file of IMAGES in 2 chunks (and the byte ranges its CRC-32s cover)."""
+    import io
+
+    out = io.BytesIO()
+    with vaecodec.open(out, "w", chunk_images=2, **options) as archive:
+        archive.write(IMAGES, NAMES if not options else None)
+    return out.getvalue()
+
+
+CHUNKED_FILES = [chunked_file(), chunked_file(lossless=True), chunked_file(quant_step=0.3)]
+VALID_FILES += CHUNKED_FILES
+
+
+def crc_regions(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each checksummed part of a version 5 file: its CRC-32 is the last 4
+    bytes of each range but the index's, which sits 4 bytes before the end."""
+    import io
+
+    from vaecodec.format import chunked
+
+    f = io.BytesIO(data)
+    header, _ = chunked.read_file_header(f)
+    index = chunked.read_index(f, header, len(data))
+    return ([(0, header.size)] + [(c.offset, c.offset + c.size) for c in index.chunks]
+            + [(index.offset, len(data) - 4)])
+
+
+def fix_crcs(data: bytearray, regions) -> bytes:
+    for start, end in regions[:-1]:
+        data[end - 4 : end] = struct.pack("<I", zlib.crc32(data[start : end - 4]))
+    start, end = regions[-1]  # the index: its bytes and the trailer's two sizes
+    data[end - 4 : end] = b"VZIX"
+    data[end - 8 : end - 4] = struct.pack("<I", zlib.crc32(data[start : end - 8]))
+    return bytes(data)
+
+
+@given(st.integers(0, len(CHUNKED_FILES) - 1),
+       st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1,
+                max_size=6))
+def test_mutated_chunked_file_with_valid_checksums(which, edits):
+    """Edits anywhere in a version 5 file, every CRC-32 recomputed so that they reach the
+    headers, the index and the payloads: a decode, or the library's own error, also from
+    the random-access reader and salvage."""
+    original = CHUNKED_FILES[which]
+    regions = crc_regions(original)
+    data = bytearray(original)
+    for position, value in edits:
+        data[position % len(data)] = value
+    data = fix_crcs(data, regions)
+    decode_or_own_error(data)
+    try:
+        with vaecodec.open(data) as archive:
+            archive[len(archive) - 1]
+            archive.names
+    except (VaezError, IndexError):
+        pass
+    try:
+        with vaecodec.archive.ArchiveReader(data, salvage=True) as archive:
+            archive.verify()
+    except VaezError:
+        pass
+
+
 def decode_or_own_error(data: bytes) -> None:
     try:
         out = vaecodec.decode(data)

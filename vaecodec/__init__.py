@@ -3,6 +3,8 @@
     import vaecodec
     data = vaecodec.encode(images)     # uint8 (N, 28, 28) -> bytes of a .vaez file
     images2 = vaecodec.decode(data)    # bytes -> uint8 (N, 28, 28)
+    with vaecodec.open("digits.vaez") as archive:   # random access: archive[i], names, ...
+        image = archive[5]
 
 Importing vaecodec is cheap: numpy, Pillow and zstd load when a function is first used.
 """
@@ -51,6 +53,7 @@ __all__ = [
     "compress",
     "decompress",
     "read_info",
+    "open",
     "latents",
     "sample",
     "list_models",
@@ -101,6 +104,7 @@ _LAZY = {
     "compress": ("files", "compress"),
     "decompress": ("files", "decompress"),
     "read_info": ("files", "read_info"),
+    "open": ("archive", "open"),
     "latents": ("codec", "latents"),
     "sample": ("codec", "sample"),
     "Zoo": ("zoo", "Zoo"),

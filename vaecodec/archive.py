@@ -471,7 +471,8 @@ class ArchiveWriter:
 
     @property
     def count(self) -> int:
-        """Images written so far (coded or pending)."""
+        """Images in the archive so far (coded or pending; an archive appended to: with
+        those it held)."""
         if self._encoder is None:
             return 0
         return self._encoder.count + self._encoder.pending_count

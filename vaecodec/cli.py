@@ -29,6 +29,11 @@ def _report_errors(func):
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
+        except BrokenPipeError:  # `vaecodec ls ... | head`: the reader has gone; so do we
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
         except VaezError as e:
             raise click.ClickException(str(e)) from None
         except MemoryError:
@@ -144,14 +149,18 @@ def _plural(count: int, noun: str) -> str:
 @click.option("--skip-invalid", is_flag=True,
               help="Skip files that cannot be decoded (with a warning) instead of failing.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+@click.option("-a", "--append", is_flag=True,
+              help="Add the images to the archive OUTPUT (format version 5), with its own "
+                   "model and level; their names must be new to it. On any error, or if "
+                   "interrupted, the archive stays as it was.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors and warnings.")
 @_threads_option
 @click.option("--json", "as_json", is_flag=True,
               help="Print a summary as JSON (output, images, bytes, skipped files).")
 @_report_errors
 def compress(sources, output, quality, quant_step, model, coder, lossless, max_error,
-             embed_model, polarity, strict, resize, skip_invalid, force, quiet, threads,
-             as_json):
+             embed_model, polarity, strict, resize, skip_invalid, force, append, quiet,
+             threads, as_json):
     """Compress image files and folders (recursively) into OUTPUT (.vaez; - for standard
     output).
 
@@ -182,7 +191,7 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
             sources, output, quality=quality, quant_step=quant_step, model=model, coder=coder,
             lossless=lossless, max_error=max_error, resize=resize, skip_invalid=skip_invalid,
             force=force, progress=progress, embed_model=embed_model, strict=strict,
-            polarity=polarity,
+            polarity=polarity, append=append,
         )
     for warning in caught:
         if issubclass(warning.category, VaezWarning):
@@ -204,6 +213,9 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
                                "quality": None if report is None else {
                                    **dataclasses.asdict(report), "poor": report.poor}},
                               indent=2), err=to_stdout)
+    elif not quiet and append:
+        click.echo(f"appended {_plural(result.count, 'image')} to {shown} (now "
+                   f"{result.size} bytes)")
     elif not quiet:
         click.echo(f"compressed {_plural(result.count, 'image')} into {shown} "
                    f"({result.size} bytes, {result.size / result.count:.1f} bytes/image)",
@@ -212,9 +224,13 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
 
 @main.command()
 @click.argument("archive", type=click.Path())
+@click.argument("members", nargs=-1, metavar="[NAME]...")
 @click.option("-o", "--output", "output_dir", type=click.Path(), default=None,
               help="Folder to write the PNGs into (default: the archive's name without "
                    ".vaez, beside it).")
+@click.option("--salvage", is_flag=True,
+              help="Restore every image of the chunks that are intact, and say which images "
+                   "are lost, instead of failing on a damaged archive.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite existing files.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @_threads_option
@@ -225,22 +241,105 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
 @click.option("--json", "as_json", is_flag=True,
               help="Print a summary as JSON (output folder, images, files written).")
 @_report_errors
-def decompress(archive, output_dir, force, quiet, threads, max_images, as_json):
+def decompress(archive, members, output_dir, salvage, force, quiet, threads, max_images,
+               as_json):
     """Decode ARCHIVE (.vaez; - for standard input, with -o) into PNG files, restoring their
-    relative names."""
+    relative names; only the images NAME... when given (as `vaecodec ls` lists them)."""
     from . import files
 
     if archive == "-":
         archive = sys.stdin.buffer.read()
     with _progress(quiet or as_json) as progress, _thread_limit(threads):
         result = files.decompress(archive, output_dir, force=force, progress=progress,
-                                  max_images=max_images)
+                                  max_images=max_images, members=members or None,
+                                  salvage=salvage)
+    for damage in result.lost:
+        where = (f"images {damage.first}..{damage.first + damage.count - 1}"
+                 if damage.count else "some images")
+        click.echo(f"Warning: lost {where}: {damage.message}", err=True)
+    if result.trailing:
+        click.echo(f"Warning: {result.trailing} bytes after the archive's end were ignored "
+                   "(an append that did not finish; the next append removes them)", err=True)
     if as_json:
         click.echo(json.dumps({"output_dir": str(result.output_dir), "images": len(result.paths),
-                               "files": [str(p) for p in result.paths]}, indent=2))
+                               "files": [str(p) for p in result.paths],
+                               "lost": [dataclasses.asdict(d) for d in result.lost]},
+                              indent=2))
     elif not quiet:
+        lost = sum(d.count or 0 for d in result.lost)
         click.echo(f"decompressed {_plural(len(result.paths), 'image')} into "
-                   f"{result.output_dir}")
+                   f"{result.output_dir}" + (f" ({lost} lost)" if result.lost else ""))
+    if result.lost:
+        sys.exit(1)
+
+
+@main.command(name="ls")
+@click.argument("archive", type=click.Path())
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the archive's count and names as JSON.")
+@_report_errors
+def list_names(archive, as_json):
+    """List the images of ARCHIVE by name, in order (numbered 00000.png, ... when it stores
+    no names, as decompress writes them)."""
+    from . import archive as archive_io
+
+    with archive_io.open(archive) as reader:
+        names = reader.names
+        count = len(reader)
+        if as_json:
+            click.echo(json.dumps({"archive": str(archive), "images": count,
+                                   "names": None if names is None else list(names)}, indent=2))
+            return
+        if names is None:
+            width = max(5, len(str(count - 1)))
+            for i in range(count):
+                click.echo(f"{i:0{width}d}.png")
+        else:
+            for name in names:
+                click.echo(name)
+
+
+@main.command(name="test")
+@click.argument("archives", nargs=-1, required=True, type=click.Path())
+@click.option("--quiet", is_flag=True, help="Print nothing but problems.")
+@_threads_option
+@_report_errors
+def test_archives(archives, quiet, threads):
+    """Check that every chunk of each ARCHIVE decodes, writing nothing. Exit status 0 when
+    all are intact, 1 when any is damaged (each damaged chunk is named)."""
+    from . import archive as archive_io
+    from .errors import FormatError
+
+    damaged = False
+    with _progress(quiet) as progress, _thread_limit(threads):
+        for path in archives:
+            try:
+                reader = archive_io.ArchiveReader(path, salvage=True)
+            except FormatError as e:
+                click.echo(f"Error: {e}", err=True)
+                damaged = True
+                continue
+            with reader:
+                report = reader.verify(lambda done, total: progress("testing", done, total))
+            if reader.index_error:
+                click.echo(f"{path}: damaged index ({reader.index_error}); chunks found by "
+                           "scanning", err=True)
+            for d in report.damaged:
+                where = (f"images {d.first}..{d.first + d.count - 1}" if d.count
+                         else "unknown images")
+                click.echo(f"{path}: damaged: {where}: {d.message}", err=True)
+            if report.trailing:
+                click.echo(f"Warning: {path}: {report.trailing} bytes after the archive's end "
+                           "(an append that did not finish; the next append removes them)",
+                           err=True)
+            if report.ok and not reader.index_error:
+                if not quiet:
+                    click.echo(f"{path}: OK ({_plural(report.images, 'image')} in "
+                               f"{_plural(report.chunks, 'chunk')})")
+            else:
+                damaged = True
+    if damaged:
+        sys.exit(1)
 
 
 @main.command()

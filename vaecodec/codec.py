@@ -630,6 +630,9 @@ def settings_for(header: container.Header, zoo: Zoo | None = None) -> Settings:
     if header.residual is not None:  # both models are known before anything is decoded
         pixel_model = zoo.find(header.residual.model_id, PIXEL_MODEL)
     level, step = None, header.quant_step
+    if step is not None and not quantize.MIN_STEP <= step <= quantize.MAX_STEP:
+        raise CorruptHeaderError(f"the file's quantization step {step!r} is outside "
+                                 f"{quantize.MIN_STEP}..{quantize.MAX_STEP}")
     if header.level is not None:
         family = zoo.family_of(model.model_id)
         family = None if family is None else family.name

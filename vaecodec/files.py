@@ -134,6 +134,7 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
                                           settings, force=force, embed_model=embed_model,
                                           polarity=polarity, named=True, strict=strict)
     skipped: list[str] = []
+    before = writer.count  # an archive appended to: the images it holds
     with writer:  # on any error: no new file, an archive appended to as it was
         files = image_files.collect(sources)
         if progress is not None:  # files coded (or skipped) of all
@@ -146,7 +147,7 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
                 writer.write(pixels, names)
         if not writer.count:
             raise EmptySelectionError("no readable image among the selected files")
-        count = writer.count
+        count = writer.count - before
         quality_report = writer.close()
     if to_stream:
         return CompressResult(None, count, writer._stream.written, skipped, quality_report)

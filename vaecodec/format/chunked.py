@@ -209,7 +209,13 @@ def pack_chunk(header: FileHeader, chunk: Chunk) -> bytes:
 
 
 def parse_chunk(data: bytes, header: FileHeader) -> Chunk:
-    """One chunk's bytes (exactly), checked: magic, header, sizes, CRC-32."""
+    """One chunk's bytes (exactly, as the index delimits them), checked: CRC-32 first, then
+    magic, header and sizes."""
+    if len(data) < len(CHUNK_MAGIC) + 1 + CRC.size:
+        raise TruncatedError("a chunk is shorter than its fixed fields")
+    (stored,) = CRC.unpack_from(data, len(data) - CRC.size)
+    if zlib.crc32(memoryview(data)[: len(data) - CRC.size]) != stored:
+        raise ChecksumError("checksum mismatch")
     if data[:4] != CHUNK_MAGIC:
         raise CorruptHeaderError("a chunk does not start with its magic bytes")
     size, pos = _leb128_at(data, 4)
@@ -236,10 +242,6 @@ def parse_chunk(data: bytes, header: FileHeader) -> Chunk:
     if len(data) != total:
         raise (TruncatedError if len(data) < total else TrailingBytesError)(
             f"chunk {seq} is {len(data)} bytes, its header implies {total}")
-    (stored,) = CRC.unpack_from(data, total - CRC.size)
-    if zlib.crc32(memoryview(data)[: total - CRC.size]) != stored:
-        raise ChecksumError(f"chunk {seq} (images {first}..{first + count - 1}) is corrupted "
-                            "(checksum mismatch)")
     if (residual_size > 0) != (header.residual is not None) or (
             header.residual is not None and residual_size % 4):
         raise CorruptHeaderError(f"chunk {seq}'s residual bytes do not match the header")
@@ -370,7 +372,11 @@ def read_chunk(f, header: FileHeader, index: Index, n: int) -> Chunk:
     """Chunk ``n`` of the index, read and checked, and checked against its index entry."""
     entry = index.chunks[n]
     f.seek(entry.offset)
-    chunk = parse_chunk(_read_exact(f, entry.size, f"chunk {n}"), header)
+    try:
+        chunk = parse_chunk(_read_exact(f, entry.size, f"chunk {n}"), header)
+    except ChecksumError:
+        raise ChecksumError(f"chunk {n} (images {entry.first}..{entry.first + entry.count - 1})"
+                            " is corrupted (checksum mismatch)") from None
     if (chunk.seq, chunk.first, chunk.count) != (n, entry.first, entry.count):
         raise CorruptHeaderError(f"chunk {n} is not the one the index lists (it says chunk "
                                  f"{chunk.seq}, images {chunk.first}..)")
