@@ -31,6 +31,7 @@ with atheris.instrument_imports(include=["vaecodec"]):
     import vaecodec.core.entropy
     import vaecodec.core.residual
     import vaecodec.files
+    import vaecodec.format.chunked
     import vaecodec.format.container
     import vaecodec.zoo.store  # noqa: F401
 
