@@ -351,10 +351,10 @@ class ArchiveWriter:
     def __init__(self, target, settings: codec.Settings, *, force: bool = False,
                  embed_model: bool = False, polarity: str = "auto",
                  named: bool | None = None, chunk_images: int = chunked.CHUNK_IMAGES,
-                 strict: bool = False):
+                 strict: bool = False, check_names: bool = True):
         self.settings, self.strict = settings, strict
         self._options = dict(embed_model=embed_model, polarity=polarity,
-                             chunk_images=chunk_images)
+                             chunk_images=chunk_images, check_names=check_names)
         self._named = named
         self._encoder: codec.StreamEncoder | None = None
         self._append_state = None

@@ -464,12 +464,15 @@ class StreamEncoder:
     ``chunk_images`` images at a time: memory for one chunk, whatever the count.
 
     ``named``: whether images carry names (then every ``write`` gives one per image).
+    ``check_names``: refuse a name given twice (keeping 8 bytes per name); False when
+    the caller knows they are distinct (compress of files).
     ``append``: an ``ArchiveDecoder`` of the file ``out`` holds, positioned at its end, to
     add chunks to (its settings, names and polarity rule are kept)."""
 
     def __init__(self, out, settings: Settings, *, embed_model: bool = False,
                  polarity: str = "auto", named: bool = False,
-                 chunk_images: int = chunked.CHUNK_IMAGES, append: "ArchiveDecoder | None" = None):
+                 chunk_images: int = chunked.CHUNK_IMAGES, append: "ArchiveDecoder | None" = None,
+                 check_names: bool = True):
         if not isinstance(embed_model, bool):
             raise ArgumentTypeError(f"embed_model must be True or False, not {embed_model!r}")
         if polarity not in POLARITIES:
@@ -507,6 +510,7 @@ class StreamEncoder:
                           else set())
             out.seek(self.offset)  # reading the names moved it
         self.named = self.header.named
+        self.check_names = check_names or append is not None
 
     def write(self, images, names=None) -> None:
         """Add images (as ``encode`` takes them) and their names; full chunks are coded and
@@ -516,10 +520,12 @@ class StreamEncoder:
             raise SettingsError("this archive stores a name per image: give names")
         if not self.named and names is not None:
             raise SettingsError("this archive stores no names (it was started without them)")
-        if names is not None:
+        if names is not None and not self.check_names:
+            names = (_names(names, len(unit)), None)
+        elif names is not None:
             names = _names(names, len(unit))
             keys = [_name_key(n) for n in names]
-            pending = {k for _, _, batch in self.pending for k in batch[1]}
+            pending = {k for _, _, batch in self.pending if batch for k in batch[1]}
             if any(k in self.names or k in pending for k in keys):
                 clash = next(n for n, k in zip(names, keys) if k in self.names or k in pending)
                 raise DuplicateNameError(f"the archive already holds an image named {clash!r}")
@@ -544,7 +550,8 @@ class StreamEncoder:
             if n == len(unit):
                 self.pending.pop(0)
             else:
-                rest = None if batch is None else (batch[0][n:], batch[1][n:])
+                rest = None if batch is None else (
+                    batch[0][n:], None if batch[1] is None else batch[1][n:])
                 self.pending[0] = (unit[n:], None if exact is None else exact[n:], rest)
             taken += n
         self.pending_count -= rows
@@ -572,7 +579,7 @@ class StreamEncoder:
         data = chunked.pack_chunk(self.header, chunk)
         self.out.write(data)
         self.entries.append(chunked.ChunkEntry(self.offset, len(data), rows, self.count))
-        if names is not None:
+        if names is not None and self.check_names:
             self.names.update(_name_key(n) for n in names)
         self.offset += len(data)
         self.count += rows

@@ -132,16 +132,20 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
             check_output_file(output, force)  # before reading anything
         writer = archive_io.ArchiveWriter(_Counting(output) if to_stream else output,
                                           settings, force=force, embed_model=embed_model,
-                                          polarity=polarity, named=True, strict=strict)
+                                          polarity=polarity, named=True, strict=strict,
+                                          check_names=False)  # iter_files checks them
     skipped: list[str] = []
     before = writer.count  # an archive appended to: the images it holds
     with writer:  # on any error: no new file, an archive appended to as it was
-        files = image_files.collect(sources)
+        total = image_files.count_files(sources)  # a walk: for the progress and workers
         if progress is not None:  # files coded (or skipped) of all
             writer.on_progress(lambda coded: progress("compressing", coded + len(skipped),
-                                                      len(files)))
+                                                      total))
+        # names are unique within one source (the writer need not keep them) and checked
+        # across several as they come (iter_files)
         for pixels, names, part_skipped in image_files.iter_images(
-                files, writer.settings.image_shape, resize, skip_invalid):
+                image_files.iter_files(sources), writer.settings.image_shape, resize,
+                skip_invalid, total=total):
             skipped.extend(part_skipped)
             if names:
                 writer.write(pixels, names)

@@ -7,6 +7,7 @@ about models or the container: the size to read images at is the caller's (its m
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import os
 import stat
@@ -57,56 +58,104 @@ def _walk_error(error: OSError):
 
 
 def collect(sources: Iterable[str | os.PathLike]) -> list[tuple[str, str]]:
-    """(path, stored name) for every image under ``sources``, sorted by name.
+    """(path, stored name) for every image under ``sources`` (``iter_files``), as a list."""
+    return list(iter_files(sources))
+
+
+def iter_files(sources: Iterable[str | os.PathLike]):
+    """(path, stored name) for every image under ``sources``, source by source, each folder
+    in sorted order (its files and subfolders by name), so that memory holds one folder's
+    listing at a time, not every name.
 
     A folder is searched recursively and its images are named relative to it; a file is
     named by its base name. Hidden files and folders and other extensions are skipped
-    (a file given by name must have an image extension).
+    (a file given by name must have an image extension). Two images stored under the same
+    name (from two sources), or written as the same PNG (``7.jpg`` and ``7.png``), are a
+    ``DuplicateNameError`` when the second is reached.
     """
-    selected: dict[str, str] = {}
+    sources = list(sources)
+    for source in sources:  # every source checked before the first image is read
+        root = Path(source)
+        if root.is_file() and not is_image_name(root.name):
+            raise InputError(
+                f"{root} is not an image file (expected {', '.join(sorted(EXTENSIONS))})")
+        if not root.is_dir() and not root.is_file():
+            raise InputError(f"{root} is neither a file nor a folder" if root.exists()
+                             else f"{root} does not exist")
+    several = len(sources) > 1
+    seen: set[bytes] = set()  # several sources: a short digest of each name
+    found = 0
+    for source in sources:
+        root = Path(source)
+        pairs = (_walk(os.fspath(root), "") if root.is_dir()
+                 else iter([(os.fspath(root), root.name)]))
+        for path, name in pairs:
+            if several:
+                key = hashlib.blake2b(name.encode("utf-8", "surrogatepass"),
+                                      digest_size=8).digest()
+                if key in seen:
+                    raise DuplicateNameError(
+                        f"{path} would be stored as {name!r}, as an image of an earlier "
+                        "source is; compress them into separate files")
+                seen.add(key)
+            found += 1
+            yield path, name
+    if not found:
+        shown = ", ".join(str(s) for s in sources)
+        raise EmptySelectionError(
+            f"no image files found in {shown} (looked for {', '.join(sorted(EXTENSIONS))})")
 
-    def add(path: str, name: str) -> None:
-        if name in selected:
-            raise DuplicateNameError(
-                f"{selected[name]} and {path} would both be stored as {name!r}; "
-                "compress them into separate files"
-            )
-        selected[name] = path
 
+def count_files(sources: Iterable[str | os.PathLike]) -> int:
+    """How many images ``iter_files`` yields (a walk of the folders, reading no image)."""
+    total = 0
     for source in sources:
         root = Path(source)
         if root.is_dir():
-            # plain strings: Path objects per file cost more than reading a small PNG
-            top = os.fspath(root)
-            for dirpath, dirnames, filenames in os.walk(top, onerror=_walk_error):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                rel = os.path.relpath(dirpath, top).replace(os.sep, "/")
-                prefix = "" if rel == "." else rel + "/"
-                for filename in filenames:
-                    if is_image_name(filename):
-                        add(os.path.join(dirpath, filename), prefix + filename)
+            for dirpath, dirnames, filenames in os.walk(root, onerror=_walk_error):
+                dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+                total += sum(1 for f in filenames if is_image_name(f))
         elif root.is_file():
-            if not is_image_name(root.name):
-                raise InputError(
-                    f"{root} is not an image file (expected {', '.join(sorted(EXTENSIONS))})"
-                )
-            add(os.fspath(root), root.name)
-        elif root.exists():
-            raise InputError(f"{root} is neither a file nor a folder")
-        else:
-            raise InputError(f"{root} does not exist")
-    if not selected:
-        shown = ", ".join(str(s) for s in sources)
-        raise EmptySelectionError(
-            f"no image files found in {shown} (looked for {', '.join(sorted(EXTENSIONS))})"
-        )
-    try:  # caught now, while the user can still rename a file
-        output_names(sorted(selected))
-    except DuplicateNameError as e:
-        first, second = (selected[name] for name in e.names)
-        raise DuplicateNameError(f"{first} and {second} would both be restored as "
-                                 f"{e.written}; rename one of them") from None
-    return [(selected[name], name) for name in sorted(selected)]
+            total += 1
+    return total
+
+
+def _walk(top: str, prefix: str):
+    """(path, name) of the images under folder ``top`` (names start with ``prefix``),
+    its entries in sorted order, subfolders where they sort (a link to a folder is not
+    followed, as ``os.walk`` does not)."""
+    try:
+        with os.scandir(top) as entries:
+            listing = sorted((e.name, e.is_dir(follow_symlinks=False)) for e in entries
+                             if not e.name.startswith("."))
+    except OSError as e:
+        _walk_error(e)
+    files = [name for name, is_dir in listing if not is_dir and is_image_name(name)]
+    written: dict[str, str] = {}
+    if files:
+        try:  # caught now, while the user can still rename a file
+            for name, out in zip(files, output_names(files)):
+                written[out] = name
+        except DuplicateNameError as e:
+            first, second = (os.path.join(top, name) for name in e.names)
+            raise DuplicateNameError(f"{first} and {second} would both be restored as "
+                                     f"{prefix}{e.written}; rename one of them") from None
+    for name, is_dir in listing:
+        path = os.path.join(top, name)
+        if not is_dir:
+            if is_image_name(name):
+                yield path, prefix + name
+            continue
+        inside = _walk(path, f"{prefix}{name}/")
+        first = next(inside, None)
+        if first is None:
+            continue
+        if name in written:  # a PNG would be written where this folder's images go
+            raise DuplicateNameError(
+                f"{os.path.join(top, written[name])} would be written as a file where "
+                f"{first[0]} needs a folder; rename one of them")
+        yield first
+        yield from inside
 
 
 def _to_gray(image: Image.Image) -> np.ndarray:
@@ -177,7 +226,7 @@ PARALLEL_MIN_FILES = 1000  # below this, starting worker processes costs more th
 
 def _read_chunk(files: list[tuple[str, str]], shape: tuple[int, int], resize: bool = False,
                 skip_invalid: bool = False):
-    """Read one run of files: (images, names, skipped messages)."""
+    """Read one run of files: ((images, names, skipped messages), how many files)."""
     pixels = np.empty((len(files), *shape), dtype=np.uint8)
     names: list[str] = []
     skipped: list[str] = []
@@ -190,7 +239,7 @@ def _read_chunk(files: list[tuple[str, str]], shape: tuple[int, int], resize: bo
             skipped.append(str(e))
         else:
             names.append(name)
-    return pixels[: len(names)], names, skipped
+    return (pixels[: len(names)], names, skipped), len(files)
 
 
 def read_images(
@@ -216,23 +265,31 @@ def read_images(
 
 def iter_images(files, shape, resize: bool = False, skip_invalid: bool = False,
                 progress: Callable[[int, int], None] | None = None,
-                workers: int | None = None):
+                workers: int | None = None, total: int | None = None):
     """``read_images`` a part at a time, in order: (images, names, skipped messages) of a
-    few hundred files each (memory for a few parts, however many files)."""
+    few hundred files each. ``files``: (path, name) pairs, a list or any iterable (then
+    ``total`` says how many, for the worker count and progress); memory for a few parts,
+    however many files."""
+    import itertools
+
     from .core.parallel import map_chunks, worker_count
 
+    if total is None:
+        files = list(files)
+        total = len(files)
     if workers is None:
-        workers = worker_count(len(files), PARALLEL_MIN_FILES)
+        workers = worker_count(total, PARALLEL_MIN_FILES)
     # chunks: work for the pool, or steps of the progress bar when reading serially
     size = 250 if workers > 1 else 50
-    chunks = [files[i : i + size] for i in range(0, len(files), size)]
+    pairs = iter(files)
+    chunks = iter(lambda: list(itertools.islice(pairs, size)), [])
     done = 0
     read = functools.partial(_read_chunk, shape=tuple(shape), resize=resize,
                              skip_invalid=skip_invalid)
-    for part, chunk in zip(map_chunks(read, chunks, workers), chunks):
-        done += len(chunk)
+    for part, n in map_chunks(read, chunks, workers):
+        done += n
         if progress:
-            progress(done, len(files))
+            progress(done, total)
         yield part
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Callable, Iterator, Sequence, TypeVar
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -23,15 +23,15 @@ def worker_count(n_items: int, min_items: int) -> int:
     return max(1, min(cores or 1, 8))
 
 
-def map_chunks(func: Callable[[T], R], chunks: Sequence[T], workers: int) -> Iterator[R]:
-    """``func(chunk)`` for each chunk, in order; the first error (in order) propagates."""
-    if workers <= 1 or len(chunks) <= 1:
+def map_chunks(func: Callable[[T], R], chunks: Iterable[T], workers: int) -> Iterator[R]:
+    """``func(chunk)`` for each chunk (a sequence, or an iterable consumed as the workers
+    need more), in order; the first error (in order) propagates."""
+    if workers <= 1 or (isinstance(chunks, Sequence) and len(chunks) <= 1):
         yield from map(func, chunks)
         return
+    import collections
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-
-    import collections
 
     window = workers * 4  # chunks in flight: results wait for a slow consumer no longer
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
