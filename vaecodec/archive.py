@@ -32,11 +32,13 @@ from . import codec, images as image_files
 from .atomic import AtomicFile, check_output_file
 from .errors import (
     ArgumentTypeError,
+    CorruptHeaderError,
     FormatError,
     SettingsError,
     VaezError,
 )
 from .format import chunked, container
+from .format import manifest as manifest_format
 from .zoo import Zoo
 
 MODES = ("r", "w", "a")
@@ -48,7 +50,8 @@ def open(path, mode: str = "r", *, zoo: Zoo | None = None,
          coder: str | None = None, lossless: bool = False, max_error: int | None = None,
          embed_model: bool = False, polarity: str = "auto", named: bool | None = None,
          chunk_images: int = chunked.CHUNK_IMAGES):
-    """Open a .vaez archive: ``"r"`` to read (a path or a binary file object), ``"w"`` to
+    """Open a .vaez archive: ``"r"`` to read (a path or a binary file object; a path may
+    name a manifest of shards, read as one archive: ``vaecodec.dask``), ``"w"`` to
     write a new one (a path, replaced only with ``force``, or a binary stream), ``"a"`` to
     add images to one (a version 5 file; created when missing).
 
@@ -59,6 +62,8 @@ def open(path, mode: str = "r", *, zoo: Zoo | None = None,
     if mode not in MODES:
         raise SettingsError(f"mode must be 'r', 'w' or 'a', not {mode!r}")
     if mode == "r":
+        if is_manifest(path):
+            return ManifestReader(path, zoo=zoo)
         return ArchiveReader(path, zoo=zoo, max_images=max_images)
     options = dict(quality=quality, quant_step=quant_step, model=model, coder=coder,
                    lossless=lossless, max_error=max_error, zoo=zoo)
@@ -159,6 +164,12 @@ class ArchiveReader:
         return self._decoder.info
 
     @property
+    def named(self) -> bool:
+        """Whether the archive stores its images' names."""
+        return bool(self._decoder.info.names is not None if isinstance(
+            self._decoder, _WholeDecoder) else self._decoder.header.named)
+
+    @property
     def index_error(self) -> str | None:
         """Why the index could not be used (opened with ``salvage=True``: the chunks were
         found by scanning the file), or None."""
@@ -231,6 +242,23 @@ class ArchiveReader:
         damaged, the chunks are found by scanning the file (their positions then come from
         their own headers)."""
         return _salvage(self.decoder, progress)
+
+    def intact_chunks(self) -> tuple[list[tuple[int, int, tuple | None]], list[Damage]]:
+        """([(first position, count, names or None)] of the chunks that decode, [Damage]
+        of the others): what salvage can restore, each chunk decoded once to know."""
+        decoder = self.decoder
+        lost = [damage for _, _, damage in self.salvage() if damage is not None]
+        damaged = {d.first for d in lost}
+        intact = []
+        for n, entry in enumerate(decoder.index.chunks):
+            if entry.first in damaged:
+                continue
+            if isinstance(decoder, _WholeDecoder):
+                names = decoder.info.names
+            else:
+                names = decoder.read_chunk(n).names if self.named else None
+            intact.append((entry.first, entry.count, names))
+        return intact, lost
 
     def verify(self, progress: Callable[[int, int], None] | None = None) -> VerifyReport:
         """Decode every chunk (writing nothing): which are damaged, and how many images
@@ -485,3 +513,216 @@ class ArchiveWriter:
             self.close()
         else:
             self.abort()
+
+
+def is_manifest(path) -> bool:
+    """Whether ``path`` (not a file object or bytes) names a manifest file (JSON)."""
+    if hasattr(path, "read") or isinstance(path, (bytes, bytearray, memoryview)):
+        return False
+    try:
+        with image_files.open_regular(path) as f:
+            return manifest_format.looks_like(f.read(64))
+    except (OSError, VaezError):
+        return False
+
+
+def shard_paths(paths) -> list[Path]:
+    """``paths`` with each manifest replaced by its shards' paths."""
+    out = []
+    for path in paths:
+        if is_manifest(path):
+            out.extend(ManifestReader.read_manifest(Path(path))[1])
+        else:
+            out.append(Path(path))
+    return out
+
+
+class ManifestReader:
+    """The shards a manifest lists, read as one archive (``vaecodec.open("x.json")``):
+    ``len``, indexing by position, slice, list or name, ``names``, ``chunks()``,
+    ``latents()``, ``salvage()``, ``verify()``, as ``ArchiveReader``. A shard is opened
+    when first needed and checked against the manifest (its size and image count);
+    ``verify`` also checks every shard's sha256."""
+
+    def __init__(self, path, *, zoo: Zoo | None = None, salvage: bool = False):
+        self.path = Path(path)
+        self.manifest, self.paths = self.read_manifest(self.path)
+        self._zoo, self._salvage = zoo, salvage
+        self._readers: list[ArchiveReader | None] = [None] * len(self.paths)
+        sizes = [s.images for s in self.manifest.shards]
+        self._starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        self._name_positions: dict[str, int] | None = None
+
+    @staticmethod
+    def read_manifest(path: Path):
+        with image_files.open_regular(path) as f:
+            data = f.read(manifest_format.MAX_SIZE + 1)
+        try:
+            manifest = manifest_format.parse(data)
+        except VaezError as e:
+            raise type(e)(f"{path}: {e}") from None
+        return manifest, [path.parent / shard.path for shard in manifest.shards]
+
+    def shard(self, k: int) -> ArchiveReader:
+        if self._readers[k] is None:
+            entry, where = self.manifest.shards[k], self.paths[k]
+            reader = ArchiveReader(where, zoo=self._zoo, salvage=self._salvage,
+                                   max_images=max(entry.images, 1))
+            size = os.path.getsize(where)
+            if size != entry.bytes or (len(reader) != entry.images and not self._salvage):
+                reader.close()
+                raise CorruptHeaderError(
+                    f"{where}: {size} bytes and {len(reader)} images, the manifest "
+                    f"{self.path} says {entry.bytes} bytes and {entry.images} images")
+            self._readers[k] = reader
+        return self._readers[k]
+
+    def __len__(self) -> int:
+        return self.manifest.images
+
+    @property
+    def info(self) -> container.Header:
+        return dataclasses.replace(self.shard(0).info, count=len(self), names=None)
+
+    @property
+    def named(self) -> bool:
+        return self.shard(0).named
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return self.shard(0).image_shape
+
+    @property
+    def trailing(self) -> int:
+        return sum(r.trailing for r in self._readers if r is not None)
+
+    @property
+    def names(self) -> tuple[str, ...] | None:
+        if not self.named:
+            return None
+        return tuple(name for k in range(len(self.paths)) for name in self.shard(k).names)
+
+    def position(self, name: str) -> int:
+        if self._name_positions is None:
+            names = self.names
+            if names is None:
+                raise KeyError(f"{name!r}: this archive stores no names")
+            self._name_positions = {n: i for i, n in enumerate(names)}
+        try:
+            return self._name_positions[name]
+        except KeyError:
+            raise KeyError(f"no image named {name!r} in the archive") from None
+
+    def __getitem__(self, key):
+        count = len(self)
+        if isinstance(key, str):
+            return self[self.position(key)]
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            if not -count <= key < count:
+                raise IndexError(f"image {key} is out of range (the archive holds {count})")
+            k = int(np.searchsorted(self._starts, key % count, side="right")) - 1
+            return self.shard(k)[int(key % count - self._starts[k])]
+        rows = (np.arange(*key.indices(count)) if isinstance(key, slice)
+                else np.asarray(key))
+        if rows.ndim != 1 or (len(rows) and rows.dtype.kind not in "iu"):
+            raise ArgumentTypeError("index an archive with an int, a slice, a name or a "
+                                    "list of ints")
+        if len(rows) and (rows.min() < -count or rows.max() >= count):
+            raise IndexError(f"an index is out of range (the archive holds {count})")
+        rows = rows % count if len(rows) else rows.astype(np.int64)
+        out = np.empty((len(rows), *self.image_shape), dtype=np.uint8)
+        shards = np.searchsorted(self._starts, rows, side="right") - 1
+        for k in np.unique(shards):
+            where = np.flatnonzero(shards == k)
+            out[where] = self.shard(int(k))[rows[where] - self._starts[k]]
+        return out
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for _, images in self.chunks():
+            yield from images
+
+    def chunks(self, progress: Callable[[int, int], None] | None = None):
+        for k in range(len(self.paths)):
+            base = int(self._starts[k])
+            within = None if progress is None else (
+                lambda done, _, base=base: progress(base + done, len(self)))
+            for start, images in self.shard(k).chunks(within):
+                yield base + start, images
+
+    def latents(self) -> np.ndarray:
+        return np.concatenate([self.shard(k).latents() for k in range(len(self.paths))])
+
+    def salvage(self, progress: Callable[[int, int], None] | None = None):
+        for k, entry in enumerate(self.manifest.shards):
+            base = int(self._starts[k])
+            try:
+                reader = self.shard(k)
+            except (FormatError, OSError) as e:
+                yield base, None, Damage(None, base, entry.images, str(e))
+                continue
+            for first, images, damage in reader.salvage():
+                if damage is not None:
+                    damage = dataclasses.replace(
+                        damage, first=None if damage.first is None else base + damage.first)
+                yield (None if first is None else base + first), images, damage
+            if progress:
+                progress(base + entry.images, len(self))
+
+    def intact_chunks(self):
+        intact, lost = [], []
+        for k, entry in enumerate(self.manifest.shards):
+            base = int(self._starts[k])
+            try:
+                reader = self.shard(k)
+            except (FormatError, OSError) as e:
+                lost.append(Damage(None, base, entry.images, str(e)))
+                continue
+            shard_intact, shard_lost = reader.intact_chunks()
+            intact += [(base + first, count, names) for first, count, names in shard_intact]
+            lost += [dataclasses.replace(d, first=None if d.first is None else base + d.first)
+                     for d in shard_lost]
+        return intact, lost
+
+    def verify(self, progress: Callable[[int, int], None] | None = None) -> VerifyReport:
+        """Every shard's sha256 against the manifest, then every chunk decoded."""
+        import hashlib
+
+        damaged: list[Damage] = []
+        for k, entry in enumerate(self.manifest.shards):
+            digest = hashlib.sha256()
+            try:
+                with image_files.open_regular(self.paths[k]) as f:
+                    while block := f.read(1 << 20):
+                        digest.update(block)
+            except (OSError, VaezError) as e:
+                damaged.append(Damage(None, int(self._starts[k]), entry.images, str(e)))
+                continue
+            if digest.hexdigest() != entry.sha256:
+                damaged.append(Damage(None, int(self._starts[k]), entry.images,
+                                      f"{self.paths[k]} is not the shard the manifest lists "
+                                      "(sha256 mismatch)"))
+        images = chunks = 0
+        bad_shards = {d.first for d in damaged}
+        for first, block, damage in self.salvage(progress):
+            chunks += 1
+            if damage is not None:
+                if damage.first not in bad_shards:
+                    damaged.append(damage)
+            elif first is not None:
+                images += len(block)
+        return VerifyReport(images, chunks, tuple(damaged), self.trailing)
+
+    @property
+    def index_error(self) -> str | None:
+        return None
+
+    def close(self) -> None:
+        for reader in self._readers:
+            if reader is not None:
+                reader.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

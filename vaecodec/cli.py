@@ -153,14 +153,21 @@ def _plural(count: int, noun: str) -> str:
               help="Add the images to the archive OUTPUT (format version 5), with its own "
                    "model and level; their names must be new to it. On any error, or if "
                    "interrupted, the archive stays as it was.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Compress on a local Dask cluster of N worker processes: OUTPUT is then "
+                   "a manifest (JSON) tying together shards written into OUTPUT's name "
+                   "without its extension + .shards/ (the dask extra).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="As --workers, on the Dask cluster whose scheduler is at ADDRESS "
+                   "(tcp://host:8786); its workers need the files at the same paths.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors and warnings.")
 @_threads_option
 @click.option("--json", "as_json", is_flag=True,
               help="Print a summary as JSON (output, images, bytes, skipped files).")
 @_report_errors
 def compress(sources, output, quality, quant_step, model, coder, lossless, max_error,
-             embed_model, polarity, strict, resize, skip_invalid, force, append, quiet,
-             threads, as_json):
+             embed_model, polarity, strict, resize, skip_invalid, force, append, workers,
+             scheduler, quiet, threads, as_json):
     """Compress image files and folders (recursively) into OUTPUT (.vaez; - for standard
     output).
 
@@ -173,6 +180,17 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
     if not sources:  # click took the only path given for OUTPUT
         raise click.UsageError(f"Missing argument 'OUTPUT': give the images to compress, then "
                                f"the .vaez file to write (vaecodec compress {output} OUT.vaez)")
+    if workers is not None or scheduler is not None:
+        if workers is not None and scheduler is not None:
+            raise click.UsageError("give --workers or --scheduler, not both")
+        if output == "-" or append or embed_model or strict:
+            raise click.UsageError("--workers and --scheduler write a manifest file; they "
+                                   "take neither -, --append, --embed-model nor --strict")
+        _compress_on_dask(sources, output, workers, scheduler, force, quiet, as_json,
+                          dict(quality=quality, quant_step=quant_step, model=model,
+                               coder=coder, lossless=lossless, max_error=max_error,
+                               polarity=polarity, resize=resize, skip_invalid=skip_invalid))
+        return
     to_stdout = output == "-"
     if to_stdout:
         stdout = sys.stdout.buffer
@@ -220,6 +238,44 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
         click.echo(f"compressed {_plural(result.count, 'image')} into {shown} "
                    f"({result.size} bytes, {result.size / result.count:.1f} bytes/image)",
                    err=to_stdout)
+
+
+def _compress_on_dask(sources, output, workers, scheduler, force, quiet, as_json, options):
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise click.ClickException("--workers and --scheduler need Dask: pip install "
+                                   "'vaecodec[dask]'") from None
+    from . import dask as vaecodec_dask
+
+    with _progress(quiet or as_json) as progress:
+        if scheduler is not None:
+            try:
+                client = Client(scheduler, timeout="20s")
+            except (OSError, TimeoutError) as e:
+                raise click.ClickException(f"cannot reach the Dask scheduler at {scheduler} "
+                                           f"({e})") from None
+            with client:
+                result = vaecodec_dask.compress(sources, output, client, force=force,
+                                                progress=progress, **options)
+        else:
+            with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                              dashboard_address=None) as cluster, Client(cluster) as client:
+                result = vaecodec_dask.compress(sources, output, client, force=force,
+                                                progress=progress, **options)
+    if result.skipped:
+        click.echo(f"Warning: skipped {_plural(len(result.skipped), 'unreadable file')}:",
+                   err=True)
+        for message in result.skipped:
+            click.echo(f"  {message}", err=True)
+    if as_json:
+        click.echo(json.dumps({"output": str(result.manifest), "images": result.count,
+                               "bytes": result.size, "shards": result.shards,
+                               "skipped": result.skipped}, indent=2))
+    elif not quiet:
+        click.echo(f"compressed {_plural(result.count, 'image')} into "
+                   f"{_plural(result.shards, 'shard')} ({result.size} bytes, "
+                   f"{result.size / result.count:.1f} bytes/image), manifest {result.manifest}")
 
 
 @main.command()
@@ -314,7 +370,9 @@ def test_archives(archives, quiet, threads):
     with _progress(quiet) as progress, _thread_limit(threads):
         for path in archives:
             try:
-                reader = archive_io.ArchiveReader(path, salvage=True)
+                reader = (archive_io.ManifestReader(path, salvage=True)
+                          if archive_io.is_manifest(path)
+                          else archive_io.ArchiveReader(path, salvage=True))
             except FormatError as e:
                 click.echo(f"Error: {e}", err=True)
                 damaged = True

@@ -781,7 +781,8 @@ class ArchiveDecoder:
     decoded chunks are kept). An append that did not finish (bytes after the last complete
     index) is skipped over: ``trailing`` says how many bytes."""
 
-    CACHE = 4  # decoded chunks kept
+    CACHE = 4  # whole decoded chunks kept
+    SYMBOL_CACHE_BYTES = 64 * 2**20  # lossy chunks' symbols kept (a few hundred chunks)
 
     def __init__(self, f, zoo: Zoo | None = None, *, settings: "Settings | None" = None,
                  scan_if_damaged: bool = False):
@@ -801,7 +802,10 @@ class ArchiveDecoder:
         self.info = info_header(self.header, self.index.count, model_size=len(model))
         self._zoo, self._settings = zoo, settings
         self._starts = [entry.first for entry in self.index.chunks]
+        self._starts_array = np.asarray(self._starts, dtype=np.int64)
         self._cache: collections.OrderedDict = collections.OrderedDict()
+        self._symbol_cache: collections.OrderedDict = collections.OrderedDict()
+        self._symbol_bytes = 0
         self._summary: container.Header | None = None
 
     @property
@@ -858,11 +862,13 @@ class ArchiveDecoder:
             chunk.payload, chunk.count, self.header.latent_size, self.header.symbol_dtype,
             settings.prior())
 
-    def decode_chunk(self, chunk: chunked.Chunk, rows=None, progress=None) -> np.ndarray:
+    def decode_chunk(self, chunk: chunked.Chunk, rows=None, progress=None,
+                     symbols: np.ndarray | None = None) -> np.ndarray:
         """uint8 images (n, H, W) of a chunk's ``rows`` (default: all); ``progress(images
-        done, n)`` within a residual chunk."""
+        done, n)`` within a residual chunk; ``symbols``: the chunk's, when decoded already."""
         settings = self.settings
-        symbols = self.symbols(chunk)
+        if symbols is None:
+            symbols = self.symbols(chunk)
         net = settings.vae()
         rows = np.arange(chunk.count) if rows is None else np.asarray(rows)
         if chunk.residual is None:
@@ -881,33 +887,49 @@ class ArchiveDecoder:
             pixels[flipped] = 255 - pixels[flipped]
         return pixels.reshape(len(rows), *net.image_shape)
 
-    def _cached(self, n: int):
-        """(chunk, its decoded images or None) of chunk ``n``, through the cache."""
+    def _pixels_of(self, n: int) -> np.ndarray:
+        """The decoded images of chunk ``n``, through a small cache."""
         if n in self._cache:
             self._cache.move_to_end(n)
             return self._cache[n]
-        entry = [self.read_chunk(n), None]
-        self._cache[n] = entry
+        chunk = self.read_chunk(n)
+        known = self._symbol_cache.get(n)
+        pixels = self.decode_chunk(chunk, symbols=None if known is None else known[0])
+        self._cache[n] = pixels
         while len(self._cache) > self.CACHE:
             self._cache.popitem(last=False)
+        return pixels
+
+    def _symbols_of(self, n: int) -> tuple[np.ndarray, chunked.Chunk]:
+        """A lossy chunk's symbols (and the chunk without its payload), through a cache of
+        SYMBOL_CACHE_BYTES: reading one image then costs one network evaluation."""
+        if n in self._symbol_cache:
+            self._symbol_cache.move_to_end(n)
+            return self._symbol_cache[n]
+        chunk = self.read_chunk(n)
+        entry = (self.symbols(chunk), dataclasses.replace(chunk, payload=b""))
+        self._symbol_cache[n] = entry
+        self._symbol_bytes += entry[0].nbytes
+        while self._symbol_bytes > self.SYMBOL_CACHE_BYTES and len(self._symbol_cache) > 1:
+            self._symbol_bytes -= self._symbol_cache.popitem(last=False)[1][0].nbytes
         return entry
 
     def images(self, rows: np.ndarray) -> np.ndarray:
         """uint8 images (len(rows), H, W) at file-wide positions ``rows`` (in range)."""
         rows = np.asarray(rows, dtype=np.int64)
         out = np.empty((len(rows), *self.settings.image_shape), dtype=np.uint8)
-        chunks = np.searchsorted(np.asarray(self._starts), rows, side="right") - 1
+        chunks = np.searchsorted(self._starts_array, rows, side="right") - 1
         for n in np.unique(chunks):
+            n = int(n)
             where = np.flatnonzero(chunks == n)
-            entry = self._cached(int(n))
             local = rows[where] - self._starts[n]
-            if entry[1] is not None:
-                out[where] = entry[1][local]
-            elif entry[0].residual is not None or len(where) > entry[0].count // 4:
-                entry[1] = self.decode_chunk(entry[0])  # the whole chunk: keep it
-                out[where] = entry[1][local]
+            entry = self.index.chunks[n]
+            if (n in self._cache or self.header.residual is not None
+                    or len(where) > entry.count // 4):  # the whole chunk: keep it
+                out[where] = self._pixels_of(n)[local]
             else:
-                out[where] = self.decode_chunk(entry[0], local)
+                symbols, chunk = self._symbols_of(n)
+                out[where] = self.decode_chunk(chunk, local, symbols=symbols)
         return out
 
     def chunks(self, progress: Callable[[int, int], None] | None = None):

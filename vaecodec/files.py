@@ -26,8 +26,11 @@ Progress = Callable[[str, int, int], None]
 
 
 def _reader(source, max_images: int = codec.DEFAULT_MAX_IMAGES, zoo: Zoo | None = None,
-            salvage: bool = False) -> "archive_io.ArchiveReader":
-    """An archive (a path or its bytes) opened for reading; errors name the path."""
+            salvage: bool = False):
+    """An archive (a path or its bytes, or a manifest of shards) opened for reading;
+    errors name the path."""
+    if archive_io.is_manifest(source):
+        return archive_io.ManifestReader(source, zoo=zoo, salvage=salvage)
     return archive_io.ArchiveReader(source, zoo=zoo, max_images=max_images, salvage=salvage)
 
 
@@ -66,6 +69,9 @@ def read_info(source: str | os.PathLike | bytes, *, zoo: Zoo | None = None) -> c
     if isinstance(source, (bytes, bytearray, memoryview)):
         if not codec.is_chunked(bytes(source[:5])):
             return codec.read_header(bytes(source), zoo)
+    elif archive_io.is_manifest(source):  # the shards' common header, all their images
+        with archive_io.ManifestReader(source, zoo=zoo) as reader:
+            return codec.complete_header(reader.info, zoo)
     else:
         with image_files.open_regular(source) as f:
             try:
@@ -242,9 +248,9 @@ def _decompress(reader, out_dir: Path, force: bool, progress, members, salvage: 
     lost: list = []
     positions = None  # all images
     if salvage:  # the images of the chunks that decode
-        intact, lost = _intact_chunks(reader)
+        intact, lost = reader.intact_chunks()
         positions = [p for first, count, _ in intact for p in range(first, first + count)]
-        names = (None if not reader.decoder.header.named
+        names = (None if not reader.named
                  else [name for _, _, chunk_names in intact for name in chunk_names])
     else:
         names = reader.names
@@ -276,23 +282,6 @@ def _decompress(reader, out_dir: Path, force: bool, progress, members, salvage: 
         images = _images_at(reader, positions, report)
     _write_tree(top, relative, images, force)
     return DecompressResult(out_dir, _Paths(out_dir, relative), tuple(lost), reader.trailing)
-
-
-def _intact_chunks(reader):
-    """([(first, count, names or None)] of the chunks that read back whole, [Damage])."""
-    decoder = reader.decoder
-    intact, lost = [], []
-    for first, images, damage in reader.salvage():
-        if damage is not None:
-            lost.append(damage)
-    # decoding checked every chunk; names come from the chunks that decoded
-    damaged = {d.first for d in lost}
-    for n, entry in enumerate(decoder.index.chunks):
-        if entry.first in damaged:
-            continue
-        chunk_names = decoder.read_chunk(n).names if decoder.header.named else None
-        intact.append((entry.first, entry.count, chunk_names))
-    return intact, lost
 
 
 def _chosen(members: list[str], names, relative, positions, count: int) -> list[int]:

@@ -34,9 +34,10 @@ LABELS = (None, "folder")
 
 
 def _paths(sources) -> list[str]:
+    """The archives' paths, a manifest replaced by its shards."""
     if isinstance(sources, (str, os.PathLike)):
         sources = [sources]
-    paths = [os.fspath(p) for p in sources]
+    paths = [os.fspath(p) for p in archive_io.shard_paths(sources)]
     if not paths:
         raise SettingsError("give at least one .vaez archive")
     return paths
@@ -105,6 +106,7 @@ class VaezDataset(Dataset):
     def __init__(self, archives: str | os.PathLike | Sequence[str | os.PathLike], *,
                  labels: str | None = None, transform: Callable | None = None,
                  target_transform: Callable | None = None, zoo=None):
+        """``archives``: .vaez files, or manifests of shards (``vaecodec.dask``)."""
         self._archives = _Archives(_paths(archives), labels, zoo)
         self.transform, self.target_transform = transform, target_transform
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .idx import read_idx_images  # noqa: F401  (part of this module's API)
+from .idx import read_idx_images, read_idx_labels  # noqa: F401  (part of this module's API)
 
 SPLIT_FILES = {"train": "train-images-idx3-ubyte", "test": "t10k-images-idx3-ubyte"}
 RAW_FILES = (
@@ -38,6 +38,13 @@ def mnist_images(root: str | Path, split: str = "test", dataset: str = "MNIST") 
         getattr(torchvision.datasets, dataset)(root=str(root), train=split == "train",
                                                download=True)
     return read_idx_images(path)
+
+
+def mnist_labels(root: str | Path, split: str = "test", dataset: str = "MNIST") -> np.ndarray:
+    """The labels (0-9) of ``split`` of ``dataset``, as ``mnist_images`` finds its images."""
+    mnist_images(root, split, dataset)  # downloads the split when it is missing
+    name = SPLIT_FILES[split].replace("images-idx3", "labels-idx1")
+    return read_idx_labels(Path(root) / dataset / "raw" / name)
 
 
 def checksums(root: str | Path, dataset: str = "MNIST") -> dict[str, str]:

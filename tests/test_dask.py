@@ -1,0 +1,109 @@
+"""Compressing on a real local Dask cluster: shards and a manifest that read as one
+archive, the same pixels as a single file, and a killed worker's shard redone."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+import vaecodec
+
+distributed = pytest.importorskip("dask.distributed", reason="Dask is the 'dask' extra")
+import vaecodec.dask  # noqa: E402
+from vaecodec.cli import main  # noqa: E402
+
+SHARD = 4096
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory, sample_images):
+    root = tmp_path_factory.mktemp("dask") / "src"
+    rng = np.random.default_rng(3)
+    for i in range(9000):  # 3 shards of 4,096 (the last partial) in 10 folders
+        image = np.roll(sample_images[i % len(sample_images)], int(rng.integers(-2, 3)), 1)
+        path = root / f"{i % 10}" / f"{i:05d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(path)
+    return root
+
+
+def test_shards_read_back_as_the_single_file_does(cluster, folder, tmp_path):
+    single = tmp_path / "single.vaez"
+    vaecodec.compress([folder], single)
+    result = vaecodec.dask.compress([folder], tmp_path / "big.json", cluster,
+                                    shard_images=SHARD)
+    assert result.count == 9000 and result.shards == 3
+    manifest = json.loads((tmp_path / "big.json").read_text())
+    assert [s["path"] for s in manifest["shards"]] == [
+        f"big.shards/{k:05d}.vaez" for k in range(3)]
+    with vaecodec.open(single) as one, vaecodec.open(tmp_path / "big.json") as many:
+        assert len(many) == 9000 and many.names == one.names
+        assert np.array_equal(many[:], one[:])  # byte-exact pixels
+        assert np.array_equal(many["7/04567.png"], one["7/04567.png"])
+        assert np.array_equal(many[[8999, 0, 4096, 4095]], one[[8999, 0, 4096, 4095]])
+        assert many.verify().ok
+    assert vaecodec.read_info(tmp_path / "big.json").count == 9000
+    out = vaecodec.decompress(tmp_path / "big.json", tmp_path / "restored")
+    assert len(out.paths) == 9000
+
+
+def test_the_command_line_and_the_torch_dataset_take_a_manifest(cluster, folder, tmp_path):
+    manifest = tmp_path / "m.json"
+    vaecodec.dask.compress([folder], manifest, cluster, shard_images=SHARD)
+    runner = CliRunner()
+    listed = runner.invoke(main, ["ls", str(manifest)])
+    assert listed.exit_code == 0 and len(listed.output.splitlines()) == 9000
+    tested = runner.invoke(main, ["test", str(manifest)])
+    assert tested.exit_code == 0, tested.output
+    torch_module = pytest.importorskip("vaecodec.torch")
+    data = torch_module.VaezDataset(manifest, labels="folder")
+    image, label = data[5000]
+    assert len(data) == 9000 and label == int(data.classes[label])
+    assert np.array_equal((image[0].numpy() * 255).round(), vaecodec.open(manifest)[5000])
+    (tmp_path / "m.shards" / "00001.vaez").write_bytes(b"VAEZ\x05broken")
+    tested = runner.invoke(main, ["test", str(manifest)])
+    assert tested.exit_code == 1 and "00001.vaez" in tested.output
+
+
+def test_a_killed_worker_s_shard_is_redone(folder, tmp_path):
+    """One worker is killed (SIGKILL) while the shards are being written: its task runs
+    again on the other worker, and the data set is complete and correct."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        pids = list(client.run(os.getpid).values())
+
+        def kill_one(stage, done, total):
+            if pids:
+                os.kill(pids.pop(), signal.SIGKILL)
+
+        result = vaecodec.dask.compress([folder], tmp_path / "k.json", client,
+                                        shard_images=SHARD, progress=kill_one)
+    assert result.count == 9000
+    with vaecodec.open(tmp_path / "k.json") as archive:
+        assert archive.verify().ok and len(archive) == 9000
+    assert not [p for p in (tmp_path / "k.shards").iterdir() if p.suffix != ".vaez"]
+
+
+def test_the_cli_starts_a_local_cluster(folder, tmp_path):
+    out = tmp_path / "c.json"
+    result = CliRunner().invoke(main, ["compress", str(folder), str(out), "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert "into 3 shards" in result.output or "shard" in result.output
+    assert len(vaecodec.open(out)) == 9000
+    again = CliRunner().invoke(main, ["compress", str(folder), str(out), "--workers", "2"])
+    assert again.exit_code == 1 and "already exists" in again.output
