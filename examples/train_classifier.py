@@ -29,10 +29,13 @@ def main() -> None:
     parser.add_argument("--quality", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--limit", type=int, default=None,
+                        help="train on the first N training images only (a quick run)")
     args = parser.parse_args()
     archive = Path(args.archive)
     if not archive.exists():
         images, labels = mnist_images(args.data, "train"), mnist_labels(args.data, "train")
+        images, labels = images[: args.limit], labels[: args.limit]
         with vaecodec.open(archive, "w", quality=args.quality) as out:
             out.write(images, [f"{label}/{i:05d}.png" for i, label in enumerate(labels)])
         print(f"wrote {archive}: {archive.stat().st_size:,} bytes for {len(images):,} images")

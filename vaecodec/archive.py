@@ -213,7 +213,7 @@ class ArchiveReader:
         if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
             if not -count <= key < count:
                 raise IndexError(f"image {key} is out of range (the archive holds {count})")
-            return self.decoder.images(np.array([key % count]))[0]
+            return self.decoder.image(int(key % count))
         rows = np.asarray(key)
         if rows.ndim != 1 or rows.dtype.kind not in "iu":
             raise ArgumentTypeError("index an archive with an int, a slice, a name or a "
@@ -345,6 +345,9 @@ class _WholeDecoder:
 
     def images(self, rows: np.ndarray) -> np.ndarray:
         return self.decode_chunk(None, rows)
+
+    def image(self, i: int) -> np.ndarray:
+        return self.decode_chunk(None, [i])[0]
 
     def chunks(self, progress=None):
         for start, images in _batches(codec.reconstruct_batches(self.archive, self.zoo,

@@ -777,21 +777,21 @@ def reconstruct(archive: container.Archive, zoo: Zoo | None = None,
 
 class ArchiveDecoder:
     """A version 5 file read from a seekable binary file object: its header and index are
-    read and checked when it opens; each image read reads and decodes one chunk (a few
-    decoded chunks are kept). An append that did not finish (bytes after the last complete
+    read and checked when it opens; each image read reads and decodes one chunk (decoded
+    chunks, and lossy chunks' symbols, are kept up to a memory budget each). An append that did not finish (bytes after the last complete
     index) is skipped over: ``trailing`` says how many bytes."""
 
-    CACHE = 4  # whole decoded chunks kept
+    PIXEL_CACHE_BYTES = 128 * 2**20  # whole decoded chunks kept (40 of 4,096 digits)
     SYMBOL_CACHE_BYTES = 64 * 2**20  # lossy chunks' symbols kept (a few hundred chunks)
 
     def __init__(self, f, zoo: Zoo | None = None, *, settings: "Settings | None" = None,
-                 scan_if_damaged: bool = False):
+                 scan_if_damaged: bool = False, recover: bool = True):
         self.f = f
         self.header, model = chunked.read_file_header(f)
         size = f.seek(0, 2)
         self.index_error: str | None = None  # why the index was not used (scanned)
         try:
-            self.index = chunked.read_index(f, self.header, size, recover=True)
+            self.index = chunked.read_index(f, self.header, size, recover=recover)
         except FormatError as e:
             if not scan_if_damaged:
                 raise
@@ -805,7 +805,7 @@ class ArchiveDecoder:
         self._starts_array = np.asarray(self._starts, dtype=np.int64)
         self._cache: collections.OrderedDict = collections.OrderedDict()
         self._symbol_cache: collections.OrderedDict = collections.OrderedDict()
-        self._symbol_bytes = 0
+        self._symbol_bytes = self._pixel_bytes = 0
         self._summary: container.Header | None = None
 
     @property
@@ -896,8 +896,9 @@ class ArchiveDecoder:
         known = self._symbol_cache.get(n)
         pixels = self.decode_chunk(chunk, symbols=None if known is None else known[0])
         self._cache[n] = pixels
-        while len(self._cache) > self.CACHE:
-            self._cache.popitem(last=False)
+        self._pixel_bytes += pixels.nbytes
+        while self._pixel_bytes > self.PIXEL_CACHE_BYTES and len(self._cache) > 1:
+            self._pixel_bytes -= self._cache.popitem(last=False)[1].nbytes
         return pixels
 
     def _symbols_of(self, n: int) -> tuple[np.ndarray, chunked.Chunk]:
@@ -914,17 +915,31 @@ class ArchiveDecoder:
             self._symbol_bytes -= self._symbol_cache.popitem(last=False)[1][0].nbytes
         return entry
 
+    def image(self, i: int) -> np.ndarray:
+        """The uint8 image (H, W) at file-wide position ``i`` (in range): a cached chunk's
+        without any array work (a DataLoader asks for one image at a time)."""
+        import bisect
+
+        n = bisect.bisect_right(self._starts, i) - 1
+        pixels = self._cache.get(n)
+        if pixels is not None:
+            return pixels[i - self._starts[n]].copy()
+        return self.images(np.array([i]))[0]
+
     def images(self, rows: np.ndarray) -> np.ndarray:
         """uint8 images (len(rows), H, W) at file-wide positions ``rows`` (in range)."""
         rows = np.asarray(rows, dtype=np.int64)
         out = np.empty((len(rows), *self.settings.image_shape), dtype=np.uint8)
+        # when every image fits the cache, a chunk is decoded whole on its first read: the
+        # reads of a shuffled epoch then cost one network pass per image in all
+        fits = self.index.count * out[0:1].size <= self.PIXEL_CACHE_BYTES if len(rows) else 0
         chunks = np.searchsorted(self._starts_array, rows, side="right") - 1
         for n in np.unique(chunks):
             n = int(n)
             where = np.flatnonzero(chunks == n)
             local = rows[where] - self._starts[n]
             entry = self.index.chunks[n]
-            if (n in self._cache or self.header.residual is not None
+            if (n in self._cache or self.header.residual is not None or fits
                     or len(where) > entry.count // 4):  # the whole chunk: keep it
                 out[where] = self._pixels_of(n)[local]
             else:
@@ -1024,7 +1039,7 @@ def decode(data: bytes, *, zoo: Zoo | None = None,
 
 def _whole(data: bytes, zoo: Zoo | None, max_images: int) -> "ArchiveDecoder":
     """A decoder of a whole version 5 file's bytes, which must end exactly at its index."""
-    decoder = ArchiveDecoder(io.BytesIO(data), zoo)
+    decoder = ArchiveDecoder(io.BytesIO(data), zoo, recover=False)
     if decoder.trailing:
         raise TrailingBytesError(
             f"{decoder.trailing} unexpected bytes after the end of the file")

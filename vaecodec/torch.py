@@ -58,6 +58,7 @@ class _Archives:
             raise SettingsError(f"labels must be None or 'folder', not {labels!r}")
         self.paths, self.labels, self.zoo = paths, labels, zoo
         self._readers: list | None = None
+        self._limited: int | None = None  # the process whose BLAS pool was limited
         readers = self.readers()
         self.sizes = [len(r) for r in readers]
         self.starts = list(np.cumsum([0] + self.sizes[:-1]))
@@ -81,6 +82,13 @@ class _Archives:
     def readers(self) -> list:
         if self._readers is None:
             self._readers = [archive_io.ArchiveReader(p, zoo=self.zoo) for p in self.paths]
+        if get_worker_info() is not None and self._limited != os.getpid():
+            # a DataLoader worker: one BLAS thread, as torch takes one thread per worker;
+            # several workers each running a BLAS pool on the same cores slow each other
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(1)
+            self._limited = os.getpid()
         return self._readers
 
     def __getstate__(self) -> dict:  # spawned workers: reopen the files there

@@ -24,6 +24,7 @@ a crash mid-append leaves the old trailer, the last one complete, to be found.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import struct
 import zlib
 
@@ -50,6 +51,9 @@ MAX_CHUNK_HEADER = 2**26  # bytes of one chunk's header (its names: 65,536 x 1,0
 MAX_INDEX_SIZE = 2**28  # bytes of the index
 MAX_CHUNKS = 2**24
 MAX_COUNT = 2**40  # images in one file
+# trailers a reader tries, looking back from an unfinished append (an append leaves one
+# complete trailer behind it; more are magic bytes met by chance, or a hostile file)
+MAX_RECOVERY_CANDIDATES = 64
 HEADER_FIELDS = ("model", "latent_size", "quant", "coder", "residual", "model_size", "named")
 CHUNK_FIELDS = ("seq", "first", "count", "payload_size", "residual_size", "names",
                 "inverted")
@@ -297,7 +301,8 @@ def read_index(f, header: FileHeader, file_size: int, recover: bool = False) -> 
     whose index is damaged is an error either way (salvage scans for the chunks)."""
     if not recover or _trailer_at(f, file_size, header.size) is not None:
         return _index_ending_at(f, header, file_size)
-    for end in _trailer_candidates(f, header.size, file_size):
+    candidates = _trailer_candidates(f, header.size, file_size)
+    for end in itertools.islice(candidates, MAX_RECOVERY_CANDIDATES):
         try:
             return _index_ending_at(f, header, end)
         except (TruncatedError, CorruptHeaderError, ChecksumError, HeaderTooLargeError):
