@@ -26,7 +26,7 @@ from vaecodec.train.classifier import accuracy, fit, lenet
 
 
 def as_tensor(images: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(images)).float().div(255).unsqueeze(1)
+    return torch.from_numpy(np.array(images)).float().div(255).unsqueeze(1)
 
 
 def main() -> None:

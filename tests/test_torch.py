@@ -97,7 +97,7 @@ def test_the_stream_deals_chunks_to_ranks_and_workers(archives):
 
 
 def test_the_example_trains_a_classifier_on_an_archive(tmp_path, mnist_root):
-    """examples/train_classifier.py on 3,000 training digits for 1 epoch: it writes the
+    """examples/train_classifier.py on 3,000 training digits for 2 epochs: it writes the
     archive, trains through VaezDataset with 2 workers and tests on the original test
     split (well above chance: 10%)."""
     import re
@@ -107,7 +107,7 @@ def test_the_example_trains_a_classifier_on_an_archive(tmp_path, mnist_root):
 
     example = Path(__file__).parent.parent / "examples" / "train_classifier.py"
     proc = subprocess.run([sys.executable, str(example), "--data", str(mnist_root),
-                           "--archive", str(tmp_path / "train.vaez"), "--epochs", "1",
+                           "--archive", str(tmp_path / "train.vaez"), "--epochs", "2",
                            "--limit", "3000"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "wrote" in proc.stdout and (tmp_path / "train.vaez").exists()

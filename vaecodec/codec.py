@@ -562,8 +562,7 @@ class StreamEncoder:
         unit, exact, inverted = _polarity(self.settings, unit, exact, self.polarity)
         settings = self.settings
         symbols = quantize.quantize(settings.vae().encode_mean(unit), settings.quant_step)
-        payload, _ = coders.CODERS[settings.coder].encode(symbols.astype(np.int32),
-                                                          settings.prior())
+        payload, dtype = coders.CODERS[settings.coder].encode(symbols, settings.prior())
         residual = None
         if settings.max_error is None:
             self.tally.add(exact, symbols)
@@ -575,7 +574,8 @@ class StreamEncoder:
                                              self.pixel_model.base_pixels(symbols),
                                              settings.max_error, within))
         chunk = chunked.Chunk(len(self.entries), self.count, rows, payload, residual,
-                              None if names is None else tuple(names), inverted)
+                              None if names is None else tuple(names), inverted,
+                              symbol_dtype=dtype)
         data = chunked.pack_chunk(self.header, chunk)
         self.out.write(data)
         self.entries.append(chunked.ChunkEntry(self.offset, len(data), rows, self.count))
@@ -619,8 +619,7 @@ def file_header(settings: Settings, model_size: int = 0, named: bool = False
         layout = max(coders.RESIDUAL_CODERS)
         residual = container.Residual(settings.pixel_model.model_id, settings.max_error, (),
                                       layout)
-    # one symbol type for every chunk: int32 (the range coder's; zstd's frames of int32
-    # symbols cost little more than of the narrowest type, the high bytes being zeros)
+    # the file's coder id; each chunk records its own symbol type (zstd: the narrowest)
     return chunked.FileHeader(settings.model.model_id, settings.vae().latent_size,
                               settings.level.level if settings.level else None,
                               None if settings.level else settings.quant_step,
@@ -859,7 +858,7 @@ class ArchiveDecoder:
     def symbols(self, chunk: chunked.Chunk) -> np.ndarray:
         settings = self.settings
         return coders.CODERS[self.header.coder].decode(
-            chunk.payload, chunk.count, self.header.latent_size, self.header.symbol_dtype,
+            chunk.payload, chunk.count, self.header.latent_size, chunk.symbol_dtype,
             settings.prior())
 
     def decode_chunk(self, chunk: chunked.Chunk, rows=None, progress=None,

@@ -21,6 +21,7 @@ model family and the files at the same paths (shared storage).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import itertools
 import os
@@ -111,10 +112,17 @@ def compress(sources, manifest, client, *, shard_images: int = SHARD_IMAGES,
     return DaskResult(manifest, count, sum(s.bytes for s in shards), len(shards), skipped)
 
 
+@functools.lru_cache(maxsize=4)
+def _settings(options: tuple) -> codec.Settings:
+    """The resolved settings of a worker's tasks, its models loaded once per process
+    rather than once per task."""
+    return codec.resolve(**dict(options))
+
+
 def _compress_shard(files, target: str, options: dict, polarity: str, resize: bool,
                     skip_invalid: bool) -> dict:
     """One task: ``files`` into the shard ``target`` (written whole or not at all)."""
-    settings = codec.resolve(**options)
+    settings = _settings(tuple(sorted(options.items())))
     writer = ArchiveWriter(target, settings, force=True, polarity=polarity, named=True,
                            check_names=False)
     skipped: list[str] = []

@@ -56,7 +56,7 @@ MAX_COUNT = 2**40  # images in one file
 MAX_RECOVERY_CANDIDATES = 64
 HEADER_FIELDS = ("model", "latent_size", "quant", "coder", "residual", "model_size", "named")
 CHUNK_FIELDS = ("seq", "first", "count", "payload_size", "residual_size", "names",
-                "inverted")
+                "inverted", "symbols")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +87,7 @@ class Chunk:
     names: tuple[str, ...] | None
     inverted: bytes | None  # a bitmap as in version 4, or None
     names_size: int = 0  # bytes the names take in the chunk's header
+    symbol_dtype: str = "int32"  # of its zstd payload: the narrowest type of its symbols
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,8 +206,10 @@ def pack_chunk(header: FileHeader, chunk: Chunk) -> bytes:
         inverted = (True if chunk.inverted == container._all_inverted(chunk.count)
                     else chunk.inverted)
     residual = chunk.residual or b""
+    if container.CODERS[_coder_id(header, chunk.symbol_dtype)][0] != header.coder:
+        raise ValueError("the chunk's symbol type does not match the file's coder")
     fields = [chunk.seq, chunk.first, chunk.count, len(chunk.payload), len(residual), names,
-              inverted]
+              inverted, _coder_id(header, chunk.symbol_dtype)]
     raw = msgpack.packb(fields, use_bin_type=True)
     body = CHUNK_MAGIC + container._leb128(len(raw)) + raw + chunk.payload + residual
     return body + CRC.pack(zlib.crc32(body))
@@ -231,7 +234,10 @@ def parse_chunk(data: bytes, header: FileHeader) -> Chunk:
     fields = container._unpackb(data[pos : pos + size])
     if not isinstance(fields, list) or len(fields) != len(CHUNK_FIELDS):
         raise CorruptHeaderError(f"chunk header is not an array of {len(CHUNK_FIELDS)} fields")
-    seq, first, count, payload_size, residual_size, names, inverted = fields
+    seq, first, count, payload_size, residual_size, names, inverted, coder = fields
+    if type(coder) is not int or coder not in CODERS or CODERS[coder][0] != header.coder:
+        raise CorruptHeaderError(f"chunk field 'symbols' must be a coder id of the file's "
+                                 f"{header.coder} coder")
     for key, value in zip(CHUNK_FIELDS, fields[:5]):
         if not _is_int(value):
             raise CorruptHeaderError(f"chunk field {key!r} must be a non-negative integer")
@@ -267,7 +273,13 @@ def parse_chunk(data: bytes, header: FileHeader) -> Chunk:
     payload = bytes(data[start : start + payload_size])
     residual = (bytes(data[start + payload_size : total - CRC.size])
                 if header.residual is not None else None)
-    return Chunk(seq, first, count, payload, residual, names, inverted, names_size)
+    return Chunk(seq, first, count, payload, residual, names, inverted, names_size,
+                 CODERS[coder][1])
+
+
+def _coder_id(header: FileHeader, dtype: str) -> int:
+    """The wire id of a chunk's coder: the file's, with the chunk's symbol type for zstd."""
+    return container.CODER_IDS[(header.coder, "int32" if header.coder == "range" else dtype)]
 
 
 # --- the index and the trailer ---------------------------------------------------------------

@@ -29,7 +29,7 @@ def fit(model: nn.Module, loader, epochs: int, learning_rate: float = 1e-3,
             loss = loss_fn(model(images), labels)
             loss.backward()
             optimizer.step()
-            total += float(loss) * len(labels)
+            total += loss.item() * len(labels)
             seen += len(labels)
         if log:
             log(f"epoch {epoch + 1}/{epochs}: loss {total / seen:.4f}")
