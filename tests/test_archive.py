@@ -341,3 +341,11 @@ def test_test_and_salvage_report_damage(tmp_path, lossy):
     assert f"Warning: lost images {entry.first}..{entry.first + entry.count - 1}" \
         in salvaged.output
     assert len(list((tmp_path / "y").rglob("*.png"))) == 600 - entry.count
+
+
+def test_an_append_of_nothing_leaves_the_file_as_it_was(tmp_path, images):
+    path = write(tmp_path / "a.vaez", images[:100], names_of(100))
+    before = path.read_bytes()
+    with vaecodec.open(path, "a"):
+        pass
+    assert path.read_bytes() == before

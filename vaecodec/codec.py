@@ -600,6 +600,9 @@ class StreamEncoder:
             self._flush(self.pending_count)
         if not self.count:
             raise InvalidArrayError("no images to encode (nothing was written)")
+        if self.count == self._start and self._start:  # an append of nothing: as it was
+            self.finished = True
+            return None
         report = self.report()
         if report is not None and report.poor:
             if strict:
