@@ -100,7 +100,25 @@ class VerifyReport:
         return not self.damaged
 
 
-class ArchiveReader:
+class _Named:
+    """Lookup by name, for the readers (their ``names``)."""
+
+    _name_positions: dict[str, int] | None = None
+
+    def position(self, name: str) -> int:
+        """The position of the image stored as ``name`` (KeyError when there is none)."""
+        if self._name_positions is None:
+            names = self.names
+            if names is None:
+                raise KeyError(f"{name!r}: this archive stores no names")
+            self._name_positions = {n: i for i, n in enumerate(names)}
+        try:
+            return self._name_positions[name]
+        except KeyError:
+            raise KeyError(f"no image named {name!r} in the archive") from None
+
+
+class ArchiveReader(_Named):
     """A .vaez archive opened for reading (``vaecodec.open(path)``).
 
     ``len``, ``[i]`` (an image (H, W)), ``[a:b]`` and ``[[i, j, ...]]`` (images (n, H, W)),
@@ -191,18 +209,6 @@ class ArchiveReader:
     def names(self) -> tuple[str, ...] | None:
         """The images' stored names, in order (None when the archive stores none)."""
         return self.decoder.names()
-
-    def position(self, name: str) -> int:
-        """The position of the image stored as ``name`` (KeyError when there is none)."""
-        if self._name_positions is None:
-            names = self.names
-            if names is None:
-                raise KeyError(f"{name!r}: this archive stores no names")
-            self._name_positions = {n: i for i, n in enumerate(names)}
-        try:
-            return self._name_positions[name]
-        except KeyError:
-            raise KeyError(f"no image named {name!r} in the archive") from None
 
     def __getitem__(self, key):
         count = len(self)
@@ -540,7 +546,7 @@ def shard_paths(paths) -> list[Path]:
     return out
 
 
-class ManifestReader:
+class ManifestReader(_Named):
     """The shards a manifest lists, read as one archive (``vaecodec.open("x.json")``):
     ``len``, indexing by position, slice, list or name, ``names``, ``chunks()``,
     ``latents()``, ``salvage()``, ``verify()``, as ``ArchiveReader``. A shard is opened
@@ -604,17 +610,6 @@ class ManifestReader:
         if not self.named:
             return None
         return tuple(name for k in range(len(self.paths)) for name in self.shard(k).names)
-
-    def position(self, name: str) -> int:
-        if self._name_positions is None:
-            names = self.names
-            if names is None:
-                raise KeyError(f"{name!r}: this archive stores no names")
-            self._name_positions = {n: i for i, n in enumerate(names)}
-        try:
-            return self._name_positions[name]
-        except KeyError:
-            raise KeyError(f"no image named {name!r} in the archive") from None
 
     def __getitem__(self, key):
         count = len(self)

@@ -147,21 +147,7 @@ def read_file_header(f) -> tuple[FileHeader, bytes]:
     if not _is_int(latent_size) or not 1 <= latent_size <= container.MAX_LATENT_SIZE:
         raise HeaderTooLargeError(f"latent size {latent_size} is outside "
                                   f"1..{container.MAX_LATENT_SIZE}")
-    level = step = None
-    if _is_int(quant):
-        if not 1 <= quant <= container.MAX_LEVEL:
-            raise CorruptHeaderError(f"quality level {quant} is outside "
-                                     f"1..{container.MAX_LEVEL}")
-        level = quant
-    elif isinstance(quant, float) and 0.0 < quant < float("inf"):
-        step = quant
-    else:
-        raise CorruptHeaderError("header field 'quant' must be a level or a positive step")
-    if type(coder) is not int or coder not in CODERS:
-        raise CorruptHeaderError("header field 'coder' must be 0, 1, 2 or 3")
-    coder_name, dtype = CODERS[coder]
-    if coder_name == "range" and level is None:
-        raise CorruptHeaderError("a range-coded payload needs a quality level (for its prior)")
+    level, step, coder_name, dtype = container.parse_quant(quant, coder)
     layer = None
     if residual is not None:
         if not isinstance(residual, list) or not residual or not _is_int(residual[0]):

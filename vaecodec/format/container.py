@@ -516,19 +516,9 @@ def _parse_residual(field, count: int, level: int | None) -> Residual:
     return Residual(model, max_error, tuple(sizes), field[0])
 
 
-def _parse_v2(header_bytes: bytes, version: int = 2) -> Header:
-    fields = _unpackb(header_bytes)
-    n_fields = len(HEADER_V2) + {RESIDUAL_VERSION: 1, EMBEDDED_VERSION: 3}.get(version, 0)
-    if not isinstance(fields, list) or len(fields) != n_fields:
-        raise CorruptHeaderError(f"header is not a msgpack array of {n_fields} fields")
-    model, latent_size, quant, coder, count, payload_size, names = fields[: len(HEADER_V2)]
-    shape = None  # the model's
-    if not isinstance(model, bytes) or len(model) != MODEL_ID_BYTES:
-        raise CorruptHeaderError(f"header field 'model' must be {MODEL_ID_BYTES} bytes")
-    for key, value in (("latent_size", latent_size), ("count", count),
-                       ("payload_size", payload_size)):
-        if not _is_int(value):
-            raise CorruptHeaderError(f"header field {key!r} must be a non-negative integer")
+def parse_quant(quant, coder) -> tuple[int | None, float | None, str, str]:
+    """The header fields 'quant' and 'coder' (versions 2 to 5), checked: (level or None,
+    step or None, coder name, symbol type)."""
     level = step = None
     if _is_int(quant):
         if not 1 <= quant <= MAX_LEVEL:
@@ -543,6 +533,23 @@ def _parse_v2(header_bytes: bytes, version: int = 2) -> Header:
     coder_name, dtype = CODERS[coder]
     if coder_name == "range" and level is None:
         raise CorruptHeaderError("a range-coded payload needs a quality level (for its prior)")
+    return level, step, coder_name, dtype
+
+
+def _parse_v2(header_bytes: bytes, version: int = 2) -> Header:
+    fields = _unpackb(header_bytes)
+    n_fields = len(HEADER_V2) + {RESIDUAL_VERSION: 1, EMBEDDED_VERSION: 3}.get(version, 0)
+    if not isinstance(fields, list) or len(fields) != n_fields:
+        raise CorruptHeaderError(f"header is not a msgpack array of {n_fields} fields")
+    model, latent_size, quant, coder, count, payload_size, names = fields[: len(HEADER_V2)]
+    shape = None  # the model's
+    if not isinstance(model, bytes) or len(model) != MODEL_ID_BYTES:
+        raise CorruptHeaderError(f"header field 'model' must be {MODEL_ID_BYTES} bytes")
+    for key, value in (("latent_size", latent_size), ("count", count),
+                       ("payload_size", payload_size)):
+        if not _is_int(value):
+            raise CorruptHeaderError(f"header field {key!r} must be a non-negative integer")
+    level, step, coder_name, dtype = parse_quant(quant, coder)
     _check_sizes(latent_size, count, shape)
     residual, embedded, inverted = None, 0, None
     if version == RESIDUAL_VERSION:
