@@ -349,3 +349,21 @@ def test_an_append_of_nothing_leaves_the_file_as_it_was(tmp_path, images):
     with vaecodec.open(path, "a"):
         pass
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"polarity": "upside-down"}, "polarity must be"),
+    ({"chunk_images": 0}, "chunk_images must be"),
+    ({"embed_model": True}, "not a family of your own"),
+])
+def test_bad_writer_options_make_no_file(tmp_path, options, message):
+    with pytest.raises(SettingsError, match=message):
+        vaecodec.open(tmp_path / "a.vaez", "w", **options)
+    assert not list(tmp_path.iterdir())
+
+
+def test_appending_needs_a_file(images):
+    import io
+
+    with pytest.raises(SettingsError, match="not a stream"):
+        vaecodec.open(io.BytesIO(), "a")

@@ -65,9 +65,11 @@ def open(path, mode: str = "r", *, zoo: Zoo | None = None,
         if is_manifest(path):
             return ManifestReader(path, zoo=zoo)
         return ArchiveReader(path, zoo=zoo, max_images=max_images)
+    if mode == "a" and hasattr(path, "write"):
+        raise SettingsError("appending needs an archive file, not a stream")
     options = dict(quality=quality, quant_step=quant_step, model=model, coder=coder,
                    lossless=lossless, max_error=max_error, zoo=zoo)
-    if mode == "a" and not hasattr(path, "write") and os.path.lexists(path):
+    if mode == "a" and os.path.lexists(path):
         given = [k for k, v in options.items() if k != "zoo" and v not in (None, False)]
         if given or embed_model:
             raise SettingsError("appending uses the archive's own model and level; leave out "
@@ -389,6 +391,10 @@ class ArchiveWriter:
                  embed_model: bool = False, polarity: str = "auto",
                  named: bool | None = None, chunk_images: int = chunked.CHUNK_IMAGES,
                  strict: bool = False, check_names: bool = True):
+        # the options are checked before any file is made (the encoder starts at the
+        # first write, when it knows whether images carry names)
+        codec.StreamEncoder(io.BytesIO(), settings, embed_model=embed_model,
+                            polarity=polarity, chunk_images=chunk_images)
         self.settings, self.strict = settings, strict
         self._options = dict(embed_model=embed_model, polarity=polarity,
                              chunk_images=chunk_images, check_names=check_names)
