@@ -155,7 +155,7 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
             skipped.extend(part_skipped)
             if names:
                 writer.write(pixels, names)
-        if not writer.count:
+        if writer.count == before:
             raise EmptySelectionError("no readable image among the selected files")
         count = writer.count - before
         quality_report = writer.close()
