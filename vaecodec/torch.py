@@ -213,11 +213,11 @@ class VaezIterableDataset(IterableDataset):
         for k, n in self.my_units():
             decoder = readers[k].decoder
             entry = decoder.index.chunks[n]
-            images = decoder.decode_chunk(decoder.read_chunk(n))
+            images = _to_tensor(decoder.decode_chunk(decoder.read_chunk(n)))  # one pass
             order = rng.permutation(len(images)) if self.shuffle else range(len(images))
             start = self._archives.starts[k] + entry.first
             for j in order:
-                image = _to_tensor(images[j])
+                image = images[j]
                 if self.transform is not None:
                     image = self.transform(image)
                 if self._archives.targets is None:
