@@ -107,3 +107,35 @@ def test_the_cli_starts_a_local_cluster(folder, tmp_path):
     assert len(vaecodec.open(out)) == 9000
     again = CliRunner().invoke(main, ["compress", str(folder), str(out), "--workers", "2"])
     assert again.exit_code == 1 and "already exists" in again.output
+
+
+def test_a_failed_run_leaves_an_older_data_set_as_it_was(cluster, folder, tmp_path):
+    """A run with force that fails midway (here: interrupted) leaves the older manifest and
+    its shards as they were; a run whose manifest name is taken meanwhile removes its
+    shards again. No temporary folder is left either way."""
+    manifest = tmp_path / "d.json"
+    vaecodec.dask.compress([folder], manifest, cluster, shard_images=SHARD)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "d.shards").iterdir()}
+    manifest_bytes = manifest.read_bytes()
+
+    def interrupt(stage, done, total):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        vaecodec.dask.compress([folder], manifest, cluster, shard_images=SHARD, force=True,
+                               progress=interrupt)
+    assert manifest.read_bytes() == manifest_bytes
+    assert {p.name: p.read_bytes() for p in (tmp_path / "d.shards").iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.json", "d.shards"]
+
+    late = tmp_path / "late.json"
+
+    def take_the_name(stage, done, total):
+        if not late.exists():
+            late.write_text("someone else's")
+
+    with pytest.raises(vaecodec.OutputExistsError):
+        vaecodec.dask.compress([folder], late, cluster, shard_images=SHARD,
+                               progress=take_the_name)
+    assert late.read_text() == "someone else's"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.json", "d.shards", "late.json"]

@@ -12,8 +12,11 @@ of ``shard_images`` files; each shard is one task, which reads its files and wri
 file would hold and decode to the same pixels). A shard file appears complete or not at
 all (it is written under a temporary name and renamed), and a task whose worker fails or
 is killed is run again elsewhere (``retries``), so no shard is ever half-written into the
-data set. When every shard is done, the manifest (JSON: the shards' paths, image counts,
-sizes and sha256) is written, atomically; it is what ``vaecodec.open``, ``vaecodec ls``,
+data set. The shards are written into a new temporary folder, which takes its final name
+(``big.shards/`` beside ``big.json``) only when every shard is done; then the manifest
+(JSON: the shards' paths, image counts, sizes and sha256) is written, atomically, and
+only then is an older data set of that name (``force``) removed, so a failed run leaves
+it as it was; it is what ``vaecodec.open``, ``vaecodec ls``,
 ``vaecodec decompress`` and ``vaecodec.torch`` read. Every worker needs vaecodec, the
 model family and the files at the same paths (shared storage).
 """
@@ -25,6 +28,7 @@ import functools
 import hashlib
 import itertools
 import os
+import secrets
 import shutil
 from pathlib import Path
 
@@ -67,13 +71,17 @@ def compress(sources, manifest, client, *, shard_images: int = SHARD_IMAGES,
     codec.resolve(**options)  # the options are checked here, before any task runs
     manifest = Path(manifest)
     check_output_file(manifest, force)
-    folder = shards_folder(manifest)
-    if folder.exists() and not force:
-        raise OutputExistsError(f"{folder} already exists (use --force to overwrite)")
+    final = shards_folder(manifest)
+    if final.exists() and not force:
+        raise OutputExistsError(f"{final} already exists (use --force to overwrite)")
     sources = [os.fspath(s) for s in sources]
     total = image_files.count_files(sources)
     files = image_files.iter_files(sources)
-    folder.mkdir(parents=True, exist_ok=True)
+    # the shards go to a new folder, which takes the final name only when all are done:
+    # a failed run leaves what was there (an older data set included) as it was
+    token = secrets.token_hex(4)
+    folder = final.with_name(f".{final.name}.{token}.tmp")
+    folder.mkdir(parents=True)
     futures, count = [], 0
     try:
         for k in itertools.count():
@@ -96,7 +104,7 @@ def compress(sources, manifest, client, *, shard_images: int = SHARD_IMAGES,
             future.cancel()
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    shards = [manifest_format.Shard(f"{folder.name}/{Path(r['path']).name}", r["images"],
+    shards = [manifest_format.Shard(f"{final.name}/{Path(r['path']).name}", r["images"],
                                     r["bytes"], r["sha256"]) for r in results if r["images"]]
     skipped = [m for r in results for m in r["skipped"]]
     for r in results:  # a shard whose every file was skipped wrote nothing
@@ -107,8 +115,24 @@ def compress(sources, manifest, client, *, shard_images: int = SHARD_IMAGES,
     for leftover in folder.glob(".vaecodec-*.tmp"):  # of tasks whose worker was killed
         leftover.unlink(missing_ok=True)
     model = results[0]["model"]
-    atomic_write_bytes(manifest, manifest_format.Manifest(tuple(shards), model).to_bytes(),
-                       force)
+    data = manifest_format.Manifest(tuple(shards), model).to_bytes()
+    old = final.with_name(f".{final.name}.{token}.old")
+    moved = final.exists()
+    if moved:  # with force: the older shards wait aside until the manifest is new
+        final.rename(old)
+    try:
+        folder.rename(final)
+        try:
+            atomic_write_bytes(manifest, data, force)
+        except BaseException:
+            final.rename(folder)  # the new shards back under their temporary name
+            raise
+    except BaseException:
+        if moved:
+            old.rename(final)
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
     return DaskResult(manifest, count, sum(s.bytes for s in shards), len(shards), skipped)
 
 
