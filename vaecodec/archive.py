@@ -20,6 +20,7 @@ archive as it was.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import os
 import tempfile
@@ -186,8 +187,7 @@ class ArchiveReader(_Named):
     @property
     def named(self) -> bool:
         """Whether the archive stores its images' names."""
-        return bool(self._decoder.info.names is not None if isinstance(
-            self._decoder, _WholeDecoder) else self._decoder.header.named)
+        return self._decoder.named
 
     @property
     def index_error(self) -> str | None:
@@ -261,11 +261,7 @@ class ArchiveReader(_Named):
         for n, entry in enumerate(decoder.index.chunks):
             if entry.first in damaged:
                 continue
-            if isinstance(decoder, _WholeDecoder):
-                names = decoder.info.names
-            else:
-                names = decoder.read_chunk(n).names if self.named else None
-            intact.append((entry.first, entry.count, names))
+            intact.append((entry.first, entry.count, decoder.read_chunk(n).names))
         return intact, lost
 
     def verify(self, progress: Callable[[int, int], None] | None = None) -> VerifyReport:
@@ -330,21 +326,25 @@ class _WholeDecoder:
         self.archive = container.unpack(f.read(), parsed)
         codec.check_count(self.archive.header, max_images)
         self.info = self.archive.header
+        self.named = self.info.names is not None
         self.trailing = 0
         self.zoo = zoo
         self._images: np.ndarray | None = None
         count = self.info.count
         self.index = chunked.Index(count, (chunked.ChunkEntry(0, 0, count, 0),), (), 0, 0)
 
-    @property
+    @functools.cached_property
     def settings(self) -> codec.Settings:
         return codec.settings_for(self.info, codec.zoo_for(self.archive, self.zoo))
 
     def __len__(self) -> int:
         return self.info.count
 
-    def read_chunk(self, n: int):
-        return self.archive
+    def read_chunk(self, n: int) -> chunked.Chunk:
+        """The file as its one chunk (``decode_chunk`` decodes the whole file)."""
+        a = self.archive
+        return chunked.Chunk(0, 0, self.info.count, a.payload, a.residual, self.info.names,
+                             self.info.inverted)
 
     def decode_chunk(self, chunk, rows=None) -> np.ndarray:
         if self._images is None:
@@ -393,8 +393,7 @@ class ArchiveWriter:
                  strict: bool = False, check_names: bool = True):
         # the options are checked before any file is made (the encoder starts at the
         # first write, when it knows whether images carry names)
-        codec.StreamEncoder(io.BytesIO(), settings, embed_model=embed_model,
-                            polarity=polarity, chunk_images=chunk_images)
+        codec.check_writing(settings, embed_model, polarity, chunk_images)
         self.settings, self.strict = settings, strict
         self._options = dict(embed_model=embed_model, polarity=polarity,
                              chunk_images=chunk_images, check_names=check_names)

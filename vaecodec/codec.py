@@ -277,12 +277,17 @@ def _guard(settings: Settings, pixels: np.ndarray, symbols: np.ndarray, strict: 
     report = check_quality(settings, pixels, symbols)
     if report is not None and on_quality is not None:
         on_quality(report)
+    _judge(report, strict, stacklevel=5)
+
+
+def _judge(report: QualityReport | None, strict: bool, stacklevel: int) -> None:
+    """A ``QualityWarning`` for a poor report, or with ``strict`` a ``QualityError``."""
     if report is None or not report.poor:
         return
     if strict:
         raise QualityError(report.message().replace("these images", "refused (strict): "
                                                     "these images", 1))
-    warnings.warn(QualityWarning(report.message(), report), stacklevel=4)
+    warnings.warn(QualityWarning(report.message(), report), stacklevel=stacklevel)
 
 
 LIGHT_ON_DARK, DARK_ON_LIGHT = "light-on-dark", "dark-on-light"
@@ -326,10 +331,7 @@ def encode_with(settings: Settings, images: np.ndarray, names=None,
 
     Up to ``chunked.CHUNK_IMAGES`` images make an unchunked file (version 2, 3 or 4: a
     single image takes 31-40 bytes); more make a chunked one (version 5)."""
-    if not isinstance(embed_model, bool):
-        raise ArgumentTypeError(f"embed_model must be True or False, not {embed_model!r}")
-    if polarity not in POLARITIES:
-        raise SettingsError(f"polarity must be 'auto' or 'as-is', not {polarity!r}")
+    check_writing(settings, embed_model, polarity)
     images = _as_array(images)
     unit, exact = _pixels(images, settings.image_shape)
     if len(unit) <= chunked.CHUNK_IMAGES:
@@ -349,14 +351,33 @@ def encode_with(settings: Settings, images: np.ndarray, names=None,
     return out.getvalue()
 
 
-def _embedded(settings: Settings) -> bytes:
-    """The model family file of ``settings``' model, to carry in an archive."""
+def check_writing(settings: Settings, embed_model: bool = False, polarity: str = "auto",
+                  chunk_images: int = chunked.CHUNK_IMAGES) -> None:
+    """Refuse options no file can be written with, before anything is coded."""
+    if not isinstance(embed_model, bool):
+        raise ArgumentTypeError(f"embed_model must be True or False, not {embed_model!r}")
+    if polarity not in POLARITIES:
+        raise SettingsError(f"polarity must be 'auto' or 'as-is', not {polarity!r}")
+    if not 1 <= chunk_images <= (container.RESIDUAL_CHUNK if settings.max_error is not None
+                                 else chunked.MAX_CHUNK_IMAGES):
+        raise SettingsError(f"chunk_images must be 1..{chunked.MAX_CHUNK_IMAGES} "
+                            f"({container.RESIDUAL_CHUNK} with a residual layer)")
+    if embed_model:
+        _family_to_embed(settings)
+
+
+def _family_to_embed(settings: Settings) -> families.Family:
     family = settings.zoo.family_of(settings.model.model_id)
     if family is None:
         raise SettingsError(f"model {settings.model.name} is not a family of your own "
                             "(the shipped mnist family is in every vaecodec); only those "
                             "can be embedded")
-    return settings.zoo.family_file(family.name)
+    return family
+
+
+def _embedded(settings: Settings) -> bytes:
+    """The model family file of ``settings``' model, to carry in an archive."""
+    return settings.zoo.family_file(_family_to_embed(settings).name)
 
 
 def _polarity(settings: Settings, unit: np.ndarray, exact: np.ndarray | None,
@@ -473,17 +494,11 @@ class StreamEncoder:
                  polarity: str = "auto", named: bool = False,
                  chunk_images: int = chunked.CHUNK_IMAGES, append: "ArchiveDecoder | None" = None,
                  check_names: bool = True):
-        if not isinstance(embed_model, bool):
-            raise ArgumentTypeError(f"embed_model must be True or False, not {embed_model!r}")
-        if polarity not in POLARITIES:
-            raise SettingsError(f"polarity must be 'auto' or 'as-is', not {polarity!r}")
-        if not 1 <= chunk_images <= (container.RESIDUAL_CHUNK if settings.max_error is not None
-                                     else chunked.MAX_CHUNK_IMAGES):
-            raise SettingsError(f"chunk_images must be 1..{chunked.MAX_CHUNK_IMAGES} "
-                                f"({container.RESIDUAL_CHUNK} with a residual layer)")
+        check_writing(settings, embed_model, polarity, chunk_images)
         self.out, self.settings, self.polarity = out, settings, polarity
         self.chunk_images = chunk_images
         self.tally = _GuardTally(settings)
+        # images written, not yet coded: (unit, exact or None, their names or None)
         self.pending: list[tuple[np.ndarray, np.ndarray | None, tuple | None]] = []
         self.pending_count = 0
         self.pixel_model = (settings.zoo.pixel_model(settings.pixel_model)
@@ -520,18 +535,16 @@ class StreamEncoder:
             raise SettingsError("this archive stores a name per image: give names")
         if not self.named and names is not None:
             raise SettingsError("this archive stores no names (it was started without them)")
-        if names is not None and not self.check_names:
-            names = (_names(names, len(unit)), None)
-        elif names is not None:
+        if names is not None:
             names = _names(names, len(unit))
-            keys = [_name_key(n) for n in names]
-            pending = {k for _, _, batch in self.pending if batch for k in batch[1]}
-            if any(k in self.names or k in pending for k in keys):
-                clash = next(n for n, k in zip(names, keys) if k in self.names or k in pending)
-                raise DuplicateNameError(f"the archive already holds an image named {clash!r}")
-            names = (names, keys)
         if self.count + self.pending_count + len(unit) > chunked.MAX_COUNT:
             raise InvalidArrayError(f"a file holds at most {chunked.MAX_COUNT} images")
+        if names is not None and self.check_names:  # distinct among themselves (_names)
+            keys = [_name_key(n) for n in names]
+            clash = next((n for n, k in zip(names, keys) if k in self.names), None)
+            if clash is not None:
+                raise DuplicateNameError(f"the archive already holds an image named {clash!r}")
+            self.names.update(keys)
         self.pending.append((unit, exact, names))
         self.pending_count += len(unit)
         while self.pending_count >= self.chunk_images:
@@ -546,13 +559,12 @@ class StreamEncoder:
             units.append(unit[:n])
             exacts.append(exact[:n] if exact is not None else pixel_conv.to_uint8(unit[:n]))
             if batch is not None:
-                names.extend(batch[0][:n])
+                names.extend(batch[:n])
             if n == len(unit):
                 self.pending.pop(0)
             else:
-                rest = None if batch is None else (
-                    batch[0][n:], None if batch[1] is None else batch[1][n:])
-                self.pending[0] = (unit[n:], None if exact is None else exact[n:], rest)
+                self.pending[0] = (unit[n:], None if exact is None else exact[n:],
+                                   None if batch is None else batch[n:])
             taken += n
         self.pending_count -= rows
         return np.concatenate(units), np.concatenate(exacts), (names or None)
@@ -579,8 +591,6 @@ class StreamEncoder:
         data = chunked.pack_chunk(self.header, chunk)
         self.out.write(data)
         self.entries.append(chunked.ChunkEntry(self.offset, len(data), rows, self.count))
-        if names is not None and self.check_names:
-            self.names.update(_name_key(n) for n in names)
         self.offset += len(data)
         self.count += rows
         if self.on_progress:
@@ -604,11 +614,7 @@ class StreamEncoder:
             self.finished = True
             return None
         report = self.report()
-        if report is not None and report.poor:
-            if strict:
-                raise QualityError(report.message().replace(
-                    "these images", "refused (strict): these images", 1))
-            warnings.warn(QualityWarning(report.message(), report), stacklevel=3)
+        _judge(report, strict, stacklevel=4)
         self.out.write(chunked.pack_index(self.offset, self.count, self.entries, self.dead))
         self.finished = True
         return report
@@ -719,6 +725,16 @@ def _zoo_with(model: bytes | None, model_id: bytes, pixel_id: bytes | None,
     return zoo.with_family(family, models, levels)
 
 
+def _pixel_model_for(settings: Settings, level: int):
+    """The residual layer's loaded pixel model, checked to work on the file's base level."""
+    pixel_model = settings.zoo.pixel_model(settings.pixel_model)
+    if pixel_model.base_level != level:
+        raise CorruptHeaderError(
+            f"pixel model {settings.pixel_model.name} works on quality level "
+            f"{pixel_model.base_level}, but the file's base layer is level {level}")
+    return pixel_model
+
+
 def reconstruct_batches(archive: container.Archive, zoo: Zoo | None = None,
                         progress: Callable[[int, int], None] | None = None
                         ) -> Iterator[np.ndarray]:
@@ -748,11 +764,7 @@ def reconstruct_batches(archive: container.Archive, zoo: Zoo | None = None,
                 progress(i + len(pixels), header.count)
             yield restored(i, pixels)
         return
-    pixel_model = settings.zoo.pixel_model(settings.pixel_model)
-    if pixel_model.base_level != header.level:
-        raise CorruptHeaderError(
-            f"pixel model {settings.pixel_model.name} works on quality level "
-            f"{pixel_model.base_level}, but the file's base layer is level {header.level}")
+    pixel_model = _pixel_model_for(settings, header.level)
     layer = header.residual
     coder = coders.RESIDUAL_CODERS[layer.layout]
     done = 0
@@ -780,14 +792,15 @@ def reconstruct(archive: container.Archive, zoo: Zoo | None = None,
 class ArchiveDecoder:
     """A version 5 file read from a seekable binary file object: its header and index are
     read and checked when it opens; each image read reads and decodes one chunk (decoded
-    chunks, and lossy chunks' symbols, are kept up to a memory budget each). An append that did not finish (bytes after the last complete
-    index) is skipped over: ``trailing`` says how many bytes."""
+    chunks, and lossy chunks' symbols, are kept up to a memory budget each). An append
+    that did not finish (bytes after the last complete index) is skipped over:
+    ``trailing`` says how many bytes."""
 
     PIXEL_CACHE_BYTES = 128 * 2**20  # whole decoded chunks kept (40 of 4,096 digits)
     SYMBOL_CACHE_BYTES = 64 * 2**20  # lossy chunks' symbols kept (a few hundred chunks)
 
-    def __init__(self, f, zoo: Zoo | None = None, *, settings: "Settings | None" = None,
-                 scan_if_damaged: bool = False, recover: bool = True):
+    def __init__(self, f, zoo: Zoo | None = None, *, scan_if_damaged: bool = False,
+                 recover: bool = True):
         self.f = f
         self.header, model = chunked.read_file_header(f)
         size = f.seek(0, 2)
@@ -802,13 +815,17 @@ class ArchiveDecoder:
         self.trailing = size - self.index.end
         self.model = model or None
         self.info = info_header(self.header, self.index.count, model_size=len(model))
-        self._zoo, self._settings = zoo, settings
+        self._zoo, self._settings = zoo, None
         self._starts = [entry.first for entry in self.index.chunks]
         self._starts_array = np.asarray(self._starts, dtype=np.int64)
         self._cache: collections.OrderedDict = collections.OrderedDict()
         self._symbol_cache: collections.OrderedDict = collections.OrderedDict()
         self._symbol_bytes = self._pixel_bytes = 0
         self._summary: container.Header | None = None
+
+    @property
+    def named(self) -> bool:
+        return self.header.named
 
     @property
     def settings(self) -> Settings:
@@ -820,12 +837,7 @@ class ArchiveDecoder:
                             None if h.residual is None else h.residual.model_id, self._zoo)
             settings = settings_for(self.info, zoo)
             if settings.max_error is not None:
-                pixel_model = settings.zoo.pixel_model(settings.pixel_model)
-                if pixel_model.base_level != h.level:
-                    raise CorruptHeaderError(
-                        f"pixel model {settings.pixel_model.name} works on quality level "
-                        f"{pixel_model.base_level}, but the file's base layer is level "
-                        f"{h.level}")
+                _pixel_model_for(settings, h.level)
             self._settings = settings
         return self._settings
 
@@ -847,14 +859,8 @@ class ArchiveDecoder:
 
     def _scanned_index(self, size: int) -> chunked.Index:
         """An index of the intact chunks found by scanning the file (salvage)."""
-        entries = []
-        for offset, length in chunked.scan_chunks(self.f, self.header, size):
-            self.f.seek(offset)
-            try:
-                chunk = chunked.parse_chunk(self.f.read(length), self.header)
-            except FormatError:
-                continue
-            entries.append(chunked.ChunkEntry(offset, length, chunk.count, chunk.first))
+        entries = [chunked.ChunkEntry(offset, length, chunk.count, chunk.first)
+                   for offset, length, chunk in chunked.scan_chunks(self.f, self.header, size)]
         entries.sort(key=lambda e: e.first)
         return chunked.Index(sum(e.count for e in entries), tuple(entries), (), size, size)
 
@@ -920,9 +926,7 @@ class ArchiveDecoder:
     def image(self, i: int) -> np.ndarray:
         """The uint8 image (H, W) at file-wide position ``i`` (in range): a cached chunk's
         without any array work (a DataLoader asks for one image at a time)."""
-        import bisect
-
-        n = bisect.bisect_right(self._starts, i) - 1
+        n = self.chunk_of(i)
         pixels = self._cache.get(n)
         if pixels is not None:
             return pixels[i - self._starts[n]].copy()

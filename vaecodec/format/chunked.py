@@ -33,6 +33,7 @@ import msgpack
 from ..errors import (
     ChecksumError,
     CorruptHeaderError,
+    FormatError,
     HeaderTooLargeError,
     TrailingBytesError,
     TruncatedError,
@@ -387,8 +388,8 @@ def read_chunk(f, header: FileHeader, index: Index, n: int) -> Chunk:
 
 
 def scan_chunks(f, header: FileHeader, file_size: int):
-    """(offset, size) of every intact chunk, found by scanning the file for chunk magic
-    bytes (for salvage when the index is damaged), in file order."""
+    """(offset, size, chunk) of every intact chunk, found by scanning the file for chunk
+    magic bytes (for salvage when the index is damaged), in file order."""
     position = header.size
     block = 1 << 22
     while position < file_size:
@@ -399,15 +400,17 @@ def scan_chunks(f, header: FileHeader, file_size: int):
             position += max(1, len(data) - len(CHUNK_MAGIC) + 1)
             continue
         start = position + at
-        size = _chunk_size_at(f, start, file_size, header)
-        if size is None:
+        found = _chunk_at(f, start, file_size, header)
+        if found is None:
             position = start + 1
             continue
-        yield start, size
-        position = start + size
+        yield start, *found
+        position = start + found[0]
 
 
-def _chunk_size_at(f, start: int, file_size: int, header: FileHeader) -> int | None:
+def _chunk_at(f, start: int, file_size: int, header: FileHeader):
+    """(size, chunk) of the intact chunk that starts at ``start``, or None: its header's
+    sizes give its length, then ``parse_chunk`` checks it whole."""
     f.seek(start)
     head = f.read(4 + 5 + 64)
     try:
@@ -415,21 +418,17 @@ def _chunk_size_at(f, start: int, file_size: int, header: FileHeader) -> int | N
         if size > MAX_CHUNK_HEADER:
             return None
         f.seek(start)
-        prefix = f.read(pos + size)
-        fields = container._unpackb(prefix[pos:])
+        fields = container._unpackb(f.read(pos + size)[pos:])
         if not isinstance(fields, list) or len(fields) != len(CHUNK_FIELDS) \
                 or not all(_is_int(v) for v in fields[:5]):
             return None
-    except (TruncatedError, CorruptHeaderError, HeaderTooLargeError):
+        total = pos + size + fields[3] + fields[4] + CRC.size
+        if start + total > file_size:
+            return None
+        f.seek(start)
+        return total, parse_chunk(f.read(total), header)
+    except FormatError:
         return None
-    total = pos + size + fields[3] + fields[4] + CRC.size
-    if start + total > file_size:
-        return None
-    f.seek(start)
-    data = f.read(total)
-    if zlib.crc32(memoryview(data)[:-CRC.size]) != CRC.unpack_from(data, total - CRC.size)[0]:
-        return None
-    return total
 
 
 # --- helpers ---------------------------------------------------------------------------------
