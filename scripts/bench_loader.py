@@ -5,7 +5,8 @@ from a .npy memory map.
 
 Each source is read for one epoch (the 60,000 training images, shuffled, batches of
 --batch-size, --workers worker processes, a new DataLoader each time, its start included)
---repeat times; images/s are the median. Then one DataLoader with persistent workers
+--repeat times; images/s are the median, with the median CPU seconds the main process and
+the workers spent in it (getrusage). Then one DataLoader with persistent workers
 reads it --repeat + 1 epochs and the median of epochs 2.. is reported (the steady state of
 a training run, with each worker's cache warm). The sources: vaecodec.torch.VaezDataset (random
 access) and VaezIterableDataset (streaming chunks) over a level-4 and a lossless archive,
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import sys
 import tempfile
@@ -60,13 +62,22 @@ class NpyMap(Dataset):
         return torch.from_numpy(pixels).unsqueeze(0).float().div_(255), int(self.labels[i])
 
 
-def epoch_rate(dataset, batch_size: int, workers: int) -> float:
+def cpu_seconds(who) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def epoch_rate(dataset, batch_size: int, workers: int) -> tuple[float, float, float]:
+    """(images/s, CPU seconds of the main process, of the workers) of one epoch."""
     streaming = isinstance(dataset, torch.utils.data.IterableDataset)  # shuffles itself
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=not streaming,
                         num_workers=workers)
+    main, children = cpu_seconds(resource.RUSAGE_SELF), cpu_seconds(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    seen = sum(len(images) for images, _ in loader)
-    return seen / (time.perf_counter() - start)
+    seen = sum(len(images) for images, _ in loader)  # the workers end (and are reaped) here
+    rate = seen / (time.perf_counter() - start)
+    return (rate, cpu_seconds(resource.RUSAGE_SELF) - main,
+            cpu_seconds(resource.RUSAGE_CHILDREN) - children)
 
 
 def steady_rate(dataset, batch_size: int, workers: int, epochs: int) -> float:
@@ -90,6 +101,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--only", default=None,
+                        help="measure only the sources whose label contains this text")
     args = parser.parse_args()
     images, labels = mnist_images(args.data, "train"), mnist_labels(args.data, "train")
     names = [f"{label}/{i:05d}.png" for i, label in enumerate(labels)]
@@ -115,10 +128,15 @@ def main() -> None:
                                  (work / "train.npy").stat().st_size)
     rows = []
     for label, (dataset, size) in sources.items():
-        rates = [epoch_rate(dataset, args.batch_size, args.workers) for _ in range(args.repeat)]
+        if args.only is not None and args.only not in label:
+            continue
+        runs = [epoch_rate(dataset, args.batch_size, args.workers) for _ in range(args.repeat)]
+        rates = [rate for rate, _, _ in runs]
         steady = steady_rate(dataset, args.batch_size, args.workers, args.repeat)
         rows.append({"source": label, "bytes": size, "images_per_s": round(statistics.median(rates)),
                      "runs": [round(r) for r in rates],
+                     "main_cpu_s": round(statistics.median(m for _, m, _ in runs), 3),
+                     "workers_cpu_s": round(statistics.median(w for _, _, w in runs), 3),
                      "persistent_workers_images_per_s": round(steady)})
         print(json.dumps(rows[-1]), flush=True)
     if args.json:

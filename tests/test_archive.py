@@ -82,6 +82,43 @@ def test_random_access_matches_a_whole_decode(lossy, images):
             archive["nope.png"]
 
 
+def test_reads_decode_only_the_images_asked_for_and_keep_them(lossy, images):
+    """An archive that fits the cache keeps each image it decodes; a chunk whose images
+    have all been read is then an ordinary cached chunk."""
+    whole = vaecodec.decode(lossy.read_bytes())
+    with vaecodec.open(lossy) as archive:
+        decoder = archive.decoder
+        calls = []  # the images of each network pass
+        network = decoder._network
+        decoder._network = lambda symbols: calls.append(len(symbols)) or network(symbols)
+        assert np.array_equal(archive[[5, 7, 5]], whole[[5, 7, 5]])
+        assert calls == [2]  # two distinct images of chunk 0, not the chunk
+        assert np.array_equal(archive[7], whole[7]) and calls == [2]  # kept
+        assert np.array_equal(archive[3:9], whole[3:9]) and calls == [2, 4]
+        # one image at a time (reading in order): the rest of the chunk at once
+        for i in np.random.default_rng(0).permutation(CHUNK):
+            assert np.array_equal(archive[int(i)], whole[i])
+        assert calls == [2, 4, CHUNK - 6]
+        assert 0 in decoder._cache and 0 not in decoder._filling
+        assert np.array_equal(archive[CHUNK + 1], whole[CHUNK + 1])  # a chunk not read yet
+        assert calls[-1] == CHUNK and 1 in decoder._cache
+        picks = [2 * CHUNK + 1, 5, 3 * CHUNK + 3, 2 * CHUNK + 1]
+        assert np.array_equal(archive[picks], whole[picks])
+        assert calls[-1] == 2  # one pass for the images of two chunks not decoded yet
+
+
+def test_batched_reads_restore_each_images_polarity(tmp_path, images):
+    mixed = images.copy()
+    mixed[::3] = 255 - mixed[::3]  # dark on light, every third image
+    path = write(tmp_path / "mixed.vaez", mixed)
+    whole = vaecodec.decode(path.read_bytes())
+    picks = np.random.default_rng(1).permutation(len(images))[:200]
+    with vaecodec.open(path) as archive:
+        assert np.array_equal(archive[picks], whole[picks])
+        assert np.array_equal(np.stack([archive[int(i)] for i in range(len(images))]), whole)
+    assert np.abs(whole[::3].astype(int) - mixed[::3]).mean() < 40  # restored, not inverted
+
+
 def test_chunked_payloads_are_those_of_unchunked_files(images):
     """A chunk codes its images as a whole version 2 file of them would: the same bytes."""
     data = vaecodec.encode(np.concatenate([images] * 8))  # 4,800 images: version 5

@@ -52,6 +52,26 @@ def test_map_dataset_items_are_the_archive_images(archives):
     assert float(plain[0].max()) == pytest.approx(2 * int(expected[0].max()) / 255)
 
 
+def test_a_batch_of_items_is_the_items_one_by_one(archives):
+    """``__getitems__`` (what a DataLoader calls for a batch) across both archives."""
+    data = VaezDataset(archives, labels="folder", transform=lambda t: t * 2,
+                       target_transform=lambda c: c + 100)
+    picks = [349, 0, 229, 230, -1, 5, 5, 240]
+    batch = data.__getitems__(picks)
+    one_by_one = [data[i] for i in picks]
+    assert len(batch) == len(picks)
+    for (image, label), (expected, expected_label) in zip(batch, one_by_one):
+        assert torch.equal(image, expected) and label == expected_label
+    assert data.__getitems__([]) == []
+    with pytest.raises(IndexError):
+        data.__getitems__([0, 350])
+    with pytest.raises(TypeError):
+        data.__getitems__([0, 1.5])
+    subset = torch.utils.data.Subset(VaezDataset(archives), [3, 300])
+    assert torch.equal(next(iter(DataLoader(subset, batch_size=2))),
+                       torch.stack([subset[0], subset[1]]))
+
+
 @pytest.mark.parametrize("workers", [0, 2])
 def test_a_dataloader_with_workers_sees_every_image_once(archives, workers):
     data = VaezDataset(archives, labels="folder")

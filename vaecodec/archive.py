@@ -126,8 +126,9 @@ class ArchiveReader(_Named):
 
     ``len``, ``[i]`` (an image (H, W)), ``[a:b]`` and ``[[i, j, ...]]`` (images (n, H, W)),
     ``["name"]``, ``names``, ``position(name)``, iteration (image by image), ``chunks()``,
-    ``latents()``, ``verify()``. Reading image i of a version 5 file reads and decodes one
-    chunk; a few decoded chunks are kept. Safe to use from forked processes (each reopens
+    ``latents()``, ``verify()``. Reading image i of a version 5 file reads one chunk and
+    decodes it (one image at a time) or the images asked for (a list or slice); decoded
+    images are kept, all of them when they fit 128 MB, else a few chunks. Safe to use from forked processes (each reopens
     the file): ``torch.utils.data.DataLoader(num_workers > 0)``."""
 
     def __init__(self, source, *, zoo: Zoo | None = None,
@@ -340,7 +341,11 @@ class _WholeDecoder:
     def __len__(self) -> int:
         return self.info.count
 
-    def read_chunk(self, n: int) -> chunked.Chunk:
+    def prepare(self) -> None:
+        """Decode the file now (before a fork, the processes forked share its images)."""
+        self.decode_chunk(None)
+
+    def read_chunk(self, n: int, names: bool = True) -> chunked.Chunk:
         """The file as its one chunk (``decode_chunk`` decodes the whole file)."""
         a = self.archive
         return chunked.Chunk(0, 0, self.info.count, a.payload, a.residual, self.info.names,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import hashlib
 import io
 import math
@@ -819,6 +820,8 @@ class ArchiveDecoder:
         self._starts = [entry.first for entry in self.index.chunks]
         self._starts_array = np.asarray(self._starts, dtype=np.int64)
         self._cache: collections.OrderedDict = collections.OrderedDict()
+        # lossy chunks being filled image by image: n -> (pixels, which rows are decoded)
+        self._filling: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._symbol_cache: collections.OrderedDict = collections.OrderedDict()
         self._symbol_bytes = self._pixel_bytes = 0
         self._summary: container.Header | None = None
@@ -844,18 +847,28 @@ class ArchiveDecoder:
     def __len__(self) -> int:
         return self.index.count
 
+    def prepare(self) -> None:
+        """Load the models the file needs now (before a fork, the processes forked then
+        share them instead of each loading its own: a DataLoader's workers)."""
+        settings = self.settings
+        if self.header.residual is None:
+            self._network(np.zeros((0, self.header.latent_size), dtype=np.int32))
+        else:
+            settings.zoo.pixel_model(settings.pixel_model)
+
     def chunk_of(self, i: int) -> int:
         """The number of the chunk holding image ``i``."""
         import bisect
 
         return bisect.bisect_right(self._starts, i) - 1
 
-    def read_chunk(self, n: int) -> chunked.Chunk:
+    def read_chunk(self, n: int, names: bool = True) -> chunked.Chunk:
+        """Chunk ``n``, checked (``names=False``: without its names, to read its images)."""
         if self.index_error is None:
-            return chunked.read_chunk(self.f, self.header, self.index, n)
+            return chunked.read_chunk(self.f, self.header, self.index, n, names)
         entry = self.index.chunks[n]  # found by scanning: the chunk's own header rules
         self.f.seek(entry.offset)
-        return chunked.parse_chunk(self.f.read(entry.size), self.header)
+        return chunked.parse_chunk(self.f.read(entry.size), self.header, names)
 
     def _scanned_index(self, size: int) -> chunked.Index:
         """An index of the intact chunks found by scanning the file (salvage)."""
@@ -877,30 +890,39 @@ class ArchiveDecoder:
         settings = self.settings
         if symbols is None:
             symbols = self.symbols(chunk)
-        net = settings.vae()
         rows = np.arange(chunk.count) if rows is None else np.asarray(rows)
         if chunk.residual is None:
-            try:
-                pixels = net.decode_symbols(symbols[rows], settings.quant_step)
-            except ValueError as e:  # weights the exact decoder cannot take
-                raise CorruptModelError(f"model {settings.model.name} is damaged ({e})") from None
+            pixels = self._network(symbols[rows])
         else:
             coder = coders.RESIDUAL_CODERS[self.header.residual.layout]
             pixels = coder.decode_one(settings.zoo.pixel_model(settings.pixel_model),
                                       chunk.residual, symbols, settings.max_error,
                                       f"residual of chunk {chunk.seq}", progress)[rows]
+        return self._restored(pixels, chunk, rows)
+
+    def _network(self, symbols: np.ndarray) -> np.ndarray:
+        """The lossy images (n, H*W) of the latent ``symbols`` (n, latent size)."""
+        settings = self.settings
+        try:
+            return settings.vae().decode_symbols(symbols, settings.quant_step)
+        except ValueError as e:  # weights the exact decoder cannot take
+            raise CorruptModelError(f"model {settings.model.name} is damaged ({e})") from None
+
+    def _restored(self, pixels: np.ndarray, chunk: chunked.Chunk, rows: np.ndarray
+                  ) -> np.ndarray:
+        """Decoded ``pixels`` (n, H*W) of a chunk's ``rows`` in their own polarity, (n, H, W)."""
         flags = _flags(chunk.inverted, chunk.count)
         if flags is not None:
             flipped = flags[rows]
             pixels[flipped] = 255 - pixels[flipped]
-        return pixels.reshape(len(rows), *net.image_shape)
+        return pixels.reshape(len(rows), *self.settings.image_shape)
 
     def _pixels_of(self, n: int) -> np.ndarray:
         """The decoded images of chunk ``n``, through a small cache."""
         if n in self._cache:
             self._cache.move_to_end(n)
             return self._cache[n]
-        chunk = self.read_chunk(n)
+        chunk = self.read_chunk(n, names=False)
         known = self._symbol_cache.get(n)
         pixels = self.decode_chunk(chunk, symbols=None if known is None else known[0])
         self._cache[n] = pixels
@@ -915,7 +937,7 @@ class ArchiveDecoder:
         if n in self._symbol_cache:
             self._symbol_cache.move_to_end(n)
             return self._symbol_cache[n]
-        chunk = self.read_chunk(n)
+        chunk = self.read_chunk(n, names=False)
         entry = (self.symbols(chunk), dataclasses.replace(chunk, payload=b""))
         self._symbol_cache[n] = entry
         self._symbol_bytes += entry[0].nbytes
@@ -924,41 +946,96 @@ class ArchiveDecoder:
         return entry
 
     def image(self, i: int) -> np.ndarray:
-        """The uint8 image (H, W) at file-wide position ``i`` (in range): a cached chunk's
-        without any array work (a DataLoader asks for one image at a time)."""
+        """The uint8 image (H, W) at file-wide position ``i`` (in range): a cached image
+        without any array work. Read one at a time (a DataLoader without batched reads),
+        images are decoded a chunk at a time, as reading in order wants."""
         n = self.chunk_of(i)
+        local = i - self._starts[n]
         pixels = self._cache.get(n)
-        if pixels is not None:
-            return pixels[i - self._starts[n]].copy()
-        return self.images(np.array([i]))[0]
+        if pixels is None:
+            filling = self._filling.get(n)
+            if filling is not None and filling[1][local]:
+                return filling[0][local].copy()
+            if not self._keeps_all:
+                return self.images(np.array([i]))[0]
+            start = self._starts[n]
+            self.images(np.arange(start, start + self.index.chunks[n].count))
+            pixels = self._cache[n]
+        return pixels[local].copy()
+
+    @functools.cached_property
+    def _keeps_all(self) -> bool:
+        """Whether every decoded image is kept: a lossy archive whose images all fit the
+        pixel cache (the reads of a shuffled epoch then cost one network pass per image,
+        and none once all are decoded)."""
+        size = int(np.prod(self.settings.image_shape))
+        return self.header.residual is None and self.index.count * size <= self.PIXEL_CACHE_BYTES
 
     def images(self, rows: np.ndarray) -> np.ndarray:
         """uint8 images (len(rows), H, W) at file-wide positions ``rows`` (in range)."""
         rows = np.asarray(rows, dtype=np.int64)
         out = np.empty((len(rows), *self.settings.image_shape), dtype=np.uint8)
-        # when every image fits the cache, a chunk is decoded whole on its first read: the
-        # reads of a shuffled epoch then cost one network pass per image in all
-        fits = self.index.count * out[0:1].size <= self.PIXEL_CACHE_BYTES if len(rows) else 0
         chunks = np.searchsorted(self._starts_array, rows, side="right") - 1
+        if self._keeps_all:
+            self._filled(out, rows, chunks)
+            return out
         for n in np.unique(chunks):
             n = int(n)
             where = np.flatnonzero(chunks == n)
             local = rows[where] - self._starts[n]
             entry = self.index.chunks[n]
-            if (n in self._cache or self.header.residual is not None or fits
-                    or len(where) > entry.count // 4):  # the whole chunk: keep it
+            if n in self._cache or self.header.residual is not None or (
+                    len(where) > entry.count // 4):  # the whole chunk: keep it
                 out[where] = self._pixels_of(n)[local]
             else:
                 symbols, chunk = self._symbols_of(n)
                 out[where] = self.decode_chunk(chunk, local, symbols=symbols)
         return out
 
+    def _filled(self, out: np.ndarray, rows: np.ndarray, chunks: np.ndarray) -> None:
+        """``out[:] =`` the images at ``rows`` (in chunks ``chunks``) of a lossy archive that
+        fits the pixel cache: those not decoded before are decoded in one network pass and
+        kept (a chunk whose images are all decoded becomes an ordinary cached chunk)."""
+        wanted, todo = [], []
+        for n in np.unique(chunks):
+            n = int(n)
+            where = np.flatnonzero(chunks == n)
+            local = rows[where] - self._starts[n]
+            wanted.append((n, where, local))
+            if n in self._cache:
+                continue
+            filling = self._filling.get(n)
+            if filling is None:
+                count = self.index.chunks[n].count
+                filling = (np.empty((count, *self.settings.image_shape), dtype=np.uint8),
+                           np.zeros(count, dtype=bool))
+                self._filling[n] = filling
+                self._pixel_bytes += filling[0].nbytes
+            missing = np.unique(local[~filling[1][local]])
+            if len(missing):
+                todo.append((n, missing, *self._symbols_of(n)))
+        if todo:
+            pixels = self._network(np.concatenate([symbols[missing]
+                                                   for _, missing, symbols, _ in todo]))
+            start = 0
+            for n, missing, _, chunk in todo:
+                kept, done = self._filling[n]
+                kept[missing] = self._restored(pixels[start : start + len(missing)], chunk,
+                                               missing)
+                start += len(missing)
+                done[missing] = True
+                if done.all():  # complete: an ordinary cached chunk from now on
+                    del self._filling[n]
+                    self._cache[n] = kept
+        for n, where, local in wanted:
+            out[where] = (self._cache[n] if n in self._cache else self._filling[n][0])[local]
+
     def chunks(self, progress: Callable[[int, int], None] | None = None):
         """(first image's position, uint8 images (n, H, W)) of every chunk, in order."""
         for n, entry in enumerate(self.index.chunks):
             within = None if progress is None else (
                 lambda done, _, first=entry.first: progress(first + done, self.index.count))
-            images = self.decode_chunk(self.read_chunk(n), progress=within)
+            images = self.decode_chunk(self.read_chunk(n, names=False), progress=within)
             if progress:
                 progress(entry.first + entry.count, self.index.count)
             yield entry.first, images
@@ -1005,7 +1082,7 @@ class ArchiveDecoder:
         out = np.empty((self.index.count, self.header.latent_size), dtype=np.float32)
         for n, entry in enumerate(self.index.chunks):
             out[entry.first : entry.first + entry.count] = quantize.dequantize(
-                self.symbols(self.read_chunk(n)), settings.quant_step)
+                self.symbols(self.read_chunk(n, names=False)), settings.quant_step)
         return out
 
 

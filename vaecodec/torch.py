@@ -4,8 +4,11 @@
     train = VaezDataset("mnist-train.vaez", labels="folder")   # (image, label) pairs
     loader = torch.utils.data.DataLoader(train, batch_size=128, shuffle=True, num_workers=2)
 
-``VaezDataset`` is map-style: ``dataset[i]`` decodes one chunk of one archive (a few
-decoded chunks are kept per worker), so ``shuffle=True`` works as with any dataset.
+``VaezDataset`` is map-style, so ``shuffle=True`` works as with any dataset: a DataLoader
+reads a batch at once (``__getitems__``), decoding only the batch's images in one network
+pass; ``dataset[i]`` decodes the chunk holding image i. Decoded images are kept per
+worker (every one when the archive's images fit 128 MB, else a few chunks), and the
+models are loaded once, before the workers start.
 ``VaezIterableDataset`` streams whole chunks in a shuffled order, split between the
 DataLoader's workers and the ranks of a distributed job: each chunk is decoded once per
 epoch, which is the fastest way through a large archive.
@@ -60,6 +63,8 @@ class _Archives:
         self._readers: list | None = None
         self._limited: int | None = None  # the process whose BLAS pool was limited
         readers = self.readers()
+        for reader in readers:  # the models, loaded once here for every worker to share
+            reader.decoder.prepare()
         self.sizes = [len(r) for r in readers]
         self.starts = list(np.cumsum([0] + self.sizes[:-1]))
         self.targets: np.ndarray | None = None
@@ -134,15 +139,15 @@ class VaezDataset(Dataset):
     def __len__(self) -> int:
         return self._archives.total
 
-    def __getitem__(self, i):
+    def _position(self, i) -> int:
         if not isinstance(i, (int, np.integer)) or isinstance(i, bool):
             raise TypeError(f"index a dataset with an int, not {type(i).__name__}")
         n = len(self)
         if not -n <= i < n:
             raise IndexError(f"index {i} is out of range for {n} images")
-        i = int(i) % n
-        k, local = self._archives.locate(i)
-        image = _to_tensor(self._archives.readers()[k][local])
+        return int(i) % n
+
+    def _item(self, i: int, image: torch.Tensor):
         if self.transform is not None:
             image = self.transform(image)
         if self._archives.targets is None:
@@ -151,6 +156,26 @@ class VaezDataset(Dataset):
         if self.target_transform is not None:
             target = self.target_transform(target)
         return image, target
+
+    def __getitem__(self, i):
+        i = self._position(i)
+        k, local = self._archives.locate(i)
+        return self._item(i, _to_tensor(self._archives.readers()[k][local]))
+
+    def __getitems__(self, indices: Sequence[int]) -> list:
+        """The items ``[self[i] for i in indices]``, their images decoded together (a
+        DataLoader asks for a batch this way): a batch costs one network pass per archive,
+        and only the images it holds are decoded."""
+        positions = np.array([self._position(i) for i in indices], dtype=np.int64)
+        archives = np.searchsorted(self._archives.starts, positions, side="right") - 1
+        images: list = [None] * len(positions)
+        readers = self._archives.readers()
+        for k in np.unique(archives):
+            where = np.flatnonzero(archives == k)
+            batch = _to_tensor(readers[k][positions[where] - self._archives.starts[k]])
+            for j, image in zip(where, batch):
+                images[j] = image
+        return [self._item(int(i), image) for i, image in zip(positions, images)]
 
 
 class VaezIterableDataset(IterableDataset):
@@ -213,7 +238,7 @@ class VaezIterableDataset(IterableDataset):
         for k, n in self.my_units():
             decoder = readers[k].decoder
             entry = decoder.index.chunks[n]
-            images = _to_tensor(decoder.decode_chunk(decoder.read_chunk(n)))  # one pass
+            images = _to_tensor(decoder.decode_chunk(decoder.read_chunk(n, names=False)))  # one pass
             order = rng.permutation(len(images)) if self.shuffle else range(len(images))
             start = self._archives.starts[k] + entry.first
             for j in order:

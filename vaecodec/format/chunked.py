@@ -202,9 +202,10 @@ def pack_chunk(header: FileHeader, chunk: Chunk) -> bytes:
     return body + CRC.pack(zlib.crc32(body))
 
 
-def parse_chunk(data: bytes, header: FileHeader) -> Chunk:
+def parse_chunk(data: bytes, header: FileHeader, names: bool = True) -> Chunk:
     """One chunk's bytes (exactly, as the index delimits them), checked: CRC-32 first, then
-    magic, header and sizes."""
+    magic, header and sizes. ``names=False``: its names are neither unpacked nor checked
+    (the chunk's ``names`` is None), for reading its images only."""
     if len(data) < len(CHUNK_MAGIC) + 1 + CRC.size:
         raise TruncatedError("a chunk is shorter than its fixed fields")
     (stored,) = CRC.unpack_from(data, len(data) - CRC.size)
@@ -221,7 +222,7 @@ def parse_chunk(data: bytes, header: FileHeader) -> Chunk:
     fields = container._unpackb(data[pos : pos + size])
     if not isinstance(fields, list) or len(fields) != len(CHUNK_FIELDS):
         raise CorruptHeaderError(f"chunk header is not an array of {len(CHUNK_FIELDS)} fields")
-    seq, first, count, payload_size, residual_size, names, inverted, coder = fields
+    seq, first, count, payload_size, residual_size, stored_names, inverted, coder = fields
     if type(coder) is not int or coder not in CODERS or CODERS[coder][0] != header.coder:
         raise CorruptHeaderError(f"chunk field 'symbols' must be a coder id of the file's "
                                  f"{header.coder} coder")
@@ -242,12 +243,12 @@ def parse_chunk(data: bytes, header: FileHeader) -> Chunk:
     if (residual_size > 0) != (header.residual is not None) or (
             header.residual is not None and residual_size % 4):
         raise CorruptHeaderError(f"chunk {seq}'s residual bytes do not match the header")
-    if (names is not None) != header.named:
+    if (stored_names is not None) != header.named:
         raise CorruptHeaderError(f"chunk {seq} {'lacks' if header.named else 'has'} names")
-    names_size = 0
-    if names is not None:
-        names_size = len(msgpack.packb(names, use_bin_type=True))
-        names = container._unpack_names_v2(names, count)
+    names_size, chunk_names = 0, None
+    if stored_names is not None and names:
+        names_size = len(msgpack.packb(stored_names, use_bin_type=True))
+        chunk_names = container._unpack_names_v2(stored_names, count)
     if inverted is True:
         inverted = container._all_inverted(count)
     elif inverted is not None:
@@ -260,7 +261,7 @@ def parse_chunk(data: bytes, header: FileHeader) -> Chunk:
     payload = bytes(data[start : start + payload_size])
     residual = (bytes(data[start + payload_size : total - CRC.size])
                 if header.residual is not None else None)
-    return Chunk(seq, first, count, payload, residual, names, inverted, names_size,
+    return Chunk(seq, first, count, payload, residual, chunk_names, inverted, names_size,
                  CODERS[coder][1])
 
 
@@ -372,12 +373,13 @@ def _index_ending_at(f, header: FileHeader, end: int) -> Index:
     return Index(count, tuple(chunks), tuple(tuple(d) for d in dead_rows), offset, end)
 
 
-def read_chunk(f, header: FileHeader, index: Index, n: int) -> Chunk:
-    """Chunk ``n`` of the index, read and checked, and checked against its index entry."""
+def read_chunk(f, header: FileHeader, index: Index, n: int, names: bool = True) -> Chunk:
+    """Chunk ``n`` of the index, read and checked, and checked against its index entry
+    (``names``: as for ``parse_chunk``)."""
     entry = index.chunks[n]
     f.seek(entry.offset)
     try:
-        chunk = parse_chunk(_read_exact(f, entry.size, f"chunk {n}"), header)
+        chunk = parse_chunk(_read_exact(f, entry.size, f"chunk {n}"), header, names)
     except ChecksumError:
         raise ChecksumError(f"chunk {n} (images {entry.first}..{entry.first + entry.count - 1})"
                             " is corrupted (checksum mismatch)") from None
