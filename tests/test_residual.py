@@ -261,3 +261,53 @@ def test_training_a_pixel_model_gives_a_usable_integer_model(sample_images):
     assert np.array_equal(residual.decode(model, data, base, 0).reshape(images.shape), images)
     ideal = residual_training.bits_per_image(model, images, base) * len(images) / 8
     assert ideal <= len(data) <= ideal * 1.01 + 8
+
+
+def _reference_level_probs(model, hidden: np.ndarray, max_error: int) -> np.ndarray:
+    """The levels' integer probabilities as vaecodec 2.0 computed them (the oracle): each
+    value's P(hi) * P(lo | hi), with the lookup index floor((max - logit) / 2**shift),
+    P(lo | hi) renormalised by integer division, summed over each level's values."""
+    logits = model.net.output(hidden).astype(np.float64)
+
+    def table(x):
+        diff = np.floor((x.max(axis=-1, keepdims=True) - x) * 2.0**-model.head_shift)
+        return model.lut[np.minimum(diff, residual.LUT_SIZE - 1).astype(np.int64)]
+
+    hi = table(logits[:, :16])
+    lo = table(logits[:, 16:].reshape(-1, 16, 16))
+    lo = np.maximum(1, (lo << residual.PROB_BITS) // lo.sum(axis=-1, keepdims=True))
+    values = (hi[:, :, None] * lo).reshape(len(hidden), 256)
+    _, nearest = residual.quantization_levels(max_error)
+    out = np.zeros((len(hidden), nearest.max() + 1), dtype=np.int64)
+    for v in range(256):
+        out[:, nearest[v]] += values[:, v]
+    return out
+
+
+@pytest.mark.parametrize("head_shift", [None, 0, -3])
+def test_level_probabilities_are_those_of_the_released_computation(sample_images, head_shift):
+    """The error-bounded modes' cheaper computation gives the very integers the released
+    one did, for every bound: on real pixels' activations, on extreme ones, in blocks,
+    and for other lookup scales (a model of one's own may have any)."""
+    import dataclasses
+
+    zoo = Zoo.installed()
+    model = zoo.pixel_model(zoo.find(None, PIXEL_MODEL))
+    if head_shift is not None:
+        model = dataclasses.replace(model, head_shift=head_shift)
+    pixels = sample_images.reshape(len(sample_images), -1)
+    feats = residual.features(pixels, pixels, model.geometry).reshape(-1, residual.FEATURES)
+    rng = np.random.default_rng(0)
+    width = model.net.layers[-1][0].shape[0]  # the last hidden layer's
+    hidden = np.concatenate([
+        model.net.hidden(feats[rng.choice(len(feats), 700, replace=False)]),
+        np.zeros((3, width)),
+        np.full((3, width), 255.0),
+        rng.integers(0, 256, (300, width)).astype(np.float64),
+    ]).astype(np.float32)
+    for max_error in range(1, container.MAX_RESIDUAL_ERROR + 1):
+        expected = _reference_level_probs(model, hidden, max_error)
+        got = model.bin_probs(hidden, max_error)
+        assert got.dtype == np.float64
+        assert np.array_equal(got, expected.astype(np.float64)), max_error
+        assert np.array_equal(got, expected)  # and every one an exact integer

@@ -36,6 +36,7 @@ LUT_STEPS_PER_NAT = 64  # about; the exact step is the output layer's unit times
 PROB_BITS = 20  # lookup-table probabilities are integers below 2**PROB_BITS
 SYMBOL_LIMIT = 127  # base-layer symbols are clipped to +-127 before the integer decoder
 ENCODE_CHUNK = 8  # raster positions whose features are built at once (bounds memory)
+PROB_BLOCK = 512  # pixels whose level probabilities are computed at once (cache-sized)
 
 # The decoded image sits in a zero-padded canvas (room above and on both sides for the
 # causal offsets), the base image in a zero-padded window; a geometry's index tables give
@@ -177,12 +178,18 @@ class PixelModel:
 
     # --- probabilities ---------------------------------------------------------------
 
-    def _table(self, logits: np.ndarray, exact_int: bool = False) -> np.ndarray:
+    def _table(self, logits: np.ndarray, exact_int: bool = False, axis: int = -1
+               ) -> np.ndarray:
         """Integer logits (..., n) -> integer probabilities (..., n): float64 (each an exact
-        integer, what the coder takes) or int64 with ``exact_int``."""
+        integer, what the coder takes) or int64 with ``exact_int``. One distribution per
+        row along ``axis`` (-1, or 1 for (rows, n, heads))."""
         if 2 * self.net.output_bound >= intnet.F32_EXACT:  # differences need float64
             logits = logits.astype(np.float64)
-        diff = logits.max(axis=-1, keepdims=True) - logits  # exact: integers < 2**24
+        diff = _tree(np.maximum, logits, axis) - logits  # exact: integers < 2**24 (float32) or < 2**53
+        if self.head_shift >= 0:  # floor(diff / 2**shift) of an integer: a shift
+            index = diff.astype(np.int32 if diff.dtype == np.float32 else np.int64)
+            index >>= self.head_shift
+            return (self.lut if exact_int else self._lut_float).take(index, mode="clip")
         diff *= self._head_scale
         np.floor(diff, out=diff)
         np.minimum(diff, LUT_SIZE - 1, out=diff)
@@ -223,8 +230,74 @@ class PixelModel:
         lo = self._table(logits[:, 16:].reshape(-1, 16, 16), exact_int=True)
         return _joint(hi, lo)
 
+    def bin_probs(self, hidden: np.ndarray, max_error: int) -> np.ndarray:
+        """Integer probabilities (n, levels) of the levels of ``max_error``, as float64:
+        ``value_probs`` summed over each level's values, computed a cheaper way with the
+        same integers:
+
+        - the low-nibble logits come out of the network low nibble first, (n, lo, hi), so
+          that the maximum and the sum over the low nibbles are element-wise operations on
+          contiguous rows (numpy's reductions over a short last axis are slow);
+        - P(lo | hi) is renormalised by a float64 division, whose floor is exact: the
+          quotient is at most 2**20 and, when it is not an integer, at least 2**-24 below
+          the next one, while its rounding error is below 2**-33;
+        - for many levels, the products P(hi) * P(lo | hi) are summed into their levels
+          by one matrix product with a 0/1 matrix (exact: products below 2**40, sums
+          below 2**48); for a few, the normalised low-nibble probabilities are summed
+          over each run of values that share a high nibble and a level, and only those
+          sums are weighted by P(hi).
+
+        Every value is an integer below 2**53, so every sum is exact in any order. Rows
+        are taken PROB_BLOCK at a time, so that the work arrays stay in the CPU's cache."""
+        if len(hidden) > PROB_BLOCK:
+            return np.concatenate([self.bin_probs(hidden[i : i + PROB_BLOCK], max_error)
+                                   for i in range(0, len(hidden), PROB_BLOCK)])
+        weight, bias = self._lo_major_output
+        hi = self._table(self.net.output(hidden, slice(0, 16)))
+        logits = hidden.astype(weight.dtype, copy=False) @ weight
+        logits += bias
+        lo = self._table(logits.reshape(-1, 16, 16), axis=1)  # (n, lo, hi)
+        total = _tree(np.add, lo, 1)
+        total *= 2.0**-PROB_BITS  # exact; lo / (total * 2**-20) == lo * 2**20 / total
+        lo /= total
+        np.floor(lo, out=lo)
+        np.maximum(lo, 1.0, out=lo)
+        levels = _level_matrix(max_error)
+        if levels.shape[1] > 16:
+            lo *= hi[:, None, :]
+            return lo.reshape(len(lo), 256) @ levels
+        runs, run_head, level_starts = _runs(max_error)
+        lo = np.ascontiguousarray(lo.transpose(0, 2, 1)).reshape(len(lo), 256)
+        weighted = np.add.reduceat(lo, runs, axis=1)
+        weighted *= hi[:, run_head]
+        return np.add.reduceat(weighted, level_starts, axis=1)
+
+    @functools.cached_property
+    def _lo_major_output(self) -> tuple[np.ndarray, np.ndarray]:
+        """The output layer's low-nibble columns, in the order (lo, hi)."""
+        w, b = self.net.layers[-1][:2]
+        order = (16 + 16 * np.arange(16)[None, :] + np.arange(16)[:, None]).reshape(-1)
+        return np.ascontiguousarray(w[:, order]), np.ascontiguousarray(b[order])
+
     def trivial_value_probs(self) -> np.ndarray:
         return _joint(self.trivial_hi[None], self.trivial_lo[None])[0]
+
+
+def _tree(op, x: np.ndarray, axis: int) -> np.ndarray:
+    """``op.reduce(x, axis, keepdims=True)`` for an ``axis`` of 16 (any power of two), as a
+    tree of element-wise operations, unless ``x`` is small: numpy's reductions over so
+    short an axis cost more. (For additions, exact when every partial sum is an integer
+    float below 2**53.)"""
+    width = x.shape[axis]
+    if width & (width - 1) or x.size < 2048:
+        return op.reduce(x, axis=axis, keepdims=True)
+    index = [slice(None)] * x.ndim
+    while width > 1:
+        width //= 2
+        low, high = list(index), list(index)
+        low[axis], high[axis] = slice(0, width), slice(width, 2 * width)
+        x = op(x[tuple(low)], x[tuple(high)])
+    return x
 
 
 def _joint(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
@@ -237,6 +310,25 @@ def _bins(max_error: int):
     levels, nearest = quantization_levels(max_error)
     starts = np.flatnonzero(np.diff(nearest, prepend=-1))  # first value of each level's bin
     return levels, nearest, starts
+
+
+@functools.lru_cache(maxsize=8)
+def _runs(max_error: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(runs, run_head, level_starts): the first value of each run of values sharing a high
+    nibble and a level, each run's high nibble, and the first run of each level."""
+    _, _, starts = _bins(max_error)
+    runs = np.union1d(starts, np.arange(0, 256, 16))
+    return runs, runs >> 4, np.searchsorted(runs, starts)
+
+
+@functools.lru_cache(maxsize=8)
+def _level_matrix(max_error: int) -> np.ndarray:
+    """(256, levels) float64: 1 where value (rows in the order lo, hi) is in the level."""
+    _, nearest, _ = _bins(max_error)
+    values = np.arange(256)
+    out = np.zeros((16, 16, nearest.max() + 1))
+    out[values & 15, values >> 4, nearest] = 1.0
+    return out.reshape(256, -1)
 
 
 def _bin_probs(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -305,7 +397,7 @@ def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: i
         else:
             probs = np.empty((len(s), len(starts)), dtype=np.float64)
             probs[trivial] = t_bins
-            probs[busy] = _bin_probs(model.value_probs(hidden), starts)
+            probs[busy] = model.bin_probs(hidden, max_error)
             s, probs = s.reshape(-1, n).astype(np.int32), probs.reshape(-1, n, len(starts))
             for q in range(len(s)):
                 encoder.encode(s[q], family, probs[q])
@@ -355,7 +447,7 @@ def decode(model: PixelModel, data: bytes, base: np.ndarray, max_error: int,
             probs = np.empty((n, len(starts)), dtype=np.float64)
             probs[trivial] = t_bins
             if hidden is not None:
-                probs[busy] = _bin_probs(model.value_probs(hidden), starts)
+                probs[busy] = model.bin_probs(hidden, max_error)
             sym = np.asarray(decoder.decode(family, probs), dtype=np.int64)
             canvas[geo.canvas_index[p]] = levels[sym]
     return np.ascontiguousarray(canvas[geo.canvas_index].T)
