@@ -14,12 +14,26 @@ import argparse
 import json
 
 from vaecodec.data import mnist
-from vaecodec.eval.evaluate import evaluate_model
+from vaecodec.core import pixels, quantize
+from vaecodec.core.entropy import fit_prior
+from vaecodec.eval.evaluate import evaluate_model, measure_level
 from vaecodec.train import export, loop
 from vaecodec.train.recipes import Recipe
-from vaecodec.zoo import ModelInfo
+from vaecodec.zoo import Level, ModelInfo, Zoo
+from vaecodec.zoo.families import Family
 
 STEPS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5)
+
+
+def measure_as_level(info: ModelInfo, train_images, test_images, step: float) -> dict:
+    """The model at ``step`` as a quality level of a family of its own: its prior fitted on
+    the training latents, measured on the test images (range coder)."""
+    zoo = Zoo().with_models(info)
+    means = zoo.vae(info).encode_mean(pixels.to_unit(train_images))
+    level = Level(1, info.name, info.model_id, step, fit_prior(quantize.quantize(means, step)))
+    family = Family("probe", info.name, None, 1)
+    zoo = Zoo().with_family(family, [info], [level])
+    return measure_level(level, test_images, zoo, single_images=10, family="probe")
 
 
 def summarize(path: str) -> None:
@@ -43,6 +57,12 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out")
     parser.add_argument("--summarize", metavar="FILE", help="print a table of a results file")
+    parser.add_argument("--level-steps", type=float, nargs="*", default=[],
+                        help="also measure each model as quality levels at these steps: a "
+                             "prior fitted on the training latents, range-coded files (as "
+                             "the shipped levels are)")
+    parser.add_argument("--steps", type=float, nargs="*", default=list(STEPS),
+                        help="explicit steps to measure (zstd files; default: %(default)s)")
     parser.add_argument("recipes", nargs="*", help="JSON objects with Recipe fields")
     args = parser.parse_args()
     if args.summarize:
@@ -64,12 +84,17 @@ def main() -> None:
                 "hidden": list(recipe.hidden)}
         info = ModelInfo.in_memory(f"vae-{recipe.name}", export.export_weights(model),
                                    {"architecture": arch})
-        for step in STEPS:
+        for step in args.steps:
             measured = evaluate_model(info, test_images, step)
             row["psnr_unquantized"] = measured["psnr_db_unquantized"]
             row[f"step{step}"] = {"bytes": measured["bytes_per_image"],
                                   "psnr": round(measured["psnr_db"], 3),
                                   "ssim": round(measured["ssim"], 4)}
+        for step in args.level_steps:
+            measured = measure_as_level(info, train_images, test_images, step)
+            row[f"level_step{step}"] = {"bytes": round(measured["bytes_per_image"], 3),
+                                        "psnr": round(measured["psnr_db"], 3),
+                                        "ssim": round(measured["ssim"], 4)}
         print(json.dumps(row), flush=True)
         with open(args.out, "a") as f:
             f.write(json.dumps(row) + "\n")

@@ -159,3 +159,42 @@ def test_quant_noise_recipe_decodes_mu_plus_uniform_noise(sample_images, monkeyp
     plain = training.train(base, sample_images[:100], log=lambda s: None)
     weights = [next(iter(m.state_dict().values())) for m in (*runs, plain)]
     assert torch.equal(weights[0], weights[1]) and not torch.equal(weights[0], weights[2])
+
+
+def test_factorized_prior_gives_the_nats_of_each_rounding_interval():
+    from vaecodec.train.model import FactorizedPrior
+
+    prior = FactorizedPrior(3)
+    y = torch.tensor([[0.0, 1.0, -2.0]])
+    logistic = lambda t: 1 / (1 + np.exp(-t))  # noqa: E731
+    expected = -sum(np.log(logistic(v + 0.5) - logistic(v - 0.5)) for v in (0.0, 1.0, -2.0))
+    assert float(prior.nats(y, 1.0)) == pytest.approx(expected, rel=1e-6)
+    with torch.no_grad():
+        prior.log_scale.fill_(np.log(0.1))  # a narrow prior: far values cost more
+    assert float(prior.nats(torch.tensor([[3.0, 0.0, 0.0]]), 1.0)) > \
+        float(prior.nats(torch.tensor([[0.0, 0.0, 0.0]]), 1.0)) + 10
+
+
+def test_rate_distortion_recipe_trains_a_prior_and_lowers_the_rate(sample_images, monkeypatch):
+    """rate="entropy": the decoder sees mu + uniform noise of the recipe's step, and the
+    loss's rate is the learned prior's; a heavier rate weight gives a cheaper latent."""
+    from vaecodec.train.model import FactorizedPrior
+
+    base = Recipe(name="tiny-rd", hidden=(32,), epochs=3, batch_size=50, seed=3,
+                  distortion="mse", mse_sigma=0.3, rate="entropy", rate_step=2.0)
+    calls = []
+    nats = FactorizedPrior.nats
+    monkeypatch.setattr(FactorizedPrior, "nats",
+                        lambda self, y, step: calls.append(step) or nats(self, y, step))
+    light = training.train(base, sample_images[:100], log=lambda s: None)
+    monkeypatch.undo()
+    assert calls and set(calls) == {2.0}
+    heavy = training.train(dataclasses.replace(base, beta=20.0), sample_images[:100],
+                           log=lambda s: None)
+    unit = torch.from_numpy(sample_images[:100].reshape(100, -1)).float() / 255
+    with torch.no_grad():
+        spread = [float(m.encode(unit)[0].std()) for m in (light, heavy)]
+    assert spread[1] < spread[0]  # the latent shrinks where rate weighs more
+    with pytest.raises(ValueError, match="rate"):
+        training.train(dataclasses.replace(base, rate="bits"), sample_images[:10],
+                       log=lambda s: None)

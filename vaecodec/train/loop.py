@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 
 from . import import_torch
-from .model import VAE, ConvVAE, loss_terms, squared_error
+from .model import VAE, ConvVAE, FactorizedPrior, loss_terms, squared_error
 from .recipes import Recipe
 
 torch = import_torch()
@@ -59,7 +59,11 @@ def train(
     generator = torch.Generator().manual_seed(recipe.seed)
     image_shape = tuple(train_images.shape[1:])
     model = build_model(recipe, image_shape).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.learning_rate)
+    if recipe.rate not in ("kl", "entropy"):
+        raise ValueError(f"a recipe's rate is 'kl' or 'entropy', not {recipe.rate!r}")
+    prior = FactorizedPrior(recipe.latent_size).to(device) if recipe.rate == "entropy" else None
+    parameters = list(model.parameters()) + ([] if prior is None else list(prior.parameters()))
+    optimizer = torch.optim.Adam(parameters, lr=recipe.learning_rate)
     data = to_tensor(train_images).to(device)
     n = len(data)
     steps_per_epoch = math.ceil(n / recipe.batch_size)
@@ -81,7 +85,12 @@ def train(
             x = data[order[i : i + recipe.batch_size]]
             if recipe.shift:
                 x = random_shift(x, image_shape, recipe.shift, generator)
-            if recipe.quant_noise:
+            if prior is not None:  # rate-distortion: noisy rounding, learned prior
+                mu, logvar = model.encode(x)
+                u = torch.rand(mu.shape, generator=generator).to(device) - 0.5
+                y = mu + recipe.rate_step * u
+                logits = model.decode_logits(y)
+            elif recipe.quant_noise:
                 mu, logvar = model.encode(x)
                 u = torch.rand(mu.shape, generator=generator).to(device) - 0.5
                 logits = model.decode_logits(mu + recipe.quant_noise * u)
@@ -92,7 +101,8 @@ def train(
                 distortion = squared_error(logits, x) / (2 * recipe.mse_sigma**2)
             else:
                 distortion = bce
-            loss = distortion + recipe.beta * kl
+            rate = kl if prior is None else prior.nats(y, recipe.rate_step)
+            loss = distortion + recipe.beta * rate
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

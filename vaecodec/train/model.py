@@ -115,3 +115,21 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 def squared_error(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Summed squared error of the decoded intensities, the distortion PSNR reports."""
     return torch.sum((torch.sigmoid(logits) - x.reshape(logits.shape)) ** 2)
+
+
+class FactorizedPrior(nn.Module):
+    """A learned density per latent dimension (a logistic with its own location and scale)
+    for rate-distortion training: ``nats(y, step)`` is -log of the probability of each
+    noisy latent y's interval [y - step/2, y + step/2], summed: the rate of y rounded at
+    ``step``, differentiable in y and in the prior's parameters."""
+
+    def __init__(self, latent_size: int):
+        super().__init__()
+        self.location = nn.Parameter(torch.zeros(latent_size))
+        self.log_scale = nn.Parameter(torch.zeros(latent_size))
+
+    def nats(self, y: torch.Tensor, step: float) -> torch.Tensor:
+        scale = torch.exp(self.log_scale)
+        upper = torch.sigmoid((y + step / 2 - self.location) / scale)
+        lower = torch.sigmoid((y - step / 2 - self.location) / scale)
+        return -torch.log((upper - lower).clamp_min(1e-9)).sum()

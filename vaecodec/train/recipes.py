@@ -27,6 +27,13 @@ class Recipe:
     # +-quant_noise/2 (the error of rounding mu at that step), instead of a sample of
     # N(mu, sigma^2); the KL term stays (with sigma unused, its mu^2 / 2 is the rate term)
     quant_noise: float = 0.0
+    # the rate term: "kl" (KL(q(z|x) || N(0, I)), a VAE's), or "entropy": rate-distortion
+    # training as in learned image compression (Balle et al. 2017): the decoder sees
+    # mu + u, u uniform in +-rate_step/2 (what rounding mu at that step does), and the rate
+    # is -log of the probability of that noisy latent under a learned factorized prior (a
+    # logistic per dimension, integrated over the step's interval); beta weights it
+    rate: str = "kl"
+    rate_step: float = 1.0
     seed: int = 1
 
     def to_dict(self) -> dict:
