@@ -198,3 +198,17 @@ def test_rate_distortion_recipe_trains_a_prior_and_lowers_the_rate(sample_images
     with pytest.raises(ValueError, match="rate"):
         training.train(dataclasses.replace(base, rate="bits"), sample_images[:10],
                        log=lambda s: None)
+
+
+def test_rate_distortion_families_take_steps_around_their_training_step():
+    from vaecodec.train.family import DEFAULT_LEVEL, STEPS, level_steps
+    from vaecodec.train.recipes import RECIPES, TRAIN_RECIPES
+
+    rd = RECIPES["rd-s035-aug1"]
+    assert {"rd-s035-aug1", "rd-s015-aug1"} <= set(TRAIN_RECIPES) and rd.rate == "entropy"
+    assert level_steps(rd) == (1.5, 1.25, 1.0, 0.8, 0.65, 0.5)
+    assert level_steps(rd)[DEFAULT_LEVEL - 1] == 0.8
+    assert level_steps(dataclasses.replace(rd, rate_step=0.5))[2] == 0.5
+    assert level_steps(RECIPES["default"]) == STEPS
+    assert Recipe.from_dict(rd.to_dict()) == rd
+    assert Recipe.from_dict({"name": "old"}).rate == "kl"  # recipes saved before 'rate'

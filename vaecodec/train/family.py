@@ -27,6 +27,15 @@ from . import import_torch
 # for the shipped family's default level.
 STEPS = (1.0, 0.65, 0.4, 0.2, 0.1, 0.05)
 DEFAULT_LEVEL = 4
+# a rate-distortion recipe is trained for one step (its rate_step): its levels sit around it
+RD_STEP_FACTORS = (1.5, 1.25, 1.0, 0.8, 0.65, 0.5)
+
+
+def level_steps(recipe) -> tuple[float, ...]:
+    """The quantization steps of a family's levels, in order of quality."""
+    if recipe.rate == "entropy":
+        return tuple(round(f * recipe.rate_step, 6) for f in RD_STEP_FACTORS)
+    return STEPS
 VALIDATION_FRACTION = 0.1
 MAX_VALIDATION = 5000
 
@@ -101,7 +110,7 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "default",
     zoo = Zoo().with_models(vae)
     means = zoo.vae(vae).encode_mean(pixels.to_unit(train_images))
     levels = [Level(number, name, vae.model_id, step, fit_prior(quantize.quantize(means, step)))
-              for number, step in enumerate(STEPS, 1)]
+              for number, step in enumerate(level_steps(chosen), 1)]
     family = Family(name, name, None, DEFAULT_LEVEL)
     zoo = Zoo().with_family(family, [vae], levels)
     measured = []
