@@ -185,7 +185,8 @@ class PixelModel:
         row along ``axis`` (-1, or 1 for (rows, n, heads))."""
         if 2 * self.net.output_bound >= intnet.F32_EXACT:  # differences need float64
             logits = logits.astype(np.float64)
-        diff = _tree(np.maximum, logits, axis) - logits  # exact: integers < 2**24 (float32) or < 2**53
+        # exact: integers below 2**24 (float32) or 2**53 (float64)
+        diff = _tree(np.maximum, logits, axis) - logits
         if self.head_shift >= 0:  # floor(diff / 2**shift) of an integer: a shift
             index = diff.astype(np.int32 if diff.dtype == np.float32 else np.int64)
             index >>= self.head_shift
