@@ -205,7 +205,8 @@ def test_rate_distortion_families_take_steps_around_their_training_step():
     from vaecodec.train.recipes import RECIPES, TRAIN_RECIPES
 
     rd = RECIPES["rd-s035-aug1"]
-    assert {"rd-s035-aug1", "rd-s015-aug1"} <= set(TRAIN_RECIPES) and rd.rate == "entropy"
+    assert {"rd-s045-aug1", "rd-s035-aug1", "rd-s015-aug1"} <= set(TRAIN_RECIPES)
+    assert rd.rate == "entropy"
     assert level_steps(rd) == (1.5, 1.25, 1.0, 0.8, 0.65, 0.5)
     assert level_steps(rd)[DEFAULT_LEVEL - 1] == 0.8
     assert level_steps(dataclasses.replace(rd, rate_step=0.5))[2] == 0.5
