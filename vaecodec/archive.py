@@ -128,8 +128,9 @@ class ArchiveReader(_Named):
     ``["name"]``, ``names``, ``position(name)``, iteration (image by image), ``chunks()``,
     ``latents()``, ``verify()``. Reading image i of a version 5 file reads one chunk and
     decodes it (one image at a time) or the images asked for (a list or slice); decoded
-    images are kept, all of them when they fit 128 MB, else a few chunks. Safe to use from forked processes (each reopens
-    the file): ``torch.utils.data.DataLoader(num_workers > 0)``."""
+    images are kept, all of them when they fit 128 MB, else a few chunks. Safe to use from
+    forked processes (each reopens the file):
+    ``torch.utils.data.DataLoader(num_workers > 0)``."""
 
     def __init__(self, source, *, zoo: Zoo | None = None,
                  max_images: int = codec.DEFAULT_MAX_IMAGES, salvage: bool = False):

@@ -238,7 +238,8 @@ class VaezIterableDataset(IterableDataset):
         for k, n in self.my_units():
             decoder = readers[k].decoder
             entry = decoder.index.chunks[n]
-            images = _to_tensor(decoder.decode_chunk(decoder.read_chunk(n, names=False)))  # one pass
+            chunk = decoder.read_chunk(n, names=False)
+            images = _to_tensor(decoder.decode_chunk(chunk))  # one pass
             order = rng.permutation(len(images)) if self.shuffle else range(len(images))
             start = self._archives.starts[k] + entry.first
             for j in order:

@@ -29,6 +29,8 @@ STEPS = (1.0, 0.65, 0.4, 0.2, 0.1, 0.05)
 DEFAULT_LEVEL = 4
 # a rate-distortion recipe is trained for one step (its rate_step): its levels sit around it
 RD_STEP_FACTORS = (1.5, 1.25, 1.0, 0.8, 0.65, 0.5)
+VALIDATION_FRACTION = 0.1
+MAX_VALIDATION = 5000
 
 
 def level_steps(recipe) -> tuple[float, ...]:
@@ -36,8 +38,6 @@ def level_steps(recipe) -> tuple[float, ...]:
     if recipe.rate == "entropy":
         return tuple(round(f * recipe.rate_step, 6) for f in RD_STEP_FACTORS)
     return STEPS
-VALIDATION_FRACTION = 0.1
-MAX_VALIDATION = 5000
 
 
 @dataclasses.dataclass
