@@ -75,8 +75,8 @@ RECIPES = {
     # under a learned prior, against the squared error weighted by 1 / (2 sigma^2); one
     # model per rate weight. About 0.7 dB above the KL-trained models at equal bytes below
     # 10 bytes/image on MNIST, 1.5 dB at the lowest rate; shifted digits, 40 epochs
-    # (~13 minutes on one thread), 80 (~25 minutes) or 100 (rd-s015-aug1: 9.66 B at
-    # 23.00 dB at step 1; its time alone on this CPU not measured yet).
+    # (~13 minutes on one thread), 80 (~25 minutes) or 100 (rd-s015-aug1: 9.84 B at
+    # 23.05 dB at step 0.95; 972 s of training on two threads).
     "rd-s045-aug1": Recipe(name="rd-s045-aug1", hidden=(1024, 512), distortion="mse",
                            mse_sigma=0.45, rate="entropy", rate_step=1.0, epochs=80,
                            lr_schedule="cosine", shift=1),
