@@ -14,26 +14,22 @@ import argparse
 import json
 
 from vaecodec.data import mnist
-from vaecodec.core import pixels, quantize
-from vaecodec.core.entropy import fit_prior
 from vaecodec.eval.evaluate import evaluate_model, measure_level
-from vaecodec.train import export, loop
+from vaecodec.train import export, family, loop
 from vaecodec.train.recipes import Recipe
-from vaecodec.zoo import Level, ModelInfo, Zoo
+from vaecodec.zoo import ModelInfo, Zoo
 from vaecodec.zoo.families import Family
 
 STEPS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5)
 
 
-def measure_as_level(info: ModelInfo, train_images, test_images, step: float) -> dict:
-    """The model at ``step`` as a quality level of a family of its own: its prior fitted on
-    the training latents, measured on the test images (range coder)."""
-    zoo = Zoo().with_models(info)
-    means = zoo.vae(info).encode_mean(pixels.to_unit(train_images))
-    level = Level(1, info.name, info.model_id, step, fit_prior(quantize.quantize(means, step)))
-    family = Family("probe", info.name, None, 1)
-    zoo = Zoo().with_family(family, [info], [level])
-    return measure_level(level, test_images, zoo, single_images=10, family="probe")
+def measure_as_levels(info: ModelInfo, train_images, test_images, steps) -> list[dict]:
+    """The model at each of ``steps`` as a quality level of a family of its own: its prior
+    fitted on the training latents, measured on the test images (range coder)."""
+    levels = family.fit_priors(info, steps, train_images)
+    zoo = Zoo().with_family(Family("probe", info.name, None, 1), [info], levels)
+    return [measure_level(level, test_images, zoo, single_images=10, family="probe")
+            for level in levels]
 
 
 def summarize(path: str) -> None:
@@ -90,8 +86,8 @@ def main() -> None:
             row[f"step{step}"] = {"bytes": measured["bytes_per_image"],
                                   "psnr": round(measured["psnr_db"], 3),
                                   "ssim": round(measured["ssim"], 4)}
-        for step in args.level_steps:
-            measured = measure_as_level(info, train_images, test_images, step)
+        levels = measure_as_levels(info, train_images, test_images, args.level_steps)
+        for step, measured in zip(args.level_steps, levels):
             row[f"level_step{step}"] = {"bytes": round(measured["bytes_per_image"], 3),
                                         "psnr": round(measured["psnr_db"], 3),
                                         "ssim": round(measured["ssim"], 4)}

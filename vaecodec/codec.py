@@ -792,8 +792,9 @@ def reconstruct(archive: container.Archive, zoo: Zoo | None = None,
 
 class ArchiveDecoder:
     """A version 5 file read from a seekable binary file object: its header and index are
-    read and checked when it opens; each image read reads and decodes one chunk (decoded
-    chunks, and lossy chunks' symbols, are kept up to a memory budget each). An append
+    read and checked when it opens; a read reads the chunks of the images asked for and
+    decodes those images, or whole chunks (decoded images, and lossy chunks' symbols, are
+    kept up to a memory budget each: ``images``). An append
     that did not finish (bytes after the last complete index) is skipped over:
     ``trailing`` says how many bytes."""
 

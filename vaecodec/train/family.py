@@ -33,6 +33,15 @@ VALIDATION_FRACTION = 0.1
 MAX_VALIDATION = 5000
 
 
+def fit_priors(vae: ModelInfo, steps, train_images: np.ndarray) -> list[Level]:
+    """Levels 1, 2, ... of ``vae`` at ``steps``: each a prior fitted on the training
+    images' latent means rounded at its step (not yet measured)."""
+    means = Zoo().with_models(vae).vae(vae).encode_mean(pixels.to_unit(train_images))
+    return [Level(number, vae.name, vae.model_id, step,
+                  fit_prior(quantize.quantize(means, step)))
+            for number, step in enumerate(steps, 1)]
+
+
 def level_steps(recipe) -> tuple[float, ...]:
     """The quantization steps of a family's levels, in order of quality."""
     if recipe.rate == "entropy":
@@ -107,10 +116,7 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "default",
     vae_seconds = time.time() - started
 
     # the levels: priors fitted on the training latents, figures from the validation split
-    zoo = Zoo().with_models(vae)
-    means = zoo.vae(vae).encode_mean(pixels.to_unit(train_images))
-    levels = [Level(number, name, vae.model_id, step, fit_prior(quantize.quantize(means, step)))
-              for number, step in enumerate(level_steps(chosen), 1)]
+    levels = fit_priors(vae, level_steps(chosen), train_images)
     family = Family(name, name, None, DEFAULT_LEVEL)
     zoo = Zoo().with_family(family, [vae], levels)
     measured = []

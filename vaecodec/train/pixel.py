@@ -114,7 +114,7 @@ def pixel_bits(model: residual.PixelModel, images: np.ndarray, base: np.ndarray,
             bits[rows] = (cost(model.hi_probs(hidden), v >> 4)
                           + cost(model.lo_probs(hidden, v >> 4), v & 15))
         else:
-            bits[rows] = cost(residual._bin_probs(model.value_probs(hidden), starts), v)
+            bits[rows] = cost(model.bin_probs(hidden, max_error), v)
     return bits.reshape(len(images), -1)
 
 
