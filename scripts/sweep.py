@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 
 from vaecodec.data import mnist
 from vaecodec.eval.evaluate import evaluate_model, measure_level
@@ -74,8 +75,10 @@ def main() -> None:
     train_images = mnist.mnist_images(args.data, "train")
     test_images = mnist.mnist_images(args.data, "test")
     for recipe in recipes:
+        started = time.perf_counter()
         model = loop.train(recipe, train_images, device=args.device, log=lambda s: None)
-        row = {"recipe": recipe.to_dict(), **loop.test_loss(model, test_images)}
+        row = {"recipe": recipe.to_dict(), **loop.test_loss(model, test_images),
+               "train_seconds": round(time.perf_counter() - started, 1), "device": args.device}
         arch = {"image_shape": list(model.image_shape), "latent_size": recipe.latent_size,
                 "hidden": list(recipe.hidden)}
         info = ModelInfo.in_memory(f"vae-{recipe.name}", export.export_weights(model),

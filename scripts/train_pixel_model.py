@@ -15,6 +15,7 @@ import time
 
 from vaecodec.data import mnist
 from vaecodec.train import pixel
+from vaecodec.zoo import Zoo
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="hidden units per layer (default: %(default)s, as shipped)")
     parser.add_argument("--epochs", type=float, default=6.0,
                         help="passes over the non-trivial training pixels (default: %(default)s)")
+    parser.add_argument("--qat-epochs", type=float, default=0.0,
+                        help="then fine-tune this many epochs through the integer "
+                             "network's rounding (quantization-aware; default: %(default)s)")
     parser.add_argument("--train-images", type=int, help="use only the first N training images")
     parser.add_argument("--test-images", type=int, default=10000,
                         help="test images for the reported code length (default: all)")
@@ -38,9 +42,11 @@ def main(argv: list[str] | None = None) -> int:
 
     train = mnist.mnist_images(args.data, "train")[: args.train_images]
     test = mnist.mnist_images(args.data, "test")[: args.test_images]
+    kept: dict = {}
     tensors, meta = pixel.train_pixel_model(
         train, base_level=args.base_level, hidden=args.hidden, epochs=args.epochs,
-        seed=args.seed, use_base=not args.no_base)
+        seed=args.seed, use_base=not args.no_base, keep_float=kept,
+        qat_epochs=args.qat_epochs)
     started = time.time()
     data = {"dataset": "MNIST", "train_split": f"train ({len(train)} images)",
             "sha256": mnist.checksums(args.data)}
@@ -49,6 +55,12 @@ def main(argv: list[str] | None = None) -> int:
           f"{bits / test[0].size:.4f} bits/pixel on {len(test)} test images (integer model; "
           f"{time.time() - started:.0f} s); "
           + ("no base layer" if args.no_base else f"base level {args.base_level}"))
+    if not args.no_base and not args.qat_epochs:  # what the integer conversion cost
+        zoo = Zoo.installed().with_models(info)
+        model = zoo.pixel_model(info)
+        base = model.base_pixels(pixel.base_symbols(zoo.level(model.base_level), test, zoo))
+        print(f"the float network before conversion: "
+              f"{pixel.float_bits_per_image(kept['net'], model, test, base):.1f} bits/image")
     return 0
 
 

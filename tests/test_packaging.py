@@ -30,7 +30,9 @@ def test_the_wheel_installs_without_extras_and_round_trips(tmp_path):
     assert any(name.endswith("licenses/LICENSE") for name in contents)
     assert {"vaecodec/_checkpoints/vae-default.safetensors",
             "vaecodec/_checkpoints/levels.json",
-            "vaecodec/_checkpoints/pixel-l1.safetensors"} <= set(contents)
+            "vaecodec/_checkpoints/pixel-l1.safetensors",
+            "vaecodec/_checkpoints/pixel-l1-v2.safetensors",
+            "vaecodec/_checkpoints/vae-rd-s04-aug1.safetensors"} <= set(contents)
     assert not any(name.startswith("tests/") for name in contents)
 
     venv = tmp_path / "venv"

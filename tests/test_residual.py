@@ -12,7 +12,7 @@ import pytest
 import vaecodec
 from vaecodec.core import intnet, residual
 from vaecodec.format import container
-from vaecodec.zoo import PIXEL_MODEL, Zoo
+from vaecodec.zoo import DEFAULT_PIXEL_MODEL, PIXEL_MODEL, Zoo
 from vaecodec.errors import (
     CorruptHeaderError,
     HeaderTooLargeError,
@@ -75,7 +75,7 @@ def test_header_records_the_residual_layer(lossless_file):
     assert header.version == 3 and header.level == 1
     layer = header.residual
     assert layer.max_error == 0 and layer.layout == 1
-    assert Zoo.installed().find(layer.model_id, PIXEL_MODEL).name == "pixel-l1"
+    assert Zoo.installed().find(layer.model_id, PIXEL_MODEL).name == DEFAULT_PIXEL_MODEL
     info = header.to_dict()["residual"]
     assert info["max_error"] == 0 and sum(info["chunk_sizes"]) == layer.size
     # lossy files are still written as version 2, which older readers understand
@@ -261,6 +261,37 @@ def test_training_a_pixel_model_gives_a_usable_integer_model(sample_images):
     assert np.array_equal(residual.decode(model, data, base, 0).reshape(images.shape), images)
     ideal = residual_training.bits_per_image(model, images, base) * len(images) / 8
     assert ideal <= len(data) <= ideal * 1.01 + 8
+
+
+def test_quantization_aware_training_simulates_the_integer_network():
+    """The rounding that quantization-aware training trains through is the conversion's:
+    with the activation steps fixed, the integer network's logits are the simulated ones
+    (to within the biases' rounding), while a plain float forward is far off on a network
+    with one large weight per unit, as long training makes them."""
+    torch = pytest.importorskip("torch")
+    from vaecodec.train import pixel as residual_training
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(residual.FEATURES, 24), torch.nn.ReLU(),
+                              torch.nn.Linear(24, 24), torch.nn.ReLU(), torch.nn.Linear(24, 272))
+    with torch.no_grad():  # a few units that watch one neighbour closely
+        net[0].weight[:6, 9] = 40.0
+        net[0].bias[:6] = -torch.linspace(2, 30, 6)
+    rng = np.random.default_rng(0)
+    rows = rng.integers(0, 256, (4000, residual.FEATURES)).astype(np.uint8)
+    x = torch.from_numpy(rows).float() / 255
+    scales = residual_training._activation_scales(torch, net, x)
+    layers = [(m.weight.detach().double().numpy().T, m.bias.detach().double().numpy())
+              for m in net if isinstance(m, torch.nn.Linear)]
+    int_net, unit = residual_training.integer_mlp(layers, 1 / 255, rows / 255.0, 255,
+                                                  scales=scales)
+    integer = int_net.forward(rows) * unit
+    with torch.no_grad():
+        simulated = residual_training._fake_integer_forward(torch, net, x, scales).numpy()
+        plain = net(x).numpy()
+    # a rounding that lands on the other side of a step now and then: compare means
+    sim_err, plain_err = np.abs(simulated - integer).mean(), np.abs(plain - integer).mean()
+    assert sim_err < 0.1 * plain_err
 
 
 def _reference_level_probs(model, hidden: np.ndarray, max_error: int) -> np.ndarray:

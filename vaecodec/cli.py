@@ -114,8 +114,8 @@ def _plural(count: int, noun: str) -> str:
 @click.argument("sources", nargs=-1, type=click.Path())
 @click.argument("output", type=click.Path())
 @click.option("-q", "--quality", type=int, default=None, metavar="LEVEL",
-              help="Quality level, 1 (smallest, lowest quality) to the highest (best "
-                   f"quality) in `vaecodec levels` (default {DEFAULT_LEVEL}).")
+              help="Quality level: a number from `vaecodec levels`, which lists each "
+                   f"level's measured size and quality (default {DEFAULT_LEVEL}).")
 @click.option("--step", "quant_step", type=float, default=None, metavar="FLOAT",
               help="Instead of a level: the latent's quantization step (smaller: bigger "
                    "file, better quality); coded with zstd.")

@@ -138,6 +138,9 @@ def _raw_codec(family: str, compress, decompress) -> Codec:
 
 
 LEVELS_FAMILY = "vaecodec levels"
+# The shipped family's levels in vaecodec 2.0.0 (1-9, before the rate-distortion-trained
+# levels 10-13): the plot draws their curve too, to show what those levels moved
+EARLIER_LEVELS = 9
 
 
 def _vaecodec_codecs(family: str | None = None) -> list[Codec]:
@@ -370,6 +373,10 @@ def run(images: np.ndarray, groups: Sequence[str], source: str,
         "rate_ratios": [row for ref in (reference, RESIDUAL_FAMILY) if ref
                         for row in compare_rates(points, ref)],
     }
+    if family in (None, "mnist") and any(p["family"] == LEVELS_FAMILY
+                                         and p["param"] > EARLIER_LEVELS for p in points):
+        results["earlier_levels"] = {"family": LEVELS_FAMILY, "up_to": EARLIER_LEVELS,
+                                     "label": f"{LEVELS_FAMILY} 1-{EARLIER_LEVELS} (2.0.0)"}
     return results, kept
 
 
@@ -460,6 +467,15 @@ def plot(results: dict, path: str) -> None:
             for ax in axes:
                 ax.axvline(pts[0]["bytes_per_image"], color=color, linestyle=":",
                            label=f"{family} (lossless, {pts[0]['bytes_per_image']:.0f} B)")
+    earlier = results.get("earlier_levels")
+    if earlier:  # the levels' curve before the newer ones, thin, in the levels' colour
+        color = colors[list(families).index(earlier["family"]) % len(colors)]
+        old = frontier([p for p in families.get(earlier["family"], [])
+                        if p["param"] <= earlier["up_to"]])
+        for ax, key in zip(axes, ("psnr_db", "ssim")):
+            ax.plot([p["bytes_per_image"] for p in old], [p[key] for p in old], color=color,
+                    linestyle="-.", linewidth=1, label=earlier["label"] if key == "psnr_db"
+                    else None)
     for j, ref in enumerate(results.get("published_lossless", [])):
         for ax in axes:
             ax.axvline(ref["bytes_per_image"], color="0.4", linestyle=(0, (1, 2 + j)),

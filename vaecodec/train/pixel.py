@@ -20,28 +20,48 @@ from ..zoo import Level, ModelInfo, Zoo
 from ..zoo.models import write_model
 
 
-def _calibrated_scale(values: np.ndarray) -> float:
-    """Real value of one activation step: the 99.99th percentile of ``values`` / 255."""
-    top = float(np.quantile(values, 0.9999)) if values.size else 1.0
-    return max(top, 1e-6) / intnet.ACTIVATION_MAX
+def _calibrated_scale(values: np.ndarray, axis=None) -> float | np.ndarray:
+    """Real value of one activation step: the 99.99th percentile of ``values`` / 255 (of
+    each column with ``axis=0``)."""
+    if not values.size:
+        return 1.0 / intnet.ACTIVATION_MAX
+    top = np.quantile(values, 0.9999, axis=axis)
+    return np.maximum(top, 1e-6) / intnet.ACTIVATION_MAX
 
 
 def integer_mlp(layers: list[tuple[np.ndarray, np.ndarray]], in_scale: float,
-                calibration: np.ndarray, input_bound: int) -> tuple[intnet.IntMLP, float]:
+                calibration: np.ndarray, input_bound: int, per_unit: bool = False,
+                rounded: bool = False, scales: list[float] | None = None
+                ) -> tuple[intnet.IntMLP, float]:
     """Quantize float layers [(W (in, out), b)] with ReLU between them, given calibration
     inputs (real values). Returns the integer network and the real value of one unit of
-    its output sums."""
-    int_layers, x, scale = [], np.asarray(calibration, dtype=np.float64), in_scale
+    its output sums.
+
+    ``per_unit``: each hidden unit gets its own activation scale (calibrated on its own
+    values, folded into the next layer's weights) instead of one per layer, so that a
+    unit with a small range keeps its resolution. ``rounded``: hidden activations are
+    rounded to the nearest step instead of rounded down (half a step added to the bias).
+    Both change only the integers, not what the codec runs."""
+    int_layers, x = [], np.asarray(calibration, dtype=np.float64)
+    scale: float | np.ndarray = in_scale
     for i, (w, b) in enumerate(layers):
         last = i == len(layers) - 1
+        w = np.asarray(w, dtype=np.float64)
         real = x @ w + b
-        out_scale = None if last else _calibrated_scale(np.maximum(real, 0))
-        int_layers.append(intnet.quantize_layer(w, b, scale, out_scale))
+        # the weights as applied to the integer inputs: each input's scale folded in
+        w_int_inputs = w * np.reshape(scale, (-1, 1)) if np.ndim(scale) else w * scale
+        if last:
+            out_scale = None
+        elif scales is not None:  # given (quantization-aware training fixed them)
+            out_scale = scales[i]
+        else:
+            out_scale = _calibrated_scale(np.maximum(real, 0), 0 if per_unit else None)
+        int_layers.append(intnet.quantize_layer(w_int_inputs, b, 1.0, out_scale, rounded))
         if not last:
-            x, scale = np.clip(np.maximum(real, 0), 0, out_scale * 255), out_scale
+            top = np.asarray(out_scale) * 255
+            x, scale = np.clip(np.maximum(real, 0), 0, top), out_scale
     net = intnet.IntMLP(int_layers, input_bound)
-    peak = np.abs(np.asarray(layers[-1][0], dtype=np.float64)).max()
-    return net, scale * peak / intnet.WEIGHT_MAX
+    return net, float(np.abs(w_int_inputs).max()) / intnet.WEIGHT_MAX
 
 
 def integer_base_decoder(level: Level, calibration_symbols: np.ndarray, zoo: Zoo):
@@ -123,12 +143,98 @@ def bits_per_image(model: residual.PixelModel, images: np.ndarray, base: np.ndar
     return float(pixel_bits(model, images, base).sum() / len(images))
 
 
+def float_bits_per_image(net, model: residual.PixelModel, images: np.ndarray,
+                         base: np.ndarray) -> float:
+    """Ideal lossless code length (bits/image) of ``images`` under the *float* network
+    ``net`` that ``model`` was converted from (``train_pixel_model``'s ``keep_float``),
+    trivial pixels under the model's tables: with ``bits_per_image``, what the integer
+    conversion costs."""
+    from . import import_torch
+
+    torch = import_torch()
+    flat = images.reshape(len(images), -1)
+    feats = residual.features(flat, base, model.geometry).reshape(-1, residual.FEATURES)
+    values = flat.reshape(-1).astype(np.int64)
+    trivial = residual.trivial_mask(feats, model.trivial_threshold)
+    v = values[trivial]
+    t_hi, t_lo = model.trivial_hi.astype(np.float64), model.trivial_lo.astype(np.float64)
+    bits = -(np.log2(t_hi[v >> 4] / t_hi.sum())
+             + np.log2(t_lo[v >> 4, v & 15] / t_lo[v >> 4].sum(1))).sum()
+    busy = np.flatnonzero(~trivial)
+    with torch.no_grad():
+        for i in range(0, len(busy), 200_000):
+            rows = busy[i : i + 200_000]
+            out = net(torch.from_numpy(feats[rows]).float() / 255)
+            bits += float(_factorized_nll(torch, out, torch.from_numpy(values[rows]))) / math.log(2)
+    return float(bits / len(images))
+
+
+def _activation_scales(torch, net, calibration) -> list[float]:
+    """Each hidden layer's activation step, as ``integer_mlp`` calibrates it (one per layer)
+    on float feature rows ``calibration`` (values in [0, 1])."""
+    scales, h = [], calibration
+    with torch.no_grad():
+        for m in net:
+            h = m(h)
+            if isinstance(m, torch.nn.ReLU):
+                scales.append(float(_calibrated_scale(h.double().numpy())))
+                h = torch.clamp(h, max=scales[-1] * intnet.ACTIVATION_MAX)
+    return scales
+
+
+def _fake_integer_forward(torch, net, x, scales):
+    """``net(x)`` with the weights and hidden activations rounded as the integer network
+    will have them (``intnet.quantize_layer``: per-output power-of-two weight scales in
+    hidden layers, one scale in the output layer; activations floored to their step and
+    clipped), gradients passed straight through the rounding."""
+    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
+    in_scale = 1 / 255
+    h = x
+    for i, m in enumerate(linears):
+        w = m.weight.T  # (in, out)
+        if i < len(linears) - 1:
+            peak = w.detach().abs().amax(0).clamp_min(1e-12)
+            shift = torch.floor(torch.log2(intnet.WEIGHT_MAX / peak * scales[i] / in_scale))
+            w_scale = 2.0**shift * in_scale / scales[i]
+        else:
+            w_scale = intnet.WEIGHT_MAX / w.detach().abs().max().clamp_min(1e-12)
+        w_q = torch.clamp(torch.round(w * w_scale), -intnet.WEIGHT_MAX, intnet.WEIGHT_MAX)
+        w = w + (w_q / w_scale - w).detach()
+        h = h @ w + m.bias
+        if i < len(linears) - 1:
+            h = torch.relu(h)
+            q = torch.clamp(torch.floor(h / scales[i]), 0, intnet.ACTIVATION_MAX) * scales[i]
+            h = h + (q - h).detach()
+            in_scale = scales[i]
+    return h
+
+
+def integer_pixel_net(net, calibration: np.ndarray, per_unit: bool = False,
+                      rounded: bool = False, scales: list[float] | None = None
+                      ) -> dict[str, np.ndarray]:
+    """The tensors of the pixel network (``pixel.*``, ``lut``, ``head_shift``) converted
+    from the float torch ``net`` (Linear/ReLU layers), its activation ranges calibrated on
+    ``calibration``, uint8 feature rows (``integer_mlp`` for ``per_unit``, ``rounded``)."""
+    layers = [(m.weight.detach().double().numpy().T, m.bias.detach().double().numpy())
+              for m in net if hasattr(m, "weight")]
+    pixel_net, unit = integer_mlp(layers, 1 / 255, calibration.astype(np.float64) / 255, 255,
+                                  per_unit=per_unit, rounded=rounded, scales=scales)
+    # lookup index = logit difference >> head_shift, about LUT_STEPS_PER_NAT steps per nat
+    head = int(np.rint(-np.log2(unit * residual.LUT_STEPS_PER_NAT)))
+    nats_per_step = unit * 2.0**head
+    lut = np.maximum(1, np.rint((2**residual.PROB_BITS - 1) * np.exp(
+        -np.arange(residual.LUT_SIZE) * nats_per_step))).astype(np.int64)
+    return {**pixel_net.to_tensors("pixel"), "lut": lut,
+            "head_shift": np.array([head], dtype=np.int64)}
+
+
 def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
                       base_level: int = 1, hidden: int = 96,
                       epochs: float = 6.0, trivial_threshold: int = 8, seed: int = 0,
                       batch_size: int = 4096, learning_rate: float = 3e-3,
                       context_max_error: int = 0, use_base: bool = True,
                       keep_float: dict | None = None, family: str | None = None,
+                      qat_epochs: float = 0.0, qat_learning_rate: float = 1e-4,
                       log=print) -> tuple[dict[str, np.ndarray], dict]:
     """Fit a pixel model on uint8 training images (N, H, W) over the base level of ``zoo``
     (default: the installed one; ``family``: the base level of that model family). Returns
@@ -139,7 +245,14 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
     (measured: no gain at K = 4, so the shipped model uses exact neighbours).
     ``use_base=False``: an all-black base image, to measure the coder without the latent.
     ``keep_float``: a dict that receives the float torch network under "net" (to measure
-    what the integer conversion costs)."""
+    what the integer conversion costs).
+    ``qat_epochs``: after training, fine-tune that many epochs (Adam from
+    ``qat_learning_rate``, cosine to 0) through the integer network's rounding
+    (``_fake_integer_forward``, gradients straight through), its activation steps fixed
+    beforehand and kept for the conversion: quantization-aware training. The weights of a
+    long-trained network have a few large values per unit that int8 rounds the small ones
+    of away (measured: 45 bits/image lost to the conversion after 12 epochs, docs/training.md).
+    Then ``keep_float``'s network is the fine-tuned one, which is meant to be rounded."""
     from . import import_torch
 
     torch = import_torch()
@@ -187,19 +300,28 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
             log(f"step {step + 1}/{steps}: {loss.item() / math.log(2):.3f} bits/pixel "
                 f"(non-trivial), {time.time() - started:.0f} s")
 
-    layers = [(m.weight.detach().double().numpy().T, m.bias.detach().double().numpy())
-              for m in net if isinstance(m, torch.nn.Linear)]
-    calibration = x_all[torch.from_numpy(rng.choice(len(x_all), 200_000))].double().numpy() / 255
-    pixel_net, unit = integer_mlp(layers, 1 / 255, calibration, 255)
-    # lookup index = logit difference >> head_shift, about LUT_STEPS_PER_NAT steps per nat
-    head = int(np.rint(-np.log2(unit * residual.LUT_STEPS_PER_NAT)))
-    nats_per_step = unit * 2.0**head
-    lut = np.maximum(1, np.rint((2**residual.PROB_BITS - 1) * np.exp(
-        -np.arange(residual.LUT_SIZE) * nats_per_step))).astype(np.int64)
-    tensors = {**base_net.to_tensors("base"), **pixel_net.to_tensors("pixel"),
-               "base_thresholds": thresholds, "lut": lut,
-               "head_shift": np.array([head], dtype=np.int64),
-               "trivial_hi": t_hi, "trivial_lo": t_lo}
+    calibration = x_all[torch.from_numpy(rng.choice(len(x_all), 200_000))].numpy()
+    scales = None
+    if qat_epochs > 0:  # fine-tune through the integer network's rounding
+        scales = _activation_scales(torch, net, torch.from_numpy(calibration).float() / 255)
+        steps = max(1, int(qat_epochs * len(x_all) / batch_size))
+        optimizer = torch.optim.Adam(net.parameters(), qat_learning_rate)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+        for step in range(steps):
+            batch = torch.randint(0, len(x_all), (batch_size,), generator=generator)
+            out = _fake_integer_forward(torch, net, x_all[batch].float() / 255, scales)
+            loss = _factorized_nll(torch, out, y_all[batch]) / batch_size
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            if step % max(1, steps // 5) == 0 or step == steps - 1:
+                log(f"quantization-aware step {step + 1}/{steps}: "
+                    f"{loss.item() / math.log(2):.3f} bits/pixel (non-trivial), "
+                    f"{time.time() - started:.0f} s")
+    tensors = {**base_net.to_tensors("base"), **integer_pixel_net(net, calibration,
+                                                                  scales=scales),
+               "base_thresholds": thresholds, "trivial_hi": t_hi, "trivial_lo": t_lo}
     metadata = {
         "kind": "pixel-model",
         "base_level": base_level,
@@ -211,6 +333,9 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
                          "image_shape": list(image_shape)},
         "recipe": {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
                    "lr_schedule": "one-cycle", "seed": seed, "optimizer": "adam",
+                   **({"quantization_aware_epochs": qat_epochs,
+                       "quantization_aware_learning_rate": qat_learning_rate,
+                       "quantization_aware_schedule": "cosine"} if qat_epochs > 0 else {}),
                    "train_images": len(train_images)},
         "train_seconds": round(time.time() - started, 1),
     }
