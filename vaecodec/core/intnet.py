@@ -33,13 +33,12 @@ class IntLayer:
 
 
 def quantize_layer(weight: np.ndarray, bias: np.ndarray, in_scale: float,
-                   out_scale: float | np.ndarray | None, rounded: bool = False) -> IntLayer:
+                   out_scale: float | None) -> IntLayer:
     """An integer layer approximating ``x_real @ weight + bias`` where ``x_real = x_int *
-    in_scale``. Hidden layers (``out_scale`` given: one for all outputs or one each) return
-    ``relu(.) / out_scale`` rounded down (``rounded``: to the nearest integer) and clipped
-    to 0..255; each output's weight scale is the largest that makes the rescaling a power
-    of two. Output layers (``None``) use one weight scale for all outputs and return the
-    raw integer sums."""
+    in_scale``. Hidden layers (``out_scale`` given) return ``relu(.) / out_scale`` rounded
+    down and clipped to 0..255; each output's weight scale is the largest that makes the
+    rescaling a power of two. Output layers (``None``) use one weight scale for all outputs
+    and return the raw integer sums."""
     weight = np.asarray(weight, dtype=np.float64)
     bias = np.asarray(bias, dtype=np.float64)
     shift = None
@@ -54,8 +53,6 @@ def quantize_layer(weight: np.ndarray, bias: np.ndarray, in_scale: float,
         shift = shift.astype(np.int64)
     w_int = np.clip(np.rint(weight * w_scale), -WEIGHT_MAX, WEIGHT_MAX)
     b_int = np.rint(bias * w_scale / in_scale)
-    if rounded and shift is not None:  # floor(acc / 2**s + 1/2): half a step on the bias
-        b_int += np.where(shift > 0, 2.0 ** (shift - 1).clip(0), 0.0)
     return IntLayer(np.ascontiguousarray(w_int, dtype=np.int8), b_int.astype(np.int64), shift)
 
 

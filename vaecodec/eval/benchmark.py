@@ -174,6 +174,8 @@ def _vaecodec_codecs(family: str | None = None) -> list[Codec]:
         out += [codec(family, f"q={lv.level}", lv.level, quality=lv.level, coder=coder)
                 for lv in zoo.levels()]
     for model in zoo.models():
+        if model.metadata.get("family") is not None:  # another family's (Fashion-MNIST's)
+            continue
         out += [codec(f"vaecodec {model.name} (steps, zstd)", f"step={step:g}", step,
                       quant_step=step, model=model.name) for step in VAECODEC_STEPS]
     return out

@@ -20,48 +20,35 @@ from ..zoo import Level, ModelInfo, Zoo
 from ..zoo.models import write_model
 
 
-def _calibrated_scale(values: np.ndarray, axis=None) -> float | np.ndarray:
-    """Real value of one activation step: the 99.99th percentile of ``values`` / 255 (of
-    each column with ``axis=0``)."""
-    if not values.size:
-        return 1.0 / intnet.ACTIVATION_MAX
-    top = np.quantile(values, 0.9999, axis=axis)
-    return np.maximum(top, 1e-6) / intnet.ACTIVATION_MAX
+def _calibrated_scale(values: np.ndarray) -> float:
+    """Real value of one activation step: the 99.99th percentile of ``values`` / 255."""
+    top = float(np.quantile(values, 0.9999)) if values.size else 1.0
+    return max(top, 1e-6) / intnet.ACTIVATION_MAX
 
 
 def integer_mlp(layers: list[tuple[np.ndarray, np.ndarray]], in_scale: float,
-                calibration: np.ndarray, input_bound: int, per_unit: bool = False,
-                rounded: bool = False, scales: list[float] | None = None
+                calibration: np.ndarray, input_bound: int, scales: list[float] | None = None
                 ) -> tuple[intnet.IntMLP, float]:
     """Quantize float layers [(W (in, out), b)] with ReLU between them, given calibration
     inputs (real values). Returns the integer network and the real value of one unit of
-    its output sums.
-
-    ``per_unit``: each hidden unit gets its own activation scale (calibrated on its own
-    values, folded into the next layer's weights) instead of one per layer, so that a
-    unit with a small range keeps its resolution. ``rounded``: hidden activations are
-    rounded to the nearest step instead of rounded down (half a step added to the bias).
-    Both change only the integers, not what the codec runs."""
-    int_layers, x = [], np.asarray(calibration, dtype=np.float64)
-    scale: float | np.ndarray = in_scale
+    its output sums. ``scales``: the hidden layers' activation steps, when fixed beforehand
+    (quantization-aware training), instead of calibrated here."""
+    int_layers, x, scale = [], np.asarray(calibration, dtype=np.float64), in_scale
     for i, (w, b) in enumerate(layers):
         last = i == len(layers) - 1
-        w = np.asarray(w, dtype=np.float64)
         real = x @ w + b
-        # the weights as applied to the integer inputs: each input's scale folded in
-        w_int_inputs = w * np.reshape(scale, (-1, 1)) if np.ndim(scale) else w * scale
         if last:
             out_scale = None
-        elif scales is not None:  # given (quantization-aware training fixed them)
+        elif scales is not None:
             out_scale = scales[i]
         else:
-            out_scale = _calibrated_scale(np.maximum(real, 0), 0 if per_unit else None)
-        int_layers.append(intnet.quantize_layer(w_int_inputs, b, 1.0, out_scale, rounded))
+            out_scale = _calibrated_scale(np.maximum(real, 0))
+        int_layers.append(intnet.quantize_layer(w, b, scale, out_scale))
         if not last:
-            top = np.asarray(out_scale) * 255
-            x, scale = np.clip(np.maximum(real, 0), 0, top), out_scale
+            x, scale = np.clip(np.maximum(real, 0), 0, out_scale * 255), out_scale
     net = intnet.IntMLP(int_layers, input_bound)
-    return net, float(np.abs(w_int_inputs).max()) / intnet.WEIGHT_MAX
+    peak = np.abs(np.asarray(layers[-1][0], dtype=np.float64)).max()
+    return net, scale * peak / intnet.WEIGHT_MAX
 
 
 def integer_base_decoder(level: Level, calibration_symbols: np.ndarray, zoo: Zoo):
@@ -209,16 +196,15 @@ def _fake_integer_forward(torch, net, x, scales):
     return h
 
 
-def integer_pixel_net(net, calibration: np.ndarray, per_unit: bool = False,
-                      rounded: bool = False, scales: list[float] | None = None
+def integer_pixel_net(net, calibration: np.ndarray, scales: list[float] | None = None
                       ) -> dict[str, np.ndarray]:
     """The tensors of the pixel network (``pixel.*``, ``lut``, ``head_shift``) converted
     from the float torch ``net`` (Linear/ReLU layers), its activation ranges calibrated on
-    ``calibration``, uint8 feature rows (``integer_mlp`` for ``per_unit``, ``rounded``)."""
+    ``calibration``, uint8 feature rows (or the fixed ``scales``, see ``integer_mlp``)."""
     layers = [(m.weight.detach().double().numpy().T, m.bias.detach().double().numpy())
               for m in net if hasattr(m, "weight")]
     pixel_net, unit = integer_mlp(layers, 1 / 255, calibration.astype(np.float64) / 255, 255,
-                                  per_unit=per_unit, rounded=rounded, scales=scales)
+                                  scales=scales)
     # lookup index = logit difference >> head_shift, about LUT_STEPS_PER_NAT steps per nat
     head = int(np.rint(-np.log2(unit * residual.LUT_STEPS_PER_NAT)))
     nats_per_step = unit * 2.0**head
