@@ -3,7 +3,7 @@
     python scripts/guard_rates.py --data ../shared/data [--repeat 5]
 
 For every shipped level, batches of 100 images are encoded with the MNIST family: digits
-(should stay quiet) and Fashion-MNIST clothes (should warn); then, at levels 1, 4 and 9,
+(should stay quiet) and Fashion-MNIST clothes (should warn); then, at levels 1, 4, 9, 10 and 13,
 batches of 10 and single images (the first 2,000 of each split). The margins
 (codec.GUARD_MARGIN_DB + GUARD_SMALL_DB / sqrt(n)) were chosen on the training splits; the
 rates printed for the test splits are on data they were not chosen on. The cost is the
@@ -52,8 +52,8 @@ def main() -> None:
           "level's own PSNR")
     print("split  level  batch  MNIST batches warned (false alarms)  largest MNIST gap (dB)  "
           "Fashion batches warned  smallest Fashion gap (dB)")
-    runs = [(level, 100, None) for level in range(1, 10)]
-    runs += [(level, batch, 2000) for batch in (10, 1) for level in (1, 4, 9)]
+    runs = [(level.level, 100, None) for level in vaecodec.list_levels()]
+    runs += [(level, batch, 2000) for batch in (10, 1) for level in (1, 4, 9, 10, 13)]
     for split in ("train", "test"):
         for level, batch, limit in runs:
             d_hits, d_n, d_gap = flagged(sets[split]["MNIST"][:limit], level, batch)
