@@ -93,7 +93,7 @@ def test_the_encoder_writes_the_same_bytes(entry, inputs, monkeypatch):
 
 
 def test_the_default_pixel_model_now_writes_smaller_residuals(inputs, monkeypatch):
-    """Since 2.0.0 the default pixel model is a newer one: the same digits make smaller
+    """After 2.0.0 the default pixel model is a newer one: the same digits make smaller
     lossless files, which decode exactly; the old files name the old model by id and
     still decode (above)."""
     digits = inputs[:24]
