@@ -81,9 +81,7 @@ def probe(design: dict, data: dict, device: str, log=print) -> dict:
     y_te = data["test"].reshape(-1)
     # trivial pixels: one fixed table of the 256 values (as the codec's hi/lo tables)
     t_hi, t_lo = pixel._trivial_tables(y_tr[trivial_tr].astype(np.int64))
-    v = y_te[trivial_te].astype(np.int64)
-    trivial_bits = float(-(np.log2(t_hi[v >> 4] / t_hi.sum())
-                           + np.log2(t_lo[v >> 4, v & 15] / t_lo[v >> 4].sum(1))).sum())
+    trivial_bits = pixel.table_bits(t_hi, t_lo, y_te[trivial_te])
     x = torch.from_numpy(x_tr[~trivial_tr]).to(device)
     y = torch.from_numpy(y_tr[~trivial_tr].astype(np.int64)).to(device)
     sizes = [x.shape[1], *design.get("hidden", [96, 96])]

@@ -130,6 +130,14 @@ def bits_per_image(model: residual.PixelModel, images: np.ndarray, base: np.ndar
     return float(pixel_bits(model, images, base).sum() / len(images))
 
 
+def table_bits(t_hi: np.ndarray, t_lo: np.ndarray, values: np.ndarray) -> float:
+    """Code length (bits) of pixel ``values`` under fixed high / low-nibble tables (the
+    trivial pixels' ``_trivial_tables``)."""
+    t_hi, t_lo, v = t_hi.astype(np.float64), t_lo.astype(np.float64), values.astype(np.int64)
+    return float(-(np.log2(t_hi[v >> 4] / t_hi.sum())
+                   + np.log2(t_lo[v >> 4, v & 15] / t_lo[v >> 4].sum(1))).sum())
+
+
 def float_bits_per_image(net, model: residual.PixelModel, images: np.ndarray,
                          base: np.ndarray) -> float:
     """Ideal lossless code length (bits/image) of ``images`` under the *float* network
@@ -143,10 +151,7 @@ def float_bits_per_image(net, model: residual.PixelModel, images: np.ndarray,
     feats = residual.features(flat, base, model.geometry).reshape(-1, residual.FEATURES)
     values = flat.reshape(-1).astype(np.int64)
     trivial = residual.trivial_mask(feats, model.trivial_threshold)
-    v = values[trivial]
-    t_hi, t_lo = model.trivial_hi.astype(np.float64), model.trivial_lo.astype(np.float64)
-    bits = -(np.log2(t_hi[v >> 4] / t_hi.sum())
-             + np.log2(t_lo[v >> 4, v & 15] / t_lo[v >> 4].sum(1))).sum()
+    bits = table_bits(model.trivial_hi, model.trivial_lo, values[trivial])
     busy = np.flatnonzero(~trivial)
     with torch.no_grad():
         for i in range(0, len(busy), 200_000):
@@ -271,40 +276,35 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
         torch.nn.Linear(hidden, hidden), torch.nn.ReLU(),
         torch.nn.Linear(hidden, 16 + 256),
     )
-    steps = max(1, int(epochs * len(x_all) / batch_size))
-    optimizer = torch.optim.Adam(net.parameters(), learning_rate)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, learning_rate, total_steps=steps)
     generator = torch.Generator().manual_seed(seed)
-    for step in range(steps):
-        batch = torch.randint(0, len(x_all), (batch_size,), generator=generator)
-        loss = _factorized_nll(torch, net(x_all[batch].float() / 255), y_all[batch]) / batch_size
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        if step % max(1, steps // 10) == 0 or step == steps - 1:
-            log(f"step {step + 1}/{steps}: {loss.item() / math.log(2):.3f} bits/pixel "
-                f"(non-trivial), {time.time() - started:.0f} s")
 
+    def fit(forward, passes, lr, schedule, label, logs):
+        """Adam on random batches of the non-trivial pixels, ``schedule(optimizer,
+        steps)`` the learning-rate schedule; ``logs`` progress lines."""
+        steps = max(1, int(passes * len(x_all) / batch_size))
+        optimizer = torch.optim.Adam(net.parameters(), lr)
+        scheduler = schedule(optimizer, steps)
+        for step in range(steps):
+            batch = torch.randint(0, len(x_all), (batch_size,), generator=generator)
+            loss = _factorized_nll(torch, forward(x_all[batch].float() / 255),
+                                   y_all[batch]) / batch_size
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            if step % max(1, steps // logs) == 0 or step == steps - 1:
+                log(f"{label}{step + 1}/{steps}: {loss.item() / math.log(2):.3f} bits/pixel "
+                    f"(non-trivial), {time.time() - started:.0f} s")
+
+    fit(net, epochs, learning_rate, lambda optimizer, steps: torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, learning_rate, total_steps=steps), "step ", 10)
     calibration = x_all[torch.from_numpy(rng.choice(len(x_all), 200_000))].numpy()
     scales = None
     if qat_epochs > 0:  # fine-tune through the integer network's rounding
         scales = _activation_scales(torch, net, torch.from_numpy(calibration).float() / 255)
-        steps = max(1, int(qat_epochs * len(x_all) / batch_size))
-        optimizer = torch.optim.Adam(net.parameters(), qat_learning_rate)
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
-        for step in range(steps):
-            batch = torch.randint(0, len(x_all), (batch_size,), generator=generator)
-            out = _fake_integer_forward(torch, net, x_all[batch].float() / 255, scales)
-            loss = _factorized_nll(torch, out, y_all[batch]) / batch_size
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            if step % max(1, steps // 5) == 0 or step == steps - 1:
-                log(f"quantization-aware step {step + 1}/{steps}: "
-                    f"{loss.item() / math.log(2):.3f} bits/pixel (non-trivial), "
-                    f"{time.time() - started:.0f} s")
+        fit(lambda x: _fake_integer_forward(torch, net, x, scales), qat_epochs,
+            qat_learning_rate, torch.optim.lr_scheduler.CosineAnnealingLR,
+            "quantization-aware step ", 5)
     tensors = {**base_net.to_tensors("base"), **integer_pixel_net(net, calibration,
                                                                   scales=scales),
                "base_thresholds": thresholds, "trivial_hi": t_hi, "trivial_lo": t_lo}
