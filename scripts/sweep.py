@@ -52,6 +52,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="../shared/data")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dataset", choices=["MNIST", "FashionMNIST"], default="MNIST",
+                        help="train on this data set's training split, measure on its test split")
     parser.add_argument("--out")
     parser.add_argument("--summarize", metavar="FILE", help="print a table of a results file")
     parser.add_argument("--level-steps", type=float, nargs="*", default=[],
@@ -72,13 +74,14 @@ def main() -> None:
         parser.error("the codec runs MLP models only, so only they can be measured through it "
                      "(the convolutional probe in docs/training.md was measured by vaecodec 1.3.0's "
                      "sweep, which decoded with torch)")
-    train_images = mnist.mnist_images(args.data, "train")
-    test_images = mnist.mnist_images(args.data, "test")
+    train_images = mnist.mnist_images(args.data, "train", args.dataset)
+    test_images = mnist.mnist_images(args.data, "test", args.dataset)
     for recipe in recipes:
         started = time.perf_counter()
         model = loop.train(recipe, train_images, device=args.device, log=lambda s: None)
         row = {"recipe": recipe.to_dict(), **loop.test_loss(model, test_images),
-               "train_seconds": round(time.perf_counter() - started, 1), "device": args.device}
+               "train_seconds": round(time.perf_counter() - started, 1), "device": args.device,
+               "dataset": args.dataset}
         arch = {"image_shape": list(model.image_shape), "latent_size": recipe.latent_size,
                 "hidden": list(recipe.hidden)}
         info = ModelInfo.in_memory(f"vae-{recipe.name}", export.export_weights(model),

@@ -114,3 +114,27 @@ def test_light_images_are_now_coded_inverted_and_come_back_closer(inputs):
     before = np.abs(vaecodec.decode(vaecodec.encode(light, polarity="as-is")).astype(int)
                     - light).mean(axis=(1, 2))
     assert np.all(now <= before + 0.5)
+
+
+# --- a shipped family's files: fashion-mnist as shipped in 2.0.0 ---------------------------
+
+FASHION_2_0 = Path(__file__).parent / "data" / "fashion-2.0"
+FASHION_MANIFEST = json.loads((FASHION_2_0 / "manifest.json").read_text())
+
+
+@pytest.mark.parametrize("entry", FASHION_MANIFEST["entries"],
+                         ids=[e["file"] for e in FASHION_MANIFEST["entries"]])
+def test_files_of_the_2_0_fashion_family_decode_to_the_same_pixels(entry):
+    """tests/data/fashion-2.0 (``scripts/make_family_corpus.py``): every level, lossless
+    and max-error, written with the fashion-mnist family as 2.0.0 shipped it. The family
+    has been retrained since; its first version still ships, so these files still decode."""
+    data = (FASHION_2_0 / entry["file"]).read_bytes()
+    assert sha256(data) == entry["sha256"]
+    pixels = vaecodec.decode(data)
+    if "quality" not in entry["encode"]:  # a residual layer: exact integer decoding
+        assert sha256(pixels.tobytes()) == entry["pixels_sha256"]
+        return
+    with np.load(FASHION_2_0 / "lossy_pixels.npz") as stored:
+        expected = stored[entry["file"]]
+    diff = np.abs(pixels.astype(int) - expected)
+    assert diff.max() <= 1 and np.count_nonzero(diff) <= 0.0005 * diff.size
