@@ -40,13 +40,17 @@ def store_with_tiny(trained, model_store):
 
 def test_a_trained_family_has_levels_a_pixel_model_and_its_measurements(trained):
     header, blobs = family_format.unpack(trained.data)
-    assert header["name"] == "tiny" and header["default_level"] == 4
+    from vaecodec.train.family import default_level
+
+    assert header["name"] == "tiny" and header["default_level"] == default_level(trained.levels)
     assert [m["kind"] for m in header["models"]] == ["vae", "pixel-model"]
     assert [lv["level"] for lv in header["levels"]] == [1, 2, 3, 4, 5, 6]
     meta = header["metadata"]
     assert meta["data"]["train_images"] == 900 and meta["data"]["validation_images"] == 100
     assert set(meta["validation"]["levels"]) == {"1", "2", "3", "4", "5", "6"}
     assert 0 < meta["validation"]["lossless_bits_per_pixel"] < 8
+    # the pixel model is fine-tuned through its integer rounding, as pixel-l1-v2 was
+    assert header["models"][1]["metadata"]["recipe"]["quantization_aware_epochs"] == 1.0
     sizes = [lv.measured["bytes_per_image"] for lv in trained.levels]
     assert sizes == sorted(sizes)  # finer steps cost more
 
@@ -64,7 +68,8 @@ def test_compress_with_a_family_lossy_and_lossless(store_with_tiny, sample_image
     images = sample_images[:30]
     data = vaecodec.encode(images, model="tiny")
     header = vaecodec.read_info(data)
-    assert header.level == 4 and header.model_id == Zoo.installed().find("tiny").model_id[:4]
+    assert header.level == Zoo.installed().family("tiny").default_level
+    assert header.model_id == Zoo.installed().find("tiny").model_id[:4]
     assert vaecodec.decode(data).shape == (30, 28, 28)
     exact = vaecodec.encode(images, model="tiny", lossless=True)
     assert np.array_equal(vaecodec.decode(exact), images)

@@ -200,15 +200,35 @@ def test_rate_distortion_recipe_trains_a_prior_and_lowers_the_rate(sample_images
                        log=lambda s: None)
 
 
+def test_a_family_defaults_to_the_cheapest_level_near_its_best():
+    """The default level of a trained family: the cheapest within 0.5 dB of the best."""
+    from vaecodec.core.entropy import fit_prior
+    from vaecodec.train.family import default_level
+    from vaecodec.zoo import Level
+
+    prior = fit_prior(np.zeros((4, 2), dtype=np.int32))
+
+    def levels(figures):
+        return [Level(i, "m", b"", 1.0, prior, {"bytes_per_image": b, "psnr_db": p})
+                for i, (b, p) in enumerate(figures, 1)]
+
+    # the shipped fashion-mnist family's validation figures (mse-s05-z32, 60 epochs)
+    fashion = [(8.61, 19.67), (10.96, 20.68), (13.69, 21.24), (17.67, 21.53), (21.67, 21.61),
+               (25.67, 21.62)]
+    assert default_level(levels(fashion)) == 3
+    assert default_level(levels([(5, 18.0), (6, 19.0), (7, 20.0)])) == 3  # no plateau
+    assert default_level(levels([(9, 21.0), (5, 20.6), (12, 21.05)])) == 2  # by bytes
+    assert default_level(levels([(5, 20.0)])) == 1
+
+
 def test_rate_distortion_families_take_steps_around_their_training_step():
-    from vaecodec.train.family import DEFAULT_LEVEL, STEPS, level_steps
+    from vaecodec.train.family import STEPS, level_steps
     from vaecodec.train.recipes import RECIPES, TRAIN_RECIPES
 
     rd = RECIPES["rd-s035-aug1"]
     assert {"rd-s045-aug1", "rd-s035-aug1", "rd-s015-aug1"} <= set(TRAIN_RECIPES)
     assert rd.rate == "entropy"
     assert level_steps(rd) == (1.5, 1.25, 1.0, 0.8, 0.65, 0.5)
-    assert level_steps(rd)[DEFAULT_LEVEL - 1] == 0.8
     assert level_steps(dataclasses.replace(rd, rate_step=0.5))[2] == 0.5
     assert level_steps(RECIPES["default"]) == STEPS
     assert Recipe.from_dict(rd.to_dict()) == rd

@@ -23,10 +23,12 @@ from ..zoo import families
 from ..zoo.families import Family
 from . import import_torch
 
-# A family's levels: steps in order of quality; the default is the fourth (step 0.2), as
-# for the shipped family's default level.
+# A family's levels: steps in order of quality.
 STEPS = (1.0, 0.65, 0.4, 0.2, 0.1, 0.05)
-DEFAULT_LEVEL = 4
+# Its default level: the cheapest whose validation PSNR is within DEFAULT_WITHIN_DB of the
+# best level's (where finer steps stop paying: for a 20-d latent often step 0.4 or 0.2;
+# docs/training.md).
+DEFAULT_WITHIN_DB = 0.5
 # a rate-distortion recipe is trained for one step (its rate_step): its levels sit around it
 RD_STEP_FACTORS = (1.5, 1.25, 1.0, 0.8, 0.65, 0.5)
 VALIDATION_FRACTION = 0.1
@@ -40,6 +42,14 @@ def fit_priors(vae: ModelInfo, steps, train_images: np.ndarray) -> list[Level]:
     return [Level(number, vae.name, vae.model_id, step,
                   fit_prior(quantize.quantize(means, step)))
             for number, step in enumerate(steps, 1)]
+
+
+def default_level(levels: list[Level]) -> int:
+    """The number of the cheapest measured level within DEFAULT_WITHIN_DB of the best
+    level's PSNR."""
+    best = max(lv.measured["psnr_db"] for lv in levels)
+    close = [lv for lv in levels if lv.measured["psnr_db"] >= best - DEFAULT_WITHIN_DB]
+    return min(close, key=lambda lv: (lv.measured["bytes_per_image"], lv.level)).level
 
 
 def level_steps(recipe) -> tuple[float, ...]:
@@ -70,11 +80,14 @@ def split(images: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def train_family(images: np.ndarray, name: str, *, recipe: str = "default",
                  epochs: int | None = None, time_budget: float | None = None,
                  seed: int = 1, device: str = "cpu", pixel_epochs: float = 6.0,
-                 data: dict | None = None, log: Callable[[str], None] = print,
+                 pixel_qat_epochs: float = 1.0, data: dict | None = None,
+                 log: Callable[[str], None] = print,
                  progress: Callable[..., None] | None = None) -> Trained:
     """Train the family ``name`` on uint8 images (N, H, W) and measure it on a held-out
     split. ``progress(stage, done, total[, note])``: "training" per epoch (with the loss),
-    "levels", "pixel model"."""
+    "levels", "pixel model". The pixel model trains ``pixel_epochs``, then
+    ``pixel_qat_epochs`` through its integer rounding (quantization-aware, as the shipped
+    ``pixel-l1-v2``)."""
     import_torch()
     from . import export, loop
     from .pixel import train_pixel_model
@@ -117,7 +130,7 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "default",
 
     # the levels: priors fitted on the training latents, figures from the validation split
     levels = fit_priors(vae, level_steps(chosen), train_images)
-    family = Family(name, name, None, DEFAULT_LEVEL)
+    family = Family(name, name, None, 1)
     zoo = Zoo().with_family(family, [vae], levels)
     measured = []
     for i, level in enumerate(levels, 1):
@@ -127,13 +140,16 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "default",
         if progress:
             progress("levels", i, len(levels))
     levels = measured
+    default = default_level(levels)
+    family = Family(name, name, None, default)
     zoo = Zoo().with_family(family, [vae], levels)
 
     # the pixel model over level 1, for lossless and max-error files
     tensors, meta = train_pixel_model(train_images, zoo=zoo, base_level=1, family=name,
-                                      epochs=pixel_epochs, seed=seed, log=log)
+                                      epochs=pixel_epochs, qat_epochs=pixel_qat_epochs,
+                                      seed=seed, log=log)
     pixel = ModelInfo.in_memory(f"{name}.pixel", tensors, meta)
-    family = Family(name, name, pixel.name, DEFAULT_LEVEL)
+    family = Family(name, name, pixel.name, default)
     zoo = Zoo().with_family(family, [vae, pixel], levels)
     lossless = codec.encode(valid_images, lossless=True, model=name, zoo=zoo)
     if not np.array_equal(codec.decode(lossless, zoo=zoo), valid_images):
@@ -149,7 +165,7 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "default",
         "lossless_bits_per_pixel": round(8 * len(lossless) / valid_images.size, 4),
         "psnr_db_per_image": _psnr_quantiles(zoo, name, valid_images),
     }
-    family = Family(name, name, pixel.name, DEFAULT_LEVEL, {
+    family = Family(name, name, pixel.name, default, {
         "data": {**(data or {}), "train_images": len(train_images),
                  "validation_images": len(valid_images), "split_seed": seed},
         "validation": validation,
