@@ -13,6 +13,7 @@ import argparse
 import sys
 import time
 
+from vaecodec.core import residual
 from vaecodec.data import mnist
 from vaecodec.train import pixel
 from vaecodec.zoo import Zoo
@@ -31,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--qat-epochs", type=float, default=0.0,
                         help="then fine-tune this many epochs through the integer "
                              "network's rounding (quantization-aware; default: %(default)s)")
+    parser.add_argument("--extras", nargs="*", default=[], choices=residual.EXTRAS,
+                        help="inputs besides the causal neighbours and the base window: the "
+                             "pixel's position, the base layer's latent symbols")
     parser.add_argument("--train-images", type=int, help="use only the first N training images")
     parser.add_argument("--test-images", type=int, default=10000,
                         help="test images for the reported code length (default: all)")
@@ -46,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     tensors, meta = pixel.train_pixel_model(
         train, base_level=args.base_level, hidden=args.hidden, epochs=args.epochs,
         seed=args.seed, use_base=not args.no_base, keep_float=kept,
-        qat_epochs=args.qat_epochs)
+        qat_epochs=args.qat_epochs, extras=tuple(args.extras))
     started = time.time()
     data = {"dataset": "MNIST", "train_split": f"train ({len(train)} images)",
             "sha256": mnist.checksums(args.data)}
@@ -58,9 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_base and not args.qat_epochs:  # what the integer conversion cost
         zoo = Zoo.installed().with_models(info)
         model = zoo.pixel_model(info)
-        base = model.base_pixels(pixel.base_symbols(zoo.level(model.base_level), test, zoo))
+        latent = pixel.base_symbols(zoo.level(model.base_level), test, zoo)
+        base = model.base_pixels(latent)
         print(f"the float network before conversion: "
-              f"{pixel.float_bits_per_image(kept['net'], model, test, base):.1f} bits/image")
+              f"{pixel.float_bits_per_image(kept['net'], model, test, base, latent):.1f} "
+              "bits/image")
     return 0
 
 

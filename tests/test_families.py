@@ -49,7 +49,7 @@ def test_a_trained_family_has_levels_a_pixel_model_and_its_measurements(trained)
     assert meta["data"]["train_images"] == 900 and meta["data"]["validation_images"] == 100
     assert set(meta["validation"]["levels"]) == {"1", "2", "3", "4", "5", "6"}
     assert 0 < meta["validation"]["lossless_bits_per_pixel"] < 8
-    # the pixel model is fine-tuned through its integer rounding, as pixel-l1-v2 was
+    # the pixel model is fine-tuned through its integer rounding, as pixel-l1-v2/v3 were
     assert header["models"][1]["metadata"]["recipe"]["quantization_aware_epochs"] == 1.0
     sizes = [lv.measured["bytes_per_image"] for lv in trained.levels]
     assert sizes == sorted(sizes)  # finer steps cost more

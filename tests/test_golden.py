@@ -99,6 +99,10 @@ def test_the_default_pixel_model_now_writes_smaller_residuals(inputs, monkeypatc
     digits = inputs[:24]
     new = vaecodec.encode(digits, lossless=True)
     assert np.array_equal(vaecodec.decode(new), digits)
+    # pixel-l1-v2, the default between 2.0.0 and pixel-l1-v3, stays shipped for its files
+    monkeypatch.setitem(models.DEFAULTS, models.PIXEL_MODEL, "pixel-l1-v2")
+    between = vaecodec.encode(digits, lossless=True)
+    assert between != new and np.array_equal(vaecodec.decode(between), digits)
     monkeypatch.setitem(models.DEFAULTS, models.PIXEL_MODEL, PIXEL_MODEL_1_3)
     assert len(new) < len(vaecodec.encode(digits, lossless=True))
 

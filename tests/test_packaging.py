@@ -32,6 +32,9 @@ def test_the_wheel_installs_without_extras_and_round_trips(tmp_path):
             "vaecodec/_checkpoints/levels.json",
             "vaecodec/_checkpoints/pixel-l1.safetensors",
             "vaecodec/_checkpoints/pixel-l1-v2.safetensors",
+            "vaecodec/_checkpoints/pixel-l1-v3.safetensors",
+            "vaecodec/_checkpoints/fashion-mnist.vaem",
+            "vaecodec/_checkpoints/fashion-mnist-2.0.vaem",
             "vaecodec/_checkpoints/vae-rd-s04-aug1.safetensors"} <= set(contents)
     assert not any(name.startswith("tests/") for name in contents)
 

@@ -138,7 +138,7 @@ def reference_forward(net: intnet.IntMLP, x: np.ndarray) -> np.ndarray:
 def test_integer_networks_match_int64_reference():
     model = pixel_model()
     rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, (3000, residual.FEATURES))
+    x = rng.integers(0, 256, (3000, model.net.in_size))
     assert np.array_equal(model.net.forward(x), reference_forward(model.net, x))
     z = rng.integers(-residual.SYMBOL_LIMIT, residual.SYMBOL_LIMIT + 1, (500, 20))
     assert np.array_equal(model.base.forward(z), reference_forward(model.base, z))
@@ -163,7 +163,7 @@ def test_integer_base_decoder_is_close_to_the_float_decoder(sample_images):
 
 def test_probabilities_are_positive_integers():
     model = pixel_model()
-    hidden = model.net.hidden(np.random.default_rng(2).integers(0, 256, (100, residual.FEATURES)))
+    hidden = model.net.hidden(np.random.default_rng(2).integers(0, 256, (100, model.net.in_size)))
     for probs in (model.hi_probs(hidden), model.lo_probs(hidden, np.arange(100) % 16),
                   model.value_probs(hidden)):
         assert np.array_equal(probs, np.floor(probs)) and probs.min() >= 1
@@ -263,6 +263,50 @@ def test_training_a_pixel_model_gives_a_usable_integer_model(sample_images):
     assert ideal <= len(data) <= ideal * 1.01 + 8
 
 
+def test_a_pixel_model_that_sees_position_and_latent(sample_images):
+    """A model with the extra inputs (the pixel's position, the base layer's symbols):
+    the codec's split first layer (extra inputs summed once per position and per image)
+    gives exactly the network's activations on whole feature rows; files round-trip
+    exactly, lossless and max-error, and cost what the ideal code length says; the model
+    needs the symbols, and a model whose metadata names unknown inputs is refused."""
+    pytest.importorskip("torch")
+    from vaecodec.train import pixel as residual_training
+
+    zoo = Zoo.installed()
+    tensors, meta = residual_training.train_pixel_model(
+        sample_images[:150], epochs=2, batch_size=1024, extras=("latent", "position"),
+        qat_epochs=0.5, log=lambda *a: None)
+    assert meta["architecture"]["extras"] == ["position", "latent"]
+    assert meta["architecture"]["features"] == residual.FEATURES + 2 + 20
+    model = residual.PixelModel.from_tensors("probe", b"", meta, tensors, (28, 28))
+    images = sample_images[150:]
+    flat = images.reshape(len(images), -1)
+    latent = residual_training.base_symbols(zoo.level(1), images, zoo)
+    base = model.base_pixels(latent)
+    rows = residual.features(flat, base, model.geometry, model.extras, latent)
+    pick = np.random.default_rng(0).integers(0, rows.shape[0] * rows.shape[1], 3000)
+    img, pos = np.divmod(pick, rows.shape[1])
+    whole = model.net.hidden(rows[img, pos])
+    split = model.hidden(rows[img, pos, : residual.FEATURES], pos, img,
+                         model.extra_sums(latent))
+    assert np.array_equal(whole, split)
+    for max_error in (0, 4):
+        data = residual.encode(model, flat, base, max_error, latent=latent)
+        out = residual.decode(model, data, base, max_error, latent=latent)
+        assert np.abs(out.astype(int) - flat).max() <= max_error
+        ideal = residual_training.pixel_bits(model, images, base, max_error, latent).sum() / 8
+        assert ideal <= len(data) <= ideal * 1.01 + 8
+    with pytest.raises(ValueError, match="symbols"):
+        residual.encode(model, flat, base, 0)
+    for bad in (["latent", "position"], ["colour"], "position", [1]):
+        broken = {**meta, "architecture": {**meta["architecture"], "extras": bad}}
+        with pytest.raises(ValueError, match="extra inputs"):
+            residual.PixelModel.from_tensors("probe", b"", broken, tensors, (28, 28))
+    without = {**meta, "architecture": {**meta["architecture"], "extras": ["position"]}}
+    with pytest.raises(ValueError, match="inconsistent"):
+        residual.PixelModel.from_tensors("probe", b"", without, tensors, (28, 28))
+
+
 def test_quantization_aware_training_simulates_the_integer_network():
     """The rounding that quantization-aware training trains through is the conversion's:
     with the activation steps fixed, the integer network's logits are the simulated ones
@@ -327,7 +371,9 @@ def test_level_probabilities_are_those_of_the_released_computation(sample_images
     if head_shift is not None:
         model = dataclasses.replace(model, head_shift=head_shift)
     pixels = sample_images.reshape(len(sample_images), -1)
-    feats = residual.features(pixels, pixels, model.geometry).reshape(-1, residual.FEATURES)
+    latent = np.zeros((len(pixels), model.base.in_size), dtype=np.int64)
+    feats = residual.features(pixels, pixels, model.geometry, model.extras, latent)
+    feats = feats.reshape(-1, model.net.in_size)
     rng = np.random.default_rng(0)
     width = model.net.layers[-1][0].shape[0]  # the last hidden layer's
     hidden = np.concatenate([

@@ -428,8 +428,7 @@ def _encode_whole(settings: Settings, unit: np.ndarray, exact: np.ndarray | None
     if exact is None:  # float input (checked to be in [0, 1]): the uint8 pixels it rounds to
         exact = pixel_conv.to_uint8(unit)
     coder = coders.RESIDUAL_CODERS[max(coders.RESIDUAL_CODERS)]
-    chunks = coder.encode(pixel_model, exact, pixel_model.base_pixels(symbols),
-                          settings.max_error, progress)
+    chunks = coder.encode(pixel_model, exact, symbols, settings.max_error, progress)
     header = dataclasses.replace(header, residual=container.Residual(
         pixel_model.model_id, settings.max_error, tuple(len(c) for c in chunks), coder.layout))
     return container.pack(header, payload, b"".join(chunks), embedded)
@@ -583,8 +582,7 @@ class StreamEncoder:
             coder = coders.RESIDUAL_CODERS[self.header.residual.layout]
             within = (None if self.on_progress is None else
                       lambda done, _: self.on_progress(self.count - self._start + done))
-            residual = b"".join(coder.encode(self.pixel_model, exact,
-                                             self.pixel_model.base_pixels(symbols),
+            residual = b"".join(coder.encode(self.pixel_model, exact, symbols,
                                              settings.max_error, within))
         chunk = chunked.Chunk(len(self.entries), self.count, rows, payload, residual,
                               None if names is None else tuple(names), inverted,

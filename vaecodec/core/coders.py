@@ -86,17 +86,19 @@ class ResidualLayout1:
 
     layout = 1
 
-    def encode(self, pixel_model, pixels: np.ndarray, base: np.ndarray, max_error: int,
+    def encode(self, pixel_model, pixels: np.ndarray, symbols: np.ndarray, max_error: int,
                progress: Callable[[int, int], None] | None = None) -> list[bytes]:
-        """uint8 pixels (N, P) and base images (N, P) -> one byte string per chunk;
-        ``progress(images done, N)`` after each chunk."""
+        """uint8 pixels (N, P) and the base layer's symbols (N, latent) -> one byte string
+        per chunk; ``progress(images done, N)`` after each chunk."""
         from . import residual
 
         step, chunks = container.RESIDUAL_CHUNK, []
         for i in range(0, len(pixels), step):
             rows = min(step, len(pixels) - i)
-            chunks.append(residual.encode(pixel_model, pixels[i : i + step], base[i : i + step],
-                                          max_error, _within(progress, i, rows, len(pixels))))
+            latent = symbols[i : i + step]
+            chunks.append(residual.encode(pixel_model, pixels[i : i + step],
+                                          pixel_model.base_pixels(latent), max_error,
+                                          _within(progress, i, rows, len(pixels)), latent))
             if progress:
                 progress(i + rows, len(pixels))
         return chunks
@@ -114,7 +116,8 @@ class ResidualLayout1:
             base = pixel_model.base_pixels(rows)
             with _decoding(f"residual chunk {n}"):
                 pixels = residual.decode(pixel_model, data[offset : offset + size], base,
-                                         max_error, _within(progress, n * step, len(rows), total))
+                                         max_error, _within(progress, n * step, len(rows), total),
+                                         rows)
             offset += size
             if progress:
                 progress(n * step + len(rows), total)
@@ -129,7 +132,8 @@ class ResidualLayout1:
 
         with _decoding(what):
             return residual.decode(pixel_model, data, pixel_model.base_pixels(symbols),
-                                   max_error, _within(progress, 0, len(symbols), len(symbols)))
+                                   max_error, _within(progress, 0, len(symbols), len(symbols)),
+                                   symbols)
 
 
 def _within(progress, start: int, rows: int, total: int):

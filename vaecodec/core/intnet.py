@@ -90,20 +90,46 @@ class IntMLP:
         #: the largest |output| possible, for callers that bound their own arithmetic
         self.output_bound = self.layers[-1][3]
 
-    def hidden(self, x: np.ndarray) -> np.ndarray:
-        """Activations (N, H) of the last hidden layer, integers 0..255 as floats."""
+    def hidden(self, x: np.ndarray, rest: np.ndarray | None = None) -> np.ndarray:
+        """Activations (N, H) of the last hidden layer, integers 0..255 as floats.
+
+        ``rest``: ``x`` holds only the first inputs, and ``rest`` (N, first layer's width)
+        is ``partial_sums`` of the others (inputs that repeat across rows, summed once)."""
         x = np.asarray(x)
         fits = x.dtype == np.uint8 and self.input_bound >= 255  # pixels: no pass needed
         if x.size and not fits and np.abs(x).max() > self.input_bound:
             raise ValueError("integer network input out of range")
-        for w, b, scale, _ in self.layers[:-1]:
-            acc = x.astype(w.dtype, copy=False) @ w
+        for i, (w, b, scale, _) in enumerate(self.layers[:-1]):
+            if i == 0 and rest is not None:
+                acc = x.astype(w.dtype, copy=False) @ self._leading_rows(x.shape[1])
+                acc += rest  # exact: every partial sum is within the layer's bound
+            else:
+                acc = x.astype(w.dtype, copy=False) @ w
             acc += b
             acc *= scale
             np.floor(acc, out=acc)
             np.clip(acc, 0, ACTIVATION_MAX, out=acc)
             x = acc
         return x
+
+    def partial_sums(self, x: np.ndarray, start: int) -> np.ndarray:
+        """The first layer's sums (N, width) over inputs ``start`` onwards alone, for
+        integer inputs ``x`` (N, in_size - start) within ``input_bound``: ``hidden``'s
+        ``rest``."""
+        x = np.asarray(x)
+        w = self.layers[0][0]
+        if x.ndim != 2 or x.shape[1] != len(w) - start or start < 1:
+            raise ValueError("partial input of the wrong width")
+        if x.size and np.abs(x.astype(np.int64)).max() > self.input_bound:
+            raise ValueError("integer network input out of range")
+        return x.astype(w.dtype) @ w[start:]
+
+    def _leading_rows(self, count: int) -> np.ndarray:
+        """The first layer's weights of its first ``count`` inputs (contiguous, cached)."""
+        cache = self.__dict__.setdefault("_leading", {})
+        if count not in cache:
+            cache[count] = np.ascontiguousarray(self.layers[0][0][:count])
+        return cache[count]
 
     def output(self, hidden: np.ndarray, columns: slice | None = None) -> np.ndarray:
         """The last layer's integer sums for ``hidden`` (optionally some columns only), as

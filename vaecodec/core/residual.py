@@ -3,8 +3,11 @@
 Every pixel is coded, in raster order, with a categorical distribution from a *pixel model*:
 a small integer MLP (``vaecodec.intnet``) that sees the already decoded causal neighbours
 and a 5x5 window of the base reconstruction, itself computed by an integer copy of the
-VAE decoder. Pixels whose causal neighbours are all 0 and whose base window is nearly
-black (``trivial_threshold``) skip the network and use fixed tables.
+VAE decoder; a model may also see ``EXTRAS``: the pixel's row and column, and the base
+layer's latent symbols (the same for every pixel of an image), whose share of the first
+layer's sums is computed once per position and once per image. Pixels whose causal
+neighbours are all 0 and whose base window is nearly black (``trivial_threshold``) skip
+the network and use fixed tables.
 
 Lossless (``max_error`` 0): a pixel value v is sent as two 16-ary symbols, ``v >> 4`` then
 ``v & 15``, each with its own head of the network. With ``max_error`` K > 0, values are
@@ -30,7 +33,10 @@ from . import intnet
 
 CAUSAL = tuple((dy, dx) for dy in (-2, -1) for dx in range(-3, 4)) + ((0, -3), (0, -2), (0, -1))
 WINDOW = tuple((dy, dx) for dy in range(-2, 3) for dx in range(-2, 3))
-FEATURES = len(CAUSAL) + len(WINDOW)
+FEATURES = len(CAUSAL) + len(WINDOW)  # the local features, first in every feature row
+# optional inputs after them, in this order: "position" (row and column, each scaled to
+# 0..255), "latent" (each base-layer symbol clipped to +-SYMBOL_LIMIT, plus 128)
+EXTRAS = ("position", "latent")
 LUT_SIZE = 2048
 LUT_STEPS_PER_NAT = 64  # about; the exact step is the output layer's unit times 2**head_shift
 PROB_BITS = 20  # lookup-table probabilities are integers below 2**PROB_BITS
@@ -99,10 +105,36 @@ def padded_base(base: np.ndarray, geo: Geometry) -> np.ndarray:
                   ((0, 0), (R_PAD, R_PAD), (R_PAD, R_PAD))).reshape(len(base), -1)
 
 
-def features(pixels: np.ndarray, base: np.ndarray, geo: Geometry) -> np.ndarray:
-    """Network inputs (N, P, 42) uint8 for known pixels (N, P) and base images."""
+def features(pixels: np.ndarray, base: np.ndarray, geo: Geometry, extras: tuple = (),
+             symbols: np.ndarray | None = None) -> np.ndarray:
+    """Network inputs (N, P, features) uint8 for known pixels (N, P) and base images: the
+    42 local features, then ``extras`` (``symbols``: the base layer's, for "latent")."""
     canvas, window = canvas_of(pixels, geo), padded_base(base, geo)
-    return np.concatenate([canvas[:, geo.causal_index], window[:, geo.window_index]], axis=2)
+    parts = [canvas[:, geo.causal_index], window[:, geo.window_index]]
+    n = len(pixels)
+    if "position" in extras:
+        parts.append(np.broadcast_to(position_inputs(geo), (n, geo.pixels, 2)))
+    if "latent" in extras:
+        lat = latent_inputs(symbols)
+        parts.append(np.broadcast_to(lat[:, None, :], (n, geo.pixels, lat.shape[1])))
+    return np.concatenate(parts, axis=2)
+
+
+def position_inputs(geo: Geometry) -> np.ndarray:
+    """(P, 2) uint8: each position's row and column, scaled to 0..255."""
+    i, j = np.divmod(np.arange(geo.pixels), geo.width)
+    return np.stack([i * 255 // max(geo.height - 1, 1),
+                     j * 255 // max(geo.width - 1, 1)], 1).astype(np.uint8)
+
+
+def latent_inputs(symbols: np.ndarray) -> np.ndarray:
+    """(N, latent) uint8: base-layer symbols clipped to +-SYMBOL_LIMIT, plus 128."""
+    symbols = np.clip(np.asarray(symbols, dtype=np.int64), -SYMBOL_LIMIT, SYMBOL_LIMIT)
+    return (symbols + 128).astype(np.uint8)
+
+
+def extra_width(extras: tuple, latent_size: int) -> int:
+    return 2 * ("position" in extras) + latent_size * ("latent" in extras)
 
 
 def is_trivial(causal: np.ndarray, window: np.ndarray, threshold: int, axis: int = -1):
@@ -112,8 +144,8 @@ def is_trivial(causal: np.ndarray, window: np.ndarray, threshold: int, axis: int
 
 
 def trivial_mask(feats: np.ndarray, threshold: int) -> np.ndarray:
-    """``is_trivial`` on feature rows (..., 42)."""
-    return is_trivial(feats[..., : len(CAUSAL)], feats[..., len(CAUSAL):], threshold)
+    """``is_trivial`` on feature rows (..., features)."""
+    return is_trivial(feats[..., : len(CAUSAL)], feats[..., len(CAUSAL):FEATURES], threshold)
 
 
 def base_pixels(decoder: intnet.IntMLP, thresholds: np.ndarray, symbols: np.ndarray):
@@ -143,6 +175,7 @@ class PixelModel:
     trivial_threshold: int
     trivial_hi: np.ndarray  # (16,) integer probabilities for trivial pixels
     trivial_lo: np.ndarray  # (16, 16)
+    extras: tuple = ()  # the inputs besides the local features (EXTRAS, in order)
 
     @classmethod
     def from_tensors(cls, name: str, model_id: bytes, metadata: dict,
@@ -157,9 +190,16 @@ class PixelModel:
         head = np.asarray(tensors["head_shift"], dtype=np.int64)
         t_hi = np.asarray(tensors["trivial_hi"], dtype=np.int64)
         t_lo = np.asarray(tensors["trivial_lo"], dtype=np.int64)
+        architecture = metadata.get("architecture")
+        extras = architecture.get("extras", []) if isinstance(architecture, dict) else []
+        if not (isinstance(extras, list) and all(isinstance(e, str) for e in extras)
+                and extras == [e for e in EXTRAS if e in extras]):
+            raise ValueError(f"pixel model {name} has unknown extra inputs {extras!r}")
+        extras = tuple(extras)
         if (base.out_size != geo.pixels or thresholds.shape != (255,)
                 or np.any(np.diff(thresholds) < 0)
-                or net.in_size != FEATURES or net.out_size != 16 + 256
+                or net.in_size != FEATURES + extra_width(extras, base.in_size)
+                or net.out_size != 16 + 256
                 or lut.shape != (LUT_SIZE,) or lut.min() < 1 or lut.max() >= 2**PROB_BITS
                 or np.any(np.diff(lut) > 0) or head.shape != (1,)
                 or abs(int(head[0])) > intnet.MAX_SHIFT
@@ -168,13 +208,47 @@ class PixelModel:
                 or max(t_hi.max(), t_lo.max()) >= 2**PROB_BITS):
             raise ValueError(f"pixel model {name} has inconsistent tensors")
         return cls(name, model_id, int(metadata["base_level"]), geo, base, thresholds, net,
-                   int(head[0]), lut, int(metadata["trivial_threshold"]), t_hi, t_lo)
+                   int(head[0]), lut, int(metadata["trivial_threshold"]), t_hi, t_lo, extras)
 
     # --- base layer --------------------------------------------------------------------
 
     def base_pixels(self, symbols: np.ndarray) -> np.ndarray:
         """The integer decoder's uint8 reconstruction (N, P) of base-layer symbols."""
         return base_pixels(self.base, self.base_thresholds, symbols)
+
+    def extra_sums(self, symbols: np.ndarray | None
+                   ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The first layer's sums over the extra inputs: (per position (P, width) or None,
+        per image (N, width) or None), for images with these base-layer ``symbols``."""
+        width = self.net.in_size - FEATURES  # the extra inputs, each set alone (others 0)
+        per_position = per_image = None
+        if "latent" in self.extras and symbols is None:
+            raise ValueError(f"pixel model {self.name} needs the base layer's symbols")
+        if "position" in self.extras:
+            inputs = np.zeros((self.geometry.pixels, width), np.uint8)
+            inputs[:, :2] = position_inputs(self.geometry)
+            per_position = self.net.partial_sums(inputs, FEATURES)
+        if "latent" in self.extras:
+            lat = latent_inputs(symbols)
+            inputs = np.zeros((len(lat), width), np.uint8)
+            inputs[:, width - lat.shape[1]:] = lat
+            per_image = self.net.partial_sums(inputs, FEATURES)
+        return per_position, per_image
+
+    def hidden(self, local: np.ndarray, positions, images: np.ndarray,
+               sums: tuple) -> np.ndarray:
+        """The network's last hidden layer for local feature rows (n, 42) at ``positions``
+        (n,), or all at one position (an int), of ``images`` (n,); ``sums`` from
+        ``extra_sums``."""
+        per_position, per_image = sums
+        if per_position is None and per_image is None:
+            return self.net.hidden(local)
+        rest = 0
+        if per_position is not None:
+            rest = per_position[positions]
+        if per_image is not None:
+            rest = rest + per_image[images]  # exact: within the first layer's bound
+        return self.net.hidden(local, rest)
 
     # --- probabilities ---------------------------------------------------------------
 
@@ -349,8 +423,9 @@ PROGRESS_EVERY = 64  # raster positions between two calls of a progress callback
 
 
 def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: int,
-           progress=None) -> bytes:
-    """Range-coded residual of uint8 ``pixels`` (N, P) given the base images (N, P);
+           progress=None, latent: np.ndarray | None = None) -> bytes:
+    """Range-coded residual of uint8 ``pixels`` (N, P) given the base images (N, P) and
+    (for a model that sees them) the base layer's symbols ``latent`` (N, latent size);
     ``progress(positions done, P)`` now and then."""
     constriction = _constriction()
     geo = model.geometry
@@ -362,6 +437,7 @@ def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: i
     canvas = np.ascontiguousarray(canvas_of(levels[symbols], geo).T)
     window = np.ascontiguousarray(padded_base(base, geo).T)
     symbols = np.ascontiguousarray(symbols.T)
+    sums = model.extra_sums(latent)
     encoder = constriction.stream.queue.RangeEncoder()
     family = constriction.stream.model.Categorical(perfect=False)
     if max_error == 0:
@@ -381,7 +457,8 @@ def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: i
         if max_error == 0:  # busy rows sorted by high nibble: one low-nibble head per run
             busy = busy[np.argsort(s[busy] >> 4, kind="stable")]
         pos, img = np.divmod(busy, n)
-        hidden = model.net.hidden(np.concatenate([causal[pos, :, img], near[pos, :, img]], 1))
+        hidden = model.hidden(np.concatenate([causal[pos, :, img], near[pos, :, img]], 1),
+                              p0 + pos, img, sums)
         if max_error == 0:
             hi, lo = s >> 4, s & 15
             p_hi = np.empty((len(s), 16), dtype=np.float64)
@@ -406,9 +483,10 @@ def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: i
 
 
 def decode(model: PixelModel, data: bytes, base: np.ndarray, max_error: int,
-           progress=None) -> np.ndarray:
-    """Pixels (N, P) uint8 of a residual made by ``encode``. Raises ValueError when the
-    data is not a whole number of 32-bit words (other damage is caught by the file's CRC)."""
+           progress=None, latent: np.ndarray | None = None) -> np.ndarray:
+    """Pixels (N, P) uint8 of a residual made by ``encode`` (with the same ``latent``).
+    Raises ValueError when the data is not a whole number of 32-bit words (other damage
+    is caught by the file's CRC)."""
     constriction = _constriction()
     if len(data) % 4:
         raise ValueError("residual payload is not a whole number of 32-bit words")
@@ -418,6 +496,7 @@ def decode(model: PixelModel, data: bytes, base: np.ndarray, max_error: int,
     n, geo = len(base), model.geometry
     canvas = np.zeros((geo.canvas_size, n), dtype=np.uint8)  # position-major, like encode's
     window = np.ascontiguousarray(padded_base(base, geo).T)
+    sums = model.extra_sums(latent)
     if max_error == 0:
         t_hi = model.trivial_hi.astype(np.float64)
         t_lo = model.trivial_lo.astype(np.float64)
@@ -432,7 +511,8 @@ def decode(model: PixelModel, data: bytes, base: np.ndarray, max_error: int,
         busy = np.flatnonzero(~trivial)
         hidden = None
         if len(busy):
-            hidden = model.net.hidden(np.concatenate([causal[:, busy], near[:, busy]]).T)
+            hidden = model.hidden(np.concatenate([causal[:, busy], near[:, busy]]).T,
+                                  p, busy, sums)
         if max_error == 0:
             probs = np.empty((n, 16), dtype=np.float64)
             probs[trivial] = t_hi

@@ -87,7 +87,7 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "default",
     split. ``progress(stage, done, total[, note])``: "training" per epoch (with the loss),
     "levels", "pixel model". The pixel model trains ``pixel_epochs``, then
     ``pixel_qat_epochs`` through its integer rounding (quantization-aware, as the shipped
-    ``pixel-l1-v2``)."""
+    ``pixel-l1-v2`` and ``pixel-l1-v3``)."""
     import_torch()
     from . import export, loop
     from .pixel import train_pixel_model

@@ -88,15 +88,16 @@ def _trivial_tables(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def pixel_bits(model: residual.PixelModel, images: np.ndarray, base: np.ndarray,
-               max_error: int = 0) -> np.ndarray:
+               max_error: int = 0, latent: np.ndarray | None = None) -> np.ndarray:
     """Ideal code length (bits) of every pixel (N, P) of uint8 ``images`` under the
     integer model, for a file with this ``max_error`` (what the range coder spends, to
-    within its small overhead)."""
+    within its small overhead); ``latent``: the base layer's symbols, for a model that
+    sees them."""
     levels_k, nearest, starts = residual._bins(max_error)
     symbols = nearest[images.reshape(len(images), -1)].reshape(-1)
     feats = residual.features(levels_k[nearest[images.reshape(len(images), -1)]], base,
-                              model.geometry)
-    feats = feats.reshape(-1, residual.FEATURES)
+                              model.geometry, model.extras, latent)
+    feats = feats.reshape(-1, model.net.in_size)
     trivial = residual.trivial_mask(feats, model.trivial_threshold)
     bits = np.empty(len(symbols))
 
@@ -125,9 +126,10 @@ def pixel_bits(model: residual.PixelModel, images: np.ndarray, base: np.ndarray,
     return bits.reshape(len(images), -1)
 
 
-def bits_per_image(model: residual.PixelModel, images: np.ndarray, base: np.ndarray) -> float:
+def bits_per_image(model: residual.PixelModel, images: np.ndarray, base: np.ndarray,
+                   latent: np.ndarray | None = None) -> float:
     """Ideal code length (bits/image) of lossless residuals under the integer model."""
-    return float(pixel_bits(model, images, base).sum() / len(images))
+    return float(pixel_bits(model, images, base, latent=latent).sum() / len(images))
 
 
 def table_bits(t_hi: np.ndarray, t_lo: np.ndarray, values: np.ndarray) -> float:
@@ -139,7 +141,7 @@ def table_bits(t_hi: np.ndarray, t_lo: np.ndarray, values: np.ndarray) -> float:
 
 
 def float_bits_per_image(net, model: residual.PixelModel, images: np.ndarray,
-                         base: np.ndarray) -> float:
+                         base: np.ndarray, latent: np.ndarray | None = None) -> float:
     """Ideal lossless code length (bits/image) of ``images`` under the *float* network
     ``net`` that ``model`` was converted from (``train_pixel_model``'s ``keep_float``),
     trivial pixels under the model's tables: with ``bits_per_image``, what the integer
@@ -148,7 +150,8 @@ def float_bits_per_image(net, model: residual.PixelModel, images: np.ndarray,
 
     torch = import_torch()
     flat = images.reshape(len(images), -1)
-    feats = residual.features(flat, base, model.geometry).reshape(-1, residual.FEATURES)
+    feats = residual.features(flat, base, model.geometry, model.extras, latent)
+    feats = feats.reshape(-1, model.net.in_size)
     values = flat.reshape(-1).astype(np.int64)
     trivial = residual.trivial_mask(feats, model.trivial_threshold)
     bits = table_bits(model.trivial_hi, model.trivial_lo, values[trivial])
@@ -226,6 +229,7 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
                       context_max_error: int = 0, use_base: bool = True,
                       keep_float: dict | None = None, family: str | None = None,
                       qat_epochs: float = 0.0, qat_learning_rate: float = 1e-4,
+                      extras: tuple[str, ...] = (),
                       log=print) -> tuple[dict[str, np.ndarray], dict]:
     """Fit a pixel model on uint8 training images (N, H, W) over the base level of ``zoo``
     (default: the installed one; ``family``: the base level of that model family). Returns
@@ -243,11 +247,14 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
     beforehand and kept for the conversion: quantization-aware training. The weights of a
     long-trained network have a few large values per unit that int8 rounds the small ones
     of away (measured: 45 bits/image lost to the conversion after 12 epochs, docs/training.md).
-    Then ``keep_float``'s network is the fine-tuned one, which is meant to be rounded."""
+    Then ``keep_float``'s network is the fine-tuned one, which is meant to be rounded.
+    ``extras``: inputs besides the local features (``residual.EXTRAS``: the pixel's
+    position, the base layer's latent symbols)."""
     from . import import_torch
 
     torch = import_torch()
     zoo = Zoo.installed() if zoo is None else zoo
+    extras = tuple(e for e in residual.EXTRAS if e in extras)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     level = zoo.level(base_level, family)
@@ -260,8 +267,10 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
         base[:] = 0
     flat = train_images.reshape(len(train_images), -1)
     levels_k, nearest = residual.quantization_levels(context_max_error)
-    feats = residual.features(levels_k[nearest[flat]], base, residual.geometry(*image_shape))
-    feats = feats.reshape(-1, residual.FEATURES)
+    feats = residual.features(levels_k[nearest[flat]], base, residual.geometry(*image_shape),
+                              extras, symbols)
+    width = feats.shape[-1]
+    feats = feats.reshape(-1, width)
     values = flat.reshape(-1)
     trivial = residual.trivial_mask(feats, trivial_threshold)
     t_hi, t_lo = _trivial_tables(values[trivial].astype(np.int64))
@@ -272,7 +281,7 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
         f"base images in {time.time() - started:.0f} s")
 
     net = torch.nn.Sequential(
-        torch.nn.Linear(residual.FEATURES, hidden), torch.nn.ReLU(),
+        torch.nn.Linear(width, hidden), torch.nn.ReLU(),
         torch.nn.Linear(hidden, hidden), torch.nn.ReLU(),
         torch.nn.Linear(hidden, 16 + 256),
     )
@@ -314,7 +323,8 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
         "base_model_sha256": level.model_id.hex(),
         "trivial_threshold": trivial_threshold,
         "uses_base_layer": use_base,
-        "architecture": {"features": residual.FEATURES, "hidden": [hidden, hidden],
+        "architecture": {"features": width, "hidden": [hidden, hidden],
+                         **({"extras": list(extras)} if extras else {}),
                          "heads": "16 high-nibble + 16x16 low-nibble logits",
                          "image_shape": list(image_shape)},
         "recipe": {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
@@ -341,12 +351,13 @@ def save_pixel_model(folder: Path, name: str, tensors: dict, metadata: dict,
     zoo = Zoo.installed() if zoo is None else zoo
     measured = ModelInfo.in_memory(name, tensors, metadata)
     model = zoo.with_models(measured).pixel_model(measured)
-    base = model.base_pixels(base_symbols(zoo.level(model.base_level), test_images, zoo))
+    latent = base_symbols(zoo.level(model.base_level), test_images, zoo)
+    base = model.base_pixels(latent)
     metadata = dict(measured.metadata)
     if not metadata.get("uses_base_layer", True):
         base[:] = 0
         metadata["kind"] = "measurement-only"
-    bits = bits_per_image(model, test_images, base)
+    bits = bits_per_image(model, test_images, base, latent)
     metadata["data"] = data or {}
     metadata["test_metrics"] = {"images": len(test_images),
                                 "residual_bits_per_image": round(bits, 2),
