@@ -2,8 +2,9 @@
 
     python scripts/make_family_corpus.py --model fashion-mnist --out tests/data/fashion-2.0
 
-Made once by the release that shipped the family (fashion-mnist: vaecodec 2.0.0, before
-its family was retrained) from the sample images of ``samples/fashion``, and committed;
+Made once while the family was shipped (tests/data/fashion-2.0: at commit c886ac2, whose
+version was 2.0.0, with the fashion-mnist family 2.0.0 shipped, before it was retrained)
+from the sample images of ``samples/fashion``, and committed;
 ``tests/test_golden.py`` checks that every later vaecodec decodes each file to the same
 pixels. Uses only the public API. Do not regenerate it to make a test pass: a difference
 is a compatibility break.
