@@ -58,13 +58,11 @@ def design_features(images, base, symbols, design) -> tuple[np.ndarray, np.ndarr
     trivial = (c.max(1) == 0) & (b.max(1) <= TRIVIAL_THRESHOLD)
     parts = [c, b]
     extra = design.get("extra", [])
-    if "position" in extra:
-        i, j = np.divmod(np.arange(h * w), w)
-        pos = np.stack([i * 255 // (h - 1), j * 255 // (w - 1)], 1).astype(np.uint8)
+    if "position" in extra:  # as the codec's pixel models take them
+        pos = residual.position_inputs(residual.geometry(h, w))
         parts.append(np.broadcast_to(pos, (n, h * w, 2)).reshape(n * h * w, 2))
     if "latent" in extra:
-        lat = (np.clip(symbols.astype(np.int64), -127, 127) + 128).astype(np.uint8)
-        parts.append(np.repeat(lat, h * w, axis=0))
+        parts.append(np.repeat(residual.latent_inputs(symbols), h * w, axis=0))
     return np.concatenate(parts, 1), trivial
 
 

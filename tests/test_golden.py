@@ -37,6 +37,13 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def assert_close_to_released(pixels: np.ndarray, expected: np.ndarray) -> None:
+    """A lossy file's pixels against those a release decoded: the float32 decoder may
+    differ by one grey level in a few pixels between BLAS builds and thread counts."""
+    diff = np.abs(pixels.astype(int) - expected)
+    assert diff.max() <= 1 and np.count_nonzero(diff) <= 0.0005 * diff.size
+
+
 def decoded_symbols(data: bytes) -> np.ndarray:
     from vaecodec import codec
     from vaecodec.format import container
@@ -77,9 +84,7 @@ def test_old_files_decode_to_the_same_pixels(entry, lossy_pixels):
     if entry["file"] not in lossy_pixels:  # a residual layer: exact integer decoding
         assert sha256(pixels.tobytes()) == entry["pixels_sha256"]
         return
-    expected = lossy_pixels[entry["file"]]
-    diff = np.abs(pixels.astype(int) - expected)
-    assert diff.max() <= 1 and np.count_nonzero(diff) <= 0.0005 * diff.size
+    assert_close_to_released(pixels, lossy_pixels[entry["file"]])
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e["file"] for e in ENTRIES])
@@ -139,6 +144,4 @@ def test_files_of_the_2_0_fashion_family_decode_to_the_same_pixels(entry):
         assert sha256(pixels.tobytes()) == entry["pixels_sha256"]
         return
     with np.load(FASHION_2_0 / "lossy_pixels.npz") as stored:
-        expected = stored[entry["file"]]
-    diff = np.abs(pixels.astype(int) - expected)
-    assert diff.max() <= 1 and np.count_nonzero(diff) <= 0.0005 * diff.size
+        assert_close_to_released(pixels, stored[entry["file"]])

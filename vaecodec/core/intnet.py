@@ -113,16 +113,16 @@ class IntMLP:
         return x
 
     def partial_sums(self, x: np.ndarray, start: int) -> np.ndarray:
-        """The first layer's sums (N, width) over inputs ``start`` onwards alone, for
-        integer inputs ``x`` (N, in_size - start) within ``input_bound``: ``hidden``'s
-        ``rest``."""
+        """The first layer's sums (N, width) over its inputs ``start`` to ``start`` + k
+        alone, for integer inputs ``x`` (N, k) within ``input_bound``; the sums over
+        disjoint inputs after the first ones add up to ``hidden``'s ``rest``."""
         x = np.asarray(x)
         w = self.layers[0][0]
-        if x.ndim != 2 or x.shape[1] != len(w) - start or start < 1:
+        if x.ndim != 2 or start < 1 or start + x.shape[1] > len(w):
             raise ValueError("partial input of the wrong width")
         if x.size and np.abs(x.astype(np.int64)).max() > self.input_bound:
             raise ValueError("integer network input out of range")
-        return x.astype(w.dtype) @ w[start:]
+        return x.astype(w.dtype) @ w[start : start + x.shape[1]]
 
     def _leading_rows(self, count: int) -> np.ndarray:
         """The first layer's weights of its first ``count`` inputs (contiguous, cached)."""

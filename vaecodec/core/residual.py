@@ -220,19 +220,15 @@ class PixelModel:
                    ) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The first layer's sums over the extra inputs: (per position (P, width) or None,
         per image (N, width) or None), for images with these base-layer ``symbols``."""
-        width = self.net.in_size - FEATURES  # the extra inputs, each set alone (others 0)
         per_position = per_image = None
-        if "latent" in self.extras and symbols is None:
+        if "latent" in self.extras and (symbols is None or np.ndim(symbols) != 2
+                                        or np.shape(symbols)[1] != self.base.in_size):
             raise ValueError(f"pixel model {self.name} needs the base layer's symbols")
         if "position" in self.extras:
-            inputs = np.zeros((self.geometry.pixels, width), np.uint8)
-            inputs[:, :2] = position_inputs(self.geometry)
-            per_position = self.net.partial_sums(inputs, FEATURES)
-        if "latent" in self.extras:
+            per_position = self.net.partial_sums(position_inputs(self.geometry), FEATURES)
+        if "latent" in self.extras:  # the last inputs
             lat = latent_inputs(symbols)
-            inputs = np.zeros((len(lat), width), np.uint8)
-            inputs[:, width - lat.shape[1]:] = lat
-            per_image = self.net.partial_sums(inputs, FEATURES)
+            per_image = self.net.partial_sums(lat, self.net.in_size - lat.shape[1])
         return per_position, per_image
 
     def hidden(self, local: np.ndarray, positions, images: np.ndarray,
