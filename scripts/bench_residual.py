@@ -36,7 +36,7 @@ def timed(func, repeat: int):
 CLASSES = {"0": (0, 0), "1-4": (1, 4), "5-250": (5, 250), "251-255": (251, 255)}
 
 
-def bits_breakdown(images: np.ndarray, max_error: int) -> dict:
+def bits_breakdown(images: np.ndarray, max_error: int, both_ends: bool) -> dict:
     """Residual bits per image (ideal code length) split by the original pixel value."""
     from vaecodec.train import pixel as pixel_training
     from vaecodec.zoo import PIXEL_MODEL, Zoo
@@ -44,7 +44,8 @@ def bits_breakdown(images: np.ndarray, max_error: int) -> dict:
     zoo = Zoo.installed()
     model = zoo.pixel_model(zoo.find(None, PIXEL_MODEL))
     latent = pixel_training.base_symbols(zoo.level(model.base_level), images, zoo)
-    bits = pixel_training.pixel_bits(model, images, model.base_pixels(latent), max_error, latent)
+    bits = pixel_training.pixel_bits(model, images, model.base_pixels(latent), max_error, latent,
+                                     both_ends)
     values = images.reshape(bits.shape)
     out = {"max_error": max_error, "bits_per_image": float(bits.sum() / len(images)),
            "classes": {}}
@@ -73,6 +74,9 @@ def main() -> None:
     parser.add_argument("--pixel-model", metavar="NAME",
                         help="the shipped family's pixel model to measure (default: its "
                              "default one, DEFAULT_PIXEL_MODEL)")
+    parser.add_argument("--layout", type=int, choices=[1, 2],
+                        help="write every file in this residual payload layout (default: "
+                             "what vaecodec writes, coders.residual_coder)")
     parser.add_argument("--max-errors", type=int, nargs="*", default=[0, 1, 2, 4, 8, 16, 32],
                         help="max errors to run (default: 0 1 2 4 8 16 32; 0 is lossless)")
     parser.add_argument("--json", help="write the rows here")
@@ -84,6 +88,10 @@ def main() -> None:
         from vaecodec.zoo import models as zoo_models
 
         zoo_models.DEFAULTS[zoo_models.PIXEL_MODEL] = args.pixel_model
+    if args.layout:  # layout 1's levels, as vaecodec wrote max-error files before layout 2
+        from vaecodec.core import coders
+
+        coders.residual_coder = lambda max_error: coders.RESIDUAL_CODERS[args.layout]
     images = mnist.mnist_images(args.data, "test", args.dataset)[: args.limit]
     n, pixels = len(images), images.size
     print(f"{n} test images, medians of {args.repeat} runs")
@@ -128,11 +136,12 @@ def main() -> None:
         elif lossless_size:
             row["fraction_of_lossless"] = len(data) / lossless_size
             print(f"{'':24s} {row['fraction_of_lossless']:.1%} of the lossless size")
-    breakdown = [bits_breakdown(images, k) for k in args.breakdown]
+    breakdown = [bits_breakdown(images, k, args.layout != 1) for k in args.breakdown]
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"images": n, "repeat": args.repeat, "repeat_bounded": args.repeat_bounded,
-                       "pixel_model": args.pixel_model, "rows": rows, "breakdown": breakdown},
+                       "pixel_model": args.pixel_model, "layout": args.layout, "rows": rows,
+                       "breakdown": breakdown},
                       f, indent=2)
             f.write("\n")
 

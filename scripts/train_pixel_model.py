@@ -35,6 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extras", nargs="*", default=[], choices=residual.EXTRAS,
                         help="inputs besides the causal neighbours and the base window: the "
                              "pixel's position, the base layer's latent symbols")
+    parser.add_argument("--context-max-error", type=int, default=0, metavar="K",
+                        help="fit on neighbours quantized as --max-error K files see them")
+    parser.add_argument("--level-loss", action="store_true",
+                        help="with --context-max-error: fit the probability of each pixel's "
+                             "level of K instead of its value's")
+    parser.add_argument("--score-max-errors", type=int, nargs="*", default=[], metavar="K",
+                        help="also print the residual's ideal code length on the test images "
+                             "at these max errors (residual layout 2's levels)")
     parser.add_argument("--train-images", type=int, help="use only the first N training images")
     parser.add_argument("--test-images", type=int, default=10000,
                         help="test images for the reported code length (default: all)")
@@ -50,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     tensors, meta = pixel.train_pixel_model(
         train, base_level=args.base_level, hidden=args.hidden, epochs=args.epochs,
         seed=args.seed, use_base=not args.no_base, keep_float=kept,
-        qat_epochs=args.qat_epochs, extras=tuple(args.extras))
+        qat_epochs=args.qat_epochs, extras=tuple(args.extras),
+        context_max_error=args.context_max_error, level_loss=args.level_loss)
     started = time.time()
     data = {"dataset": "MNIST", "train_split": f"train ({len(train)} images)",
             "sha256": mnist.checksums(args.data)}
@@ -59,14 +68,19 @@ def main(argv: list[str] | None = None) -> int:
           f"{bits / test[0].size:.4f} bits/pixel on {len(test)} test images (integer model; "
           f"{time.time() - started:.0f} s); "
           + ("no base layer" if args.no_base else f"base level {args.base_level}"))
-    if not args.no_base and not args.qat_epochs:  # what the integer conversion cost
-        zoo = Zoo.installed().with_models(info)
-        model = zoo.pixel_model(info)
-        latent = pixel.base_symbols(zoo.level(model.base_level), test, zoo)
-        base = model.base_pixels(latent)
+    if args.no_base:
+        return 0
+    zoo = Zoo.installed().with_models(info)
+    model = zoo.pixel_model(info)
+    latent = pixel.base_symbols(zoo.level(model.base_level), test, zoo)
+    base = model.base_pixels(latent)
+    if not args.qat_epochs:  # what the integer conversion cost
         print(f"the float network before conversion: "
               f"{pixel.float_bits_per_image(kept['net'], model, test, base, latent):.1f} "
               "bits/image")
+    for k in args.score_max_errors:
+        bits = pixel.pixel_bits(model, test, base, k, latent).sum() / len(test)
+        print(f"--max-error {k}: residual {bits:.1f} bits/image on {len(test)} test images")
     return 0
 
 

@@ -155,7 +155,7 @@ def test_wrong_size_needs_resize(runner, tmp_path, digits):
     (["compress", "{digits}", "{tmp}/o.vaez", "--lossless", "--max-error", "3"],
      "lossless means max_error 0"),
     (["compress", "{digits}", "{tmp}/o.vaez", "--max-error", "2", "-q", "5"],
-     "use quality level 1"),
+     "use quality level 10"),
 ])
 def test_user_errors_are_one_line(runner, tmp_path, digits, args, message):
     (tmp_path / "empty").mkdir()

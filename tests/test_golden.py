@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 import vaecodec
+from vaecodec.core import coders
 from vaecodec.zoo import models
 
 PIXEL_MODEL_1_3 = "pixel-l1"
@@ -91,8 +92,10 @@ def test_old_files_decode_to_the_same_pixels(entry, lossy_pixels):
 def test_the_encoder_writes_the_same_bytes(entry, inputs, monkeypatch):
     images = inputs if entry["images"] is None else inputs[entry["images"]]
     residual = entry["encode"].get("lossless") or "max_error" in entry["encode"]
-    if residual:  # the pixel model of 1.3.0 (and 2.0.0), no longer the default
+    if residual:  # the pixel model of 1.3.0 (and 2.0.0), no longer the default, and the
+        # residual layout it wrote (new files with some max errors take layout 2)
         monkeypatch.setitem(models.DEFAULTS, models.PIXEL_MODEL, PIXEL_MODEL_1_3)
+        monkeypatch.setattr(coders, "residual_coder", lambda k: coders.RESIDUAL_CODERS[1])
     data = vaecodec.encode(images, **entry["encode"], polarity="as-is")
     assert data == (GOLDEN / entry["file"]).read_bytes()
 
@@ -104,10 +107,13 @@ def test_the_default_pixel_model_now_writes_smaller_residuals(inputs, monkeypatc
     digits = inputs[:24]
     new = vaecodec.encode(digits, lossless=True)
     assert np.array_equal(vaecodec.decode(new), digits)
-    # pixel-l1-v2, the default between 2.0.0 and pixel-l1-v3, stays shipped for its files
-    monkeypatch.setitem(models.DEFAULTS, models.PIXEL_MODEL, "pixel-l1-v2")
-    between = vaecodec.encode(digits, lossless=True)
-    assert between != new and np.array_equal(vaecodec.decode(between), digits)
+    # pixel-l1-v2 and pixel-l1-v3, the defaults between 2.0.0 and pixel-l10, stay shipped
+    # for their files (whose base layer is level 1, pixel-l10's level 10)
+    for between_model in ("pixel-l1-v2", "pixel-l1-v3"):
+        monkeypatch.setitem(models.DEFAULTS, models.PIXEL_MODEL, between_model)
+        between = vaecodec.encode(digits, lossless=True)
+        assert vaecodec.read_info(between).level == 1
+        assert between != new and np.array_equal(vaecodec.decode(between), digits)
     monkeypatch.setitem(models.DEFAULTS, models.PIXEL_MODEL, PIXEL_MODEL_1_3)
     assert len(new) < len(vaecodec.encode(digits, lossless=True))
 

@@ -33,6 +33,7 @@ def test_the_wheel_installs_without_extras_and_round_trips(tmp_path):
             "vaecodec/_checkpoints/pixel-l1.safetensors",
             "vaecodec/_checkpoints/pixel-l1-v2.safetensors",
             "vaecodec/_checkpoints/pixel-l1-v3.safetensors",
+            "vaecodec/_checkpoints/pixel-l10.safetensors",
             "vaecodec/_checkpoints/fashion-mnist.vaem",
             "vaecodec/_checkpoints/fashion-mnist-2.0.vaem",
             "vaecodec/_checkpoints/vae-rd-s04-aug1.safetensors"} <= set(contents)

@@ -427,7 +427,7 @@ def _encode_whole(settings: Settings, unit: np.ndarray, exact: np.ndarray | None
     pixel_model = settings.zoo.pixel_model(settings.pixel_model)
     if exact is None:  # float input (checked to be in [0, 1]): the uint8 pixels it rounds to
         exact = pixel_conv.to_uint8(unit)
-    coder = coders.RESIDUAL_CODERS[max(coders.RESIDUAL_CODERS)]
+    coder = coders.residual_coder(settings.max_error)
     chunks = coder.encode(pixel_model, exact, symbols, settings.max_error, progress)
     header = dataclasses.replace(header, residual=container.Residual(
         pixel_model.model_id, settings.max_error, tuple(len(c) for c in chunks), coder.layout))
@@ -624,9 +624,8 @@ def file_header(settings: Settings, model_size: int = 0, named: bool = False
     """The version 5 file header of files coded with ``settings``."""
     residual = None
     if settings.max_error is not None:
-        layout = max(coders.RESIDUAL_CODERS)
         residual = container.Residual(settings.pixel_model.model_id, settings.max_error, (),
-                                      layout)
+                                      coders.residual_coder(settings.max_error).layout)
     # the file's coder id; each chunk records its own symbol type (zstd: the narrowest)
     return chunked.FileHeader(settings.model.model_id, settings.vae().latent_size,
                               settings.level.level if settings.level else None,

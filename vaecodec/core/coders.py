@@ -82,9 +82,11 @@ CODERS: dict[str, LatentCoder] = {"range": RangeCoder(), "zstd": ZstdCoder()}
 
 class ResidualLayout1:
     """Residual layout 1 (docs/format.md): chunks of ``container.RESIDUAL_CHUNK`` images,
-    each one range-coded stream of the pixel model's probabilities."""
+    each one range-coded stream of the pixel model's probabilities; with max_error K,
+    levels 0, 2K+1, 2(2K+1), ... and 255."""
 
     layout = 1
+    both_ends = False  # residual.quantization_levels
 
     def encode(self, pixel_model, pixels: np.ndarray, symbols: np.ndarray, max_error: int,
                progress: Callable[[int, int], None] | None = None) -> list[bytes]:
@@ -98,7 +100,8 @@ class ResidualLayout1:
             latent = symbols[i : i + step]
             chunks.append(residual.encode(pixel_model, pixels[i : i + step],
                                           pixel_model.base_pixels(latent), max_error,
-                                          _within(progress, i, rows, len(pixels)), latent))
+                                          _within(progress, i, rows, len(pixels)), latent,
+                                          self.both_ends))
             if progress:
                 progress(i + rows, len(pixels))
         return chunks
@@ -117,7 +120,7 @@ class ResidualLayout1:
             with _decoding(f"residual chunk {n}"):
                 pixels = residual.decode(pixel_model, data[offset : offset + size], base,
                                          max_error, _within(progress, n * step, len(rows), total),
-                                         rows)
+                                         rows, self.both_ends)
             offset += size
             if progress:
                 progress(n * step + len(rows), total)
@@ -133,7 +136,7 @@ class ResidualLayout1:
         with _decoding(what):
             return residual.decode(pixel_model, data, pixel_model.base_pixels(symbols),
                                    max_error, _within(progress, 0, len(symbols), len(symbols)),
-                                   symbols)
+                                   symbols, self.both_ends)
 
 
 def _within(progress, start: int, rows: int, total: int):
@@ -143,4 +146,23 @@ def _within(progress, start: int, rows: int, total: int):
     return lambda done, positions: progress(start + rows * done // positions, total)
 
 
-RESIDUAL_CODERS = {1: ResidualLayout1()}
+class ResidualLayout2(ResidualLayout1):
+    """Residual layout 2: layout 1 with max_error K's levels counted from both ends (0, 2K+1,
+    ... and 255, 255 - (2K+1), ...; the narrow gap in the middle), so that near-white
+    values share a level. The same bytes as layout 1 when 2K+1 divides 255 (and lossless)."""
+
+    layout = 2
+    both_ends = True
+
+
+RESIDUAL_CODERS = {1: ResidualLayout1(), 2: ResidualLayout2()}
+
+
+def residual_coder(max_error: int) -> ResidualLayout1:
+    """The layout new files with ``max_error`` use: 2, or 1 where the two code alike
+    (lossless, and K whose 2K+1 divides 255), so that readers before layout 2 read them."""
+    from . import residual
+
+    same = all(np.array_equal(a, b) for a, b in zip(residual.quantization_levels(max_error, False),
+                                                    residual.quantization_levels(max_error, True)))
+    return RESIDUAL_CODERS[1 if same else max(RESIDUAL_CODERS)]

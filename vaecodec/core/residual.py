@@ -11,9 +11,10 @@ the network and use fixed tables.
 
 Lossless (``max_error`` 0): a pixel value v is sent as two 16-ary symbols, ``v >> 4`` then
 ``v & 15``, each with its own head of the network. With ``max_error`` K > 0, values are
-mapped to the nearest of the levels 0, 2K+1, 2(2K+1), ..., 255 (so black and white stay
-exact) and the level index is sent with the network's 256-value distribution summed over
-each level's values; the neighbours the model sees are the decoded levels.
+mapped to the nearest of levels 2K+1 apart, 0 and 255 among them (so black and white stay
+exact; ``quantization_levels``: residual layout 2 counts them from both ends, layout 1
+from 0), and the level index is sent with the network's 256-value distribution summed
+over each level's values; the neighbours the model sees are the decoded levels.
 
 All probabilities are integers (lookup tables indexed by integer logit differences);
 constriction's range coder receives them as float64 numbers that represent those integers
@@ -78,15 +79,25 @@ def geometry(height: int, width: int) -> Geometry:
                     (i + C_TOP) * c_w + j + C_SIDE)
 
 
-def quantization_levels(max_error: int) -> tuple[np.ndarray, np.ndarray]:
+def quantization_levels(max_error: int, both_ends: bool = True
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """(levels, level_of_value): the reconstruction levels for ``max_error`` K and the index
-    of the nearest level (ties to the lower) for each value 0..255."""
+    of the nearest level (ties to the lower) for each value 0..255.
+
+    The levels are 2K+1 apart with 0 and 255 among them (black and white stay exact), so
+    one gap is narrower: with ``both_ends`` (residual layout 2) the levels count up from 0
+    and down from 255 and the narrow gap falls in the middle, where pixels are rare;
+    without (layout 1) they count up from 0 and the narrow gap is the last, which splits
+    the near-white values that ink is made of (252..255 in MNIST) into two levels."""
     if not 0 <= max_error <= MAX_RESIDUAL_ERROR:
         raise ValueError(f"max_error must be 0..{MAX_RESIDUAL_ERROR}")
     step = 2 * max_error + 1
-    levels = np.arange(0, 255, step)
-    if levels[-1] != 255:
-        levels = np.append(levels, 255)
+    count = -(-255 // step) + 1
+    if both_ends:
+        low = np.arange(count // 2) * step
+        levels = np.concatenate([low, 255 - np.arange(count - len(low))[::-1] * step])
+    else:
+        levels = np.append(np.arange(count - 1) * step, 255)
     values = np.arange(256)
     below = np.searchsorted(levels, values, side="right") - 1
     above = np.minimum(below + 1, len(levels) - 1)
@@ -301,8 +312,10 @@ class PixelModel:
         lo = self._table(logits[:, 16:].reshape(-1, 16, 16), exact_int=True)
         return _joint(hi, lo)
 
-    def bin_probs(self, hidden: np.ndarray, max_error: int) -> np.ndarray:
-        """Integer probabilities (n, levels) of the levels of ``max_error``, as float64:
+    def bin_probs(self, hidden: np.ndarray, max_error: int, both_ends: bool = True
+                  ) -> np.ndarray:
+        """Integer probabilities (n, levels) of the levels of ``max_error`` (and
+        ``both_ends``, see ``quantization_levels``), as float64:
         ``value_probs`` summed over each level's values, computed a cheaper way with the
         same integers:
 
@@ -321,7 +334,8 @@ class PixelModel:
         Every value is an integer below 2**53, so every sum is exact in any order. Rows
         are taken PROB_BLOCK at a time, so that the work arrays stay in the CPU's cache."""
         if len(hidden) > PROB_BLOCK:
-            return np.concatenate([self.bin_probs(hidden[i : i + PROB_BLOCK], max_error)
+            return np.concatenate([self.bin_probs(hidden[i : i + PROB_BLOCK], max_error,
+                                                  both_ends)
                                    for i in range(0, len(hidden), PROB_BLOCK)])
         weight, bias = self._lo_major_output
         hi = self._table(self.net.output(hidden, slice(0, 16)))
@@ -333,11 +347,11 @@ class PixelModel:
         lo /= total
         np.floor(lo, out=lo)
         np.maximum(lo, 1.0, out=lo)
-        levels = _level_matrix(max_error)
+        levels = _level_matrix(max_error, both_ends)
         if levels.shape[1] > 16:
             lo *= hi[:, None, :]
             return lo.reshape(len(lo), 256) @ levels
-        runs, run_head, level_starts = _runs(max_error)
+        runs, run_head, level_starts = _runs(max_error, both_ends)
         lo = np.ascontiguousarray(lo.transpose(0, 2, 1)).reshape(len(lo), 256)
         weighted = np.add.reduceat(lo, runs, axis=1)
         weighted *= hi[:, run_head]
@@ -376,26 +390,26 @@ def _joint(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
     return (hi[..., :, None] * lo).reshape(*hi.shape[:-1], 256)
 
 
-@functools.lru_cache(maxsize=8)
-def _bins(max_error: int):
-    levels, nearest = quantization_levels(max_error)
+@functools.lru_cache(maxsize=16)
+def _bins(max_error: int, both_ends: bool = True):
+    levels, nearest = quantization_levels(max_error, both_ends)
     starts = np.flatnonzero(np.diff(nearest, prepend=-1))  # first value of each level's bin
     return levels, nearest, starts
 
 
-@functools.lru_cache(maxsize=8)
-def _runs(max_error: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@functools.lru_cache(maxsize=16)
+def _runs(max_error: int, both_ends: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(runs, run_head, level_starts): the first value of each run of values sharing a high
     nibble and a level, each run's high nibble, and the first run of each level."""
-    _, _, starts = _bins(max_error)
+    _, _, starts = _bins(max_error, both_ends)
     runs = np.union1d(starts, np.arange(0, 256, 16))
     return runs, runs >> 4, np.searchsorted(runs, starts)
 
 
-@functools.lru_cache(maxsize=8)
-def _level_matrix(max_error: int) -> np.ndarray:
+@functools.lru_cache(maxsize=16)
+def _level_matrix(max_error: int, both_ends: bool) -> np.ndarray:
     """(256, levels) float64: 1 where value (rows in the order lo, hi) is in the level."""
-    _, nearest, _ = _bins(max_error)
+    _, nearest, _ = _bins(max_error, both_ends)
     values = np.arange(256)
     out = np.zeros((16, 16, nearest.max() + 1))
     out[values & 15, values >> 4, nearest] = 1.0
@@ -419,13 +433,14 @@ PROGRESS_EVERY = 64  # raster positions between two calls of a progress callback
 
 
 def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: int,
-           progress=None, latent: np.ndarray | None = None) -> bytes:
+           progress=None, latent: np.ndarray | None = None, both_ends: bool = True) -> bytes:
     """Range-coded residual of uint8 ``pixels`` (N, P) given the base images (N, P) and
     (for a model that sees them) the base layer's symbols ``latent`` (N, latent size);
-    ``progress(positions done, P)`` now and then."""
+    ``progress(positions done, P)`` now and then; ``both_ends``: the levels of
+    ``max_error`` (``quantization_levels``)."""
     constriction = _constriction()
     geo = model.geometry
-    levels, nearest, starts = _bins(max_error)
+    levels, nearest, starts = _bins(max_error, both_ends)
     pixels = np.asarray(pixels, dtype=np.uint8).reshape(len(pixels), geo.pixels)
     n = len(pixels)
     symbols = nearest[pixels]
@@ -471,7 +486,7 @@ def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: i
         else:
             probs = np.empty((len(s), len(starts)), dtype=np.float64)
             probs[trivial] = t_bins
-            probs[busy] = model.bin_probs(hidden, max_error)
+            probs[busy] = model.bin_probs(hidden, max_error, both_ends)
             s, probs = s.reshape(-1, n).astype(np.int32), probs.reshape(-1, n, len(starts))
             for q in range(len(s)):
                 encoder.encode(s[q], family, probs[q])
@@ -479,14 +494,16 @@ def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: i
 
 
 def decode(model: PixelModel, data: bytes, base: np.ndarray, max_error: int,
-           progress=None, latent: np.ndarray | None = None) -> np.ndarray:
-    """Pixels (N, P) uint8 of a residual made by ``encode`` (with the same ``latent``).
+           progress=None, latent: np.ndarray | None = None, both_ends: bool = True
+           ) -> np.ndarray:
+    """Pixels (N, P) uint8 of a residual made by ``encode`` (with the same ``latent`` and
+    ``both_ends``).
     Raises ValueError when the data is not a whole number of 32-bit words (other damage
     is caught by the file's CRC)."""
     constriction = _constriction()
     if len(data) % 4:
         raise ValueError("residual payload is not a whole number of 32-bit words")
-    levels, _, starts = _bins(max_error)
+    levels, _, starts = _bins(max_error, both_ends)
     decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4").copy())
     family = constriction.stream.model.Categorical(perfect=False)
     n, geo = len(base), model.geometry
@@ -524,7 +541,7 @@ def decode(model: PixelModel, data: bytes, base: np.ndarray, max_error: int,
             probs = np.empty((n, len(starts)), dtype=np.float64)
             probs[trivial] = t_bins
             if hidden is not None:
-                probs[busy] = model.bin_probs(hidden, max_error)
+                probs[busy] = model.bin_probs(hidden, max_error, both_ends)
             sym = np.asarray(decoder.decode(family, probs), dtype=np.int64)
             canvas[geo.canvas_index[p]] = levels[sym]
     return np.ascontiguousarray(canvas[geo.canvas_index].T)

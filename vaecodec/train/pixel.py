@@ -77,6 +77,16 @@ def _factorized_nll(torch, out, target):
     return -(log_hi + log_lo).sum()
 
 
+def _level_nll(torch, out, target, member):
+    """Summed negative log-probability (nats) of the levels of pixel values: the hi/lo
+    heads' distribution summed over each value's level; ``member`` (256, 256) bool, value
+    u in the level of value v at [v, u]."""
+    log_hi = torch.log_softmax(out[:, :16], 1)
+    log_lo = torch.log_softmax(out[:, 16:].view(-1, 16, 16), 2)
+    log_values = (log_hi[:, :, None] + log_lo).reshape(len(out), 256)
+    return -log_values.masked_fill(~member[target], float("-inf")).logsumexp(1).sum()
+
+
 def _trivial_tables(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     top = 2**residual.PROB_BITS - 1
     hi_counts = np.bincount(values >> 4, minlength=16) + 1.0
@@ -88,12 +98,13 @@ def _trivial_tables(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def pixel_bits(model: residual.PixelModel, images: np.ndarray, base: np.ndarray,
-               max_error: int = 0, latent: np.ndarray | None = None) -> np.ndarray:
+               max_error: int = 0, latent: np.ndarray | None = None,
+               both_ends: bool = True) -> np.ndarray:
     """Ideal code length (bits) of every pixel (N, P) of uint8 ``images`` under the
     integer model, for a file with this ``max_error`` (what the range coder spends, to
     within its small overhead); ``latent``: the base layer's symbols, for a model that
-    sees them."""
-    levels_k, nearest, starts = residual._bins(max_error)
+    sees them; ``both_ends``: the levels of ``max_error`` (residual layout 2, or 1)."""
+    levels_k, nearest, starts = residual._bins(max_error, both_ends)
     symbols = nearest[images.reshape(len(images), -1)].reshape(-1)
     feats = residual.features(levels_k[nearest[images.reshape(len(images), -1)]], base,
                               model.geometry, model.extras, latent)
@@ -122,7 +133,7 @@ def pixel_bits(model: residual.PixelModel, images: np.ndarray, base: np.ndarray,
             bits[rows] = (cost(model.hi_probs(hidden), v >> 4)
                           + cost(model.lo_probs(hidden, v >> 4), v & 15))
         else:
-            bits[rows] = cost(model.bin_probs(hidden, max_error), v)
+            bits[rows] = cost(model.bin_probs(hidden, max_error, both_ends), v)
     return bits.reshape(len(images), -1)
 
 
@@ -226,7 +237,8 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
                       base_level: int = 1, hidden: int = 96,
                       epochs: float = 6.0, trivial_threshold: int = 8, seed: int = 0,
                       batch_size: int = 4096, learning_rate: float = 3e-3,
-                      context_max_error: int = 0, use_base: bool = True,
+                      context_max_error: int = 0, level_loss: bool = False,
+                      use_base: bool = True,
                       keep_float: dict | None = None, family: str | None = None,
                       qat_epochs: float = 0.0, qat_learning_rate: float = 1e-4,
                       extras: tuple[str, ...] = (),
@@ -237,7 +249,9 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
     ``ModelInfo.in_memory`` and ``zoo.models.write_model``.
 
     ``context_max_error``: fit on neighbours quantized as ``max_error`` files see them
-    (measured: no gain at K = 4, so the shipped model uses exact neighbours).
+    (measured: no gain at K = 4, so the shipped model uses exact neighbours);
+    ``level_loss``: with it, fit the probability of each pixel's level instead of its
+    value's (what a ``context_max_error`` file pays).
     ``use_base=False``: an all-black base image, to measure the coder without the latent.
     ``keep_float``: a dict that receives the float torch network under "net" (to measure
     what the integer conversion costs).
@@ -286,6 +300,10 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
         torch.nn.Linear(hidden, 16 + 256),
     )
     generator = torch.Generator().manual_seed(seed)
+    nll = _factorized_nll
+    if level_loss and context_max_error:
+        member = torch.from_numpy(nearest[:, None] == nearest[None, :])
+        nll = lambda torch, out, target: _level_nll(torch, out, target, member)  # noqa: E731
 
     def fit(forward, passes, lr, schedule, label, logs):
         """Adam on random batches of the non-trivial pixels, ``schedule(optimizer,
@@ -295,8 +313,7 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
         scheduler = schedule(optimizer, steps)
         for step in range(steps):
             batch = torch.randint(0, len(x_all), (batch_size,), generator=generator)
-            loss = _factorized_nll(torch, forward(x_all[batch].float() / 255),
-                                   y_all[batch]) / batch_size
+            loss = nll(torch, forward(x_all[batch].float() / 255), y_all[batch]) / batch_size
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -332,6 +349,9 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
                    **({"quantization_aware_epochs": qat_epochs,
                        "quantization_aware_learning_rate": qat_learning_rate,
                        "quantization_aware_schedule": "cosine"} if qat_epochs > 0 else {}),
+                   **({"context_max_error": context_max_error,
+                       "loss": "level" if level_loss else "value"}
+                      if context_max_error else {}),
                    "train_images": len(train_images)},
         "train_seconds": round(time.time() - started, 1),
     }
