@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="measurement only: fit and score without the VAE base layer "
                              "(an all-black base image); not a model vaecodec can use")
     args = parser.parse_args(argv)
+    if args.level_loss and not args.context_max_error:
+        parser.error("--level-loss needs --context-max-error K (K > 0)")
 
     train = mnist.mnist_images(args.data, "train")[: args.train_images]
     test = mnist.mnist_images(args.data, "test")[: args.test_images]

@@ -55,10 +55,10 @@ def test_default_level_and_step(sample_images):
 
 def test_quality_levels_rise_in_quality_and_in_rate_per_model(sample_images):
     # Released levels never change, so levels added later come after the old ones: each
-    # series added together (1-9, then the rate-distortion levels 10-13) is numbered in
-    # order of quality. Within one model a higher level spends more bytes; a level of a
-    # newer model may cost less than an older model's level below it (level 7 against 5
-    # and 6; levels 10-13 against most of 1-9).
+    # series added together (1-9, the rate-distortion levels 10-13, 14) is numbered in
+    # order of quality. Within one model and series a higher level spends more bytes; a
+    # level of a newer model may cost less than an older model's level below it (level 7
+    # against 5 and 6; levels 10-13 against most of 1-9).
     sizes, psnrs, models = [], [], []
     for level in vaecodec.list_levels():
         models.append(level.model)
@@ -69,11 +69,12 @@ def test_quality_levels_rise_in_quality_and_in_rate_per_model(sample_images):
         psnrs.append(metrics.psnr(sample_images, vaecodec.decode(data)))
         zstd = vaecodec.encode(sample_images, quality=level.level, coder="zstd")
         assert np.array_equal(vaecodec.decode(zstd), vaecodec.decode(data))
-    assert len(psnrs) == 13
-    for series in (psnrs[:9], psnrs[9:]):
+    assert len(psnrs) == 14
+    for series in (psnrs[:9], psnrs[9:13], psnrs[13:]):
         assert series == sorted(series)
-    for model in set(models):
-        own = [size for size, m in zip(sizes, models) if m == model]
+    series_of = [0] * 9 + [1] * 4 + [2]
+    for model, series in set(zip(models, series_of)):
+        own = [size for size, m, s in zip(sizes, models, series_of) if (m, s) == (model, series)]
         assert own == sorted(own)
 
 

@@ -57,14 +57,13 @@ def test_more_bytes_never_far_worse(results):
     res, _ = results
     for family in {p["family"] for p in res["points"] if not p["lossless"]}:
         # quality levels are numbered by quality within each series released together
-        # (1-9, then 10-13; a newer model's level may cost less than an older model's
+        # (1-9, 10-13, 14; a newer model's level may cost less than an older model's
         # level below it); every other family by its setting's bytes
         levels = family.startswith(benchmark.LEVELS_FAMILY)
         key = "param" if levels else "bytes_per_image"
         pts = [p for p in res["points"] if p["family"] == family]
-        series = ([[p for p in pts if p["param"] <= benchmark.EARLIER_LEVELS],
-                   [p for p in pts if p["param"] > benchmark.EARLIER_LEVELS]]
-                  if levels else [pts])
+        series = ([[p for p in pts if benchmark.level_series(p["param"]) == i]
+                   for i in range(len(benchmark.LEVEL_SERIES))] if levels else [pts])
         for run in series:
             run = sorted(run, key=lambda p: p[key])
             for cheaper, dearer in zip(run, run[1:]):

@@ -366,6 +366,30 @@ def test_a_pixel_model_that_sees_position_and_latent(sample_images):
         residual.PixelModel.from_tensors("probe", b"", without, tensors, (28, 28))
 
 
+def test_the_level_loss_is_the_probability_of_each_pixels_level():
+    """``--level-loss`` (a probe option): the heads' value distribution summed over the
+    pixel's level of K, which for K = 0 is the lossless likelihood."""
+    torch = pytest.importorskip("torch")
+    from vaecodec.train import pixel as residual_training
+
+    out, target = torch.randn(50, 272, generator=torch.Generator().manual_seed(0)), \
+        torch.arange(0, 250, 5)
+    for k in (0, 4):
+        _, nearest = residual.quantization_levels(k)
+        member = torch.from_numpy(nearest[:, None] == nearest[None, :])
+        got = float(residual_training._level_nll(torch, out, target, member))
+        values = (torch.log_softmax(out[:, :16], 1)[:, :, None]
+                  + torch.log_softmax(out[:, 16:].view(-1, 16, 16), 2)).exp().reshape(50, 256)
+        expected = -sum(float(np.log(values[i].numpy()[nearest == nearest[int(v)]].sum()))
+                        for i, v in enumerate(target))
+        assert got == pytest.approx(expected, rel=1e-5)
+        if k == 0:
+            lossless = float(residual_training._factorized_nll(torch, out, target))
+            assert got == pytest.approx(lossless, rel=1e-6)
+    with pytest.raises(ValueError, match="level_loss needs a context_max_error"):
+        residual_training.train_pixel_model(np.zeros((2, 28, 28), np.uint8), level_loss=True)
+
+
 def test_quantization_aware_training_simulates_the_integer_network():
     """The rounding that quantization-aware training trains through is the conversion's:
     with the activation steps fixed, the integer network's logits are the simulated ones

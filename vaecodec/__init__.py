@@ -124,7 +124,8 @@ def list_models(kind: str = "vae"):
 def list_levels():
     """Every installed quality level by number, with its measured rate and quality
     (``Level.measured``). A released level's number never changes, so the numbers are in
-    order of quality within each model, not overall (levels 10-13 came after 9)."""
+    order of quality within each series released together, not overall (levels 10-13
+    came after 9, level 14, the cheapest, after 13)."""
     from .zoo import Zoo
 
     return Zoo.installed().levels()

@@ -50,7 +50,7 @@ def open(path, mode: str = "r", *, zoo: Zoo | None = None,
          quality: int | None = None, quant_step: float | None = None, model: str | None = None,
          coder: str | None = None, lossless: bool = False, max_error: int | None = None,
          embed_model: bool = False, polarity: str = "auto", named: bool | None = None,
-         chunk_images: int = chunked.CHUNK_IMAGES):
+         chunk_images: int = chunked.CHUNK_IMAGES, search: bool = False):
     """Open a .vaez archive: ``"r"`` to read (a path or a binary file object; a path may
     name a manifest of shards, read as one archive: ``vaecodec.dask``), ``"w"`` to
     write a new one (a path, replaced only with ``force``, or a binary stream), ``"a"`` to
@@ -59,7 +59,7 @@ def open(path, mode: str = "r", *, zoo: Zoo | None = None,
     Reading: ``max_images`` limits older (unchunked) files, which are decoded whole.
     Writing: the encoding options are ``encode``'s; ``named`` says whether images carry
     names (default: whether the first ``write`` gives them). Appending takes the archive's
-    own settings (giving other ones is an error)."""
+    own settings (giving other ones is an error; ``search`` may be given)."""
     if mode not in MODES:
         raise SettingsError(f"mode must be 'r', 'w' or 'a', not {mode!r}")
     if mode == "r":
@@ -75,8 +75,8 @@ def open(path, mode: str = "r", *, zoo: Zoo | None = None,
         if given or embed_model:
             raise SettingsError("appending uses the archive's own model and level; leave out "
                                 + ", ".join(given or ["embed_model"]))
-        return ArchiveWriter._append(Path(path), zoo, polarity)
-    settings = codec.resolve(**options)
+        return ArchiveWriter._append(Path(path), zoo, polarity, search)
+    settings = codec.resolve(**options, search=search)
     return ArchiveWriter(path, settings, force=force, embed_model=embed_model,
                          polarity=polarity, named=named, chunk_images=chunk_images)
 
@@ -423,7 +423,8 @@ class ArchiveWriter:
             self._out = self._atomic
 
     @classmethod
-    def _append(cls, path: Path, zoo: Zoo | None, polarity: str) -> "ArchiveWriter":
+    def _append(cls, path: Path, zoo: Zoo | None, polarity: str,
+                search: bool = False) -> "ArchiveWriter":
         f = image_files.open_regular(path, mode="r+b")
         try:
             prefix = f.read(container.MAX_PREFIX)
@@ -433,7 +434,7 @@ class ArchiveWriter:
                 raise SettingsError(f"{path} is a version {prefix[4]} file; only version 5 "
                                     "files (vaecodec 2.1 and later) can be appended to")
             decoder = codec.ArchiveDecoder(f, zoo)
-            settings = decoder.settings
+            settings = codec.searching(decoder.settings, search)
         except VaezError as e:
             f.close()
             raise type(e)(f"{path}: {e}") from None

@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from .core import coders, pixels as pixel_conv, quantize, runtime
+from .core import coders, pixels as pixel_conv, quantize, runtime, search
 from .errors import (
     ArgumentTypeError,
     CorruptHeaderError,
@@ -112,6 +112,7 @@ class Settings:
     max_error: int | None = None  # the residual layer's bound: None lossy, 0 lossless
     pixel_model: ModelInfo | None = None  # the residual layer's model
     zoo: Zoo = dataclasses.field(default_factory=Zoo.installed, repr=False, compare=False)
+    search: bool = False  # choose the latent symbols by a rate-distortion search (core.search)
 
     @property
     def image_shape(self) -> tuple[int, int]:
@@ -142,7 +143,8 @@ def _check_max_error(lossless, max_error) -> int | None:
 
 def resolve(*, quality: int | None = None, quant_step: float | None = None,
             model: str | None = None, coder: str | None = None, lossless: bool = False,
-            max_error: int | None = None, zoo: Zoo | None = None) -> Settings:
+            max_error: int | None = None, zoo: Zoo | None = None,
+            search: bool = False) -> Settings:
     """Check encoding options (as ``encode`` takes them) and resolve them into Settings:
     the level, its model, the step, the coder and, for a residual layer, its pixel model."""
     zoo = Zoo.installed() if zoo is None else zoo
@@ -175,7 +177,8 @@ def resolve(*, quality: int | None = None, quant_step: float | None = None,
                                 "fitted per level); an explicit step is coded with zstd")
         if family is not None:
             model = None if family == DEFAULT_FAMILY else zoo.family(family).vae
-        return Settings(zoo.find(model), quantize.check_step(quant_step), "zstd", zoo=zoo)
+        return searching(Settings(zoo.find(model), quantize.check_step(quant_step), "zstd",
+                                  zoo=zoo), search)
     if quality is None:
         quality = DEFAULT_LEVEL if family in (None, DEFAULT_FAMILY) \
             else zoo.family(family).default_level
@@ -183,8 +186,24 @@ def resolve(*, quality: int | None = None, quant_step: float | None = None,
     if family is None and model is not None and zoo.find(model).name != level.model:
         raise SettingsError(f"quality level {level.level} uses model {level.model}, "
                             f"not {model}; another model takes an explicit step (--step)")
-    return Settings(zoo.level_model(level), level.quant_step, coder or "range", level,
-                    max_error, pixel_model, zoo)
+    return searching(Settings(zoo.level_model(level), level.quant_step, coder or "range",
+                              level, max_error, pixel_model, zoo), search)
+
+
+def searching(settings: Settings, search: bool) -> Settings:
+    """``settings`` with the latent search on or off (``encode``'s ``search``);
+    SettingsError where it does not apply."""
+    if not isinstance(search, bool):
+        raise ArgumentTypeError(f"search must be True or False, not {search!r}")
+    if not search:
+        return dataclasses.replace(settings, search=False)
+    if settings.max_error is not None:
+        raise SettingsError("search is for lossy files; lossless and max-error files code "
+                            "every pixel anyway")
+    if settings.level is None:
+        raise SettingsError("search needs a quality level (its prior prices the symbols), "
+                            "not an explicit step")
+    return dataclasses.replace(settings, search=True)
 
 
 def _pixel_model_of(zoo: Zoo, family: str | None) -> ModelInfo:
@@ -243,7 +262,8 @@ def encode(images, *, quality: int | None = None, quant_step: float | None = Non
            model: str | None = None, coder: str | None = None,
            names: Iterable[str] | None = None, lossless: bool = False,
            max_error: int | None = None, zoo: Zoo | None = None,
-           embed_model: bool = False, strict: bool = False, polarity: str = "auto") -> bytes:
+           embed_model: bool = False, strict: bool = False, polarity: str = "auto",
+           search: bool = False) -> bytes:
     """Compress images to the bytes of a .vaez file.
 
     ``images``: uint8 (N, H, W) or (H, W), float in [0, 1], or a torch tensor of either,
@@ -256,7 +276,10 @@ def encode(images, *, quality: int | None = None, quant_step: float | None = Non
     ``lossless``: add a residual layer so that ``decode`` returns exactly the uint8 pixels
     (float images are rounded to uint8 first). ``max_error``: a residual layer that keeps
     every pixel within +-max_error (0..32) of the original; 0 is lossless. Both use the
-    pixel model's base level (``quality`` 1) for the latent.
+    pixel model's base level (``quality`` 10) for the latent.
+    ``search``: choose the latent symbols by a rate-distortion search instead of rounding
+    (a quality level's lossy files only): 0.4 to 1.2 dB better at about the same bytes on
+    MNIST, but about 80 times the encoder's work; decoding is unchanged.
     ``zoo``: where models and levels come from (default: the installed ones).
     ``embed_model``: carry the model family in the file (a family of one's own; see
     ``vaecodec.Zoo.families``), so that it decodes where the family is not installed.
@@ -268,9 +291,19 @@ def encode(images, *, quality: int | None = None, quant_step: float | None = Non
     """
     images = _as_array(images)
     settings = resolve(quality=quality, quant_step=quant_step, model=model, coder=coder,
-                       lossless=lossless, max_error=max_error, zoo=zoo)
+                       lossless=lossless, max_error=max_error, zoo=zoo, search=search)
     return encode_with(settings, images, names, embed_model=embed_model, strict=strict,
                        polarity=polarity)
+
+
+def latent_symbols(settings: Settings, unit: np.ndarray) -> np.ndarray:
+    """The latent symbols of images ``unit`` (N, P) in [0, 1]: the encoder's means rounded
+    to the step, or with ``settings.search`` chosen by a rate-distortion search."""
+    vae = settings.vae()
+    mean = vae.encode_mean(unit)
+    if not settings.search:
+        return quantize.quantize(mean, settings.quant_step)
+    return search.search_symbols(vae, unit, mean, settings.quant_step, settings.prior())
 
 
 def _guard(settings: Settings, pixels: np.ndarray, symbols: np.ndarray, strict: bool,
@@ -403,7 +436,7 @@ def _encode_whole(settings: Settings, unit: np.ndarray, exact: np.ndarray | None
     count = len(unit)
     unit, exact, inverted = _polarity(settings, unit, exact, polarity)
     net = settings.vae()
-    symbols = quantize.quantize(net.encode_mean(unit), settings.quant_step)
+    symbols = latent_symbols(settings, unit)
     if settings.max_error is None:  # exact and bounded files need no warning
         _guard(settings, exact if exact is not None else pixel_conv.to_uint8(unit), symbols,
                strict, on_quality)
@@ -573,7 +606,7 @@ class StreamEncoder:
         unit, exact, names = self._take(rows)
         unit, exact, inverted = _polarity(self.settings, unit, exact, self.polarity)
         settings = self.settings
-        symbols = quantize.quantize(settings.vae().encode_mean(unit), settings.quant_step)
+        symbols = latent_symbols(settings, unit)
         payload, dtype = coders.CODERS[settings.coder].encode(symbols, settings.prior())
         residual = None
         if settings.max_error is None:

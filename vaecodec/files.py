@@ -103,14 +103,15 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
              skip_invalid: bool = False, force: bool = False,
              progress: Progress | None = None, zoo: Zoo | None = None,
              embed_model: bool = False, strict: bool = False,
-             polarity: str = "auto", append: bool = False) -> CompressResult:
+             polarity: str = "auto", append: bool = False,
+             search: bool = False) -> CompressResult:
     """Compress image files and folders (recursively) into one .vaez file.
 
     Names are stored relative to each source folder (a file given directly: its base name).
     ``output`` is a path, written atomically (an existing file needs ``force=True``), or a
     binary file object (``sys.stdout.buffer``) that receives the bytes.
     ``quality``, ``quant_step``, ``model``, ``coder``, ``lossless``, ``max_error``,
-    ``zoo``, ``embed_model``, ``strict``, ``polarity``: as for ``encode`` (nothing is
+    ``zoo``, ``embed_model``, ``strict``, ``polarity``, ``search``: as for ``encode`` (nothing is
     written when ``strict`` refuses). ``append``: add the images to the archive ``output``
     (with its own settings; names must be new to it), leaving it as it was on any error.
     Files are read (in parallel) and coded a chunk at a time, so memory does not grow with
@@ -125,11 +126,12 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
         writer = archive_io.open(output, "a", zoo=zoo, polarity=polarity, quality=quality,
                                  quant_step=quant_step, model=model, coder=coder,
                                  lossless=lossless, max_error=max_error,
-                                 embed_model=embed_model)
+                                 embed_model=embed_model, search=search)
         writer.strict = strict
     else:
         settings = codec.resolve(quality=quality, quant_step=quant_step, model=model,
-                                 coder=coder, lossless=lossless, max_error=max_error, zoo=zoo)
+                                 coder=coder, lossless=lossless, max_error=max_error, zoo=zoo,
+                                 search=search)
         if not to_stream:
             output = Path(output)
             if image_files.is_image_name(output.name):

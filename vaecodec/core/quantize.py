@@ -33,12 +33,16 @@ def check_step(step: float) -> float:
 def quantize(latents: np.ndarray, step: float) -> np.ndarray:
     """Round ``latents / step`` to the nearest integer, in the narrowest of int8/int16/int32."""
     step = check_step(step)
-    scaled = np.rint(np.asarray(latents, dtype=np.float64) / step)
-    lo, hi = (float(scaled.min()), float(scaled.max())) if scaled.size else (0.0, 0.0)
+    return narrowest(np.rint(np.asarray(latents, dtype=np.float64) / step))
+
+
+def narrowest(symbols: np.ndarray) -> np.ndarray:
+    """Integer-valued ``symbols`` in the narrowest of int8/int16/int32."""
+    lo, hi = (float(symbols.min()), float(symbols.max())) if symbols.size else (0.0, 0.0)
     for dtype in SYMBOL_DTYPES.values():
         info = np.iinfo(dtype)
         if info.min <= lo and hi <= info.max:
-            return scaled.astype(dtype)
+            return symbols.astype(dtype)
     raise SettingsError("latents too large for this quantization step")
 
 

@@ -141,6 +141,15 @@ LEVELS_FAMILY = "vaecodec levels"
 # The shipped family's levels in vaecodec 2.0.0 (1-9, before the rate-distortion-trained
 # levels 10-13): the plot draws their curve too, to show what those levels moved
 EARLIER_LEVELS = 9
+# The first level of each series of the shipped family's levels released together: levels
+# are numbered by quality within a series, not overall (1-9; the rate-distortion levels
+# 10-13; level 14, the cheapest, made for encode(search=True))
+LEVEL_SERIES = (1, 10, 14)
+
+
+def level_series(level: int) -> int:
+    """The series (index into LEVEL_SERIES) of a shipped level number."""
+    return sum(level >= first for first in LEVEL_SERIES) - 1
 
 
 def _vaecodec_codecs(family: str | None = None) -> list[Codec]:

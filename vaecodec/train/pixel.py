@@ -9,6 +9,7 @@ is built the same way from the base level's float weights.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from pathlib import Path
@@ -269,6 +270,8 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
     torch = import_torch()
     zoo = Zoo.installed() if zoo is None else zoo
     extras = tuple(e for e in residual.EXTRAS if e in extras)
+    if level_loss and not context_max_error:
+        raise ValueError("level_loss needs a context_max_error (lossless levels are values)")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     level = zoo.level(base_level, family)
@@ -301,9 +304,9 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
     )
     generator = torch.Generator().manual_seed(seed)
     nll = _factorized_nll
-    if level_loss and context_max_error:
+    if level_loss:
         member = torch.from_numpy(nearest[:, None] == nearest[None, :])
-        nll = lambda torch, out, target: _level_nll(torch, out, target, member)  # noqa: E731
+        nll = functools.partial(_level_nll, member=member)
 
     def fit(forward, passes, lr, schedule, label, logs):
         """Adam on random batches of the non-trivial pixels, ``schedule(optimizer,

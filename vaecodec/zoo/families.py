@@ -1,7 +1,7 @@
 """Model families: a VAE with its own quality levels and pixel model, as one .vaem file
 (``format.family``), and the user's store of them.
 
-The shipped MNIST models are the family "mnist" (``checkpoints/``, levels 1-13). A family
+The shipped MNIST models are the family "mnist" (``checkpoints/``, levels 1-14). A family
 a user trains (``vaecodec train``) or imports is one file in the store: the folder
 ``$VAECODEC_MODELS`` when set, else ``models`` in the platform's user data folder
 (``~/.local/share/vaecodec/models`` on Linux).
