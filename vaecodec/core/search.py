@@ -10,7 +10,7 @@ to the other neighbour of the mean (or back) wherever that lowers
 
 image by image. Only the encoder changes: the decoder reads the symbols as ever. It costs
 one decoding per dimension and sweep (80 for a 20-d latent), so it is slow; measured on the
-MNIST test split, it gains 0.4 to 1.2 dB at about the same bytes at every level
+MNIST test split, it gains 0.35 to 1.3 dB at about the same bytes at every level
 (docs/training.md, "Choosing the symbols by a search").
 
 The decisions use the float decoder, so the chosen symbols (not their decoding, which is
