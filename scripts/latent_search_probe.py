@@ -13,8 +13,9 @@ bits under the prior; ``--lam -1`` accepts a move only when it lowers the error 
 adding bits (never bigger, never worse). Prints bytes/image (ideal code length) and PSNR
 of the float decoder's pixels, and the search's speed with torch on one thread.
 
-A measurement only (docs/training.md, "Choosing the symbols by a search"); no file is
-written.
+A measurement only (docs/training.md, "Choosing the symbols by a search"), in torch with
+the variants vaecodec does not ship (moves of +-1, no bits added); what it ships is
+vaecodec/core/search.py. No file is written.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import time
 
 import numpy as np
 
-from vaecodec.core import entropy, quantize
+from vaecodec.core import entropy, quantize, search
 from vaecodec.data import mnist
 from vaecodec.eval import metrics
 from vaecodec.zoo import Zoo
@@ -59,18 +60,9 @@ def main() -> None:
     layers = [(torch.from_numpy(np.asarray(w, np.float32)),
                torch.from_numpy(np.asarray(b, np.float32))) for w, b in vae.decoder]
     target = torch.from_numpy(x)
-    # bits of every symbol of every dimension under the prior (out of its table: escape + 32)
-    lows = np.asarray(prior.lo)
-    tables = [np.asarray(f, np.float64) / 2**entropy.PRECISION for f in prior.freqs]
 
-    def bits(symbols: np.ndarray) -> np.ndarray:
-        out = np.zeros(len(symbols))
-        for d, table in enumerate(tables):
-            index = symbols[:, d] - lows[d] + 1
-            inside = (index >= 1) & (index < len(table))
-            out += np.where(inside, -np.log2(table[np.clip(index, 0, len(table) - 1)]),
-                            -np.log2(table[0]) + 32)
-        return out
+    def bits(symbols: np.ndarray) -> np.ndarray:  # under the prior, as encode(search=True)
+        return search.symbol_bits(prior, symbols)
 
     def decoded(symbols: np.ndarray):
         h = torch.from_numpy((symbols * step).astype(np.float32))

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 import vaecodec
 from vaecodec import codec
 from vaecodec.cli import main
-from vaecodec.core import quantize, search
+from vaecodec.core import coders, quantize, search
 from vaecodec.errors import ArgumentTypeError, SettingsError
 from vaecodec.eval import metrics
 from vaecodec.format import container
@@ -39,7 +39,7 @@ def test_the_search_lowers_error_plus_bits_for_every_image(sample_images):
     assert np.all(cost(chosen) <= cost(rounded) + 1e-6)
     assert (cost(chosen) < cost(rounded)).mean() > 0.5
     # the bits the search prices are the range coder's (to within its few bytes)
-    payload, _ = codec.coders.CODERS["range"].encode(chosen, level.prior)
+    payload, _ = coders.CODERS["range"].encode(chosen, level.prior)
     assert abs(len(payload) - search.symbol_bits(level.prior, chosen).sum() / 8) < 8
 
 

@@ -49,21 +49,21 @@ def search_symbols(vae, unit: np.ndarray, mean: np.ndarray, step: float, prior: 
     rounded = np.rint(np.asarray(mean, dtype=np.float64) / step).astype(np.int64)
     other = rounded + np.where(mean / step > rounded, 1, -1)
     out = rounded.copy()
+
+    def cost(symbols: np.ndarray, target: np.ndarray) -> np.ndarray:
+        error = vae.decode((symbols * step).astype(np.float32)) - target
+        return np.einsum("ij,ij->i", error, error) + lam * symbol_bits(prior, symbols)
+
     for i in range(0, len(rounded), BLOCK):
         rows = slice(i, i + BLOCK)
         target = np.asarray(unit[rows], dtype=np.float32)
-        current, near, far = out[rows], rounded[rows], other[rows]
-
-        def cost(symbols: np.ndarray) -> np.ndarray:
-            error = vae.decode((symbols * step).astype(np.float32)) - target
-            return np.einsum("ij,ij->i", error, error) + lam * symbol_bits(prior, symbols)
-
-        best = cost(current)
+        current, near, far = out[rows], rounded[rows], other[rows]  # current: a view of out
+        best = cost(current, target)
         for _ in range(sweeps):
             for d in range(current.shape[1]):
                 trial = current.copy()
                 trial[:, d] = np.where(current[:, d] == near[:, d], far[:, d], near[:, d])
-                score = cost(trial)
+                score = cost(trial, target)
                 better = score < best
                 current[better], best[better] = trial[better], score[better]
     return narrowest(out)
