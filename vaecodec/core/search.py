@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .entropy import PRECISION, Prior
-from .quantize import narrowest
+from .quantize import narrowest, quantize
 
 LAMBDA = 0.04  # bits' weight against squared error; 0.02 to 0.04 measured alike
 SWEEPS = 4
@@ -46,7 +46,7 @@ def search_symbols(vae, unit: np.ndarray, mean: np.ndarray, step: float, prior: 
     """Symbols (N, D) for the images ``unit`` (N, P) in [0, 1] whose encoder means are
     ``mean`` (N, D), at ``step``: each either neighbour of mean / step, chosen as the
     module says; in the narrowest integer type, as ``quantize.quantize`` gives them."""
-    rounded = np.rint(np.asarray(mean, dtype=np.float64) / step).astype(np.int64)
+    rounded = quantize(mean, step).astype(np.int64)
     other = rounded + np.where(mean / step > rounded, 1, -1)
     out = rounded.copy()
 

@@ -138,13 +138,14 @@ def _raw_codec(family: str, compress, decompress) -> Codec:
 
 
 LEVELS_FAMILY = "vaecodec levels"
-# The shipped family's levels in vaecodec 2.0.0 (1-9, before the rate-distortion-trained
-# levels 10-13): the plot draws their curve too, to show what those levels moved
-EARLIER_LEVELS = 9
 # The first level of each series of the shipped family's levels released together: levels
 # are numbered by quality within a series, not overall (1-9; the rate-distortion levels
 # 10-13; level 14, the cheapest, made for encode(search=True))
 LEVEL_SERIES = (1, 10, 14)
+# The shipped family's levels in vaecodec 2.0.0, the first series (1-9, before the
+# rate-distortion-trained levels): the plot draws their curve too, to show what the later
+# levels moved
+EARLIER_LEVELS = LEVEL_SERIES[1] - 1
 
 
 def level_series(level: int) -> int:
