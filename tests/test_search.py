@@ -3,6 +3,7 @@ search (vaecodec.core.search) instead of rounding; decoding is unchanged."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
 
 import numpy as np
@@ -19,18 +20,21 @@ from vaecodec.format import container
 from vaecodec.zoo import Zoo
 
 
-def test_the_search_lowers_error_plus_bits_for_every_image(sample_images):
+def level_inputs(number: int, images: np.ndarray):
+    """Level ``number``, its model's numpy VAE, the images in [0, 1] (N, P) and their
+    encoder means."""
     zoo = Zoo.installed()
-    level = zoo.level(14)
+    level = zoo.level(number)
     vae = zoo.vae(zoo.level_model(level))
-    images = sample_images[:40]
     unit = images.reshape(len(images), -1).astype(np.float32) / 255
-    mean = vae.encode_mean(unit)
+    return level, vae, unit, vae.encode_mean(unit)
+
+
+def test_the_search_lowers_error_plus_bits_for_every_image(sample_images):
+    level, vae, unit, mean = level_inputs(14, sample_images[:40])
     rounded = quantize.quantize(mean, level.quant_step)
     chosen = search.search_symbols(vae, unit, mean, level.quant_step, level.prior)
     assert chosen.dtype == rounded.dtype and chosen.shape == rounded.shape
-    # every symbol is one of the two neighbours of its mean
-    assert np.all(np.abs(chosen * level.quant_step - mean) <= level.quant_step + 1e-6)
 
     def cost(symbols):
         error = vae.decode((symbols * level.quant_step).astype(np.float32)) - unit
@@ -41,6 +45,68 @@ def test_the_search_lowers_error_plus_bits_for_every_image(sample_images):
     # the bits the search prices are the range coder's (to within its few bytes)
     payload, _ = coders.CODERS["range"].encode(chosen, level.prior)
     assert abs(len(payload) - search.symbol_bits(level.prior, chosen).sum() / 8) < 8
+
+
+def test_the_error_gradient_is_the_derivative_of_the_squared_error():
+    rng = np.random.default_rng(0)
+    sizes = [5, 7, 6, 9]  # a ReLU MLP with a sigmoid out, as NumpyVAE's decoders
+    layers = [(rng.normal(size=(a, b)), rng.normal(size=b)) for a, b in itertools.pairwise(sizes)]
+    z, target = rng.normal(size=(3, 5)), rng.uniform(size=(3, 9))
+
+    def error(latents):
+        h = latents
+        for i, (w, b) in enumerate(layers):
+            h = h @ w + b
+            if i < len(layers) - 1:
+                h = np.maximum(h, 0)
+        return ((1 / (1 + np.exp(-h)) - target) ** 2).sum(1)
+
+    numeric = np.empty_like(z)
+    for d in range(z.shape[1]):
+        e = np.zeros_like(z)
+        e[:, d] = 1e-6
+        numeric[:, d] = (error(z + e) - error(z - e)) / 2e-6
+    assert np.allclose(search._error_gradient(layers, z, target), numeric, rtol=1e-5,
+                       atol=1e-8)
+
+
+def test_the_relaxed_bits_rise_as_the_table_does():
+    level = Zoo.installed().level(8)
+    prior, step = level.prior, level.quant_step
+    d = 3
+    lo, size = prior.lo[d], len(prior.freqs[d]) - 1
+    symbols = np.zeros((size - 1, len(prior.lo)), dtype=np.int64)
+    symbols[:, d] = np.arange(lo, lo + size - 1)
+    latents = ((symbols + 0.5) * step).astype(np.float32)  # half-way to the next symbol
+    slope = search.relaxed_bits_slope(prior, latents, step)[:, d]
+    up = symbols.copy()
+    up[:, d] += 1
+    rise = search.symbol_bits(prior, up) - search.symbol_bits(prior, symbols)
+    assert np.allclose(slope * step, rise, atol=1e-4)
+    outside = np.zeros((2, len(prior.lo)), dtype=np.float32)
+    outside[:, d] = [(lo - 3) * step, (lo + size + 2) * step]
+    assert list(search.relaxed_bits_slope(prior, outside, step)[:, d] * step) == [
+        -search.ESCAPE_BITS, search.ESCAPE_BITS]  # back towards the table
+
+
+def test_the_descent_finds_closer_images_at_fine_steps(sample_images):
+    images = sample_images[:40]
+    level, vae, unit, mean = level_inputs(8, images)
+    step, prior = level.quant_step, level.prior
+
+    def psnr(symbols):
+        return metrics.psnr(images, vae.decode_symbols(symbols, step).reshape(images.shape))
+
+    sweeps_only = search.search_symbols(vae, unit, mean, step, prior, descent_steps=0)
+    chosen = search.search_symbols(vae, unit, mean, step, prior)
+    assert psnr(chosen) > psnr(sweeps_only) + 0.3 > psnr(quantize.quantize(mean, step)) + 0.6
+    assert (search.symbol_bits(prior, chosen).mean()
+            < search.symbol_bits(prior, sweeps_only).mean() + 8)
+    # an image's latent moves by its own gradient, whatever else is searched with it
+    together = search.descend(vae, unit, mean, step, prior)
+    alone = search.descend(vae, unit[5:6], mean[5:6], step, prior)
+    assert np.abs(together[5] - mean[5]).max() > 2 * step
+    assert np.allclose(alone[0], together[5], atol=1e-4)
 
 
 def test_search_makes_better_files_that_decode_as_ever(sample_images):

@@ -135,7 +135,7 @@ def _plural(count: int, noun: str) -> str:
 @click.option("--search", is_flag=True,
               help="Choose each image's latent symbols by a rate-distortion search instead "
                    "of rounding (lossy levels): better images for about the same bytes, "
-                   "decoded as ever, but encoding is about 80 times the work.")
+                   "decoded as ever, but encoding takes 20 to 75 times as long.")
 @click.option("--embed-model", is_flag=True,
               help="Carry the model family (--model, one of your own) in the archive, so "
                    "that it decompresses where that family is not installed (adds the "
