@@ -16,8 +16,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def results(sample_images):
-    res, kept = benchmark.run(sample_images[:50], ["vaecodec", "vaecodec-residual", "png", "jpeg",
-                                                     "zstd"],
+    res, kept = benchmark.run(sample_images[:50], ["vaecodec", "vaecodec-search",
+                                                     "vaecodec-residual", "png", "jpeg", "zstd"],
                               "sample digits", log=lambda s: None)
     return json.loads(json.dumps(res)), kept  # what a reader of the JSON file sees
 
@@ -43,6 +43,16 @@ def test_json_shape(results):
     # the plot's curve of the levels before the rate-distortion-trained ones
     assert res["earlier_levels"] == {"family": "vaecodec levels", "up_to": 9,
                                      "label": "vaecodec levels 1-9 (2.0.0)"}
+
+
+def test_the_search_points_beat_the_levels_they_search(results):
+    res, _ = results
+    plain = {p["param"]: p for p in res["points"] if p["family"] == benchmark.LEVELS_FAMILY}
+    searched = {p["param"]: p for p in res["points"] if p["family"] == benchmark.SEARCH_FAMILY}
+    assert searched.keys() == plain.keys()
+    for level, p in searched.items():
+        assert p["psnr_db"] > plain[level]["psnr_db"] + 0.3, level
+        assert p["bytes_per_image"] < plain[level]["bytes_per_image"] + 1.0, level
 
 
 def test_lossless_codecs_are_exact(results):
@@ -83,9 +93,10 @@ def test_residual_rows_keep_their_bounds_and_beat_png(results):
         assert p["max_abs_error"] <= p["param"]
         assert p["bytes_per_image"] < lossless["bytes_per_image"]
     assert [r["bits_per_pixel"] for r in res["published_lossless"]] == [1.29, 1.4]
-    # rate ratios against the lossy levels and, separately, the error-bounded files
-    assert {r["reference"] for r in res["rate_ratios"]} == {"vaecodec levels",
-                                                            benchmark.RESIDUAL_FAMILY}
+    # rate ratios against the lossy levels, the levels with the search and, separately,
+    # the error-bounded files
+    assert {r["reference"] for r in res["rate_ratios"]} == {
+        "vaecodec levels", benchmark.SEARCH_FAMILY, benchmark.RESIDUAL_FAMILY}
 
 
 def test_vaecodec_is_far_smaller_than_png(results):

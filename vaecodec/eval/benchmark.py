@@ -191,6 +191,21 @@ def _vaecodec_codecs(family: str | None = None) -> list[Codec]:
     return out
 
 
+SEARCH_FAMILY = LEVELS_FAMILY + " --search"
+
+
+def _search_codecs(family: str | None = None) -> list[Codec]:
+    """Every quality level of ``family`` (default: the shipped one) with the latent search
+    (``encode(search=True)``, range coder): the same decoder, a slower encoder."""
+    model = None if family in (None, "mnist") else family
+    return [Codec(SEARCH_FAMILY, f"q={lv.level}",
+                  lambda images, level=lv.level: [vae_codec.encode(
+                      images, quality=level, model=model, search=True)],
+                  lambda blobs, shape: vae_codec.decode(blobs[0]), classical=False,
+                  param=lv.level)
+            for lv in Zoo.installed().levels(model)]
+
+
 RESIDUAL_FAMILY = "vaecodec max-error"
 
 
@@ -216,6 +231,7 @@ def available_codecs(family: str | None = None
 
     groups: dict[str, Callable[[], list[Codec]]] = {
         "vaecodec": lambda: _vaecodec_codecs(family),
+        "vaecodec-search": lambda: _search_codecs(family),
         "vaecodec-residual": lambda: _residual_codecs(family),
         "png": lambda: [_pillow_codec("PNG", "optimize", "PNG", {"optimize": True}, True)],
         "png-atlas": lambda: [_atlas_codec()],
@@ -249,7 +265,7 @@ def available_codecs(family: str | None = None
     return groups, missing
 
 
-ALL_GROUPS = ("vaecodec", "vaecodec-residual", "png", "png-atlas", "webp-lossless", "jpeg", "webp", "avif", "jxl",
+ALL_GROUPS = ("vaecodec", "vaecodec-search", "vaecodec-residual", "png", "png-atlas", "webp-lossless", "jpeg", "webp", "avif", "jxl",
               "zstd", "lzma")
 
 
@@ -356,8 +372,8 @@ def run(images: np.ndarray, groups: Sequence[str], source: str,
             points.append(point)
             kept[(codec.family, codec.setting)] = decoded[:keep_first].copy()
             log(format_row(point))
-    vae_families = sorted({p["family"] for p in points
-                           if not p["classical"] and p["family"] != RESIDUAL_FAMILY})
+    vae_families = sorted({p["family"] for p in points if not p["classical"]
+                           and p["family"] not in (RESIDUAL_FAMILY, SEARCH_FAMILY)})
     reference = LEVELS_FAMILY if LEVELS_FAMILY in vae_families else (
         vae_families[0] if vae_families else None)
     results = {
@@ -379,10 +395,10 @@ def run(images: np.ndarray, groups: Sequence[str], source: str,
         "published_lossless": [
             dict(r, bytes_per_image=r["bits_per_pixel"] * images[0].size / 8)
             for r in PUBLISHED_LOSSLESS] if published else [],
-        # against the lossy levels, and against the error-bounded files, which reach
-        # PSNRs the levels do not
+        # against the lossy levels, the levels with the latent search, and the
+        # error-bounded files, which reach PSNRs the levels do not
         # (compare_rates gives no rows for a reference that was not run)
-        "rate_ratios": [row for ref in (reference, RESIDUAL_FAMILY) if ref
+        "rate_ratios": [row for ref in (reference, SEARCH_FAMILY, RESIDUAL_FAMILY) if ref
                         for row in compare_rates(points, ref)],
     }
     if family in (None, "mnist") and any(p["family"] == LEVELS_FAMILY
