@@ -472,7 +472,9 @@ def plot(results: dict, path: str) -> None:
     families: dict[str, list[dict]] = {}
     for p in results["points"]:
         families.setdefault(p["family"], []).append(p)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    # 20 distinct colours, the dark ones first (the default cycle repeats after 10)
+    tab20 = matplotlib.colormaps["tab20"].colors
+    colors = list(tab20[0::2]) + list(tab20[1::2])
     for i, (family, pts) in enumerate(families.items()):
         color = colors[i % len(colors)]
         pts = sorted(pts, key=lambda p: p["bytes_per_image"])
