@@ -131,23 +131,26 @@ def test_light_images_are_now_coded_inverted_and_come_back_closer(inputs):
     assert np.all(now <= before + 0.5)
 
 
-# --- a shipped family's files: fashion-mnist as shipped in 2.0.0 ---------------------------
+# --- shipped families' files ------------------------------------------------------------------
+# tests/data/fashion-2.0: fashion-mnist as 2.0.0 shipped it (the family has been retrained
+# since; its first version still ships, so these files still decode); tests/data/fashion-rd:
+# fashion-mnist-rd as first shipped.
 
-FASHION_2_0 = Path(__file__).parent / "data" / "fashion-2.0"
-FASHION_MANIFEST = json.loads((FASHION_2_0 / "manifest.json").read_text())
+FAMILY_CORPORA = [Path(__file__).parent / "data" / name for name in ("fashion-2.0", "fashion-rd")]
+FAMILY_ENTRIES = [(folder, entry) for folder in FAMILY_CORPORA
+                  for entry in json.loads((folder / "manifest.json").read_text())["entries"]]
 
 
-@pytest.mark.parametrize("entry", FASHION_MANIFEST["entries"],
-                         ids=[e["file"] for e in FASHION_MANIFEST["entries"]])
-def test_files_of_the_2_0_fashion_family_decode_to_the_same_pixels(entry):
-    """tests/data/fashion-2.0 (``scripts/make_family_corpus.py``): every level, lossless
-    and max-error, written with the fashion-mnist family as 2.0.0 shipped it. The family
-    has been retrained since; its first version still ships, so these files still decode."""
-    data = (FASHION_2_0 / entry["file"]).read_bytes()
+@pytest.mark.parametrize("folder, entry", FAMILY_ENTRIES,
+                         ids=[f"{folder.name}/{e['file']}" for folder, e in FAMILY_ENTRIES])
+def test_files_of_shipped_families_decode_to_the_same_pixels(folder, entry):
+    """A corpus of ``scripts/make_family_corpus.py``: every level, lossless and max-error,
+    written with a shipped family as released."""
+    data = (folder / entry["file"]).read_bytes()
     assert sha256(data) == entry["sha256"]
     pixels = vaecodec.decode(data)
     if "quality" not in entry["encode"]:  # a residual layer: exact integer decoding
         assert sha256(pixels.tobytes()) == entry["pixels_sha256"]
         return
-    with np.load(FASHION_2_0 / "lossy_pixels.npz") as stored:
+    with np.load(folder / "lossy_pixels.npz") as stored:
         assert_close_to_released(pixels, stored[entry["file"]])

@@ -36,6 +36,7 @@ def test_the_wheel_installs_without_extras_and_round_trips(tmp_path):
             "vaecodec/_checkpoints/pixel-l10.safetensors",
             "vaecodec/_checkpoints/fashion-mnist.vaem",
             "vaecodec/_checkpoints/fashion-mnist-2.0.vaem",
+            "vaecodec/_checkpoints/fashion-mnist-rd.vaem",
             "vaecodec/_checkpoints/vae-rd-s04-aug1.safetensors"} <= set(contents)
     assert not any(name.startswith("tests/") for name in contents)
 
