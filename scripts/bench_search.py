@@ -2,11 +2,11 @@
 
     python scripts/bench_search.py --data ../shared/data --json docs/data/search.json
     python scripts/bench_search.py --data ../shared/data --dataset FashionMNIST \
-        --model fashion-mnist --limit 2000
+        --model fashion-mnist --json docs/data/search_fashion.json
 
 The shipped MNIST levels on MNIST's test split, or with --model a family's levels (on
---dataset's). For each level: vaecodec.encode(images, quality=L) and with search=True on the whole split
-(whole files, range coder), the bytes per image, the PSNR and SSIM of vaecodec.decode, and
+--dataset's test split). For each level: vaecodec.encode(images, quality=L) and with
+search=True on the whole split (whole files, range coder), the bytes per image, the PSNR and SSIM of vaecodec.decode, and
 the encoding speed (one run each, the search timed after the plain encoder, in the same
 run); the decoder is the same for both.
 """

@@ -153,41 +153,34 @@ def level_series(level: int) -> int:
     return sum(level >= first for first in LEVEL_SERIES) - 1
 
 
+def _vae_codec(family: str, setting: str, param: float, lossless: bool = False,
+               **settings) -> Codec:
+    """One vaecodec point: ``vaecodec.encode(images, **settings)`` as one file, decoded by
+    ``vaecodec.decode``."""
+    return Codec(family, setting, lambda images: [vae_codec.encode(images, **settings)],
+                 lambda blobs, shape: vae_codec.decode(blobs[0]), classical=False,
+                 lossless=lossless, param=param)
+
+
 def _vaecodec_codecs(family: str | None = None) -> list[Codec]:
     """Every quality level with each payload coder, and each model at explicit steps (of
     ``family``: its levels and its VAE; default: the shipped family)."""
     zoo = Zoo.installed()
     if family is not None and family != "mnist":
         vae = zoo.find(zoo.family(family).vae)
-
-        def codec_of(setting, param, **settings) -> Codec:
-            return Codec(LEVELS_FAMILY, setting,
-                         lambda images: [vae_codec.encode(images, model=family, **settings)],
-                         lambda blobs, shape: vae_codec.decode(blobs[0]), classical=False,
-                         param=param)
-
-        return ([codec_of(f"q={lv.level}", lv.level, quality=lv.level)
-                 for lv in zoo.levels(family)]
-                + [Codec(f"vaecodec {vae.name} (steps, zstd)", f"step={step:g}",
-                         lambda images, step=step: [vae_codec.encode(
-                             images, quant_step=step, model=vae.name)],
-                         lambda blobs, shape: vae_codec.decode(blobs[0]), classical=False,
-                         param=step) for step in VAECODEC_STEPS])
-
-    def codec(family, setting, param, **settings) -> Codec:
-        return Codec(family, setting, lambda images: [vae_codec.encode(images, **settings)],
-                     lambda blobs, shape: vae_codec.decode(blobs[0]), classical=False,
-                     param=param)
-
+        return ([_vae_codec(LEVELS_FAMILY, f"q={lv.level}", lv.level, quality=lv.level,
+                            model=family) for lv in zoo.levels(family)]
+                + [_vae_codec(f"vaecodec {vae.name} (steps, zstd)", f"step={step:g}", step,
+                              quant_step=step, model=vae.name) for step in VAECODEC_STEPS])
     out = []
-    for coder, family in (("range", LEVELS_FAMILY), ("zstd", LEVELS_FAMILY + " (zstd)")):
-        out += [codec(family, f"q={lv.level}", lv.level, quality=lv.level, coder=coder)
+    for coder, name in (("range", LEVELS_FAMILY), ("zstd", LEVELS_FAMILY + " (zstd)")):
+        out += [_vae_codec(name, f"q={lv.level}", lv.level, quality=lv.level, coder=coder)
                 for lv in zoo.levels()]
     for model in zoo.models():
         if model.metadata.get("family") is not None:  # another family's (Fashion-MNIST's)
             continue
-        out += [codec(f"vaecodec {model.name} (steps, zstd)", f"step={step:g}", step,
-                      quant_step=step, model=model.name) for step in VAECODEC_STEPS]
+        out += [_vae_codec(f"vaecodec {model.name} (steps, zstd)", f"step={step:g}", step,
+                           quant_step=step, model=model.name) for step in VAECODEC_STEPS]
     return out
 
 
@@ -198,12 +191,8 @@ def _search_codecs(family: str | None = None) -> list[Codec]:
     """Every quality level of ``family`` (default: the shipped one) with the latent search
     (``encode(search=True)``, range coder): the same decoder, a slower encoder."""
     model = None if family in (None, "mnist") else family
-    return [Codec(SEARCH_FAMILY, f"q={lv.level}",
-                  lambda images, level=lv.level: [vae_codec.encode(
-                      images, quality=level, model=model, search=True)],
-                  lambda blobs, shape: vae_codec.decode(blobs[0]), classical=False,
-                  param=lv.level)
-            for lv in Zoo.installed().levels(model)]
+    return [_vae_codec(SEARCH_FAMILY, f"q={lv.level}", lv.level, quality=lv.level, model=model,
+                       search=True) for lv in Zoo.installed().levels(model)]
 
 
 RESIDUAL_FAMILY = "vaecodec max-error"
@@ -212,15 +201,10 @@ RESIDUAL_FAMILY = "vaecodec max-error"
 def _residual_codecs(model: str | None = None) -> list[Codec]:
     """The residual layer: lossless, and every pixel within +-K for K in MAX_ERRORS (with
     the pixel model of family ``model``; default: the shipped one)."""
-
-    def codec(family, setting, param, lossless=False, **settings) -> Codec:
-        return Codec(family, setting,
-                     lambda images: [vae_codec.encode(images, model=model, **settings)],
-                     lambda blobs, shape: vae_codec.decode(blobs[0]), classical=False,
-                     lossless=lossless, param=param)
-
-    return ([codec("vaecodec lossless", "K=0", 0, lossless=True, max_error=0)]
-            + [codec(RESIDUAL_FAMILY, f"K={k}", k, max_error=k) for k in MAX_ERRORS])
+    return ([_vae_codec("vaecodec lossless", "K=0", 0, lossless=True, model=model,
+                        max_error=0)]
+            + [_vae_codec(RESIDUAL_FAMILY, f"K={k}", k, model=model, max_error=k)
+               for k in MAX_ERRORS])
 
 
 def available_codecs(family: str | None = None
