@@ -4,9 +4,13 @@ finds (plain encoding at the search's quality)?
     python scripts/encoder_finetune_probe.py --model vae-mse-s05-aug1 --epochs 6 --lr 3e-4
     python scripts/encoder_finetune_probe.py --model vae-mse-s05-aug1 --epochs 9 --lr 1e-3 \
         --hidden 1024 1024 512
+    python scripts/encoder_finetune_probe.py --model vae-mse-s05-aug1 --epochs 9 --lr 1e-3 \
+        --refiner 512 256
 
 Freezes the decoder and trains the encoder's mean (the model's own encoder, or with
-``--hidden`` a fresh one of those widths) on the training split for the squared error of
+``--hidden`` a fresh one of those widths; or with ``--refiner`` the encoder stays too, and
+a new MLP of those widths, given the image, its decoding and the mean, adds a correction
+to the mean: one learned step of what the search's descent does) on the training split for the squared error of
 the decoded image, the latent given uniform noise of ``--noise`` (the rounding error of
 that step), with ±1-pixel shifts and a cosine schedule, as the model was trained. Prints
 the test split's PSNR at z = mean and at ``--step`` (bytes under a prior fitted on the
@@ -40,6 +44,8 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=0.1, help="width of the latent's noise")
     parser.add_argument("--step", type=float, default=0.1)
     parser.add_argument("--hidden", type=int, nargs="*", help="a fresh encoder of these widths")
+    parser.add_argument("--refiner", type=int, nargs="*",
+                        help="keep the encoder; train a correction network of these widths")
     args = parser.parse_args()
     torch.manual_seed(0)
     model = import_model(Zoo.installed().find(args.model))
@@ -47,11 +53,30 @@ def main() -> None:
     test = mnist.mnist_images(args.data, "test")
     x_train, x_test = loop.to_tensor(train.copy()), loop.to_tensor(test.copy())
 
+    refiner = None
+    if args.refiner:
+        sizes = [2 * model.pixels + model.latent_size, *args.refiner]
+        refiner = torch.nn.Sequential(*[
+            part for n_in, n_out in itertools.pairwise(sizes)
+            for part in (torch.nn.Linear(n_in, n_out), torch.nn.ReLU())],
+            torch.nn.Linear(sizes[-1], model.latent_size))
+        torch.nn.init.zeros_(refiner[-1].weight)  # it starts at the encoder's mean
+        torch.nn.init.zeros_(refiner[-1].bias)
+
+    def latent(x: torch.Tensor) -> torch.Tensor:
+        if refiner is None:
+            return model.encode(x)[0]
+        with torch.no_grad():
+            mean = model.encode(x)[0]
+            decoded = model.decode(mean)
+        return mean + refiner(torch.cat([x, decoded, mean], dim=1))
+
     def report(tag: str) -> None:
         model.eval()
         with torch.no_grad():
-            mean_train = model.encode(x_train)[0].numpy()
-            mean_test = model.encode(x_test)[0]
+            mean_train = torch.cat([latent(x_train[i : i + 10000])
+                                    for i in range(0, len(x_train), 10000)]).numpy()
+            mean_test = latent(x_test)
             symbols = quantize.quantize(mean_test.numpy(), args.step)
             unquantized = model.decode(mean_test).numpy()
             stepped = model.decode(torch.from_numpy(
@@ -71,8 +96,9 @@ def main() -> None:
         model.to_mu = torch.nn.Linear(sizes[-1], model.latent_size)
     for parameter in model.decoder.parameters():
         parameter.requires_grad_(False)
-    optimizer = torch.optim.Adam([*model.encoder.parameters(), *model.to_mu.parameters()],
-                                 lr=args.lr)
+    trained = ([*refiner.parameters()] if refiner is not None
+               else [*model.encoder.parameters(), *model.to_mu.parameters()])
+    optimizer = torch.optim.Adam(trained, lr=args.lr)
     generator = torch.Generator().manual_seed(1)
     total_steps, step = args.epochs * math.ceil(len(x_train) / 128), 0
     for epoch in range(args.epochs):
@@ -83,7 +109,7 @@ def main() -> None:
             for group in optimizer.param_groups:
                 group["lr"] = 0.5 * args.lr * (1 + math.cos(math.pi * step / total_steps))
             x = loop.random_shift(x_train[order[i : i + 128]], model.image_shape, 1, generator)
-            mean = model.encode(x)[0]
+            mean = latent(x)
             noise = (torch.rand(mean.shape, generator=generator) - 0.5) * args.noise
             loss = torch.sum((model.decode(mean + noise) - x) ** 2)
             optimizer.zero_grad()
