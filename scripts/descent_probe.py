@@ -7,8 +7,10 @@ and the sweeps after it, level by level.
 For each level and setting, ``search.search_symbols`` on the first N test images with the
 level's prior: bytes/image (ideal code length under the prior), PSNR of the exact decoder
 (what a file decodes to) and the search's speed (numpy, as ``encode(search=True)`` runs
-it). ``--descent-steps 0`` is the search without the descent (vaecodec 2.x's last
-release's search, with ``--sweeps 4``). A measurement only (docs/training.md, "Choosing
+it). ``--descent-steps 0`` is the search without the descent (as first shipped, with
+``--sweeps 4``); ``--sweeps 0`` rounds the descended latent (keeping the rounded mean where
+that costs less); ``--lam`` weighs the bits (0: squared error alone); ``--unquantized``
+also prints the float decoder's PSNR of the descended latents themselves. A measurement only (docs/training.md, "Choosing
 the symbols by a search"); no file is written.
 """
 
@@ -34,6 +36,10 @@ def main() -> None:
     parser.add_argument("--descent-steps", type=int, nargs="+", default=[0, search.DESCENT_STEPS])
     parser.add_argument("--descent-rate", type=float, nargs="+", default=[search.DESCENT_RATE])
     parser.add_argument("--sweeps", type=int, nargs="+", default=[search.SWEEPS])
+    parser.add_argument("--lam", type=float, default=search.LAMBDA,
+                        help="bits' weight against squared error (default: %(default)s)")
+    parser.add_argument("--unquantized", action="store_true",
+                        help="also the PSNR of the descended latents, not rounded")
     args = parser.parse_args()
 
     test = mnist.mnist_images(args.data, "test")[: args.images]
@@ -51,11 +57,17 @@ def main() -> None:
             if steps == 0 and rate != args.descent_rate[0]:
                 continue  # no descent: its rate does not matter
             started = time.perf_counter()
-            symbols = search.search_symbols(vae, unit, mean, step, prior, sweeps=sweeps,
-                                            descent_steps=steps, descent_rate=rate)
+            symbols = search.search_symbols(vae, unit, mean, step, prior, lam=args.lam,
+                                            sweeps=sweeps, descent_steps=steps,
+                                            descent_rate=rate)
             speed = len(test) / (time.perf_counter() - started)
+            extra = ""
+            if args.unquantized:
+                latents = search.descend(vae, unit, mean, step, prior, args.lam, steps, rate)
+                extra = f"; unquantized {metrics.psnr(flat, vae.decode_pixels(latents)):.3f} dB"
             print(f"  descent {steps:3d} steps, rate {rate:g}, {sweeps} sweeps: "
-                  f"{figures(settings, flat, symbols)} ({speed:,.0f} images/s)", flush=True)
+                  f"{figures(settings, flat, symbols)} ({speed:,.0f} images/s){extra}",
+                  flush=True)
 
 
 def figures(settings: codec.Settings, flat: np.ndarray, symbols: np.ndarray) -> str:
