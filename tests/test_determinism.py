@@ -77,7 +77,7 @@ def files(tmp_path_factory, sample_images) -> Path:
     return folder
 
 
-@pytest.mark.slow  # (25 s for each two configurations: the long set, which CI runs)
+@pytest.mark.slow  # about 12 s per configuration: the long set only (CI runs it)
 def test_every_thread_count_and_cpu_kernel_decodes_the_same_pixels(files):
     results = {json.dumps(env): decode_in(files, env) for env in configurations()}
     first = next(iter(results.values()))
