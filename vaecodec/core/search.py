@@ -36,11 +36,16 @@ BLOCK = 1024  # images searched at once (bounds the decoder's working memory)
 ESCAPE_BITS = 32  # a symbol outside its table is sent raw after the escape
 
 
+def _table_bits(freqs) -> np.ndarray:
+    """Code length (bits) of each entry of a frequency table ([0]: the escape)."""
+    return PRECISION - np.log2(np.asarray(freqs, dtype=np.float64))
+
+
 def symbol_bits(prior: Prior, symbols: np.ndarray) -> np.ndarray:
     """Code length (bits) of each image's symbols (N, D) under the prior's tables."""
     total = np.zeros(len(symbols))
     for d, (lo, freqs) in enumerate(zip(prior.lo, prior.freqs)):
-        bits = PRECISION - np.log2(np.asarray(freqs, dtype=np.float64))  # [0]: the escape
+        bits = _table_bits(freqs)
         index = np.asarray(symbols[:, d], dtype=np.int64) - lo + 1
         inside = (index >= 1) & (index < len(bits))
         total += np.where(inside, bits[np.where(inside, index, 0)], bits[0] + ESCAPE_BITS)
@@ -53,7 +58,7 @@ def relaxed_bits_slope(prior: Prior, latents: np.ndarray, step: float) -> np.nda
     by ``ESCAPE_BITS`` per step outside it, back towards the table."""
     slope = np.empty(latents.shape, dtype=np.float32)
     for d, (lo, freqs) in enumerate(zip(prior.lo, prior.freqs)):
-        bits = PRECISION - np.log2(np.asarray(freqs[1:], dtype=np.float64))
+        bits = _table_bits(freqs)[1:]  # the table's symbols, the escape left out
         t = latents[:, d] / step - lo  # position in the table, 0 .. len(bits) - 1
         rises = np.append(np.diff(bits), 0.0)  # from symbol i to i + 1 (none past the last)
         inside = rises[np.clip(np.floor(t), 0, len(bits) - 1).astype(np.int64)]
