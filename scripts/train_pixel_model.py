@@ -70,12 +70,12 @@ def main(argv: list[str] | None = None) -> int:
           f"{bits / test[0].size:.4f} bits/pixel on {len(test)} test images (integer model; "
           f"{time.time() - started:.0f} s); "
           + ("no base layer" if args.no_base else f"base level {args.base_level}"))
-    if args.no_base:
-        return 0
     zoo = Zoo.installed().with_models(info)
     model = zoo.pixel_model(info)
     latent = pixel.base_symbols(zoo.level(model.base_level), test, zoo)
     base = model.base_pixels(latent)
+    if args.no_base:  # as it was fitted: an all-black base image
+        base[:] = 0
     if not args.qat_epochs:  # what the integer conversion cost
         print(f"the float network before conversion: "
               f"{pixel.float_bits_per_image(kept['net'], model, test, base, latent):.1f} "
