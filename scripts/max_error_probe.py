@@ -7,8 +7,9 @@ With the default pixel model, on the first N test images (ideal code lengths, bi
 1. context: each pixel's level coded with the decoded levels as neighbours (what files
    do) against the exact neighbours (an encoder-only bound: the decoder cannot have them),
    split by the original value (0..K, mid-grey, 255-K..255); trivial pixels included;
-2. calibration: the network's level distributions raised to the power 1/T and
-   renormalised, for a few temperatures T (T = 1 is the files' code length);
+2. calibration: every pixel's level distribution (the trivial pixels' table too) raised
+   to the power 1/T and renormalised, for a few temperatures T (T = 1 is the files' code
+   length);
 3. the latent: the base level's symbols under factorized tables fitted on the training
    split (what files use is a fitted prior like it) against a linear autoregressive
    model, each symbol predicted from the previous ones by least squares on the training
