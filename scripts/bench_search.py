@@ -6,9 +6,9 @@
 
 The shipped MNIST levels on MNIST's test split, or with --model a family's levels (on
 --dataset's test split). For each level: vaecodec.encode(images, quality=L) and with
-search=True on the whole split (whole files, range coder), the bytes per image, the PSNR and SSIM of vaecodec.decode, and
-the encoding speed (one run each, the search timed after the plain encoder, in the same
-run); the decoder is the same for both.
+search=True on the whole split (whole files, range coder), the bytes per image, the PSNR
+and SSIM of vaecodec.decode, and the encoding speed (one run each, the search timed after
+the plain encoder, in the same run); the decoder is the same for both.
 """
 
 from __future__ import annotations

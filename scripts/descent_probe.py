@@ -8,10 +8,11 @@ For each level and setting, ``search.search_symbols`` on the first N test images
 level's prior: bytes/image (ideal code length under the prior), PSNR of the exact decoder
 (what a file decodes to) and the search's speed (numpy, as ``encode(search=True)`` runs
 it). ``--descent-steps 0`` is the search without the descent (as first shipped, with
-``--sweeps 4``); ``--sweeps 0`` rounds the descended latent (keeping the rounded mean where
-that costs less); ``--lam`` weighs the bits (0: squared error alone); ``--unquantized``
-also prints the float decoder's PSNR of the descended latents themselves. A measurement only (docs/training.md, "Choosing
-the symbols by a search"); no file is written.
+``--sweeps 4``); ``--sweeps 0`` rounds the descended latent (keeping the rounded mean
+where that costs less); ``--lam`` weighs the bits (0: squared error alone);
+``--unquantized`` also prints the float decoder's PSNR of the descended latents
+themselves. A measurement only (docs/training.md, "Choosing the symbols by a search"); no
+file is written.
 """
 
 from __future__ import annotations

@@ -10,11 +10,11 @@ finds (plain encoding at the search's quality)?
 Freezes the decoder and trains the encoder's mean (the model's own encoder, or with
 ``--hidden`` a fresh one of those widths; or with ``--refiner`` the encoder stays too, and
 a new MLP of those widths, given the image, its decoding and the mean, adds a correction
-to the mean: one learned step of what the search's descent does) on the training split for the squared error of
-the decoded image, the latent given uniform noise of ``--noise`` (the rounding error of
-that step), with ±1-pixel shifts and a cosine schedule, as the model was trained. Prints
-the test split's PSNR at z = mean and at ``--step`` (bytes under a prior fitted on the
-training latents) before and every few epochs. Writes nothing.
+to the mean: one learned step of what the search's descent does) on the training split for
+the squared error of the decoded image, the latent given uniform noise of ``--noise`` (the
+rounding error of that step), with ±1-pixel shifts and a cosine schedule, as the model was
+trained. Prints the test split's PSNR at z = mean and at ``--step`` (bytes under a prior
+fitted on the training latents) before and every few epochs. Writes nothing.
 """
 
 from __future__ import annotations
