@@ -139,3 +139,110 @@ def test_a_failed_run_leaves_an_older_data_set_as_it_was(cluster, folder, tmp_pa
                                progress=take_the_name)
     assert late.read_text() == "someone else's"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.json", "d.shards", "late.json"]
+
+
+# --- a cluster whose worker runs elsewhere -------------------------------------------------
+
+
+def _digits(folder, images):
+    for i, image in enumerate(images):
+        path = folder / f"{i % 3}" / f"{i:03d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(path)
+
+
+@pytest.fixture
+def remote_cluster(tmp_path, sample_images):
+    """A real scheduler and worker started as commands in a folder of their own, which
+    holds other images under the client's relative names; ``start_worker(prefix)`` starts
+    the worker behind a command prefix (a mount namespace)."""
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    elsewhere = tmp_path / "elsewhere"
+    _digits(elsewhere / "src", 255 - sample_images[:30])  # same names, other pixels
+    dask_cli = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    info = tmp_path / "scheduler.json"
+    processes = []
+
+    def start(args, wait_for=None):
+        process = subprocess.Popen(args, cwd=elsewhere, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        processes.append(process)
+        return process
+
+    start([*dask_cli, "--scheduler-file", str(info), "--port", "0", "--no-dashboard",
+           "--host", "127.0.0.1"])
+    deadline = time.monotonic() + 60
+    while not info.exists():
+        assert time.monotonic() < deadline, "the scheduler did not start"
+        time.sleep(0.1)
+    time.sleep(0.2)
+    address = json.loads(info.read_text())["address"]
+
+    def start_worker(prefix=()):
+        start([*prefix, sys.executable, "-m", "distributed.cli.dask_worker", address,
+               "--nworkers", "1", "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1"])
+        with distributed.Client(address, timeout="30s") as client:
+            client.wait_for_workers(1, timeout=60)
+        return address
+
+    try:
+        yield elsewhere, start_worker
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(elsewhere, ignore_errors=True)
+
+
+def test_a_worker_in_another_folder_reads_the_client_s_files(remote_cluster, tmp_path,
+                                                            sample_images, monkeypatch):
+    """Relative sources and a relative output (the README's example) on a cluster whose
+    worker runs in another folder holding other files of the same names: the paths leave
+    the client absolute, so the data set holds the client's pixels."""
+    elsewhere, start_worker = remote_cluster
+    address = start_worker()
+    here = tmp_path / "here"
+    _digits(here / "src", sample_images[:30])
+    monkeypatch.chdir(here)
+    result = CliRunner().invoke(main, ["compress", "src", "out.json", "--scheduler", address,
+                                       "-q", "8"])
+    assert result.exit_code == 0, result.output
+    single = vaecodec.compress([here / "src"], tmp_path / "single.vaez", quality=8)
+    with vaecodec.open(here / "out.json") as many, vaecodec.open(single.output) as one:
+        assert many.names == one.names and np.array_equal(many[:], one[:])
+    assert not (elsewhere / "out.json").exists()
+
+
+def test_a_worker_that_sees_other_files_at_the_same_paths_fails_clearly(
+        remote_cluster, tmp_path, sample_images):
+    """The worker runs in a mount namespace where the source folder is another folder (as
+    a cluster node whose shared storage differs): the run fails with one line naming the
+    file, and no data set is written."""
+    import shutil
+    import subprocess
+
+    if shutil.which("unshare") is None or subprocess.run(
+            ["unshare", "-m", "true"], capture_output=True).returncode != 0:
+        pytest.skip("needs unshare -m (root) to give the worker a mount namespace")
+    elsewhere, start_worker = remote_cluster
+    source = tmp_path / "src"
+    _digits(source, sample_images[:30])
+    decoy = elsewhere / "src"
+    address = start_worker(["unshare", "-m", "sh", "-c",
+                            f'mount --bind "{decoy}" "{source}" && exec "$0" "$@"'])
+    out = tmp_path / "out.json"
+    result = CliRunner().invoke(main, ["compress", str(source), str(out), "--scheduler",
+                                       address])
+    assert result.exit_code == 1
+    assert "is not the same file on the Dask worker" in result.output
+    assert f"{source}{os.sep}0{os.sep}000.png" in result.output
+    assert not out.exists() and not (tmp_path / "out.shards").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere", "scheduler.json", "src"]

@@ -30,7 +30,7 @@ from typing import BinaryIO, Callable, Iterator
 import numpy as np
 
 from . import codec, images as image_files
-from .atomic import AtomicFile, check_output_file
+from .atomic import AtomicFile, WriteLock, check_output_file
 from .errors import (
     ArgumentTypeError,
     CorruptHeaderError,
@@ -70,15 +70,27 @@ def open(path, mode: str = "r", *, zoo: Zoo | None = None,
         raise SettingsError("appending needs an archive file, not a stream")
     options = dict(quality=quality, quant_step=quant_step, model=model, coder=coder,
                    lossless=lossless, max_error=max_error, zoo=zoo)
-    if mode == "a" and os.path.lexists(path):
-        given = [k for k, v in options.items() if k != "zoo" and v not in (None, False)]
-        if given or embed_model:
-            raise SettingsError("appending uses the archive's own model and level; leave out "
-                                + ", ".join(given or ["embed_model"]))
-        return ArchiveWriter._append(Path(path), zoo, polarity, search)
-    settings = codec.resolve(**options, search=search)
-    return ArchiveWriter(path, settings, force=force, embed_model=embed_model,
-                         polarity=polarity, named=named, chunk_images=chunk_images)
+    if mode == "w":
+        settings = codec.resolve(**options, search=search)
+        return ArchiveWriter(path, settings, force=force, embed_model=embed_model,
+                             polarity=polarity, named=named, chunk_images=chunk_images)
+    # appending: the archive is locked before it is looked at, so that concurrent appends
+    # (or a replacement) wait for each other instead of losing one run's images
+    lock = WriteLock(path).acquire()
+    try:
+        if os.path.lexists(path):
+            given = [k for k, v in options.items() if k != "zoo" and v not in (None, False)]
+            if given or embed_model:
+                raise SettingsError("appending uses the archive's own model and level; leave "
+                                    "out " + ", ".join(given or ["embed_model"]))
+            return ArchiveWriter._append(Path(path), zoo, polarity, search, lock)
+        settings = codec.resolve(**options, search=search)
+        return ArchiveWriter(path, settings, force=force, embed_model=embed_model,
+                             polarity=polarity, named=named, chunk_images=chunk_images,
+                             lock=lock)
+    except BaseException:
+        lock.release()
+        raise
 
 
 @dataclasses.dataclass(frozen=True)
@@ -396,10 +408,12 @@ class ArchiveWriter:
     def __init__(self, target, settings: codec.Settings, *, force: bool = False,
                  embed_model: bool = False, polarity: str = "auto",
                  named: bool | None = None, chunk_images: int = chunked.CHUNK_IMAGES,
-                 strict: bool = False, check_names: bool = True):
+                 strict: bool = False, check_names: bool = True,
+                 lock: WriteLock | None = None):
         # the options are checked before any file is made (the encoder starts at the
         # first write, when it knows whether images carry names)
         codec.check_writing(settings, embed_model, polarity, chunk_images)
+        self._lock = lock
         self.settings, self.strict = settings, strict
         self._options = dict(embed_model=embed_model, polarity=polarity,
                              chunk_images=chunk_images, check_names=check_names)
@@ -419,12 +433,21 @@ class ArchiveWriter:
                 raise SettingsError(f"{self.path} has an image's extension: give the .vaez "
                                     "file to write")
             check_output_file(self.path, force)
-            self._stream, self._atomic = None, AtomicFile(self.path, force)
+            # one writer of a path at a time (another waits): a replacement cannot land in
+            # the middle of an append, nor two appends interleave
+            if self._lock is None:
+                self._lock = WriteLock(self.path).acquire()
+            try:
+                check_output_file(self.path, force)  # again: it may have appeared meanwhile
+                self._stream, self._atomic = None, AtomicFile(self.path, force)
+            except BaseException:
+                self._release()
+                raise
             self._out = self._atomic
 
     @classmethod
     def _append(cls, path: Path, zoo: Zoo | None, polarity: str,
-                search: bool = False) -> "ArchiveWriter":
+                search: bool, lock: WriteLock) -> "ArchiveWriter":
         f = image_files.open_regular(path, mode="r+b")
         try:
             prefix = f.read(container.MAX_PREFIX)
@@ -447,6 +470,7 @@ class ArchiveWriter:
         writer.report, writer.closed, writer.path = None, False, path
         writer._stream = writer._atomic = None
         writer._append_state = (f, decoder.index.end)
+        writer._lock = lock
         f.truncate(decoder.index.end)  # what an append that did not finish left
         f.seek(decoder.index.end)
         writer._out = f
@@ -499,7 +523,12 @@ class ArchiveWriter:
             self.abort()
             raise
         self.closed = True
+        self._release()
         return self.report
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
 
     def abort(self) -> None:
         """Give up: a new file is removed, an archive appended to is cut back to what it
@@ -507,16 +536,19 @@ class ArchiveWriter:
         if self.closed:
             return
         self.closed = True
-        if self._atomic is not None:
-            self._atomic.abort()
-        elif self._append_state is not None:
-            f, end = self._append_state
-            try:
-                f.truncate(end)
-                f.flush()
-                os.fsync(f.fileno())
-            finally:
-                f.close()
+        try:
+            if self._atomic is not None:
+                self._atomic.abort()
+            elif self._append_state is not None:
+                f, end = self._append_state
+                try:
+                    f.truncate(end)
+                    f.flush()
+                    os.fsync(f.fileno())
+                finally:
+                    f.close()
+        finally:
+            self._release()
 
     @property
     def count(self) -> int:

@@ -128,3 +128,96 @@ def move_no_clobber(source: str, target: str | Path, dir_fd: int | None = None,
         os.replace(source, target, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         return
     os.unlink(source, dir_fd=dir_fd)
+
+
+def lock_path(path: str | os.PathLike) -> Path:
+    """The lock file of ``path``: ``.NAME.lock`` beside it."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.lock")
+
+
+class WriteLock:
+    """Exclusive right to write ``path`` among cooperating processes: an advisory lock
+    (``flock``) on the file ``.NAME.lock`` beside it, held from ``acquire`` to ``release``.
+
+    A second writer waits (``on_wait()`` is called once when it starts waiting) until the
+    first releases, then goes on: appends, replacements and model-store writes of one path
+    are serialised, so no run's work is lost to another's. The lock file is removed on
+    release (while still locked, so a waiter that got the removed file sees that it is
+    gone and locks the new one); a process that dies releases its lock with its file
+    descriptors, and the next writer reuses or replaces the file it left."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = lock_path(path)
+        self._fd: int | None = None
+
+    def acquire(self, on_wait=None) -> "WriteLock":
+        if self._fd is not None:
+            return self
+        waited = False
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        while True:
+            try:
+                fd = os.open(self.path, flags, 0o666)
+            except OSError as e:
+                raise OutputPathError(f"cannot make the lock file {self.path} "
+                                      f"({e.strerror or e}): is its folder writable?") from None
+            try:
+                try:
+                    _lock(fd, blocking=False)
+                except BlockingIOError:
+                    if on_wait is not None and not waited:
+                        on_wait()
+                    waited = True
+                    _lock(fd, blocking=True)
+                held = os.fstat(fd)
+                try:
+                    now = os.stat(self.path, follow_symlinks=False)
+                except FileNotFoundError:
+                    now = None
+            except BaseException:
+                os.close(fd)
+                raise
+            if now is not None and (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino):
+                self._fd = fd
+                return self
+            os.close(fd)  # the holder removed it as we waited: lock the new one
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+        finally:
+            os.close(self._fd)  # closing the descriptor releases the lock
+            self._fd = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def __enter__(self) -> "WriteLock":
+        return self.acquire()
+
+    def __exit__(self, *exc_info) -> None:
+        self.release()
+
+
+def _lock(fd: int, blocking: bool) -> None:
+    try:
+        import fcntl
+    except ImportError:  # Windows: a byte-range lock of the lock file
+        import msvcrt
+
+        mode = msvcrt.LK_LOCK if blocking else msvcrt.LK_NBLCK
+        while True:
+            try:
+                msvcrt.locking(fd, mode, 1)
+                return
+            except OSError:
+                if not blocking:
+                    raise BlockingIOError from None
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))

@@ -23,6 +23,7 @@ model family and the files at the same paths (shared storage).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -30,15 +31,18 @@ import itertools
 import os
 import secrets
 import shutil
+import socket
+import time
 from pathlib import Path
 
 from . import codec, images as image_files
 from .archive import ArchiveWriter
-from .atomic import atomic_write_bytes, check_output_file
-from .errors import EmptySelectionError, OutputExistsError, SettingsError
+from .atomic import WriteLock, atomic_write_bytes, check_output_file
+from .errors import EmptySelectionError, InputError, OutputExistsError, SettingsError
 from .format import chunked, manifest as manifest_format
 
 SHARD_IMAGES = 16 * chunked.CHUNK_IMAGES  # files per shard: 65,536
+STOP_WAIT = 120  # seconds a failed run waits for its running tasks to stop writing
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,27 +65,41 @@ def compress(sources, manifest, client, *, shard_images: int = SHARD_IMAGES,
     """Compress image files and folders into shards on the cluster of ``client`` (a
     ``dask.distributed.Client``), tied together by the manifest file ``manifest``.
     ``options``: ``encode``'s (quality, model, lossless, max_error, polarity...).
-    ``progress("compressing", done, total)`` as shards finish."""
-    from dask.distributed import as_completed
-
+    ``progress("compressing", done, total)`` as shards finish. Paths are made absolute
+    here, and each worker checks that the files it reads are those listed here (size and
+    modification time)."""
     if shard_images < 1 or shard_images % chunked.CHUNK_IMAGES:
         raise SettingsError(f"shard_images must be a positive multiple of "
                             f"{chunked.CHUNK_IMAGES} (whole chunks)")
     polarity = options.pop("polarity", "auto")
     codec.resolve(**options)  # the options are checked here, before any task runs
-    manifest = Path(manifest)
+    # every path leaves this process absolute: a worker runs in a folder of its own
+    manifest = Path(os.path.abspath(manifest))
     check_output_file(manifest, force)
+    with WriteLock(manifest).acquire():  # one run writes a data set at a time
+        check_output_file(manifest, force)
+        return _compress(sources, manifest, client, shard_images, force, retries, resize,
+                         skip_invalid, progress, polarity, options)
+
+
+def _compress(sources, manifest: Path, client, shard_images, force, retries, resize,
+              skip_invalid, progress, polarity, options) -> DaskResult:
+    from dask.distributed import Event, as_completed, wait
+
     final = shards_folder(manifest)
     if final.exists() and not force:
         raise OutputExistsError(f"{final} already exists (use --force to overwrite)")
-    sources = [os.fspath(s) for s in sources]
+    sources = [os.path.abspath(os.fspath(s)) for s in sources]
     total = image_files.count_files(sources)
-    files = image_files.iter_files(sources)
+    # each file with its size and modification time: a worker checks that it reads the
+    # file the client listed, not another one at the same path
+    files = ((path, name, _identity(path)) for path, name in image_files.iter_files(sources))
     # the shards go to a new folder, which takes the final name only when all are done:
     # a failed run leaves what was there (an older data set included) as it was
     token = secrets.token_hex(4)
     folder = final.with_name(f".{final.name}.{token}.tmp")
     folder.mkdir(parents=True)
+    stop = f"vaecodec-stop-{token}"  # set when the run fails: the tasks stop writing
     futures, count = [], 0
     try:
         for k in itertools.count():
@@ -90,7 +108,7 @@ def compress(sources, manifest, client, *, shard_images: int = SHARD_IMAGES,
                 break
             target = os.fspath(folder / f"{k:05d}.vaez")
             futures.append(client.submit(_compress_shard, part, target, options, polarity,
-                                         resize, skip_invalid, key=f"vaecodec-shard-{k}-"
+                                         resize, skip_invalid, stop, key=f"vaecodec-shard-{k}-"
                                          f"{hashlib.sha1(target.encode()).hexdigest()[:8]}",
                                          retries=retries, pure=False))
         done = 0
@@ -100,10 +118,18 @@ def compress(sources, manifest, client, *, shard_images: int = SHARD_IMAGES,
                 progress("compressing", done, total)
         results = [f.result() for f in futures]
     except BaseException:
+        # a task already running goes on after a cancel: tell every task to stop, wait
+        # until none is writing into the folder, and only then remove it
+        with contextlib.suppress(Exception):
+            Event(stop, client=client).set()
+            wait(futures, timeout=STOP_WAIT)
         for future in futures:
             future.cancel()
-        shutil.rmtree(folder, ignore_errors=True)
+        _remove_tree(folder)
         raise
+    finally:
+        with contextlib.suppress(Exception):
+            Event(stop, client=client).clear()
     shards = [manifest_format.Shard(f"{final.name}/{Path(r['path']).name}", r["images"],
                                     r["bytes"], r["sha256"]) for r in results if r["images"]]
     skipped = [m for r in results for m in r["skipped"]]
@@ -112,8 +138,8 @@ def compress(sources, manifest, client, *, shard_images: int = SHARD_IMAGES,
     if not shards:
         shutil.rmtree(folder, ignore_errors=True)
         raise EmptySelectionError("no readable image among the selected files")
-    for leftover in folder.glob(".vaecodec-*.tmp"):  # of tasks whose worker was killed
-        leftover.unlink(missing_ok=True)
+    for leftover in [*folder.glob(".vaecodec-*.tmp"), *folder.glob(".*.lock")]:
+        leftover.unlink(missing_ok=True)  # of tasks whose worker was killed
     model = results[0]["model"]
     data = manifest_format.Manifest(tuple(shards), model).to_bytes()
     old = final.with_name(f".{final.name}.{token}.old")
@@ -143,19 +169,58 @@ def _settings(options: tuple) -> codec.Settings:
     return codec.resolve(**dict(options))
 
 
+def _identity(path: str) -> tuple[int, int]:
+    """(size, modification time in ns) of the file ``path``, as the client sees it."""
+    stat = os.stat(path)
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _check_identity(files) -> list[tuple[str, str]]:
+    """The (path, name) pairs of ``files`` (path, name, identity), each file checked to be
+    the one the client listed."""
+    for path, _, (size, mtime) in files:
+        try:
+            stat = os.stat(path)
+        except OSError as e:
+            raise InputError(f"{path}: the Dask worker on {socket.gethostname()} cannot read "
+                             f"it ({e.strerror or e}); every worker needs the files at the "
+                             "same paths as the client") from None
+        if (stat.st_size, stat.st_mtime_ns) != (size, mtime):
+            raise InputError(f"{path} is not the same file on the Dask worker on "
+                             f"{socket.gethostname()} as on the client ({stat.st_size} "
+                             f"bytes, not {size}, or another modification time); every "
+                             "worker needs the same files at the same paths")
+    return [(path, name) for path, name, _ in files]
+
+
+class _Stopped(Exception):
+    """The run this task belongs to has failed: nothing more is written."""
+
+
 def _compress_shard(files, target: str, options: dict, polarity: str, resize: bool,
-                    skip_invalid: bool) -> dict:
-    """One task: ``files`` into the shard ``target`` (written whole or not at all)."""
+                    skip_invalid: bool, stop: str | None = None) -> dict:
+    """One task: ``files`` (path, name, identity) into the shard ``target`` (written whole
+    or not at all); ``stop``: the name of the run's Dask event that says to give up."""
+    event = None
+    if stop is not None:
+        from dask.distributed import Event
+
+        event = Event(stop)
+    if event is not None and event.is_set():
+        raise _Stopped(target)
+    files = _check_identity(files)
     settings = _settings(tuple(sorted(options.items())))
     writer = ArchiveWriter(target, settings, force=True, polarity=polarity, named=True,
                            check_names=False)
     skipped: list[str] = []
     with writer:
-        for pixels, names, part_skipped in image_files.iter_images(
-                files, settings.image_shape, resize, skip_invalid, workers=1):
+        for part, (pixels, names, part_skipped) in enumerate(image_files.iter_images(
+                files, settings.image_shape, resize, skip_invalid, workers=1)):
             skipped += part_skipped
             if names:
                 writer.write(pixels, names)
+            if event is not None and part % 16 == 15 and event.is_set():
+                raise _Stopped(target)  # leaving the block removes what was written
         if not writer.count:
             writer.abort()
             return {"path": target, "images": 0, "bytes": 0, "sha256": "", "files": len(files),
@@ -169,3 +234,13 @@ def _compress_shard(files, target: str, options: dict, polarity: str, resize: bo
     return {"path": target, "images": count, "bytes": os.path.getsize(target),
             "sha256": digest.hexdigest(), "files": len(files), "skipped": skipped,
             "model": settings.model.model_id[:4].hex()}
+
+
+def _remove_tree(folder: Path) -> None:
+    """Remove ``folder``; a file that appears meanwhile (a task that had not yet seen the
+    stop) is removed at the next try."""
+    for _ in range(20):
+        shutil.rmtree(folder, ignore_errors=True)
+        if not os.path.lexists(folder):
+            return
+        time.sleep(0.1)
