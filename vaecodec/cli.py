@@ -150,6 +150,10 @@ def _plural(count: int, noun: str) -> str:
                    "model does on its own data, instead of warning.")
 @click.option("--resize", is_flag=True,
               help="Scale images that are not the model's size to it (Lanczos).")
+@click.option("--grayscale", is_flag=True,
+              help="Accept storing colour, transparent or 16-bit images as 8-bit grayscale "
+                   "in --lossless and --max-error files (which refuse them otherwise; a "
+                   "lossy file converts them with a warning).")
 @click.option("--skip-invalid", is_flag=True,
               help="Skip files that cannot be decoded (with a warning) instead of failing.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
@@ -170,8 +174,8 @@ def _plural(count: int, noun: str) -> str:
               help="Print a summary as JSON (output, images, bytes, skipped files).")
 @_report_errors
 def compress(sources, output, quality, quant_step, model, coder, lossless, max_error,
-             search, embed_model, polarity, strict, resize, skip_invalid, force, append, workers,
-             scheduler, quiet, threads, as_json):
+             search, embed_model, polarity, strict, resize, grayscale, skip_invalid, force,
+             append, workers, scheduler, quiet, threads, as_json):
     """Compress image files and folders (recursively) into OUTPUT (.vaez; - for standard
     output).
 
@@ -194,7 +198,7 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
                           dict(quality=quality, quant_step=quant_step, model=model,
                                coder=coder, lossless=lossless, max_error=max_error,
                                search=search, polarity=polarity, resize=resize,
-                               skip_invalid=skip_invalid))
+                               skip_invalid=skip_invalid, grayscale=grayscale))
         return
     to_stdout = output == "-"
     if to_stdout:
@@ -203,25 +207,14 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
             raise click.ClickException("refusing to write compressed data to a terminal "
                                        "(redirect it, or give a file name)")
         output = stdout
-    import warnings
-
-    from .errors import VaezWarning
-
     with (_progress(quiet or as_json) as progress, _thread_limit(threads),
-          warnings.catch_warnings(record=True) as caught):
-        warnings.simplefilter("always", VaezWarning)
+          _library_warnings()):
         result = files.compress(
             sources, output, quality=quality, quant_step=quant_step, model=model, coder=coder,
             lossless=lossless, max_error=max_error, resize=resize, skip_invalid=skip_invalid,
             force=force, progress=progress, embed_model=embed_model, strict=strict,
-            polarity=polarity, append=append, search=search,
+            polarity=polarity, append=append, search=search, grayscale=grayscale,
         )
-    for warning in caught:
-        if issubclass(warning.category, VaezWarning):
-            click.echo(f"Warning: {warning.message}", err=True)
-        else:  # not ours: as Python would have shown it
-            warnings.showwarning(warning.message, warning.category, warning.filename,
-                                 warning.lineno)
     shown = "standard output" if to_stdout else result.output
     if result.skipped:
         click.echo(f"Warning: skipped {_plural(len(result.skipped), 'unreadable file')}:",
@@ -245,6 +238,27 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
                    err=to_stdout)
 
 
+@contextlib.contextmanager
+def _library_warnings():
+    """The library's warnings (``VaezWarning``) raised inside, printed as ``Warning: ...``
+    lines on stderr when the block ends (others as Python shows them)."""
+    import warnings
+
+    from .errors import VaezWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", VaezWarning)
+        try:
+            yield
+        finally:
+            for warning in caught:
+                if issubclass(warning.category, VaezWarning):
+                    click.echo(f"Warning: {warning.message}", err=True)
+                else:  # not ours: as Python would have shown it
+                    warnings.showwarning(warning.message, warning.category,
+                                         warning.filename, warning.lineno)
+
+
 def _compress_on_dask(sources, output, workers, scheduler, force, quiet, as_json, options):
     try:
         from dask.distributed import Client, LocalCluster
@@ -253,7 +267,7 @@ def _compress_on_dask(sources, output, workers, scheduler, force, quiet, as_json
                                    "'vaecodec[dask]'") from None
     from . import dask as vaecodec_dask
 
-    with _progress(quiet or as_json) as progress:
+    with _progress(quiet or as_json) as progress, _library_warnings():
         if scheduler is not None:
             try:
                 client = Client(scheduler, timeout="20s")

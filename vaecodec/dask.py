@@ -33,12 +33,14 @@ import secrets
 import shutil
 import socket
 import time
+import warnings
 from pathlib import Path
 
 from . import codec, images as image_files
 from .archive import ArchiveWriter
 from .atomic import WriteLock, atomic_write_bytes, check_output_file
-from .errors import EmptySelectionError, InputError, OutputExistsError, SettingsError
+from .errors import (EmptySelectionError, InputError, OutputExistsError, SettingsError,
+                     VaezWarning)
 from .format import chunked, manifest as manifest_format
 
 SHARD_IMAGES = 16 * chunked.CHUNK_IMAGES  # files per shard: 65,536
@@ -61,7 +63,8 @@ def shards_folder(manifest: Path) -> Path:
 
 def compress(sources, manifest, client, *, shard_images: int = SHARD_IMAGES,
              force: bool = False, retries: int = 3, resize: bool = False,
-             skip_invalid: bool = False, progress=None, **options) -> DaskResult:
+             skip_invalid: bool = False, grayscale: bool = False, progress=None,
+             **options) -> DaskResult:
     """Compress image files and folders into shards on the cluster of ``client`` (a
     ``dask.distributed.Client``), tied together by the manifest file ``manifest``.
     ``options``: ``encode``'s (quality, model, lossless, max_error, polarity...).
@@ -72,18 +75,19 @@ def compress(sources, manifest, client, *, shard_images: int = SHARD_IMAGES,
         raise SettingsError(f"shard_images must be a positive multiple of "
                             f"{chunked.CHUNK_IMAGES} (whole chunks)")
     polarity = options.pop("polarity", "auto")
-    codec.resolve(**options)  # the options are checked here, before any task runs
+    settings = codec.resolve(**options)  # the options are checked before any task runs
+    exact = settings.max_error is not None and not grayscale
     # every path leaves this process absolute: a worker runs in a folder of its own
     manifest = Path(os.path.abspath(manifest))
     check_output_file(manifest, force)
     with WriteLock(manifest).acquire():  # one run writes a data set at a time
         check_output_file(manifest, force)
-        return _compress(sources, manifest, client, shard_images, force, retries, resize,
-                         skip_invalid, progress, polarity, options)
+        return _compress(sources, manifest, client, shard_images, force, retries,
+                         (resize, skip_invalid, exact), progress, polarity, options)
 
 
-def _compress(sources, manifest: Path, client, shard_images, force, retries, resize,
-              skip_invalid, progress, polarity, options) -> DaskResult:
+def _compress(sources, manifest: Path, client, shard_images, force, retries, reading,
+              progress, polarity, options) -> DaskResult:
     from dask.distributed import Event, as_completed, wait
 
     final = shards_folder(manifest)
@@ -108,7 +112,7 @@ def _compress(sources, manifest: Path, client, shard_images, force, retries, res
                 break
             target = os.fspath(folder / f"{k:05d}.vaez")
             futures.append(client.submit(_compress_shard, part, target, options, polarity,
-                                         resize, skip_invalid, stop, key=f"vaecodec-shard-{k}-"
+                                         reading, stop, key=f"vaecodec-shard-{k}-"
                                          f"{hashlib.sha1(target.encode()).hexdigest()[:8]}",
                                          retries=retries, pure=False))
         done = 0
@@ -159,6 +163,9 @@ def _compress(sources, manifest: Path, client, shard_images, force, retries, res
         shutil.rmtree(folder, ignore_errors=True)
         raise
     shutil.rmtree(old, ignore_errors=True)
+    converted = sum(r["converted"] for r in results)
+    if converted:
+        warnings.warn(image_files.conversion_warning(converted), VaezWarning, stacklevel=3)
     return DaskResult(manifest, count, sum(s.bytes for s in shards), len(shards), skipped)
 
 
@@ -197,10 +204,12 @@ class _Stopped(Exception):
     """The run this task belongs to has failed: nothing more is written."""
 
 
-def _compress_shard(files, target: str, options: dict, polarity: str, resize: bool,
-                    skip_invalid: bool, stop: str | None = None) -> dict:
+def _compress_shard(files, target: str, options: dict, polarity: str, reading: tuple,
+                    stop: str | None = None) -> dict:
     """One task: ``files`` (path, name, identity) into the shard ``target`` (written whole
-    or not at all); ``stop``: the name of the run's Dask event that says to give up."""
+    or not at all); ``reading``: (resize, skip_invalid, exact) for ``iter_images``;
+    ``stop``: the name of the run's Dask event that says to give up."""
+    resize, skip_invalid, exact = reading
     event = None
     if stop is not None:
         from dask.distributed import Event
@@ -213,18 +222,21 @@ def _compress_shard(files, target: str, options: dict, polarity: str, resize: bo
     writer = ArchiveWriter(target, settings, force=True, polarity=polarity, named=True,
                            check_names=False)
     skipped: list[str] = []
+    converted = 0
     with writer:
-        for part, (pixels, names, part_skipped) in enumerate(image_files.iter_images(
-                files, settings.image_shape, resize, skip_invalid, workers=1)):
-            skipped += part_skipped
-            if names:
-                writer.write(pixels, names)
-            if event is not None and part % 16 == 15 and event.is_set():
+        for k, part in enumerate(image_files.iter_images(
+                files, settings.image_shape, resize, skip_invalid, workers=1, exact=exact)):
+            skipped += part.skipped
+            converted += part.converted
+            if part.names:
+                writer.write(part.pixels, part.names)
+            if event is not None and k % 16 == 15 and event.is_set():
                 raise _Stopped(target)  # leaving the block removes what was written
         if not writer.count:
             writer.abort()
             return {"path": target, "images": 0, "bytes": 0, "sha256": "", "files": len(files),
-                    "skipped": skipped, "model": settings.model.model_id[:4].hex()}
+                    "skipped": skipped, "converted": 0,
+                    "model": settings.model.model_id[:4].hex()}
         count = writer.count
         writer.close()
     digest = hashlib.sha256()
@@ -233,7 +245,7 @@ def _compress_shard(files, target: str, options: dict, polarity: str, resize: bo
             digest.update(block)
     return {"path": target, "images": count, "bytes": os.path.getsize(target),
             "sha256": digest.hexdigest(), "files": len(files), "skipped": skipped,
-            "model": settings.model.model_id[:4].hex()}
+            "converted": converted, "model": settings.model.model_id[:4].hex()}
 
 
 def _remove_tree(folder: Path) -> None:

@@ -118,6 +118,12 @@ class ImageSizeError(InputError):
     """An image is not the model's size (and resizing was not asked for)."""
 
 
+class ConversionError(InputError):
+    """An image holds what vaecodec's grayscale cannot keep (colour, transparency, samples
+    deeper than 8 bits), and an exact mode (lossless, max-error) was asked for without
+    accepting the conversion (``grayscale=True``, ``--grayscale``)."""
+
+
 class EmptySelectionError(InputError):
     """No image was selected."""
 

@@ -10,13 +10,14 @@ import dataclasses
 import io
 import os
 import secrets
+import warnings
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Sequence
 
 from . import archive as archive_io, codec, images as image_files
 from .atomic import atomic_write_bytes, check_output_file, lexists_at, move_no_clobber
 from .errors import (CorruptModelError, EmptySelectionError, FormatError,
-                     OutputExistsError, OutputPathError, VaezError)
+                     OutputExistsError, OutputPathError, VaezError, VaezWarning)
 from .format import container
 from .zoo import Zoo
 
@@ -104,7 +105,7 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
              progress: Progress | None = None, zoo: Zoo | None = None,
              embed_model: bool = False, strict: bool = False,
              polarity: str = "auto", append: bool = False,
-             search: bool = False) -> CompressResult:
+             search: bool = False, grayscale: bool = False) -> CompressResult:
     """Compress image files and folders (recursively) into one .vaez file.
 
     Names are stored relative to each source folder (a file given directly: its base name).
@@ -117,6 +118,11 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
     Files are read (in parallel) and coded a chunk at a time, so memory does not grow with
     their number beyond their names. ``progress("compressing", done, total)`` as files
     are read and coded.
+
+    Images are stored as 8-bit grayscale. A file that holds more (colour, transparency,
+    deeper samples) is refused with ``ConversionError`` for an exact file (``lossless``,
+    ``max_error``) unless ``grayscale=True`` accepts the conversion; a lossy file converts
+    it and says how many were converted in one ``VaezWarning``.
     """
     to_stream = hasattr(output, "write")
     sources = list(sources)
@@ -143,6 +149,8 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
                                           polarity=polarity, named=True, strict=strict,
                                           check_names=False)  # iter_files checks them
     skipped: list[str] = []
+    converted = 0
+    exact = writer.settings.max_error is not None and not grayscale
     before = writer.count  # an archive appended to: the images it holds
     with writer:  # on any error: no new file, an archive appended to as it was
         total = image_files.count_files(sources)  # a walk: for the progress and workers
@@ -151,20 +159,32 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
                                                       total))
         # names are unique within one source (the writer need not keep them) and checked
         # across several as they come (iter_files)
-        for pixels, names, part_skipped in image_files.iter_images(
+        for part in image_files.iter_images(
                 image_files.iter_files(sources), writer.settings.image_shape, resize,
-                skip_invalid, total=total):
-            skipped.extend(part_skipped)
-            if names:
-                writer.write(pixels, names)
+                skip_invalid, total=total, exact=exact):
+            skipped.extend(part.skipped)
+            converted += part.converted
+            if part.names:
+                writer.write(part.pixels, part.names)
         if writer.count == before:
-            raise EmptySelectionError("no readable image among the selected files")
+            raise EmptySelectionError("no readable image among the selected files"
+                                      + _skipped_list(skipped))
         count = writer.count - before
         quality_report = writer.close()
+    if converted:
+        warnings.warn(image_files.conversion_warning(converted), VaezWarning, stacklevel=2)
     if to_stream:
         return CompressResult(None, count, writer._stream.written, skipped, quality_report)
     return CompressResult(Path(output), count, os.path.getsize(output), skipped,
                           quality_report)
+
+
+def _skipped_list(skipped: list[str], shown: int = 5) -> str:
+    """The files skipped, for the error that says none was left."""
+    if not skipped:
+        return ""
+    more = f"; and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    return " (skipped: " + "; ".join(skipped[:shown]) + more + ")"
 
 
 class _Counting:

@@ -13,12 +13,13 @@ import os
 import stat
 import warnings
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterable
+from typing import Callable, Iterable, NamedTuple
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from .errors import (
+    ConversionError,
     DuplicateNameError,
     EmptySelectionError,
     ImageSizeError,
@@ -158,29 +159,60 @@ def _walk(top: str, prefix: str):
         yield from inside
 
 
-def _to_gray(image: Image.Image) -> np.ndarray:
-    """Any Pillow mode to uint8 grayscale, scaling deeper modes and compositing alpha on black."""
+def _to_gray(image: Image.Image) -> tuple[np.ndarray, str | None]:
+    """Any Pillow mode to uint8 grayscale, scaling deeper modes and compositing alpha on
+    black; and what the conversion dropped ("colour", "transparency", "16-bit samples",
+    ...), or None when the grayscale image holds everything the file did."""
     mode = image.mode
-    if mode == "L":
-        return np.asarray(image, dtype=np.uint8)
+    if mode in ("L", "1"):
+        return np.asarray(image.convert("L"), dtype=np.uint8), None
     if mode.startswith("I;16") or mode == "I":
         # 16-bit samples (Pillow reads 16-bit PNG/TIFF as I;16 or I): 0..65535 -> 0..255
         values = np.asarray(image, dtype=np.float64)
-        return np.clip(np.rint(values / 257.0), 0, 255).astype(np.uint8)
+        gray = np.clip(np.rint(values / 257.0), 0, 255).astype(np.uint8)
+        exact = np.array_equal(gray.astype(np.float64) * 257.0, values)
+        return gray, None if exact else "samples deeper than 8 bits"
     if mode == "F":
         values = np.asarray(image, dtype=np.float64)  # float samples are taken as 0..1
-        return np.clip(np.rint(np.nan_to_num(values) * 255.0), 0, 255).astype(np.uint8)
-    if mode in ("1", "P", "PA", "LA", "La", "RGBA", "RGBa") or "transparency" in image.info:
-        rgba = np.asarray(image.convert("RGBA"), dtype=np.float64)
-        luma = rgba[..., 0] * 0.299 + rgba[..., 1] * 0.587 + rgba[..., 2] * 0.114
-        return np.clip(np.rint(luma * rgba[..., 3] / 255.0), 0, 255).astype(np.uint8)
-    return np.asarray(image.convert("RGB").convert("L"), dtype=np.uint8)
+        gray = np.clip(np.rint(np.nan_to_num(values) * 255.0), 0, 255).astype(np.uint8)
+        exact = np.array_equal(gray.astype(np.float64) / 255.0, values)
+        return gray, None if exact else "floating-point samples"
+    rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
+    colour = not (np.array_equal(rgba[..., 0], rgba[..., 1])
+                  and np.array_equal(rgba[..., 1], rgba[..., 2]))
+    transparent = bool((rgba[..., 3] != 255).any())
+    lost = " and ".join(what for what, dropped in (("colour", colour),
+                                                   ("transparency", transparent)) if dropped)
+    if mode in ("P", "PA", "LA", "La", "RGBA", "RGBa") or "transparency" in image.info:
+        values = rgba.astype(np.float64)
+        luma = values[..., 0] * 0.299 + values[..., 1] * 0.587 + values[..., 2] * 0.114
+        gray = np.clip(np.rint(luma * values[..., 3] / 255.0), 0, 255).astype(np.uint8)
+    else:
+        gray = np.asarray(image.convert("RGB").convert("L"), dtype=np.uint8)
+    return gray, lost or None
 
 
 def read_image(path: str | os.PathLike, shape: tuple[int, int] | None = None,
-               resize: bool = False) -> np.ndarray:
+               resize: bool = False, exact: bool = False) -> np.ndarray:
     """One image file as uint8 (height, width) = ``shape`` (None: as it is). Raises
-    InvalidImageError, or ImageSizeError for another size unless ``resize``."""
+    InvalidImageError, or ImageSizeError for another size unless ``resize``; with
+    ``exact``, ConversionError for a file whose grayscale drops something (colour,
+    transparency, deeper samples)."""
+    gray, lost = read_image_as_gray(path, shape, resize)
+    if exact and lost:
+        raise conversion_error(path, lost)
+    return gray
+
+
+def conversion_error(path, lost: str) -> ConversionError:
+    return ConversionError(
+        f"{path} has {lost}, which vaecodec's grayscale cannot keep: a --lossless or "
+        "--max-error file would not restore it (give --grayscale to store it as grayscale)")
+
+
+def read_image_as_gray(path: str | os.PathLike, shape: tuple[int, int] | None = None,
+                       resize: bool = False) -> tuple[np.ndarray, str | None]:
+    """``read_image``, and what the conversion to grayscale dropped (None: nothing)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -203,7 +235,7 @@ def read_image(path: str | os.PathLike, shape: tuple[int, int] | None = None,
                         raise InvalidImageError(f"{path} is too large ({width}x{height})")
                 if orientation in range(2, 9):  # the image as a viewer shows it
                     image = ImageOps.exif_transpose(image)
-                gray = _to_gray(image)
+                gray, lost = _to_gray(image)
             if shape is not None and gray.shape != tuple(shape):
                 # a large reduction first averages whole blocks (reducing_gap): the same
                 # result as plain Lanczos up to a 3x reduction, bounded memory beyond
@@ -218,28 +250,52 @@ def read_image(path: str | os.PathLike, shape: tuple[int, int] | None = None,
     except Exception as e:  # Pillow raises many types for hostile or broken files
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise InvalidImageError(f"{path} is not a readable image ({reason})") from None
-    return gray
+    return gray, lost
 
 
 PARALLEL_MIN_FILES = 1000  # below this, starting worker processes costs more than it saves
 
 
+class Part(NamedTuple):
+    """A run of image files read: their pixels, stored names, the messages of the files
+    skipped, and how many were converted to grayscale with a loss (colour...)."""
+
+    pixels: np.ndarray
+    names: list[str]
+    skipped: list[str]
+    converted: int = 0
+
+
 def _read_chunk(files: list[tuple[str, str]], shape: tuple[int, int], resize: bool = False,
-                skip_invalid: bool = False):
-    """Read one run of files: ((images, names, skipped messages), how many files)."""
+                skip_invalid: bool = False, exact: bool = False):
+    """Read one run of files: (a ``Part``, how many files). ``exact``: refuse a file whose
+    grayscale drops something (ConversionError)."""
     pixels = np.empty((len(files), *shape), dtype=np.uint8)
     names: list[str] = []
     skipped: list[str] = []
+    converted = 0
     for path, name in files:
         try:
-            pixels[len(names)] = read_image(path, shape, resize)
+            pixels[len(names)], lost = read_image_as_gray(path, shape, resize)
         except InvalidImageError as e:
             if not skip_invalid:
                 raise
             skipped.append(str(e))
         else:
+            if lost:
+                if exact:
+                    raise conversion_error(path, lost)
+                converted += 1
             names.append(name)
-    return (pixels[: len(names)], names, skipped), len(files)
+    return Part(pixels[: len(names)], names, skipped, converted), len(files)
+
+
+def conversion_warning(converted: int) -> str:
+    """The one line that says how many images lost colour (or more) to grayscale."""
+    were = "image was" if converted == 1 else "images were"
+    return (f"{converted} {were} converted to grayscale, dropping colour, transparency or "
+            "samples deeper than 8 bits (vaecodec stores grayscale; --lossless and "
+            "--max-error refuse such images unless given --grayscale)")
 
 
 def read_images(
@@ -256,20 +312,21 @@ def read_images(
     the files' order, as a serial read would.
     """
     parts = list(iter_images(files, shape, resize, skip_invalid, progress, workers))
-    names = [name for _, part_names, _ in parts for name in part_names]
-    skipped = [message for _, _, part_skipped in parts for message in part_skipped]
+    names = [name for part in parts for name in part.names]
+    skipped = [message for part in parts for message in part.skipped]
     if not names:
         raise EmptySelectionError("no readable image among the selected files")
-    return np.concatenate([p for p, _, _ in parts]), names, skipped
+    return np.concatenate([part.pixels for part in parts]), names, skipped
 
 
 def iter_images(files, shape, resize: bool = False, skip_invalid: bool = False,
                 progress: Callable[[int, int], None] | None = None,
-                workers: int | None = None, total: int | None = None):
-    """``read_images`` a part at a time, in order: (images, names, skipped messages) of a
-    few hundred files each. ``files``: (path, name) pairs, a list or any iterable (then
-    ``total`` says how many, for the worker count and progress); memory for a few parts,
-    however many files."""
+                workers: int | None = None, total: int | None = None, exact: bool = False):
+    """``read_images`` a part at a time, in order: a ``Part`` (images, names, skipped
+    messages, images converted with a loss) of a few hundred files each. ``files``: (path,
+    name) pairs, a list or any iterable (then ``total`` says how many, for the worker
+    count and progress); memory for a few parts, however many files. ``exact``: a file
+    whose grayscale drops colour, transparency or deeper samples is a ConversionError."""
     import itertools
 
     from .core.parallel import map_chunks, worker_count
@@ -285,7 +342,7 @@ def iter_images(files, shape, resize: bool = False, skip_invalid: bool = False,
     chunks = iter(lambda: list(itertools.islice(pairs, size)), [])
     done = 0
     read = functools.partial(_read_chunk, shape=tuple(shape), resize=resize,
-                             skip_invalid=skip_invalid)
+                             skip_invalid=skip_invalid, exact=exact)
     for part, n in map_chunks(read, chunks, workers):
         done += n
         if progress:
