@@ -33,9 +33,10 @@ from . import codec, images as image_files
 from .atomic import AtomicFile, WriteLock, check_output_file
 from .errors import (
     ArgumentTypeError,
-    CorruptHeaderError,
     FormatError,
     SettingsError,
+    ShardError,
+    UnsafeNameError,
     VaezError,
 )
 from .format import chunked, container
@@ -284,11 +285,17 @@ class ArchiveReader(_Named):
         images = chunks = 0
         damaged = []
         for first, block, damage in self.salvage(progress):
-            chunks += 1
+            if damage is None or damage.chunk is not None:
+                chunks += 1
             if damage is not None:
                 damaged.append(damage)
             else:
                 images += len(block)
+        if not damaged and self.named:  # what every reader checks besides the chunks
+            try:
+                self.decoder.names()
+            except VaezError as e:
+                damaged.append(Damage(None, None, None, str(e)))
         return VerifyReport(images, chunks, tuple(damaged), self.trailing)
 
     # --- closing ---------------------------------------------------------------------------
@@ -327,6 +334,13 @@ def _salvage(decoder, progress):
             yield entry.first, images, None
         if progress:
             progress(entry.first + entry.count, index.count)
+    if scanned and not getattr(decoder, "tail_known", True):
+        # the index is lost: how many images followed the last chunk found is unknown
+        yield expected, None, Damage(
+            None, expected, None,
+            ("no intact chunk was found; every image is lost" if not index.chunks else
+             f"the index is damaged, so whether images followed image {expected - 1} is "
+             "unknown; any that did are lost") + f" ({scanned})")
 
 
 class _WholeDecoder:
@@ -616,17 +630,38 @@ class ManifestReader(_Named):
             raise type(e)(f"{path}: {e}") from None
         return manifest, [path.parent / shard.path for shard in manifest.shards]
 
+    def shard_path(self, k: int) -> Path:
+        """Shard ``k``'s path, refused when a symbolic link takes it out of the manifest's
+        folder (reading a manifest never leaves its folder)."""
+        where = self.paths[k]
+        top = os.path.realpath(self.path.parent)
+        real = os.path.realpath(where)
+        if os.path.commonpath([top, real]) != top:
+            raise ShardError(f"{_shown(where)}: a symbolic link takes this shard of "
+                             f"{_shown(self.path)} out of the manifest's folder")
+        return where
+
     def shard(self, k: int) -> ArchiveReader:
         if self._readers[k] is None:
-            entry, where = self.manifest.shards[k], self.paths[k]
-            reader = ArchiveReader(where, zoo=self._zoo, salvage=self._salvage,
-                                   max_images=max(entry.images, 1))
+            entry, where = self.manifest.shards[k], self.shard_path(k)
+            try:
+                reader = ArchiveReader(where, zoo=self._zoo, salvage=self._salvage,
+                                       max_images=max(entry.images, 1))
+            except OSError as e:
+                raise ShardError(f"{_shown(where)}: a shard of {_shown(self.path)} cannot be "
+                                 f"read ({e.strerror or e})") from None
             size = os.path.getsize(where)
-            if size != entry.bytes or (len(reader) != entry.images and not self._salvage):
+            scanned = self._salvage and reader.index_error is not None
+            if size != entry.bytes or (len(reader) != entry.images and not scanned):
                 reader.close()
-                raise CorruptHeaderError(
-                    f"{where}: {size} bytes and {len(reader)} images, the manifest "
-                    f"{self.path} says {entry.bytes} bytes and {entry.images} images")
+                raise ShardError(
+                    f"{_shown(where)}: {size} bytes and {len(reader)} images, the manifest "
+                    f"{_shown(self.path)} says {entry.bytes} bytes and {entry.images} images")
+            model = reader.info.model_id[:4].hex()
+            if model != self.manifest.model:
+                reader.close()
+                raise ShardError(f"{_shown(where)} was made with model {model}, the manifest "
+                                 f"{_shown(self.path)} says {self.manifest.model}")
             self._readers[k] = reader
         return self._readers[k]
 
@@ -653,7 +688,11 @@ class ManifestReader(_Named):
     def names(self) -> tuple[str, ...] | None:
         if not self.named:
             return None
-        return tuple(name for k in range(len(self.paths)) for name in self.shard(k).names)
+        names = tuple(name for k in range(len(self.paths)) for name in self.shard(k).names)
+        if len(set(names)) != len(names):
+            raise UnsafeNameError(f"{_shown(self.path)}: two shards store an image of the "
+                                  "same name")
+        return names
 
     def __getitem__(self, key):
         count = len(self)
@@ -733,7 +772,7 @@ class ManifestReader(_Named):
         for k, entry in enumerate(self.manifest.shards):
             digest = hashlib.sha256()
             try:
-                with image_files.open_regular(self.paths[k]) as f:
+                with image_files.open_regular(self.shard_path(k)) as f:
                     while block := f.read(1 << 20):
                         digest.update(block)
             except (OSError, VaezError) as e:
@@ -746,12 +785,18 @@ class ManifestReader(_Named):
         images = chunks = 0
         bad_shards = {d.first for d in damaged}
         for first, block, damage in self.salvage(progress):
-            chunks += 1
+            if damage is None or damage.chunk is not None:
+                chunks += 1
             if damage is not None:
                 if damage.first not in bad_shards:
                     damaged.append(damage)
             elif first is not None:
                 images += len(block)
+        if not damaged and self.named:
+            try:
+                self.names
+            except VaezError as e:
+                damaged.append(Damage(None, None, None, str(e)))
         return VerifyReport(images, chunks, tuple(damaged), self.trailing)
 
     @property
@@ -768,3 +813,11 @@ class ManifestReader(_Named):
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def _shown(path) -> str:
+    """A path as an error message shows it: a name that is no valid UTF-8 (a lone
+    surrogate from the file system) with its bytes escaped, so that printing it cannot
+    fail."""
+    text = os.fspath(path)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

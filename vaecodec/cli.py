@@ -329,9 +329,7 @@ def decompress(archive, members, output_dir, salvage, force, quiet, threads, max
                                   max_images=max_images, members=members or None,
                                   salvage=salvage)
     for damage in result.lost:
-        where = (f"images {damage.first}..{damage.first + damage.count - 1}"
-                 if damage.count else "some images")
-        click.echo(f"Warning: lost {where}: {damage.message}", err=True)
+        click.echo(f"Warning: lost {_lost_images(damage)}: {damage.message}", err=True)
     if result.trailing:
         click.echo(f"Warning: {result.trailing} bytes after the archive's end were ignored "
                    "(an append that did not finish; the next append removes them)", err=True)
@@ -342,10 +340,22 @@ def decompress(archive, members, output_dir, salvage, force, quiet, threads, max
                               indent=2))
     elif not quiet:
         lost = sum(d.count or 0 for d in result.lost)
+        unknown = any(d.count is None for d in result.lost)
+        what = (f"{lost} or more lost" if unknown and lost else "more may be lost" if unknown
+                else f"{lost} lost")
         click.echo(f"decompressed {_plural(len(result.paths), 'image')} into "
-                   f"{result.output_dir}" + (f" ({lost} lost)" if result.lost else ""))
+                   f"{result.output_dir}" + (f" ({what})" if result.lost else ""))
     if result.lost:
         sys.exit(1)
+
+
+def _lost_images(damage) -> str:
+    """Which images a damage (``archive.Damage``) loses, in words."""
+    if damage.first is not None and damage.count:
+        return f"images {damage.first}..{damage.first + damage.count - 1}"
+    if damage.first is not None and damage.count is None:
+        return f"any images from {damage.first} on"
+    return "unknown images"
 
 
 @main.command(name="ls")
@@ -402,9 +412,7 @@ def test_archives(archives, quiet, threads):
                 click.echo(f"{path}: damaged index ({reader.index_error}); chunks found by "
                            "scanning", err=True)
             for d in report.damaged:
-                where = (f"images {d.first}..{d.first + d.count - 1}" if d.count
-                         else "unknown images")
-                click.echo(f"{path}: damaged: {where}: {d.message}", err=True)
+                click.echo(f"{path}: damaged: {_lost_images(d)}: {d.message}", err=True)
             if report.trailing:
                 click.echo(f"Warning: {path}: {report.trailing} bytes after the archive's end "
                            "(an append that did not finish; the next append removes them)",

@@ -25,6 +25,7 @@ from .errors import (
     ArgumentTypeError,
     CorruptHeaderError,
     CorruptModelError,
+    CorruptPayloadError,
     DuplicateNameError,
     FormatError,
     ImageLimitError,
@@ -838,6 +839,7 @@ class ArchiveDecoder:
         self.header, model = chunked.read_file_header(f)
         size = f.seek(0, 2)
         self.index_error: str | None = None  # why the index was not used (scanned)
+        self.tail_known = True  # scanned: whether no image can follow the last chunk found
         try:
             self.index = chunked.read_index(f, self.header, size, recover=recover)
         except FormatError as e:
@@ -892,7 +894,21 @@ class ArchiveDecoder:
         """The number of the chunk holding image ``i``."""
         import bisect
 
-        return bisect.bisect_right(self._starts, i) - 1
+        n = bisect.bisect_right(self._starts, i) - 1
+        if self.index_error is not None:
+            self._check_found(np.array([i]), np.array([n]))
+        return n
+
+    def _check_found(self, rows: np.ndarray, chunks: np.ndarray) -> None:
+        """Chunks found by scanning leave gaps where chunks were lost: a position there
+        is an error, not another chunk's image."""
+        counts = np.asarray([e.count for e in self.index.chunks], dtype=np.int64)
+        inside = chunks >= 0
+        inside[inside] = rows[inside] < self._starts_array[chunks[inside]] + counts[chunks[inside]]
+        if not inside.all():
+            lost = int(rows[~inside][0])
+            raise CorruptPayloadError(f"image {lost} is in a damaged part of the archive "
+                                      "(its chunk was not found)")
 
     def read_chunk(self, n: int, names: bool = True) -> chunked.Chunk:
         """Chunk ``n``, checked (``names=False``: without its names, to read its images)."""
@@ -903,11 +919,26 @@ class ArchiveDecoder:
         return chunked.parse_chunk(self.f.read(entry.size), self.header, names)
 
     def _scanned_index(self, size: int) -> chunked.Index:
-        """An index of the intact chunks found by scanning the file (salvage)."""
-        entries = [chunked.ChunkEntry(offset, length, chunk.count, chunk.first)
-                   for offset, length, chunk in chunked.scan_chunks(self.f, self.header, size)]
+        """An index of the intact chunks found by scanning the file (salvage). Positions
+        are those the chunks' own headers give (the images of a chunk not found are
+        missing in between); ``tail_known`` says whether the last chunk found is known to
+        be the file's last: it ends where a well-formed trailer says the index starts."""
+        entries, seen = [], set()
+        for offset, length, chunk in chunked.scan_chunks(self.f, self.header, size):
+            if chunk.first in seen:  # two chunks claim the same images: keep the first
+                continue
+            seen.add(chunk.first)
+            entries.append(chunked.ChunkEntry(offset, length, chunk.count, chunk.first))
         entries.sort(key=lambda e: e.first)
-        return chunked.Index(sum(e.count for e in entries), tuple(entries), (), size, size)
+        kept, end = [], 0
+        for entry in entries:  # overlapping claims (a hostile file): the first wins
+            if entry.first >= end:
+                kept.append(entry)
+                end = entry.first + entry.count
+        trailer = chunked._trailer_at(self.f, size, self.header.size)
+        last = max((e.offset + e.size for e in kept), default=self.header.size)
+        self.tail_known = trailer is not None and trailer[0] == last
+        return chunked.Index(end, tuple(kept), (), size, size)
 
     def symbols(self, chunk: chunked.Chunk) -> np.ndarray:
         settings = self.settings
@@ -1008,6 +1039,8 @@ class ArchiveDecoder:
         rows = np.asarray(rows, dtype=np.int64)
         out = np.empty((len(rows), *self.settings.image_shape), dtype=np.uint8)
         chunks = np.searchsorted(self._starts_array, rows, side="right") - 1
+        if self.index_error is not None:
+            self._check_found(rows, chunks)
         if self._keeps_all:
             self._filled(out, rows, chunks)
             return out

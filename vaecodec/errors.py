@@ -60,6 +60,12 @@ class UnsafeNameError(FormatError):
     """A stored image name would land outside the output folder."""
 
 
+class ShardError(CorruptHeaderError):
+    """A shard that a manifest lists is missing or unreadable, lies outside the
+    manifest's folder (through a symbolic link), or is not the shard the manifest
+    describes (size, image count, model)."""
+
+
 # --- models and quality levels ------------------------------------------------------------
 class ImageLimitError(VaezError):
     """A file holds more images than the caller allows (``max_images``, ``--max-images``)."""

@@ -389,48 +389,87 @@ def read_chunk(f, header: FileHeader, index: Index, n: int, names: bool = True) 
     return chunk
 
 
+SCAN_WORK_PER_BYTE = 16  # bytes a scan may read and check per byte of the file ...
+SCAN_WORK_MIN = 64 * 2**20  # ... and at least this many: false chunk magics cost work
+
+
 def scan_chunks(f, header: FileHeader, file_size: int):
     """(offset, size, chunk) of every intact chunk, found by scanning the file for chunk
-    magic bytes (for salvage when the index is damaged), in file order."""
+    magic bytes (for salvage when the index is damaged), in file order.
+
+    Linear in the file's size: each block is searched once; a candidate that is no intact
+    chunk costs the bytes its header claims, and a file whose false candidates would make
+    the scan read more than SCAN_WORK_PER_BYTE times its size is refused
+    (``HeaderTooLargeError``) instead of scanned for minutes."""
+    try:
+        budget = [max(SCAN_WORK_MIN, SCAN_WORK_PER_BYTE * file_size)]
+        yield from _scan(f, header, file_size, budget)
+    except _ScanBudgetSpent:
+        raise HeaderTooLargeError("the file holds too many false chunk headers to scan for "
+                                  "its chunks (a hostile or badly damaged file)") from None
+
+
+def _scan(f, header: FileHeader, file_size: int, budget: list[int]):
     position = header.size
     block = 1 << 22
     while position < file_size:
         f.seek(position)
         data = f.read(min(block, file_size - position))
-        at = data.find(CHUNK_MAGIC)
-        if at < 0:
+        at, found = 0, None
+        while (at := data.find(CHUNK_MAGIC, at)) >= 0:
+            start = position + at
+            found = _chunk_at(f, start, file_size, header, budget, data, position)
+            if found is not None:
+                break
+            at += 1
+        if found is None:  # a magic across the block's end is found in the next block
             position += max(1, len(data) - len(CHUNK_MAGIC) + 1)
-            continue
-        start = position + at
-        found = _chunk_at(f, start, file_size, header)
-        if found is None:
-            position = start + 1
             continue
         yield start, *found
         position = start + found[0]
 
 
-def _chunk_at(f, start: int, file_size: int, header: FileHeader):
+def _chunk_at(f, start: int, file_size: int, header: FileHeader, budget: list[int],
+              data: bytes = b"", data_start: int = 0):
     """(size, chunk) of the intact chunk that starts at ``start``, or None: its header's
-    sizes give its length, then ``parse_chunk`` checks it whole."""
-    f.seek(start)
-    head = f.read(4 + 5 + 64)
+    sizes give its length, then ``parse_chunk`` checks it whole. Bytes within ``data``
+    (the block read from ``data_start``) are taken from it; those read from ``f``, and
+    those parsed, from ``budget[0]``."""
+
+    def read(at: int, size: int) -> bytes:
+        if data_start <= at and at + size <= data_start + len(data):
+            return data[at - data_start : at - data_start + size]
+        _spend(budget, size)
+        f.seek(at)
+        return f.read(size)
+
+    head = read(start, min(4 + 5, file_size - start))
     try:
         size, pos = _leb128_at(head, 4)
-        if size > MAX_CHUNK_HEADER:
+        if size > MAX_CHUNK_HEADER or start + pos + size > file_size:
             return None
-        f.seek(start)
-        fields = container._unpackb(f.read(pos + size)[pos:])
+        _spend(budget, size)
+        fields = container._unpackb(read(start + pos, size))
         if not isinstance(fields, list) or len(fields) != len(CHUNK_FIELDS) \
                 or not all(_is_int(v) for v in fields[:5]):
             return None
         total = pos + size + fields[3] + fields[4] + CRC.size
         if start + total > file_size:
             return None
-        f.seek(start)
-        return total, parse_chunk(f.read(total), header)
+        _spend(budget, total)
+        return total, parse_chunk(read(start, total), header)
     except FormatError:
         return None
+
+
+class _ScanBudgetSpent(Exception):
+    pass
+
+
+def _spend(budget: list[int], size: int) -> None:
+    budget[0] -= size
+    if budget[0] < 0:
+        raise _ScanBudgetSpent
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ KEY = "vaecodec_manifest"
 VERSION = 1
 MAX_SIZE = 64 * 2**20  # bytes of a manifest file
 MAX_SHARDS = 2**20
+MAX_SHARD_IMAGES = 2**40  # a .vaez file holds at most this many (chunked.MAX_COUNT)
+MAX_SHARD_BYTES = 2**62
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,14 +68,17 @@ def parse(data: bytes) -> Manifest:
     shards = doc["shards"]
     if not isinstance(shards, list) or not shards or len(shards) > MAX_SHARDS:
         raise CorruptHeaderError(f"a manifest lists 1..{MAX_SHARDS} shards")
-    if not isinstance(doc["model"], str) or len(doc["model"]) != 8:
+    if not (isinstance(doc["model"], str) and len(doc["model"]) == 8
+            and all(c in "0123456789abcdef" for c in doc["model"])):
         raise CorruptHeaderError("a manifest's model is the 8 hex digits of a model id")
     out, seen = [], set()
     for entry in shards:
         if not (isinstance(entry, dict) and set(entry) == {"path", "images", "bytes", "sha256"}
                 and isinstance(entry["path"], str) and isinstance(entry["sha256"], str)
-                and all(_count(entry[k]) for k in ("images", "bytes"))):
-            raise CorruptHeaderError("a manifest shard is {path, images, bytes, sha256}")
+                and _count(entry["images"], MAX_SHARD_IMAGES)
+                and _count(entry["bytes"], MAX_SHARD_BYTES)):
+            raise CorruptHeaderError("a manifest shard is {path, images, bytes, sha256}, "
+                                     f"with 1..{MAX_SHARD_IMAGES} images")
         path = check_name(entry["path"])
         if path in seen:
             raise CorruptHeaderError(f"a manifest lists shard {path} twice")
@@ -86,5 +91,5 @@ def parse(data: bytes) -> Manifest:
     return manifest
 
 
-def _count(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+def _count(value, most: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= most
