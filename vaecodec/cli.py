@@ -24,11 +24,30 @@ from .zoo.defaults import DEFAULT_FAMILY, DEFAULT_LEVEL, DEFAULT_MODEL
 CODER_NAMES = list(dict.fromkeys(name for name, _ in CODERS.values()))  # in wire-id order
 
 
+class _Terminated(BaseException):
+    """SIGTERM arrived: unwind as an interrupt does (temporary files removed, an append
+    cut back), then exit 143."""
+
+
+def _terminate(signum, frame):
+    raise _Terminated
+
+
 def _report_errors(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        import signal
+
+        try:
+            previous = signal.signal(signal.SIGTERM, _terminate)
+        except ValueError:  # not the main thread: leave SIGTERM as it is
+            previous = None
         try:
             return func(*args, **kwargs)
+        except KeyboardInterrupt:  # Ctrl-C: what was being written is gone; as gzip, 130
+            sys.exit(130)
+        except _Terminated:
+            sys.exit(128 + signal.SIGTERM)
         except BrokenPipeError:  # `vaecodec ls ... | head`: the reader has gone; so do we
             import os
 
@@ -42,6 +61,9 @@ def _report_errors(func):
         except OSError as e:
             where = f": {e.filename}" if e.filename else ""
             raise click.ClickException(f"{e.strerror or e}{where}") from None
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     return wrapper
 
@@ -524,9 +546,6 @@ def list_levels(as_json):
                    f"{m.get('ssim', 0):5.3f}{default}")
 
 
-if __name__ == "__main__":
-    main()
-
 
 @main.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path())
@@ -775,3 +794,7 @@ def sample(model, count, output, seed, force):
     images = codec.sample(count, model=model, seed=seed)
     paths = files.write_images(images, output, force=force)
     click.echo(f"drew {_plural(count, 'image')} into {output}")
+
+
+if __name__ == "__main__":  # python -m vaecodec.cli: every command is defined by now
+    main()

@@ -18,8 +18,11 @@ from typing import Callable, Iterable, NamedTuple
 import numpy as np
 from PIL import Image, ImageOps
 
+from .format.container import check_name
+
 from .errors import (
     ConversionError,
+    UnsafeNameError,
     DuplicateNameError,
     EmptySelectionError,
     ImageSizeError,
@@ -91,6 +94,7 @@ def iter_files(sources: Iterable[str | os.PathLike]):
         pairs = (_walk(os.fspath(root), "") if root.is_dir()
                  else iter([(os.fspath(root), root.name)]))
         for path, name in pairs:
+            _check_stored_name(path, name)
             if several:
                 key = hashlib.blake2b(name.encode("utf-8", "surrogatepass"),
                                       digest_size=8).digest()
@@ -107,56 +111,102 @@ def iter_files(sources: Iterable[str | os.PathLike]):
             f"no image files found in {shown} (looked for {', '.join(sorted(EXTENSIONS))})")
 
 
+def shown_path(path) -> str:
+    """A path as a message shows it: bytes that are no valid UTF-8 (which the file system
+    gives as lone surrogates) escaped, so that printing it cannot fail."""
+    try:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+    except UnicodeError:  # a surrogate that no file-system byte gives
+        return os.fspath(path).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _check_stored_name(path: str, name: str) -> None:
+    """Refuse, naming the file, a name that cannot be stored (not valid UTF-8, too long,
+    a control character)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"{shown_path(path)}: its name is not valid UTF-8, and vaecodec "
+                         "stores names as UTF-8; rename it") from None
+    try:
+        check_name(name)
+    except UnsafeNameError as e:
+        raise InputError(f"{shown_path(path)}: {e}") from None
+
+
 def count_files(sources: Iterable[str | os.PathLike]) -> int:
     """How many images ``iter_files`` yields (a walk of the folders, reading no image)."""
     total = 0
     for source in sources:
         root = Path(source)
         if root.is_dir():
-            for dirpath, dirnames, filenames in os.walk(root, onerror=_walk_error):
-                dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-                total += sum(1 for f in filenames if is_image_name(f))
+            total += sum(1 for _ in _walk(os.fspath(root), "", check=False))
         elif root.is_file():
             total += 1
     return total
 
 
-def _walk(top: str, prefix: str):
-    """(path, name) of the images under folder ``top`` (names start with ``prefix``),
-    its entries in sorted order, subfolders where they sort (a link to a folder is not
-    followed, as ``os.walk`` does not)."""
+def _listing(top: str) -> list[tuple[str, bool]]:
+    """(name, is a folder) of ``top``'s entries that are not hidden, sorted by name (a
+    link to a folder is no folder: it is not followed, as ``os.walk`` does not)."""
     try:
         with os.scandir(top) as entries:
-            listing = sorted((e.name, e.is_dir(follow_symlinks=False)) for e in entries
-                             if not e.name.startswith("."))
+            return sorted((e.name, e.is_dir(follow_symlinks=False)) for e in entries
+                          if not e.name.startswith("."))
     except OSError as e:
         _walk_error(e)
-    files = [name for name, is_dir in listing if not is_dir and is_image_name(name)]
-    written: dict[str, str] = {}
-    if files:
-        try:  # caught now, while the user can still rename a file
-            for name, out in zip(files, output_names(files)):
-                written[out] = name
-        except DuplicateNameError as e:
-            first, second = (os.path.join(top, name) for name in e.names)
-            raise DuplicateNameError(f"{first} and {second} would both be restored as "
-                                     f"{prefix}{e.written}; rename one of them") from None
-    for name, is_dir in listing:
-        path = os.path.join(top, name)
-        if not is_dir:
-            if is_image_name(name):
-                yield path, prefix + name
+        raise
+
+
+class _Folder:
+    """A folder being walked: its entries still to visit, and what its PNGs are written
+    as (to catch a file written where a subfolder's images need a folder)."""
+
+    def __init__(self, top: str, prefix: str, check: bool):
+        self.top, self.prefix = top, prefix
+        listing = _listing(top)
+        self.entries = iter(listing)
+        self.written: dict[str, str] = {}
+        files = [name for name, is_dir in listing if not is_dir and is_image_name(name)]
+        if files and check:
+            try:  # caught now, while the user can still rename a file
+                for name, out in zip(files, output_names(files)):
+                    self.written[out] = name
+            except DuplicateNameError as e:
+                first, second = (os.path.join(top, name) for name in e.names)
+                raise DuplicateNameError(f"{first} and {second} would both be restored as "
+                                         f"{prefix}{e.written}; rename one of them") from None
+        self.found = False  # whether an image under it was yielded
+
+
+def _walk(top: str, prefix: str, check: bool = True):
+    """(path, name) of the images under folder ``top`` (names start with ``prefix``),
+    its entries in sorted order, subfolders where they sort. Iterative: a tree of any
+    depth is walked in the memory of its deepest path."""
+    stack = [_Folder(top, prefix, check)]
+    while stack:
+        folder = stack[-1]
+        entry = next(folder.entries, None)
+        if entry is None:
+            stack.pop()
             continue
-        inside = _walk(path, f"{prefix}{name}/")
-        first = next(inside, None)
-        if first is None:
-            continue
-        if name in written:  # a PNG would be written where this folder's images go
-            raise DuplicateNameError(
-                f"{os.path.join(top, written[name])} would be written as a file where "
-                f"{first[0]} needs a folder; rename one of them")
-        yield first
-        yield from inside
+        name, is_dir = entry
+        path = os.path.join(folder.top, name)
+        if is_dir:
+            stack.append(_Folder(path, f"{folder.prefix}{name}/", check))
+        elif is_image_name(name):
+            # the first image under a folder: its ancestors' checks (once each)
+            for parent, child in zip(stack, stack[1:]) if not folder.found else ():
+                if child.found:
+                    continue
+                child.found = True
+                below = os.path.basename(child.top)
+                if below in parent.written:  # a PNG would be written where its images go
+                    raise DuplicateNameError(
+                        f"{os.path.join(parent.top, parent.written[below])} would be "
+                        f"written as a file where {path} needs a folder; rename one of them")
+            folder.found = True
+            yield path, folder.prefix + name
 
 
 def _to_gray(image: Image.Image) -> tuple[np.ndarray, str | None]:

@@ -34,7 +34,8 @@ def map_chunks(func: Callable[[T], R], chunks: Iterable[T], workers: int) -> Ite
     from concurrent.futures import ProcessPoolExecutor
 
     window = workers * 4  # chunks in flight: results wait for a slow consumer no longer
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                             initializer=_worker_signals) as pool:
         futures: collections.deque = collections.deque()
         todo = iter(chunks)
         try:
@@ -47,3 +48,12 @@ def map_chunks(func: Callable[[T], R], chunks: Iterable[T], workers: int) -> Ite
         finally:
             for future in futures:
                 future.cancel()
+
+
+def _worker_signals() -> None:
+    """A worker leaves Ctrl-C (sent to the whole process group) and SIGTERM to its
+    parent, which stops the pool and cleans up: no traceback from each worker."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
