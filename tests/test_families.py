@@ -288,3 +288,25 @@ def test_a_family_may_not_take_a_shipped_name(tmp_path):
         assert result.exit_code == 1 and "is taken" in result.output
     result = CliRunner().invoke(main, ["train", str(tmp_path / "x.npy"), "--name", "a/b"])
     assert result.exit_code == 2 and "Invalid value for '--name'" in result.output
+
+
+def test_import_refuses_a_family_whose_models_repeat_installed_names(tmp_path):
+    """A renamed export of an installed family: its models' names clash with the
+    installed ones, so it is refused at import, not by every command afterwards."""
+    import dataclasses
+
+    from vaecodec.zoo import Zoo, families
+
+    shipped = [f.name for f in Zoo.installed().families()]
+    if not shipped:
+        pytest.skip("needs a shipped family besides mnist")
+    family, models, levels = families.from_bytes(Zoo.installed().family_file(shipped[0]))
+    renamed = tmp_path / "renamed.vaem"
+    renamed.write_bytes(families.to_bytes(dataclasses.replace(family, name="renamed"),
+                                          models, levels))
+    runner = CliRunner()
+    result = runner.invoke(main, ["models", "import", str(renamed)])
+    assert result.exit_code == 1 and "exists already" in result.output, result.output
+    assert not list(families.store_dir().glob("*.vaem"))
+    assert runner.invoke(main, ["models"]).exit_code == 0
+    assert runner.invoke(main, ["levels"]).exit_code == 0

@@ -603,7 +603,10 @@ def train(sources, name, recipe, epochs, time_budget, seed, device, skip_invalid
                                time_budget=time_budget, seed=seed, device=device,
                                data=described, log=lambda line: None, progress=progress)
     target.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(target, trained.data, force)
+    from .atomic import WriteLock
+
+    with WriteLock(target).acquire():  # one writer of the name at a time
+        atomic_write_bytes(target, trained.data, force)
     if quiet:
         return
     meta = trained.family.metadata
@@ -740,20 +743,26 @@ def models_import(file, force):
     from .atomic import atomic_write_bytes
     from .zoo import families
 
+    from .atomic import WriteLock
+    from .zoo import Zoo
+
     data = files.read_model_source(file)
     family, models, levels = families.from_bytes(data, file)
     target = families.store_dir() / f"{family.name}{families.SUFFIX}"
     if family.name == DEFAULT_FAMILY:
         raise click.ClickException("the name mnist is the shipped family's")
     target.parent.mkdir(parents=True, exist_ok=True)
-    from .zoo import Zoo
-
-    shipped = {f.name for f in Zoo.installed().families()}
-    if (target.exists() or family.name in shipped) and not force:
-        where = target if target.exists() else "shipped with vaecodec"
-        raise click.ClickException(f"a model family named {family.name} exists ({where}); "
-                                   "use --force to replace it")
-    atomic_write_bytes(target, families.to_bytes(family, models, levels), force)
+    with WriteLock(target).acquire():  # the checks and the write, one import at a time
+        installed = Zoo.installed()
+        shipped = {f.name for f in installed.families()}
+        if (target.exists() or family.name in shipped) and not force:
+            where = target if target.exists() else "shipped with vaecodec"
+            raise click.ClickException(f"a model family named {family.name} exists "
+                                       f"({where}); use --force to replace it")
+        # its models' names must be new too (a renamed export of an installed family):
+        # else every later command would fail on the clash
+        installed.with_family(family, models, levels)
+        atomic_write_bytes(target, families.to_bytes(family, models, levels), force)
     click.echo(f"imported {family.name} into {target}")
 
 
