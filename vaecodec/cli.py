@@ -289,19 +289,20 @@ def _compress_on_dask(sources, output, workers, scheduler, force, quiet, as_json
                                    "'vaecodec[dask]'") from None
     from . import dask as vaecodec_dask
 
-    with _progress(quiet or as_json) as progress, _library_warnings():
+    with _progress(quiet or as_json) as progress:
         if scheduler is not None:
             try:
                 client = Client(scheduler, timeout="20s")
             except (OSError, TimeoutError) as e:
                 raise click.ClickException(f"cannot reach the Dask scheduler at {scheduler} "
                                            f"({e})") from None
-            with client:
+            with client, _library_warnings():
                 result = vaecodec_dask.compress(sources, output, client, force=force,
                                                 progress=progress, **options)
         else:
             with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                              dashboard_address=None) as cluster, Client(cluster) as client:
+                              dashboard_address=None) as cluster, Client(cluster) as client, \
+                    _library_warnings():
                 result = vaecodec_dask.compress(sources, output, client, force=force,
                                                 progress=progress, **options)
     if result.skipped:
