@@ -45,11 +45,11 @@ def _header(named: bool) -> chunked.FileHeader:
 
 
 def _chunk(header: chunked.FileHeader, seq: int, first: int, count: int) -> bytes:
-    payload = zstandard.ZstdCompressor(level=19).compress(bytes(count * header.latent_size))
+    payload = zstandard.ZstdCompressor(level=3).compress(bytes(count * header.latent_size))
     names = None
     if header.named:
         raw = "\x00".join(f"{first + i:09d}.png" for i in range(count)).encode()
-        names = [1, len(raw), zstandard.ZstdCompressor(level=19).compress(raw)]
+        names = [1, len(raw), zstandard.ZstdCompressor(level=3).compress(raw)]
     fields = [seq, first, count, len(payload), 0, names, None, 1]
     raw = msgpack.packb(fields, use_bin_type=True)
     body = chunked.CHUNK_MAGIC + container._leb128(len(raw)) + raw + payload

@@ -246,3 +246,15 @@ def test_a_worker_that_sees_other_files_at_the_same_paths_fails_clearly(
     assert f"{source}{os.sep}0{os.sep}000.png" in result.output
     assert not out.exists() and not (tmp_path / "out.shards").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere", "scheduler.json", "src"]
+
+
+def test_the_quality_guard_judges_the_whole_data_set_once(cluster, tmp_path):
+    """Images unlike the model's: one QualityWarning on the client for the whole data set
+    (not a raw warning per shard from the workers), and the figures in the result."""
+    fashion = os.path.join(os.path.dirname(__file__), "..", "samples", "fashion")
+    with pytest.warns(vaecodec.QualityWarning) as caught:
+        result = vaecodec.dask.compress([fashion], tmp_path / "f.json", cluster,
+                                        shard_images=SHARD)
+    assert len([w for w in caught if issubclass(w.category, vaecodec.QualityWarning)]) == 1
+    assert result.quality is not None and result.quality.poor
+    assert result.quality.images == result.count

@@ -179,3 +179,42 @@ def test_a_hugely_wide_image_is_resized_in_bounded_memory(tmp_path):
     assert rss < 600, f"peak RSS {rss:.0f} MB"
     with pytest.raises(vaecodec.ImageSizeError, match="wide.png is 50000000x1"):
         images.read_image(tmp_path / "wide.png", (28, 28))
+
+
+def _hostile_archive(**kwargs) -> bytes:
+    """``scripts/hostile_limits.archive``: a valid version 5 file of chunks of 65,536
+    images whose payloads are a few bytes."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "hostile_limits.py"
+    spec = importlib.util.spec_from_file_location("hostile_limits", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.archive(**kwargs)
+
+
+@pytest.mark.parametrize("named", [False, True])
+def test_ls_test_and_info_stop_at_the_image_cap(tmp_path, named):
+    """A 40 KB file declaring 2,359,296 images (36 chunks of 65,536, names zstd-packed):
+    ls and test refuse it in one line at the default cap (they printed millions of lines or
+    decoded for minutes); info describes it without unpacking its names; the API's
+    ``names`` keeps to ``max_images``."""
+    from click.testing import CliRunner
+
+    from vaecodec.cli import main
+
+    path = tmp_path / "many.vaez"
+    path.write_bytes(_hostile_archive(named=named, chunks=36))
+    runner = CliRunner()
+    for command in ("ls", "test"):
+        result = runner.invoke(main, [command, str(path)])
+        assert result.exit_code == 1, result.output
+        assert len(result.output.splitlines()) == 1 and "2,359,296 images" in result.output
+        assert "--max-images" in result.output
+    info = runner.invoke(main, ["info", str(path)])
+    assert info.exit_code == 0 and "2359296" in info.output
+    if named:
+        assert "not listed: more than 1,000,000 images" in info.output
+        with pytest.raises(vaecodec.ImageLimitError, match="read its names"):
+            vaecodec.open(path).names

@@ -57,7 +57,8 @@ def open(path, mode: str = "r", *, zoo: Zoo | None = None,
     write a new one (a path, replaced only with ``force``, or a binary stream), ``"a"`` to
     add images to one (a version 5 file; created when missing).
 
-    Reading: ``max_images`` limits older (unchunked) files, which are decoded whole.
+    Reading: ``max_images`` limits older (unchunked) files, which are decoded whole, and
+    the archives whose names are read at once (``names``, lookup by name).
     Writing: the encoding options are ``encode``'s; ``named`` says whether images carry
     names (default: whether the first ``write`` gives them). Appending takes the archive's
     own settings (giving other ones is an error; ``search`` may be given)."""
@@ -65,7 +66,7 @@ def open(path, mode: str = "r", *, zoo: Zoo | None = None,
         raise SettingsError(f"mode must be 'r', 'w' or 'a', not {mode!r}")
     if mode == "r":
         if is_manifest(path):
-            return ManifestReader(path, zoo=zoo)
+            return ManifestReader(path, zoo=zoo, max_images=max_images)
         return ArchiveReader(path, zoo=zoo, max_images=max_images)
     if mode == "a" and hasattr(path, "write"):
         raise SettingsError("appending needs an archive file, not a stream")
@@ -224,7 +225,11 @@ class ArchiveReader(_Named):
 
     @property
     def names(self) -> tuple[str, ...] | None:
-        """The images' stored names, in order (None when the archive stores none)."""
+        """The images' stored names, in order (None when the archive stores none); an
+        archive of more than ``max_images`` images is refused (``ImageLimitError``), since
+        a few bytes can declare millions of names."""
+        if self.named:
+            codec.check_count(self.info, self._max_images, "read its names")
         return self.decoder.names()
 
     def __getitem__(self, key):
@@ -611,10 +616,11 @@ class ManifestReader(_Named):
     when first needed and checked against the manifest (its size and image count);
     ``verify`` also checks every shard's sha256."""
 
-    def __init__(self, path, *, zoo: Zoo | None = None, salvage: bool = False):
+    def __init__(self, path, *, zoo: Zoo | None = None, salvage: bool = False,
+                 max_images: int = codec.DEFAULT_MAX_IMAGES):
         self.path = Path(path)
         self.manifest, self.paths = self.read_manifest(self.path)
-        self._zoo, self._salvage = zoo, salvage
+        self._zoo, self._salvage, self._max_images = zoo, salvage, max_images
         self._readers: list[ArchiveReader | None] = [None] * len(self.paths)
         sizes = [s.images for s in self.manifest.shards]
         self._starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
@@ -646,7 +652,7 @@ class ManifestReader(_Named):
             entry, where = self.manifest.shards[k], self.shard_path(k)
             try:
                 reader = ArchiveReader(where, zoo=self._zoo, salvage=self._salvage,
-                                       max_images=max(entry.images, 1))
+                                       max_images=max(entry.images, self._max_images))
             except OSError as e:
                 raise ShardError(f"{image_files.shown_path(where)}: a shard of {image_files.shown_path(self.path)} cannot be "
                                  f"read ({e.strerror or e})") from None
@@ -688,6 +694,7 @@ class ManifestReader(_Named):
     def names(self) -> tuple[str, ...] | None:
         if not self.named:
             return None
+        codec.check_count(self.info, self._max_images, "read its names")
         names = tuple(name for k in range(len(self.paths)) for name in self.shard(k).names)
         if len(set(names)) != len(names):
             raise UnsafeNameError(f"{image_files.shown_path(self.path)}: two shards store an image of the "

@@ -248,8 +248,7 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
         click.echo(json.dumps({"output": "-" if to_stdout else str(result.output),
                                "images": result.count, "bytes": result.size,
                                "skipped": result.skipped,
-                               "quality": None if report is None else {
-                                   **dataclasses.asdict(report), "poor": report.poor}},
+                               "quality": _quality_json(report)},
                               indent=2), err=to_stdout)
     elif not quiet and append:
         click.echo(f"appended {_plural(result.count, 'image')} to {shown} (now "
@@ -258,6 +257,10 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
         click.echo(f"compressed {_plural(result.count, 'image')} into {shown} "
                    f"({result.size} bytes, {result.size / result.count:.1f} bytes/image)",
                    err=to_stdout)
+
+
+def _quality_json(report) -> dict | None:
+    return None if report is None else {**dataclasses.asdict(report), "poor": report.poor}
 
 
 @contextlib.contextmanager
@@ -313,11 +316,18 @@ def _compress_on_dask(sources, output, workers, scheduler, force, quiet, as_json
     if as_json:
         click.echo(json.dumps({"output": str(result.manifest), "images": result.count,
                                "bytes": result.size, "shards": result.shards,
-                               "skipped": result.skipped}, indent=2))
+                               "skipped": result.skipped,
+                               "quality": _quality_json(result.quality)}, indent=2))
     elif not quiet:
         click.echo(f"compressed {_plural(result.count, 'image')} into "
                    f"{_plural(result.shards, 'shard')} ({result.size} bytes, "
                    f"{result.size / result.count:.1f} bytes/image), manifest {result.manifest}")
+
+
+_max_images_option = click.option(
+    "--max-images", type=click.IntRange(min=1), default=DEFAULT_MAX_IMAGES, show_default=True,
+    metavar="N", help="Refuse an archive of more than N images before decoding or listing "
+                      "them (a few bytes can declare millions).")
 
 
 @main.command()
@@ -332,10 +342,7 @@ def _compress_on_dask(sources, output, workers, scheduler, force, quiet, as_json
 @click.option("-f", "--force", is_flag=True, help="Overwrite existing files.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @_threads_option
-@click.option("--max-images", type=click.IntRange(min=1), default=DEFAULT_MAX_IMAGES,
-              show_default=True, metavar="N",
-              help="Refuse an archive of more than N images before decoding it (a few "
-                   "bytes can declare millions).")
+@_max_images_option
 @click.option("--json", "as_json", is_flag=True,
               help="Print a summary as JSON (output folder, images, files written).")
 @_report_errors
@@ -385,13 +392,15 @@ def _lost_images(damage) -> str:
 @click.argument("archive", type=click.Path())
 @click.option("--json", "as_json", is_flag=True,
               help="Print the archive's count and names as JSON.")
+@_max_images_option
 @_report_errors
-def list_names(archive, as_json):
+def list_names(archive, as_json, max_images):
     """List the images of ARCHIVE by name, in order (numbered 00000.png, ... when it stores
     no names, as decompress writes them)."""
-    from . import archive as archive_io
+    from . import archive as archive_io, codec
 
-    with archive_io.open(archive) as reader:
+    with archive_io.open(archive, max_images=max_images) as reader:
+        codec.check_count(reader.info, max_images, "list them")
         names = reader.names
         count = len(reader)
         if as_json:
@@ -411,22 +420,31 @@ def list_names(archive, as_json):
 @click.argument("archives", nargs=-1, required=True, type=click.Path())
 @click.option("--quiet", is_flag=True, help="Print nothing but problems.")
 @_threads_option
+@_max_images_option
 @_report_errors
-def test_archives(archives, quiet, threads):
+def test_archives(archives, quiet, threads, max_images):
     """Check that every chunk of each ARCHIVE decodes, writing nothing. Exit status 0 when
     all are intact, 1 when any is damaged (each damaged chunk is named)."""
-    from . import archive as archive_io
-    from .errors import FormatError
+    from . import archive as archive_io, codec
+    from .errors import FormatError, ImageLimitError
 
     damaged = False
     with _progress(quiet) as progress, _thread_limit(threads):
         for path in archives:
             try:
-                reader = (archive_io.ManifestReader(path, salvage=True)
+                reader = (archive_io.ManifestReader(path, salvage=True, max_images=max_images)
                           if archive_io.is_manifest(path)
-                          else archive_io.ArchiveReader(path, salvage=True))
+                          else archive_io.ArchiveReader(path, salvage=True,
+                                                        max_images=max_images))
             except FormatError as e:
                 click.echo(f"Error: {e}", err=True)
+                damaged = True
+                continue
+            try:
+                codec.check_count(reader.info, max_images, "test it")
+            except ImageLimitError as e:
+                reader.close()
+                click.echo(f"Error: {path}: {e}", err=True)
                 damaged = True
                 continue
             with reader:
@@ -453,21 +471,30 @@ def test_archives(archives, quiet, threads):
 @main.command()
 @click.argument("archive", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print the header as JSON.")
+@_max_images_option
 @_report_errors
-def info(archive, as_json):
-    """Show what a .vaez file holds (reads only its header; - for standard input)."""
+def info(archive, as_json, max_images):
+    """Show what a .vaez file holds (reads only its headers; - for standard input). The
+    names of an archive of more than --max-images images are counted, not listed."""
     import os
 
-    from . import files
+    from . import archive as archive_io, files
     from .errors import UnknownModelError
     from .zoo import Zoo
 
     zoo = Zoo.installed()
+    shards = None
     if archive == "-":
         data = sys.stdin.buffer.read()
-        header, size = files.read_info(data, zoo=zoo), len(data)
+        header, size = files.read_info(data, zoo=zoo, max_images=max_images), len(data)
     else:
-        header, size = files.read_info(archive, zoo=zoo), os.path.getsize(archive)
+        header = files.read_info(archive, zoo=zoo, max_images=max_images)
+        size = os.path.getsize(archive)
+        if archive_io.is_manifest(archive):  # the data set's size: its shards' and its own
+            with archive_io.ManifestReader(archive, zoo=zoo) as reader:
+                shards = reader.manifest.shards
+                named = reader.named
+            size += sum(shard.bytes for shard in shards)
     try:
         model_name = zoo.find(header.model_id).name
     except UnknownModelError:
@@ -476,8 +503,15 @@ def info(archive, as_json):
         click.echo(json.dumps({**header.to_dict(), "file_size": size, "model_name": model_name},
                               indent=2))
         return
-    names = (f"{len(header.names)} stored ({header.names_stored_size} bytes)"
-             if header.names is not None else "none stored")
+    if shards is not None:
+        names = f"stored in {_plural(len(shards), 'shard')}" if named else "none stored"
+    elif header.names is not None:
+        names = f"{len(header.names)} stored ({header.names_stored_size} bytes)"
+    elif header.names_stored_size:
+        names = (f"stored ({header.names_stored_size} bytes; not listed: more than "
+                 f"{max_images:,} images, --max-images)")
+    else:
+        names = "none stored"
     if header.level is not None:
         quant = f"quality level {header.level}"
         with contextlib.suppress(VaezError):

@@ -76,6 +76,20 @@ class QualityReport:
     def poor(self) -> bool:
         return self.psnr_db < self.expected_psnr_db - self.margin_db
 
+    @classmethod
+    def combine(cls, reports: list["QualityReport"]) -> "QualityReport | None":
+        """One report for the images of several (shards of one data set): their squared
+        errors averaged over all the images measured."""
+        reports = [r for r in reports if r is not None]
+        if not reports:
+            return None
+        measured = sum(r.measured for r in reports)
+        mse = sum(255.0**2 / 10 ** (r.psnr_db / 10) * r.measured for r in reports) / measured
+        first = reports[0]
+        return cls(sum(r.images for r in reports), measured,
+                   float(10 * np.log10(255.0**2 / max(mse, 1e-3))), first.expected_psnr_db,
+                   sum(r.far_below for r in reports), first.model, first.level)
+
     def message(self) -> str:
         share = (f"{self.far_below} of {self.images} images" if self.measured == self.images
                  else f"about {self.far_below} of {self.images} images (measured on "
@@ -313,10 +327,10 @@ def _guard(settings: Settings, pixels: np.ndarray, symbols: np.ndarray, strict: 
     report = check_quality(settings, pixels, symbols)
     if report is not None and on_quality is not None:
         on_quality(report)
-    _judge(report, strict, stacklevel=5)
+    judge(report, strict, stacklevel=5)
 
 
-def _judge(report: QualityReport | None, strict: bool, stacklevel: int) -> None:
+def judge(report: QualityReport | None, strict: bool, stacklevel: int) -> None:
     """A ``QualityWarning`` for a poor report, or with ``strict`` a ``QualityError``."""
     if report is None or not report.poor:
         return
@@ -648,7 +662,7 @@ class StreamEncoder:
             self.finished = True
             return None
         report = self.report()
-        _judge(report, strict, stacklevel=4)
+        judge(report, strict, stacklevel=4)
         self.out.write(chunked.pack_index(self.offset, self.count, self.entries, self.dead))
         self.finished = True
         return report
@@ -722,10 +736,10 @@ def decode_symbols(archive: container.Archive, settings: Settings) -> np.ndarray
                                               settings.prior())
 
 
-def check_count(header: container.Header, max_images: int) -> None:
-    """Refuse a file that holds more images than the caller allows, before decoding it: a
-    few bytes can declare millions of images, and decoding them costs time and memory in
-    proportion."""
+def check_count(header: container.Header, max_images: int, doing: str = "decode it") -> None:
+    """Refuse a file that holds more images than the caller allows, before decoding it
+    (or reading its names, listing them...: ``doing``): a few bytes can declare millions
+    of images, and work on them costs time and memory in proportion."""
     if isinstance(max_images, (bool, np.bool_)) or not isinstance(max_images, (int, np.integer)):
         raise ArgumentTypeError(f"max_images must be an integer, not {max_images!r}")
     if max_images < 1:
@@ -733,7 +747,7 @@ def check_count(header: container.Header, max_images: int) -> None:
     if header.count > max_images:
         raise ImageLimitError(
             f"the file holds {header.count:,} images, more than the limit of {max_images:,}; "
-            "raise the limit to decode it (--max-images, or max_images= in Python)")
+            f"raise the limit to {doing} (--max-images, or max_images= in Python)")
 
 
 def zoo_for(archive: container.Archive, zoo: Zoo | None = None) -> Zoo:
@@ -1111,36 +1125,44 @@ class ArchiveDecoder:
             return None
         return self.summary().names
 
-    def summary(self) -> container.Header:
+    def summary(self, names: bool = True) -> container.Header:
         """The file's header with what its chunks hold: names, payload and residual sizes,
-        inverted images (reading every chunk, decoding none)."""
-        if self._summary is None:
-            names: list[str] = []
-            payload, residual, flags, names_size = 0, [], [], 0
-            for n, entry in enumerate(self.index.chunks):
-                chunk = self.read_chunk(n)
-                if chunk.names is not None:
-                    names.extend(chunk.names)
-                    names_size += chunk.names_size
-                payload += len(chunk.payload)
-                if chunk.residual is not None:
-                    residual.append(len(chunk.residual))
-                inverted = _flags(chunk.inverted, chunk.count)
-                flags.append(np.zeros(chunk.count, bool) if inverted is None else inverted)
-            if self.header.named and len(set(names)) != len(names):
-                raise UnsafeNameError("stored names are not unique")
-            flags = np.concatenate(flags)
-            layer = self.header.residual
-            self._summary = dataclasses.replace(
-                info_header(self.header, self.index.count,
-                            tuple(names) if self.header.named else None,
-                            self.header.model_size, payload),
-                residual=None if layer is None else dataclasses.replace(
-                    layer, chunk_sizes=tuple(residual)),
-                names_stored_size=names_size,
-                inverted=(np.packbits(flags, bitorder="little").tobytes() if flags.any()
-                          else None))
-        return self._summary
+        inverted images (reading every chunk, decoding none). ``names=False``: the names
+        are not unpacked (the header's ``names`` is None, ``names_stored_size`` counts
+        them), so that memory does not grow with the number of images."""
+        if self._summary is not None:
+            return self._summary
+        listed: list[str] = []
+        payload, residual, inverted, names_size = 0, [], [], 0
+        for n, entry in enumerate(self.index.chunks):
+            chunk = self.read_chunk(n, names=names)
+            if chunk.names is not None:
+                listed.extend(chunk.names)
+            names_size += chunk.names_size
+            payload += len(chunk.payload)
+            if chunk.residual is not None:
+                residual.append(len(chunk.residual))
+            if chunk.inverted is not None:  # only chunks with inverted images cost memory
+                inverted.append((entry.first, chunk.count, chunk.inverted))
+        if names and self.header.named and len(set(listed)) != len(listed):
+            raise UnsafeNameError("stored names are not unique")
+        bitmap = None
+        if inverted:
+            flags = np.zeros(self.index.count, dtype=bool)
+            for first, count, packed in inverted:
+                flags[first : first + count] = _flags(packed, count)
+            bitmap = np.packbits(flags, bitorder="little").tobytes() if flags.any() else None
+        layer = self.header.residual
+        summary = dataclasses.replace(
+            info_header(self.header, self.index.count,
+                        tuple(listed) if self.header.named and names else None,
+                        self.header.model_size, payload),
+            residual=None if layer is None else dataclasses.replace(
+                layer, chunk_sizes=tuple(residual)),
+            names_stored_size=names_size, inverted=bitmap)
+        if names:
+            self._summary = summary
+        return summary
 
     def latents(self) -> np.ndarray:
         settings = self.settings

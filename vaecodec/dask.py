@@ -39,8 +39,8 @@ from pathlib import Path
 from . import codec, images as image_files
 from .archive import ArchiveWriter
 from .atomic import WriteLock, atomic_write_bytes, check_output_file
-from .errors import (EmptySelectionError, InputError, OutputExistsError, SettingsError,
-                     VaezWarning)
+from .errors import (EmptySelectionError, InputError, OutputExistsError, QualityWarning,
+                     SettingsError, VaezWarning)
 from .format import chunked, manifest as manifest_format
 
 SHARD_IMAGES = 16 * chunked.CHUNK_IMAGES  # files per shard: 65,536
@@ -54,6 +54,7 @@ class DaskResult:
     size: int  # bytes of all shards
     shards: int
     skipped: list[str]
+    quality: "codec.QualityReport | None" = None  # the quality guard's, over every shard
 
 
 def shards_folder(manifest: Path) -> Path:
@@ -166,7 +167,11 @@ def _compress(sources, manifest: Path, client, shard_images, force, retries, rea
     converted = sum(r["converted"] for r in results)
     if converted:
         warnings.warn(image_files.conversion_warning(converted), VaezWarning, stacklevel=3)
-    return DaskResult(manifest, count, sum(s.bytes for s in shards), len(shards), skipped)
+    quality = codec.QualityReport.combine(
+        [codec.QualityReport(**r["quality"]) for r in results if r["quality"]])
+    codec.judge(quality, strict=False, stacklevel=3)
+    return DaskResult(manifest, count, sum(s.bytes for s in shards), len(shards), skipped,
+                      quality)
 
 
 @functools.lru_cache(maxsize=4)
@@ -235,17 +240,20 @@ def _compress_shard(files, target: str, options: dict, polarity: str, reading: t
         if not writer.count:
             writer.abort()
             return {"path": target, "images": 0, "bytes": 0, "sha256": "", "files": len(files),
-                    "skipped": skipped, "converted": 0,
+                    "skipped": skipped, "converted": 0, "quality": None,
                     "model": settings.model.model_id[:4].hex()}
         count = writer.count
-        writer.close()
+        with warnings.catch_warnings():  # the client judges the whole data set's figures
+            warnings.simplefilter("ignore", QualityWarning)
+            report = writer.close()
     digest = hashlib.sha256()
     with open(target, "rb") as f:
         while block := f.read(1 << 20):
             digest.update(block)
     return {"path": target, "images": count, "bytes": os.path.getsize(target),
             "sha256": digest.hexdigest(), "files": len(files), "skipped": skipped,
-            "converted": converted, "model": settings.model.model_id[:4].hex()}
+            "converted": converted, "model": settings.model.model_id[:4].hex(),
+            "quality": None if report is None else dataclasses.asdict(report)}
 
 
 def _remove_tree(folder: Path) -> None:

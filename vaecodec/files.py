@@ -31,7 +31,8 @@ def _reader(source, max_images: int = codec.DEFAULT_MAX_IMAGES, zoo: Zoo | None 
     """An archive (a path or its bytes, or a manifest of shards) opened for reading;
     errors name the path."""
     if archive_io.is_manifest(source):
-        return archive_io.ManifestReader(source, zoo=zoo, salvage=salvage)
+        return archive_io.ManifestReader(source, zoo=zoo, salvage=salvage,
+                                         max_images=max_images)
     return archive_io.ArchiveReader(source, zoo=zoo, max_images=max_images, salvage=salvage)
 
 
@@ -61,12 +62,16 @@ def read_model_source(path: str | os.PathLike) -> bytes:
     return model
 
 
-def read_info(source: str | os.PathLike | bytes, *, zoo: Zoo | None = None) -> container.Header:
+def read_info(source: str | os.PathLike | bytes, *, zoo: Zoo | None = None,
+              max_images: int = codec.DEFAULT_MAX_IMAGES) -> container.Header:
     """The header of a .vaez file (path) or of its bytes, without decoding any image.
 
     ``image_shape`` is filled in from the file's model when the format does not store it
     (versions 2 to 5) and the model is installed (else None). For a version 5 file the
-    names and sizes are gathered from its chunks' headers."""
+    names and sizes are gathered from its chunks' headers; the names of a file of more
+    than ``max_images`` images are not unpacked (``names`` is None, ``names_stored_size``
+    counts their bytes). A manifest gives its shards' common header and all their
+    images (names None)."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         if not codec.is_chunked(bytes(source[:5])):
             return codec.read_header(bytes(source), zoo)
@@ -83,7 +88,8 @@ def read_info(source: str | os.PathLike | bytes, *, zoo: Zoo | None = None) -> c
                 raise type(e)(f"{source}: {e}") from None
     with _reader(source, zoo=zoo) as reader:
         try:
-            return codec.complete_header(reader.decoder.summary(), zoo)
+            listed = len(reader) <= max_images
+            return codec.complete_header(reader.decoder.summary(names=listed), zoo)
         except VaezError as e:
             raise type(e)(f"{source if reader.path else 'archive'}: {e}") from None
 

@@ -32,6 +32,7 @@ from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from . import archive as archive_io
 from .errors import SettingsError
+from .format import chunked
 
 LABELS = (None, "folder")
 
@@ -86,7 +87,10 @@ class _Archives:
 
     def readers(self) -> list:
         if self._readers is None:
-            self._readers = [archive_io.ArchiveReader(p, zoo=self.zoo) for p in self.paths]
+            # the data set is the user's own choice of files: no cap on its names
+            self._readers = [archive_io.ArchiveReader(p, zoo=self.zoo,
+                                                      max_images=chunked.MAX_COUNT)
+                             for p in self.paths]
         if get_worker_info() is not None and self._limited != os.getpid():
             # a DataLoader worker: one BLAS thread, as torch takes one thread per worker;
             # several workers each running a BLAS pool on the same cores slow each other

@@ -246,9 +246,10 @@ def parse_chunk(data: bytes, header: FileHeader, names: bool = True) -> Chunk:
     if (stored_names is not None) != header.named:
         raise CorruptHeaderError(f"chunk {seq} {'lacks' if header.named else 'has'} names")
     names_size, chunk_names = 0, None
-    if stored_names is not None and names:
+    if stored_names is not None:
         names_size = len(msgpack.packb(stored_names, use_bin_type=True))
-        chunk_names = container._unpack_names_v2(stored_names, count)
+        if names:
+            chunk_names = container._unpack_names_v2(stored_names, count)
     if inverted is True:
         inverted = container._all_inverted(count)
     elif inverted is not None:
