@@ -360,3 +360,28 @@ def test_threads_option(runner, tmp_path, digits):
     assert result.exit_code == 0 and "decompressed 40 images" in result.output
     result = run(runner, "decompress", out, "--threads", "0")
     assert result.exit_code == 2 and "0 is not in the range x>=1" in result.output
+
+
+def test_dash_reads_standard_input_and_is_no_output_folder(tmp_path, sample_dir,
+                                                           monkeypatch):
+    """ls - and test - read the archive from standard input as decompress - does; -o -
+    is refused (it made a folder named '-'), ./- is a folder named '-'."""
+    import os
+
+    runner = CliRunner()
+    out = tmp_path / "a.vaez"
+    assert runner.invoke(main, ["compress", str(sample_dir), str(out)]).exit_code == 0
+    data = out.read_bytes()
+    listed = runner.invoke(main, ["ls", "-"], input=data)
+    assert listed.exit_code == 0 and len(listed.output.splitlines()) == 200
+    tested = runner.invoke(main, ["test", "-"], input=data)
+    assert tested.exit_code == 0 and "OK (200 images" in tested.output
+    damaged = runner.invoke(main, ["test", "-"], input=data[:-40])
+    assert damaged.exit_code == 1
+    monkeypatch.chdir(tmp_path)
+    for args in (["decompress", str(out), "-o", "-"], ["sample", "-o", "-", "-n", "2"]):
+        refused = runner.invoke(main, args)
+        assert refused.exit_code == 2 and "give a folder name" in refused.output
+        assert not (tmp_path / "-").exists()
+    dashed = runner.invoke(main, ["decompress", str(out), "-o", "./-"])
+    assert dashed.exit_code == 0 and len(list((tmp_path / "-").rglob("*.png"))) == 200

@@ -218,3 +218,17 @@ def test_ls_test_and_info_stop_at_the_image_cap(tmp_path, named):
         assert "not listed: more than 1,000,000 images" in info.output
         with pytest.raises(vaecodec.ImageLimitError, match="read its names"):
             vaecodec.open(path).names
+
+
+def test_an_array_too_big_to_encode_at_once_is_a_vaecodec_error():
+    """encode of more images than memory allows: OutOfMemoryError (a VaezError and a
+    MemoryError) with what to do, not a raw MemoryError."""
+    code = ("import resource, numpy as np, vaecodec\n"
+            "images = np.zeros((1_000_000, 28, 28), dtype=np.uint8)\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30))\n"
+            "try:\n    vaecodec.encode(images)\n"
+            "except vaecodec.OutOfMemoryError as e:\n"
+            "    print('refused:', isinstance(e, MemoryError), e)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert "refused: True 1,000,000 images need more memory" in proc.stdout, proc.stderr

@@ -133,3 +133,15 @@ def test_the_example_trains_a_classifier_on_an_archive(tmp_path, mnist_root):
     assert "wrote" in proc.stdout and (tmp_path / "train.vaez").exists()
     accuracy = float(re.search(r"test accuracy ([0-9.]+)", proc.stdout).group(1))
     assert accuracy > 0.6
+
+
+def test_half_precision_tensors_are_encoded_as_float(sample_images):
+    """bfloat16 and float16 tensors (numpy has no bfloat16) are widened, not a TypeError."""
+    import vaecodec
+
+    unit = torch.from_numpy(sample_images[:4].astype(np.float32) / 255.0)
+    expected = vaecodec.decode(vaecodec.encode(unit))
+    for dtype in (torch.bfloat16, torch.float16):
+        decoded = vaecodec.decode(vaecodec.encode(unit.to(dtype)))
+        assert decoded.shape == expected.shape
+        assert np.abs(decoded.astype(int) - expected).mean() < 8

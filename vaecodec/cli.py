@@ -290,7 +290,13 @@ def _compress_on_dask(sources, output, workers, scheduler, force, quiet, as_json
     except ImportError:
         raise click.ClickException("--workers and --scheduler need Dask: pip install "
                                    "'vaecodec[dask]'") from None
+    import warnings
+
     from . import dask as vaecodec_dask
+
+    # distributed's note that its HTTP port is taken (another cluster runs): not ours to
+    # print, and --quiet means quiet
+    warnings.filterwarnings("ignore", message=r"Port \d+ is already in use")
 
     with _progress(quiet or as_json) as progress:
         if scheduler is not None:
@@ -352,6 +358,7 @@ def decompress(archive, members, output_dir, salvage, force, quiet, threads, max
     relative names; only the images NAME... when given (as `vaecodec ls` lists them)."""
     from . import files
 
+    _refuse_dash_folder(output_dir)
     if archive == "-":
         archive = sys.stdin.buffer.read()
     with _progress(quiet or as_json) as progress, _thread_limit(threads):
@@ -379,6 +386,20 @@ def decompress(archive, members, output_dir, salvage, force, quiet, threads, max
         sys.exit(1)
 
 
+def _refuse_dash_folder(output) -> None:
+    """``-o -``: standard output, which cannot hold a folder of PNG files (it used to make
+    a folder named "-")."""
+    if output == "-":
+        raise click.UsageError("-o - would be standard output, but the images are written "
+                               "as files into a folder: give a folder name (./- for a "
+                               "folder named '-')")
+
+
+def _archive_arg(archive: str):
+    """An ARCHIVE argument: ``-`` reads the archive from standard input."""
+    return sys.stdin.buffer.read() if archive == "-" else archive
+
+
 def _lost_images(damage) -> str:
     """Which images a damage (``archive.Damage``) loses, in words."""
     if damage.first is not None and damage.count:
@@ -395,11 +416,11 @@ def _lost_images(damage) -> str:
 @_max_images_option
 @_report_errors
 def list_names(archive, as_json, max_images):
-    """List the images of ARCHIVE by name, in order (numbered 00000.png, ... when it stores
-    no names, as decompress writes them)."""
+    """List the images of ARCHIVE (- for standard input) by name, in order (numbered
+    00000.png, ... when it stores no names, as decompress writes them)."""
     from . import archive as archive_io, codec
 
-    with archive_io.open(archive, max_images=max_images) as reader:
+    with archive_io.open(_archive_arg(archive), max_images=max_images) as reader:
         codec.check_count(reader.info, max_images, "list them")
         names = reader.names
         count = len(reader)
@@ -423,8 +444,9 @@ def list_names(archive, as_json, max_images):
 @_max_images_option
 @_report_errors
 def test_archives(archives, quiet, threads, max_images):
-    """Check that every chunk of each ARCHIVE decodes, writing nothing. Exit status 0 when
-    all are intact, 1 when any is damaged (each damaged chunk is named)."""
+    """Check that every chunk of each ARCHIVE (- for standard input) decodes, writing
+    nothing. Exit status 0 when all are intact, 1 when any is damaged (each damaged chunk
+    is named)."""
     from . import archive as archive_io, codec
     from .errors import FormatError, ImageLimitError
 
@@ -432,9 +454,10 @@ def test_archives(archives, quiet, threads, max_images):
     with _progress(quiet) as progress, _thread_limit(threads):
         for path in archives:
             try:
+                source = _archive_arg(path)
                 reader = (archive_io.ManifestReader(path, salvage=True, max_images=max_images)
-                          if archive_io.is_manifest(path)
-                          else archive_io.ArchiveReader(path, salvage=True,
+                          if archive_io.is_manifest(source)
+                          else archive_io.ArchiveReader(source, salvage=True,
                                                         max_images=max_images))
             except FormatError as e:
                 click.echo(f"Error: {e}", err=True)
@@ -835,6 +858,7 @@ def sample(model, count, output, seed, force):
     decoder (the classic demo of a VAE)."""
     from . import codec, files
 
+    _refuse_dash_folder(output)
     images = codec.sample(count, model=model, seed=seed)
     paths = files.write_images(images, output, force=force)
     click.echo(f"drew {_plural(count, 'image')} into {output}")

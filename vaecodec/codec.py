@@ -29,6 +29,7 @@ from .errors import (
     DuplicateNameError,
     FormatError,
     ImageLimitError,
+    OutOfMemoryError,
     QualityError,
     QualityWarning,
     InvalidArrayError,
@@ -37,6 +38,7 @@ from .errors import (
     UnknownLevelError,
     UnknownModelError,
     UnsafeNameError,
+    VaezError,
 )
 from .format import chunked, container
 from .zoo import DEFAULT_LEVEL, PIXEL_MODEL, VAE, Level, ModelInfo, Zoo
@@ -234,7 +236,10 @@ def _pixel_model_of(zoo: Zoo, family: str | None) -> ModelInfo:
 def _as_array(images) -> np.ndarray:
     """A numpy view of what the caller passed (an array or a torch tensor), type-checked."""
     if type(images).__module__.split(".")[0] == "torch" and hasattr(images, "detach"):
-        images = images.detach().cpu().numpy()
+        images = images.detach().cpu()
+        if images.is_floating_point() and images.element_size() < 4:  # numpy has no bfloat16
+            images = images.float()
+        images = images.numpy()
     if not isinstance(images, np.ndarray):
         raise ArgumentTypeError(
             f"images must be a numpy array or torch tensor, not {type(images).__name__}")
@@ -308,8 +313,16 @@ def encode(images, *, quality: int | None = None, quant_step: float | None = Non
     images = _as_array(images)
     settings = resolve(quality=quality, quant_step=quant_step, model=model, coder=coder,
                        lossless=lossless, max_error=max_error, zoo=zoo, search=search)
-    return encode_with(settings, images, names, embed_model=embed_model, strict=strict,
-                       polarity=polarity)
+    try:
+        return encode_with(settings, images, names, embed_model=embed_model, strict=strict,
+                           polarity=polarity)
+    except MemoryError as e:
+        if isinstance(e, VaezError):
+            raise
+        raise OutOfMemoryError(
+            f"{len(images):,} images need more memory than there is to encode at once: "
+            "encode them in parts, or write them to vaecodec.open(path, 'w') a chunk at a "
+            "time") from None
 
 
 def latent_symbols(settings: Settings, unit: np.ndarray) -> np.ndarray:

@@ -71,6 +71,11 @@ class ImageLimitError(VaezError):
     """A file holds more images than the caller allows (``max_images``, ``--max-images``)."""
 
 
+class OutOfMemoryError(VaezError, MemoryError):
+    """The work asked for needs more memory than there is (a huge array to encode at
+    once): do it in parts."""
+
+
 class QualityError(VaezError):
     """``strict``: the images reconstruct far worse than the model does on its own data."""
 
