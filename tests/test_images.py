@@ -139,3 +139,14 @@ def test_read_images_skip_invalid(tmp_path):
 def test_output_names():
     assert images.output_names(["a/1.png", "2.JPG", "3.PNG"]) == ["a/1.png", "2.png", "3.PNG"]
     assert images.output_names(["7.jpg", "7.png"]) == ["7.jpg.png", "7.png"]
+
+
+def test_an_unrecognised_file_is_named_by_its_path_not_a_file_object(tmp_path):
+    import vaecodec.images as image_files
+    from vaecodec.errors import InvalidImageError
+
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(b"II*\x00" + bytes(40))
+    with pytest.raises(InvalidImageError) as caught:
+        image_files.read_image(bad)
+    assert str(bad) in str(caught.value) and "BufferedReader" not in str(caught.value)

@@ -299,7 +299,10 @@ def read_image_as_gray(path: str | os.PathLike, shape: tuple[int, int] | None = 
                                 f"{' and resize' if resize else ''}") from None
     except Exception as e:  # Pillow raises many types for hostile or broken files
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise InvalidImageError(f"{path} is not a readable image ({reason})") from None
+        if reason.startswith("cannot identify image file"):  # Pillow names our file object
+            reason = "not a format Pillow recognises, or damaged"
+        raise InvalidImageError(f"{shown_path(path)} is not a readable image ({reason})") \
+            from None
     return gray, lost
 
 
