@@ -121,5 +121,8 @@ def test_the_lock_waits_and_says_so(tmp_path):
 def test_a_lock_file_that_cannot_be_made_is_one_clear_error(tmp_path):
     from vaecodec.errors import OutputPathError
 
-    with pytest.raises(OutputPathError, match="cannot make the lock file"):
+    with pytest.raises(OutputPathError, match="missing does not exist"):
         WriteLock(tmp_path / "missing" / "x.vaez").acquire()
+    (tmp_path / ".x.vaez.lock").mkdir()  # something that cannot be opened as the lock
+    with pytest.raises(OutputPathError, match="cannot make the lock file"):
+        WriteLock(tmp_path / "x.vaez").acquire()

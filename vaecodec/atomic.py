@@ -160,8 +160,11 @@ class WriteLock:
             try:
                 fd = os.open(self.path, flags, 0o666)
             except OSError as e:
+                if not self.path.parent.is_dir():
+                    raise OutputPathError(f"folder {self.path.parent} does not exist") from None
                 raise OutputPathError(f"cannot make the lock file {self.path} "
-                                      f"({e.strerror or e}): is its folder writable?") from None
+                                      f"({e.strerror or e}), which keeps other writers out "
+                                      "while this one writes") from None
             try:
                 try:
                     _lock(fd, blocking=False)
