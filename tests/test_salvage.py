@@ -235,3 +235,13 @@ def test_scanning_a_file_of_chunk_magics_is_bounded(tmp_path, three):
         f.read = counting
         assert list(chunked.scan_chunks(f, header, len(hostile))) == []
     assert sum(reads) < 20 * len(hostile)  # was ~ len(hostile)**2 / 8
+
+
+def test_info_of_a_manifest_gives_the_data_set_s_size(dataset):
+    manifest, rows, write = dataset
+    result = run("info", manifest)
+    total = manifest.stat().st_size + sum(r["bytes"] for r in rows)
+    assert result.exit_code == 0, result.output
+    assert f"file size:      {total} bytes" in result.output
+    assert "names:          stored in 2 shards" in result.output
+    assert "payload:        in 2 shards" in result.output

@@ -553,7 +553,8 @@ def info(archive, as_json, max_images):
         ("model", f"{model_name or 'unknown to this vaecodec'} ({header.model_id.hex()})"),
         ("latent size", str(header.latent_size)),
         ("quantization", quant),
-        ("payload", f"{header.payload_size} bytes ({coder})"),
+        ("payload", (f"{header.payload_size} bytes" if shards is None
+                     else f"in {_plural(len(shards), 'shard')}") + f" ({coder})"),
         ("residual", _residual_row(header.residual, zoo)),
         ("names", names),
         ("embedded model", f"{header.embedded_model_size} bytes"
