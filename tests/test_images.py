@@ -150,3 +150,55 @@ def test_an_unrecognised_file_is_named_by_its_path_not_a_file_object(tmp_path):
     with pytest.raises(InvalidImageError) as caught:
         image_files.read_image(bad)
     assert str(bad) in str(caught.value) and "BufferedReader" not in str(caught.value)
+
+
+def _lzw_tiff(tmp_path, name, edit) -> str:
+    import io as _io
+    import struct as _struct
+
+    pixels = np.random.default_rng(0).integers(0, 256, (28, 28)).astype(np.uint8)
+    buffer = _io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="TIFF", compression="tiff_lzw")
+    data = bytearray(buffer.getvalue())
+    edit(data, _struct)
+    path = tmp_path / name
+    path.write_bytes(bytes(data))
+    return str(path)
+
+
+def _compress_in_a_process(path, tmp_path):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "vaecodec", "compress", "--resize", path,
+                           str(tmp_path / "out.vaez")], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_libtiff_s_complaint_is_part_of_the_one_error_line(tmp_path):
+    """A damaged LZW strip: libtiff's own line ("Using code not yet in table") used to be
+    printed on stderr beside vaecodec's Error line; now it is inside it."""
+    def damage(data, _):
+        for i in range(308, 316):
+            data[i] ^= 0xFF
+
+    result = _compress_in_a_process(_lzw_tiff(tmp_path, "strip.tif", damage), tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: ") and len(result.stderr.splitlines()) == 1, \
+        result.stderr
+    assert "libtiff:" in result.stderr and "strip.tif" in result.stderr
+
+
+def test_a_tiff_whose_tag_points_past_its_end_is_refused_not_read_in_part(tmp_path):
+    """Pillow skips a tag whose data lies past the file's end (with a warning on stderr)
+    and returned pixels read without it: the file is damaged, and said so in one line."""
+    def damage(data, struct):
+        ifd = struct.unpack_from("<I", data, 4)[0]
+        for k in range(struct.unpack_from("<H", data, ifd)[0]):
+            entry = ifd + 2 + 12 * k
+            if struct.unpack_from("<H", data, entry)[0] == 262:  # PhotometricInterpretation
+                struct.pack_into("<I", data, entry + 4, 0x7FFF)
+
+    result = _compress_in_a_process(_lzw_tiff(tmp_path, "tag.tif", damage), tmp_path)
+    assert result.returncode == 1 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert "tag.tif is damaged (Pillow: Tag data larger than file" in result.stderr

@@ -6,6 +6,7 @@ about models or the container: the size to read images at is the caller's (its m
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import io
@@ -260,11 +261,69 @@ def conversion_error(path, lost: str) -> ConversionError:
         "--max-error file would not restore it (give --grayscale to store it as grayscale)")
 
 
+TIFF_EXTENSIONS = (".tif", ".tiff")
+
+
 def read_image_as_gray(path: str | os.PathLike, shape: tuple[int, int] | None = None,
                        resize: bool = False) -> tuple[np.ndarray, str | None]:
-    """``read_image``, and what the conversion to grayscale dropped (None: nothing)."""
+    """``read_image``, and what the conversion to grayscale dropped (None: nothing).
+
+    libtiff (which Pillow uses for compressed TIFFs) prints its complaints on the
+    process's stderr: while a TIFF is read they are captured instead; an error it reports
+    makes the file unreadable (with libtiff's words), even where Pillow returned pixels,
+    and its warnings are dropped."""
+    if os.path.splitext(os.fspath(path))[1].lower() not in TIFF_EXTENSIONS:
+        return _read_as_gray(path, shape, resize)
+    complaints: list[str] = []
     try:
-        with warnings.catch_warnings():
+        with _stderr_captured(complaints):
+            result = _read_as_gray(path, shape, resize)
+    except InvalidImageError as e:
+        errors = _libtiff_errors(complaints)
+        if errors:
+            raise InvalidImageError(f"{e} (libtiff: {errors[0]})") from None
+        raise
+    errors = _libtiff_errors(complaints)
+    if errors:
+        raise InvalidImageError(f"{shown_path(path)} is damaged (libtiff: {errors[0]})")
+    return result
+
+
+def _libtiff_errors(lines: list[str]) -> list[str]:
+    """libtiff's error lines ("module: message"), its warnings ("module: Warning, ...")
+    left out."""
+    return [line.strip() for line in lines if line.strip() and ": Warning, " not in line]
+
+
+@contextlib.contextmanager
+def _stderr_captured(lines: list[str]):
+    """What is written to file descriptor 2 meanwhile (by C libraries) goes to ``lines``
+    instead of the terminal."""
+    import sys
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            lines.extend(capture.read(1 << 16).decode("utf-8", "replace").splitlines())
+
+
+#: Pillow's warnings that say the file's structure is damaged (a TIFF tag skipped...):
+#: such a file is refused rather than read in part; Pillow's other notes are not printed
+DAMAGE_WARNINGS = ("larger than file", "truncated", "Truncated", "Corrupt", "corrupt")
+
+
+def _read_as_gray(path, shape, resize) -> tuple[np.ndarray, str | None]:
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with open_regular(path, InvalidImageError) as f, Image.open(f) as image:
                 frames = getattr(image, "n_frames", 1)
@@ -286,6 +345,12 @@ def read_image_as_gray(path: str | os.PathLike, shape: tuple[int, int] | None = 
                 if orientation in range(2, 9):  # the image as a viewer shows it
                     image = ImageOps.exif_transpose(image)
                 gray, lost = _to_gray(image)
+            damage = [str(w.message) for w in caught
+                      if any(word in str(w.message) for word in DAMAGE_WARNINGS)
+                      and "EXIF" not in str(w.message)]
+            if damage:
+                raise InvalidImageError(f"{shown_path(path)} is damaged (Pillow: "
+                                        f"{damage[0].splitlines()[0]})")
             if shape is not None and gray.shape != tuple(shape):
                 # a large reduction first averages whole blocks (reducing_gap): the same
                 # result as plain Lanczos up to a 3x reduction, bounded memory beyond
