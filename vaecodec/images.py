@@ -302,8 +302,12 @@ def _stderr_captured(lines: list[str]):
     import sys
     import tempfile
 
-    sys.stderr.flush()
-    saved = os.dup(2)
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no stderr to redirect (a daemon)
+        yield lines
+        return
     with tempfile.TemporaryFile() as capture:
         os.dup2(capture.fileno(), 2)
         try:
