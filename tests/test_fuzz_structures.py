@@ -173,7 +173,8 @@ def test_a_hostile_manifest(dataset, edits):
                 shard[edit[2]] = edit[3]
         elif kind == "drop":
             doc.pop(edit[1], None)
-            for shard in doc.get("shards") or []:
+            shards = doc.get("shards")
+            for shard in shards if isinstance(shards, list) else []:
                 if isinstance(shard, dict):
                     shard.pop(edit[1], None)
         elif kind == "repeat" and isinstance(doc.get("shards"), list) and doc["shards"]:
