@@ -130,3 +130,17 @@ def test_python_m_vaecodec_cli_knows_every_command():
     result = subprocess.run([sys.executable, "-m", "vaecodec.cli", "train", "--help"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "Train a model family" in result.stdout, result.stderr
+
+
+def test_ctrl_c_on_a_local_dask_cluster(tmp_path, many):
+    """compress --workers: the cluster's worker processes (which the terminal's Ctrl-C
+    reaches too) leave it to the client, which stops the tasks, removes the shards
+    written so far and exits 130; no traceback or error log from any worker."""
+    pytest.importorskip("dask.distributed", reason="Dask is the 'dask' extra")
+    work = tmp_path / "work"
+    work.mkdir()
+    code, out, err = _interrupted(work, ["compress", "--search", many, "out.json",
+                                         "--workers", "2"], signal.SIGINT)
+    assert code == 130, err
+    assert "Traceback" not in err and "ERROR" not in err, err
+    assert list(work.iterdir()) == []

@@ -310,8 +310,8 @@ def _compress_on_dask(sources, output, workers, scheduler, force, quiet, as_json
                                                 progress=progress, **options)
         else:
             with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                              dashboard_address=None) as cluster, Client(cluster) as client, \
-                    _library_warnings():
+                              dashboard_address=None, preload=["vaecodec.dask"]) as cluster, \
+                    Client(cluster) as client, _library_warnings():
                 result = vaecodec_dask.compress(sources, output, client, force=force,
                                                 progress=progress, **options)
     if result.skipped:

@@ -44,7 +44,7 @@ from .errors import (EmptySelectionError, InputError, OutputExistsError, Quality
 from .format import chunked, manifest as manifest_format
 
 SHARD_IMAGES = 16 * chunked.CHUNK_IMAGES  # files per shard: 65,536
-STOP_WAIT = 120  # seconds a failed run waits for its running tasks to stop writing
+STOP_WAIT = 10  # seconds a failed run waits for its running tasks to stop writing
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,8 +205,7 @@ def _check_identity(files) -> list[tuple[str, str]]:
     return [(path, name) for path, name, _ in files]
 
 
-class _Stopped(Exception):
-    """The run this task belongs to has failed: nothing more is written."""
+STOPPED = {"stopped": True}  # a task's result once its run has failed: nothing written
 
 
 def _compress_shard(files, target: str, options: dict, polarity: str, reading: tuple,
@@ -221,7 +220,7 @@ def _compress_shard(files, target: str, options: dict, polarity: str, reading: t
 
         event = Event(stop)
     if event is not None and event.is_set():
-        raise _Stopped(target)
+        return STOPPED  # a result, not an error: nothing to log or retry
     files = _check_identity(files)
     settings = _settings(tuple(sorted(options.items())))
     writer = ArchiveWriter(target, settings, force=True, polarity=polarity, named=True,
@@ -236,7 +235,8 @@ def _compress_shard(files, target: str, options: dict, polarity: str, reading: t
             if part.names:
                 writer.write(part.pixels, part.names)
             if event is not None and k % 16 == 15 and event.is_set():
-                raise _Stopped(target)  # leaving the block removes what was written
+                writer.abort()  # what was written is removed
+                return STOPPED
         if not writer.count:
             writer.abort()
             return {"path": target, "images": 0, "bytes": 0, "sha256": "", "files": len(files),
@@ -264,3 +264,15 @@ def _remove_tree(folder: Path) -> None:
         if not os.path.lexists(folder):
             return
         time.sleep(0.1)
+
+
+def dask_setup(worker) -> None:
+    """Run in each worker process of a local cluster (``preload=["vaecodec.dask"]``):
+    Ctrl-C, which the terminal sends to the whole process group, is left to the client,
+    which stops the run and closes the cluster, instead of each worker printing a
+    KeyboardInterrupt traceback."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
