@@ -60,3 +60,13 @@ def test_mutated_family_files_are_one_clear_error(data):
         families.from_bytes(blob)
     except vaecodec.CorruptModelError:
         pass
+
+
+@pytest.mark.parametrize("default", [[], {}, [1], True, "1", 1.0])
+def test_a_default_level_of_another_type_is_one_clear_error(default):
+    """Found by tests/test_fuzz_structures.py: a list as the default level raised
+    TypeError (unhashable) instead of CorruptModelError."""
+    header, _ = family_format.unpack(DATA)
+    header["default_level"] = default
+    with pytest.raises(vaecodec.CorruptModelError, match="default level"):
+        family_format.check_header(header)

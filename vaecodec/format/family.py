@@ -108,7 +108,8 @@ def check_header(header) -> dict:
             _fail(f"level {number}'s step must be a float 0.001..100, got {step!r}")
         if not isinstance(level["prior"], list) or not isinstance(level["measured"], dict):
             _fail(f"level {number}'s prior must be a list and its figures a map")
-    if header["default_level"] not in numbers:
+    default = header["default_level"]
+    if isinstance(default, bool) or not isinstance(default, int) or default not in numbers:
         _fail(f"the default level {header['default_level']!r} is not one of the levels")
     if not isinstance(header["metadata"], dict):
         _fail("the metadata must be a map")
