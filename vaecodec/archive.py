@@ -41,6 +41,7 @@ from .errors import (
 )
 from .format import chunked, container
 from .format import manifest as manifest_format
+from .images import shown_path as _shown
 from .zoo import Zoo
 
 MODES = ("r", "w", "a")
@@ -643,8 +644,8 @@ class ManifestReader(_Named):
         top = os.path.realpath(self.path.parent)
         real = os.path.realpath(where)
         if os.path.commonpath([top, real]) != top:
-            raise ShardError(f"{image_files.shown_path(where)}: a symbolic link takes this shard of "
-                             f"{image_files.shown_path(self.path)} out of the manifest's folder")
+            raise ShardError(f"{_shown(where)}: a symbolic link takes this shard of "
+                             f"{_shown(self.path)} out of the manifest's folder")
         return where
 
     def shard(self, k: int) -> ArchiveReader:
@@ -654,20 +655,20 @@ class ManifestReader(_Named):
                 reader = ArchiveReader(where, zoo=self._zoo, salvage=self._salvage,
                                        max_images=max(entry.images, self._max_images))
             except OSError as e:
-                raise ShardError(f"{image_files.shown_path(where)}: a shard of {image_files.shown_path(self.path)} cannot be "
+                raise ShardError(f"{_shown(where)}: a shard of {_shown(self.path)} cannot be "
                                  f"read ({e.strerror or e})") from None
             size = os.path.getsize(where)
             scanned = self._salvage and reader.index_error is not None
             if size != entry.bytes or (len(reader) != entry.images and not scanned):
                 reader.close()
                 raise ShardError(
-                    f"{image_files.shown_path(where)}: {size} bytes and {len(reader)} images, the manifest "
-                    f"{image_files.shown_path(self.path)} says {entry.bytes} bytes and {entry.images} images")
+                    f"{_shown(where)}: {size} bytes and {len(reader)} images, the manifest "
+                    f"{_shown(self.path)} says {entry.bytes} bytes and {entry.images} images")
             model = reader.info.model_id[:4].hex()
             if model != self.manifest.model:
                 reader.close()
-                raise ShardError(f"{image_files.shown_path(where)} was made with model {model}, the manifest "
-                                 f"{image_files.shown_path(self.path)} says {self.manifest.model}")
+                raise ShardError(f"{_shown(where)} was made with model {model}, the manifest "
+                                 f"{_shown(self.path)} says {self.manifest.model}")
             self._readers[k] = reader
         return self._readers[k]
 
@@ -697,7 +698,7 @@ class ManifestReader(_Named):
         codec.check_count(self.info, self._max_images, "read its names")
         names = tuple(name for k in range(len(self.paths)) for name in self.shard(k).names)
         if len(set(names)) != len(names):
-            raise UnsafeNameError(f"{image_files.shown_path(self.path)}: two shards store an image of the "
+            raise UnsafeNameError(f"{_shown(self.path)}: two shards store an image of the "
                                   "same name")
         return names
 
