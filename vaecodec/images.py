@@ -19,17 +19,16 @@ from typing import Callable, Iterable, NamedTuple
 import numpy as np
 from PIL import Image, ImageOps
 
-from .format.container import check_name
-
 from .errors import (
     ConversionError,
-    UnsafeNameError,
     DuplicateNameError,
     EmptySelectionError,
     ImageSizeError,
     InputError,
     InvalidImageError,
+    UnsafeNameError,
 )
+from .format.container import check_name
 
 EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".pnm"}
