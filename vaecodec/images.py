@@ -214,7 +214,9 @@ def _to_gray(image: Image.Image) -> tuple[np.ndarray, str | None]:
     black; and what the conversion dropped ("colour", "transparency", "16-bit samples",
     ...), or None when the grayscale image holds everything the file did."""
     mode = image.mode
-    if mode in ("L", "1"):
+    if mode == "L":  # the common case: no conversion, no copy
+        return np.asarray(image, dtype=np.uint8), None
+    if mode == "1":
         return np.asarray(image.convert("L"), dtype=np.uint8), None
     if mode.startswith("I;16") or mode == "I":
         # 16-bit samples (Pillow reads 16-bit PNG/TIFF as I;16 or I): 0..65535 -> 0..255
