@@ -926,12 +926,17 @@ class ArchiveDecoder:
             self._check_found(np.array([i]), np.array([n]))
         return n
 
+    @functools.cached_property
+    def _ends_array(self) -> np.ndarray:
+        """One past each chunk's last image (made once, for the scanned index's checks)."""
+        return self._starts_array + np.asarray([e.count for e in self.index.chunks],
+                                               dtype=np.int64)
+
     def _check_found(self, rows: np.ndarray, chunks: np.ndarray) -> None:
         """Chunks found by scanning leave gaps where chunks were lost: a position there
         is an error, not another chunk's image."""
-        counts = np.asarray([e.count for e in self.index.chunks], dtype=np.int64)
         inside = chunks >= 0
-        inside[inside] = rows[inside] < self._starts_array[chunks[inside]] + counts[chunks[inside]]
+        inside[inside] = rows[inside] < self._ends_array[chunks[inside]]
         if not inside.all():
             lost = int(rows[~inside][0])
             raise CorruptPayloadError(f"image {lost} is in a damaged part of the archive "
