@@ -359,8 +359,7 @@ def decompress(archive, members, output_dir, salvage, force, quiet, threads, max
     from . import files
 
     _refuse_dash_folder(output_dir)
-    if archive == "-":
-        archive = sys.stdin.buffer.read()
+    archive = _archive_arg(archive)
     with _progress(quiet or as_json) as progress, _thread_limit(threads):
         result = files.decompress(archive, output_dir, force=force, progress=progress,
                                   max_images=max_images, members=members or None,
