@@ -222,5 +222,4 @@ def _lock(fd: int, blocking: bool) -> None:
             except OSError:
                 if not blocking:
                     raise BlockingIOError from None
-        return
     fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
