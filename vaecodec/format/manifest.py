@@ -14,13 +14,14 @@ import dataclasses
 import json
 
 from ..errors import CorruptHeaderError, HeaderTooLargeError
+from .chunked import MAX_COUNT
 from .container import check_name
 
 KEY = "vaecodec_manifest"
 VERSION = 1
 MAX_SIZE = 64 * 2**20  # bytes of a manifest file
 MAX_SHARDS = 2**20
-MAX_SHARD_IMAGES = 2**40  # a .vaez file holds at most this many (chunked.MAX_COUNT)
+MAX_SHARD_IMAGES = MAX_COUNT  # a shard is a .vaez file: at most this many images
 MAX_SHARD_BYTES = 2**62
 
 
