@@ -126,6 +126,27 @@ def test_a_hostile_index_with_a_valid_checksum(which, edits):
     _read_everything(_with_index(data, [count, rows, dead]))
 
 
+def _entry(doc: dict, key: str, k: int):
+    """Entry ``k`` (modulo their number) of the list ``doc[key]``, or None when that is no
+    non-empty list (an earlier edit may have replaced it by anything)."""
+    entries = doc.get(key)
+    return entries[k % len(entries)] if isinstance(entries, list) and entries else None
+
+
+def _set_field(doc: dict, key: str, k: int, field: str, value) -> None:
+    """``doc[key][k][field] = value`` where that entry is a map."""
+    entry = _entry(doc, key, k)
+    if isinstance(entry, dict):
+        entry[field] = value
+
+
+def _repeat(doc: dict, key: str, k: int) -> None:
+    """Append a second copy of entry ``k`` of ``doc[key]``."""
+    entry = _entry(doc, key, k)
+    if entry is not None:
+        doc[key].append(entry)
+
+
 # --- manifests --------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
@@ -167,18 +188,16 @@ def test_a_hostile_manifest(dataset, edits):
         kind = edit[0]
         if kind == "top":
             doc[edit[1]] = edit[2]
-        elif kind == "shard" and isinstance(doc.get("shards"), list) and doc["shards"]:
-            shard = doc["shards"][edit[1] % len(doc["shards"])]
-            if isinstance(shard, dict):
-                shard[edit[2]] = edit[3]
+        elif kind == "shard":
+            _set_field(doc, "shards", edit[1], edit[2], edit[3])
         elif kind == "drop":
             doc.pop(edit[1], None)
             shards = doc.get("shards")
             for shard in shards if isinstance(shards, list) else []:
                 if isinstance(shard, dict):
                     shard.pop(edit[1], None)
-        elif kind == "repeat" and isinstance(doc.get("shards"), list) and doc["shards"]:
-            doc["shards"].append(doc["shards"][edit[1] % len(doc["shards"])])
+        elif kind == "repeat":
+            _repeat(doc, "shards", edit[1])
     path = folder / "d.json"
     path.write_bytes(json.dumps(doc).encode("utf-8", "surrogatepass"))
     for action in (lambda: vaecodec.read_info(path),
@@ -248,17 +267,12 @@ def test_a_hostile_model_family_file(family_file, edits):
         kind = edit[0]
         if kind == "top":
             header[edit[1]] = edit[2]
-        elif kind == "level" and isinstance(header.get("levels"), list) and header["levels"]:
-            level = header["levels"][edit[1] % len(header["levels"])]
-            if isinstance(level, dict):
-                level[edit[2]] = edit[3]
-        elif kind == "model" and isinstance(header.get("models"), list) and header["models"]:
-            model = header["models"][edit[1] % len(header["models"])]
-            if isinstance(model, dict):
-                model[edit[2]] = edit[3]
-        elif kind == "repeat_level" and isinstance(header.get("levels"), list) \
-                and header["levels"]:
-            header["levels"].append(header["levels"][edit[1] % len(header["levels"])])
+        elif kind == "level":
+            _set_field(header, "levels", edit[1], edit[2], edit[3])
+        elif kind == "model":
+            _set_field(header, "models", edit[1], edit[2], edit[3])
+        elif kind == "repeat_level":
+            _repeat(header, "levels", edit[1])
         elif kind == "drop_model" and isinstance(header.get("models"), list) \
                 and len(header["models"]) > 1 and len(blobs) > 1:
             k = edit[1] % len(blobs)
