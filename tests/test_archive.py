@@ -149,18 +149,30 @@ def test_older_versions_open_the_same_way(images):
 
 
 def test_forked_readers_each_open_the_file(lossy):
-    """A reader used in a child process (DataLoader workers) reads through its own file."""
+    """A reader used in a child process (DataLoader workers) reads through a file of its
+    own, not the parent's (whose offset a shared descriptor would move under it): here a
+    chunk the parent never read."""
     archive = vaecodec.open(lossy)
-    expected = archive[400]
+    assert archive.decoder.chunk_of(400) != archive.decoder.chunk_of(len(archive) - 1)
+    parent_fd = archive.decoder.f.fileno()
+    archive[400]
+    with vaecodec.open(lossy) as other:
+        expected = other[len(other) - 1]
     read, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover (the child)
-        ok = np.array_equal(archive[400], expected) and archive._file is not None
+        try:
+            ok = (np.array_equal(archive[len(archive) - 1], expected)
+                  and archive.decoder.f.fileno() != parent_fd)
+        except BaseException:
+            ok = False
         os.write(write_end, b"1" if ok else b"0")
         os._exit(0)
     os.waitpid(pid, 0)
     assert os.read(read, 1) == b"1"
-    assert np.array_equal(archive[400], expected)
+    assert archive.decoder.f.fileno() == parent_fd
+    assert np.array_equal(archive[len(archive) - 1], expected)
+    archive.close()
 
 
 # --- writing ---------------------------------------------------------------------------------

@@ -14,6 +14,27 @@ from vaecodec.eval import benchmark
 REPO = Path(__file__).resolve().parent.parent
 
 
+KEYS = {"family", "setting", "param", "classical", "lossless", "exact", "bytes_total",
+        "bytes_per_image", "bits_per_pixel", "psnr_db", "psnr_mean_db", "ssim",
+        "max_abs_error", "encode_images_per_s", "decode_images_per_s", "group"}
+
+
+# The run of every codec (the tests marked slow) takes a while; a small run of two stands
+# in for it in the default suite.
+def test_a_small_run_writes_the_json_schema(sample_images):
+    res, kept = benchmark.run(sample_images[:4], ["png", "jpeg", "zstd"], "sample digits",
+                              log=lambda s: None)
+    res = json.loads(json.dumps(res))
+    assert res["schema"] == benchmark.SCHEMA
+    assert res["dataset"] == {"source": "sample digits", "count": 4, "image_shape": [28, 28]}
+    assert {p["family"] for p in res["points"]} == {"PNG", "JPEG", "zstd (raw pixels)"}
+    for p in res["points"]:
+        assert set(p) == KEYS
+        assert p["bytes_per_image"] == pytest.approx(p["bytes_total"] / 4)
+    png = next(p for p in res["points"] if p["family"] == "PNG")
+    assert png["exact"] and png["max_abs_error"] == 0
+
+
 @pytest.fixture(scope="module")
 def results(sample_images):
     res, kept = benchmark.run(sample_images[:50], ["vaecodec", "vaecodec-search",
@@ -22,15 +43,13 @@ def results(sample_images):
     return json.loads(json.dumps(res)), kept  # what a reader of the JSON file sees
 
 
+@pytest.mark.slow
 def test_json_shape(results):
     res, kept = results
     assert res["schema"] == benchmark.SCHEMA
     assert res["dataset"] == {"source": "sample digits", "count": 50, "image_shape": [28, 28]}
-    keys = {"family", "setting", "param", "classical", "lossless", "exact", "bytes_total",
-            "bytes_per_image", "bits_per_pixel", "psnr_db", "psnr_mean_db", "ssim",
-            "max_abs_error", "encode_images_per_s", "decode_images_per_s", "group"}
     for p in res["points"]:
-        assert set(p) == keys
+        assert set(p) == KEYS
         assert p["bytes_per_image"] == pytest.approx(p["bytes_total"] / 50)
         assert p["bits_per_pixel"] == pytest.approx(8 * p["bytes_per_image"] / 784)
     families = {p["family"] for p in res["points"]}
@@ -45,6 +64,7 @@ def test_json_shape(results):
                                      "label": "vaecodec levels 1-9 (2.0.0)"}
 
 
+@pytest.mark.slow
 def test_the_search_points_beat_the_levels_they_search(results):
     res, _ = results
     plain = {p["param"]: p for p in res["points"] if p["family"] == benchmark.LEVELS_FAMILY}
@@ -55,6 +75,7 @@ def test_the_search_points_beat_the_levels_they_search(results):
         assert p["bytes_per_image"] < plain[level]["bytes_per_image"] + 1.0, level
 
 
+@pytest.mark.slow
 def test_lossless_codecs_are_exact(results):
     res, _ = results
     for p in res["points"]:
@@ -63,6 +84,7 @@ def test_lossless_codecs_are_exact(results):
             assert p["ssim"] == 1.0
 
 
+@pytest.mark.slow
 def test_more_bytes_never_far_worse(results):
     res, _ = results
     for family in {p["family"] for p in res["points"] if not p["lossless"]}:
@@ -82,6 +104,7 @@ def test_more_bytes_never_far_worse(results):
             assert 10 < p["psnr_db"] < 70 and 0 < p["ssim"] <= 1
 
 
+@pytest.mark.slow
 def test_residual_rows_keep_their_bounds_and_beat_png(results):
     res, _ = results
     png = next(p for p in res["points"] if p["family"] == "PNG")
@@ -99,6 +122,7 @@ def test_residual_rows_keep_their_bounds_and_beat_png(results):
         "vaecodec levels", benchmark.SEARCH_FAMILY, benchmark.RESIDUAL_FAMILY}
 
 
+@pytest.mark.slow
 def test_vaecodec_is_far_smaller_than_png(results):
     res, _ = results
     png = next(p for p in res["points"] if p["family"] == "PNG")
@@ -130,6 +154,7 @@ def script(*args) -> subprocess.CompletedProcess:
                            *map(str, args)], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_script_writes_json_picture_and_plot(tmp_path, sample_dir):
     pytest.importorskip("matplotlib")
     out = tmp_path / "rd.json"

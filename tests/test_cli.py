@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 
+import click
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -231,10 +232,30 @@ def test_symlinked_folder_in_output_is_refused(runner, tmp_path, digits):
     assert sorted(p.name for p in dest.iterdir()) == ["3"]  # what was written is removed
 
 
-def test_help_and_version(runner):
-    for args in (["--help"], ["compress", "--help"], ["decompress", "--help"], ["info", "--help"]):
-        result = runner.invoke(main, args)
-        assert result.exit_code == 0 and "Usage:" in result.output
+def _commands(group, path=()):
+    """(the words that name it, the click command) of every command, nested ones too."""
+    for name, command in sorted(group.commands.items()):
+        yield (*path, name), command
+        if hasattr(command, "commands"):
+            yield from _commands(command, (*path, name))
+
+
+def test_every_command_s_help_shows_its_usage_summary_and_options(runner):
+    commands = list(_commands(main))
+    assert {words[0] for words, _ in commands} >= {"compress", "decompress", "info", "ls", "test",
+                                                "levels", "train", "models", "sample"}
+    for words, command in [((), main), *commands]:
+        result = runner.invoke(main, [*words, "--help"])
+        assert result.exit_code == 0, words
+        assert f"Usage: main {' '.join(words)}".rstrip() in result.output, words
+        summary = (command.help or "").split("\n")[0].strip()
+        assert summary and summary.split()[0] in result.output, words
+        for param in command.params:
+            for opt in param.opts if isinstance(param, click.Option) else []:
+                assert opt in result.output, (words, opt)
+
+
+def test_version(runner):
     result = runner.invoke(main, ["--version"])
     assert result.output.strip() == f"vaecodec, version {vaecodec.__version__}"
 

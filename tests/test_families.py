@@ -90,9 +90,10 @@ def test_a_file_of_a_missing_family_says_how_to_get_it(trained, model_store, sam
         vaecodec.decode(data)
 
 
-def test_cli_train_export_import_remove(tmp_path, sample_images, model_store, monkeypatch):
-    """The user's way: train from a .npy in under a minute, list, export, decode with an
-    empty store after import, remove."""
+@pytest.mark.slow
+def test_cli_train_writes_a_family_into_the_store(tmp_path, sample_images, model_store):
+    """The user's way: train from a .npy in under a minute; a second run does not replace
+    it without --force; the family is listed."""
     images = np.concatenate([np.roll(sample_images, k, axis=1) for k in range(-5, 5)])
     np.save(tmp_path / "digits.npy", images)  # 2,000 images
     runner = CliRunner()
@@ -101,29 +102,43 @@ def test_cli_train_export_import_remove(tmp_path, sample_images, model_store, mo
     assert result.exit_code == 0, result.output
     assert f"wrote {model_store / 'mine.vaem'}" in result.output
     assert "trained mine on 1800 images" in result.output
-    again = runner.invoke(main, ["train", str(tmp_path / "digits.npy"), "--name", "mine"])
-    assert again.exit_code == 1 and "exists" in again.output and "--force" in again.output
     listing = runner.invoke(main, ["models"])
     assert listing.exit_code == 0 and "\nmine " in listing.output and "\nmnist " in listing.output
+
+
+def test_cli_train_refuses_an_installed_name_before_training(store_with_tiny, tmp_path):
+    np.save(tmp_path / "digits.npy", np.zeros((10, 28, 28), np.uint8))
+    again = CliRunner().invoke(main, ["train", str(tmp_path / "digits.npy"), "--name", "tiny"])
+    assert again.exit_code == 1 and "exists" in again.output and "--force" in again.output
+    assert (store_with_tiny / "tiny.vaem").exists()
+
+
+def test_cli_export_import_remove(tmp_path, sample_images, store_with_tiny):
+    """A family's archive decodes after export, remove and import with an empty store."""
+    model_store = store_with_tiny
+    runner = CliRunner()
+    listing = runner.invoke(main, ["models"])
+    assert listing.exit_code == 0 and "\ntiny " in listing.output and "\nmnist " in listing.output
     archive = tmp_path / "d.vaez"
     from PIL import Image
 
     (tmp_path / "src").mkdir()
     for i in range(5):
-        Image.fromarray(images[i]).save(tmp_path / "src" / f"{i}.png")
+        Image.fromarray(sample_images[i]).save(tmp_path / "src" / f"{i}.png")
     assert runner.invoke(main, ["compress", str(tmp_path / "src"), str(archive), "--model",
-                                "mine", "--lossless"]).exit_code == 0
-    exported = tmp_path / "mine.vaem"
-    assert runner.invoke(main, ["models", "export", "mine", str(exported)]).exit_code == 0
-    removed = runner.invoke(main, ["models", "remove", "mine"])
-    assert removed.exit_code == 0 and not (model_store / "mine.vaem").exists()
+                                "tiny", "--lossless"]).exit_code == 0
+    exported = tmp_path / "tiny.vaem"
+    assert runner.invoke(main, ["models", "export", "tiny", str(exported)]).exit_code == 0
+    removed = runner.invoke(main, ["models", "remove", "tiny"])
+    assert removed.exit_code == 0 and not (model_store / "tiny.vaem").exists()
     missing = runner.invoke(main, ["decompress", str(archive), "-o", str(tmp_path / "out")])
     assert missing.exit_code == 1 and "vaecodec models import" in missing.output
     assert runner.invoke(main, ["models", "import", str(exported)]).exit_code == 0
     done = runner.invoke(main, ["decompress", str(archive), "-o", str(tmp_path / "out")])
     assert done.exit_code == 0, done.output
     for i in range(5):
-        assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / f"{i}.png")), images[i])
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / f"{i}.png")),
+                              sample_images[i])
 
 
 def test_training_data_must_share_one_size(tmp_path):

@@ -82,6 +82,7 @@ def test_header_records_the_residual_layer(lossless_file):
     assert vaecodec.read_info(vaecodec.encode(np.zeros((1, 28, 28), np.uint8))).version == 2
 
 
+@pytest.mark.slow
 def test_chunks_cover_more_than_one_block(sample_images):
     """More images than one residual chunk holds: the sample digits at the start, at the
     chunk boundary and in the last chunk, black images between (cheap to code)."""
@@ -304,6 +305,7 @@ def test_residual_chunk_sizes_must_account_for_the_file(lossless_file):
         vaecodec.decode(with_crc(body + b"\0\0\0\0"))
 
 
+@pytest.mark.slow
 def test_training_a_pixel_model_gives_a_usable_integer_model(sample_images):
     """A few steps on the sample digits: the exported tensors load, round-trip exactly, and
     the reported code length is what the range coder spends (to within its overhead)."""

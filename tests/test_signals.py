@@ -132,6 +132,7 @@ def test_python_m_vaecodec_cli_knows_every_command():
     assert result.returncode == 0 and "Train a model family" in result.stdout, result.stderr
 
 
+@pytest.mark.slow
 def test_ctrl_c_on_a_local_dask_cluster(tmp_path, many):
     """compress --workers: the cluster's worker processes (which the terminal's Ctrl-C
     reaches too) leave it to the client, which stops the tasks, removes the shards

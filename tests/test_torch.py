@@ -116,6 +116,7 @@ def test_the_stream_deals_chunks_to_ranks_and_workers(archives):
     assert sorted(label for _, label in one) == sorted(labels)
 
 
+@pytest.mark.slow
 def test_the_example_trains_a_classifier_on_an_archive(tmp_path, mnist_root):
     """examples/train_classifier.py on 3,000 training digits for 2 epochs: it writes the
     archive, trains through VaezDataset with 2 workers and tests on the original test
