@@ -27,6 +27,11 @@ with atheris.instrument_imports(include=["vaecodec"]):
     import vaecodec
     # vaecodec loads these on first use: import them here, so that they are instrumented
     import vaecodec.codec
+    import vaecodec.pipeline.chunk
+    import vaecodec.pipeline.settings
+    import vaecodec.stream.decoder
+    import vaecodec.stream.encoder
+    import vaecodec.stream.whole
     import vaecodec.core.coders
     import vaecodec.core.entropy
     import vaecodec.core.residual

@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from vaecodec import codec
+from vaecodec.pipeline.settings import Settings, resolve
 from vaecodec.core import quantize, search
 from vaecodec.data import mnist
 from vaecodec.eval import metrics
@@ -47,7 +47,7 @@ def main() -> None:
     flat = test.reshape(len(test), -1)
     unit = flat.astype(np.float32) / 255
     for level in args.levels:
-        settings = codec.resolve(quality=level)
+        settings = resolve(quality=level)
         vae, prior, step = settings.vae(), settings.prior(), settings.quant_step
         mean = vae.encode_mean(unit)
         rounded = figures(settings, flat, quantize.quantize(mean, step))
@@ -71,7 +71,7 @@ def main() -> None:
                   flush=True)
 
 
-def figures(settings: codec.Settings, flat: np.ndarray, symbols: np.ndarray) -> str:
+def figures(settings: Settings, flat: np.ndarray, symbols: np.ndarray) -> str:
     """Bytes/image under the level's prior and the PSNR of what a file decodes to."""
     pixels = settings.vae().decode_symbols(symbols, settings.quant_step)
     bits = search.symbol_bits(settings.prior(), symbols)

@@ -5,7 +5,7 @@
 For every shipped level, batches of 100 images are encoded with the MNIST family: digits
 (should stay quiet) and Fashion-MNIST clothes (should warn); then, at levels 1, 4, 9, 10 and 13,
 batches of 10 and single images (the first 2,000 of each split). The margins
-(codec.GUARD_MARGIN_DB + GUARD_SMALL_DB / sqrt(n)) were chosen on the training splits; the
+(guard.GUARD_MARGIN_DB + GUARD_SMALL_DB / sqrt(n)) were chosen on the training splits; the
 rates printed for the test splits are on data they were not chosen on. The cost is the
 median time of encode() of the MNIST test split with and without the guard's check, in
 the same run.
@@ -22,6 +22,8 @@ import numpy as np
 
 import vaecodec
 from vaecodec import codec
+from vaecodec.pipeline import guard
+from vaecodec.pipeline.settings import resolve
 from vaecodec.data import mnist
 
 
@@ -29,7 +31,7 @@ def flagged(images: np.ndarray, level: int, batch: int) -> tuple[int, int, list[
     """(batches that warned, batches, each batch's measured PSNR) at one level."""
     hits, margins = 0, []
     reports = []
-    settings = codec.resolve(quality=level)
+    settings = resolve(quality=level)
     for start in range(0, len(images) - batch + 1, batch):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", vaecodec.QualityWarning)
@@ -48,7 +50,7 @@ def main() -> None:
     sets = {split: {"MNIST": mnist.mnist_images(args.data, split),
                     "Fashion-MNIST": mnist.mnist_images(args.data, split, "FashionMNIST")}
             for split in ("train", "test")}
-    print(f"margin {codec.GUARD_MARGIN_DB:g} + {codec.GUARD_SMALL_DB:g} / sqrt(n) dB below each "
+    print(f"margin {guard.GUARD_MARGIN_DB:g} + {guard.GUARD_SMALL_DB:g} / sqrt(n) dB below each "
           "level's own PSNR")
     print("split  level  batch  MNIST batches warned (false alarms)  largest MNIST gap (dB)  "
           "Fashion batches warned  smallest Fashion gap (dB)")
@@ -63,15 +65,15 @@ def main() -> None:
                   f"{f_hits:5d} of {f_n:5d} ({f_hits / f_n:6.2%})  {min(f_gap):6.2f}")
     images = sets["test"]["MNIST"]
     timings = {"with the guard": [], "without": []}
-    original = codec.check_quality
+    original = guard.check_quality
     for _ in range(args.repeat):
         for label in timings:
-            codec.check_quality = original if label == "with the guard" else (
+            guard.check_quality = original if label == "with the guard" else (
                 lambda *args: None)
             start = time.perf_counter()
             vaecodec.encode(images)
             timings[label].append(time.perf_counter() - start)
-    codec.check_quality = original
+    guard.check_quality = original
     with_guard, without = (statistics.median(timings[k]) for k in timings)
     print(f"encode of {len(images)} digits (level 4), median of {args.repeat}: "
           f"{with_guard:.3f} s with the guard, {without:.3f} s without "

@@ -33,14 +33,14 @@ from pathlib import Path
 import msgpack
 import zstandard
 
-from vaecodec import codec
-from vaecodec.format import chunked, container
+from vaecodec.pipeline.settings import resolve
+from vaecodec.format import chunked, container, wire
 
 SECONDS, MEGABYTES = 2.0, 200.0
 
 
 def _header(named: bool) -> chunked.FileHeader:
-    model = codec.resolve(quant_step=0.5).model.model_id
+    model = resolve(quant_step=0.5).model.model_id
     return chunked.FileHeader(model[:4], 20, None, 0.5, "zstd", "int8", None, 0, named)
 
 
@@ -52,7 +52,7 @@ def _chunk(header: chunked.FileHeader, seq: int, first: int, count: int) -> byte
         names = [1, len(raw), zstandard.ZstdCompressor(level=3).compress(raw)]
     fields = [seq, first, count, len(payload), 0, names, None, 1]
     raw = msgpack.packb(fields, use_bin_type=True)
-    body = chunked.CHUNK_MAGIC + container._leb128(len(raw)) + raw + payload
+    body = chunked.CHUNK_MAGIC + wire.leb128(len(raw)) + raw + payload
     return body + chunked.CRC.pack(zlib.crc32(body))
 
 

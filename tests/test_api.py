@@ -174,3 +174,22 @@ def test_public_names_resolve():
         getattr(vaecodec, name)  # raises AttributeError for a listed name that is missing
     assert callable(vaecodec.encode) and callable(vaecodec.read_info)
     assert isinstance(vaecodec.__version__, str)
+
+
+@pytest.mark.parametrize("name, home", [("resolve", "pipeline.settings"),
+                                        ("Settings", "pipeline.settings"),
+                                        ("StreamEncoder", "stream.encoder"),
+                                        ("ArchiveDecoder", "stream.decoder"),
+                                        ("QualityReport", "pipeline.guard"),
+                                        ("is_chunked", "format.sniff"),
+                                        ("sample", "sampling")])
+def test_names_that_left_codec_still_resolve_there_for_a_release(name, home):
+    import importlib
+
+    from vaecodec import codec
+
+    with pytest.warns(DeprecationWarning, match=f"vaecodec.{home}.{name}"):
+        old = getattr(codec, name)
+    assert old is getattr(importlib.import_module(f"vaecodec.{home}"), name)
+    with pytest.raises(AttributeError):
+        codec.no_such_name

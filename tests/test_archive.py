@@ -28,6 +28,7 @@ from vaecodec.errors import (
     TruncatedError,
 )
 from vaecodec.format import chunked, container
+from vaecodec.pipeline.settings import resolve
 
 CHUNK = 64  # small chunks: many of them from a few hundred images
 
@@ -211,7 +212,7 @@ def test_the_writer_replaces_nothing_without_force(tmp_path, images):
 def test_strict_leaves_no_file(tmp_path, images):
     noise = np.random.default_rng(0).integers(0, 256, (300, 28, 28), dtype=np.uint8)
     with pytest.raises(QualityError):
-        with archive_io.ArchiveWriter(tmp_path / "s.vaez", vaecodec.codec.resolve(),
+        with archive_io.ArchiveWriter(tmp_path / "s.vaez", resolve(),
                                       strict=True, chunk_images=CHUNK) as out:
             out.write(noise)
     assert not list(tmp_path.iterdir())

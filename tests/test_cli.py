@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 import vaecodec
-from vaecodec.format import container
+from vaecodec.format import container, wire
 from vaecodec.cli import main
 
 
@@ -204,7 +204,7 @@ def hostile_archive(names):
     fields = [h.model_id, h.latent_size, h.level, 0, h.count, h.payload_size,
               [0, "\x00".join(names).encode()]]
     header = msgpack.packb(fields, use_bin_type=True)
-    body = b"VAEZ\x02" + container._leb128(len(header)) + header + archive.payload
+    body = b"VAEZ\x02" + wire.leb128(len(header)) + header + archive.payload
     return body + struct.pack("<I", zlib.crc32(body))
 
 
@@ -300,7 +300,7 @@ def test_info_on_a_file_whose_model_is_not_installed(runner, tmp_path):
     h = good.header
     fields = [b"\x00\x01\x02\x03", h.latent_size, 0.5, 1, h.count, h.payload_size, None]
     header = msgpack.packb(fields, use_bin_type=True)
-    body = b"VAEZ\x02" + container._leb128(len(header)) + header + good.payload
+    body = b"VAEZ\x02" + wire.leb128(len(header)) + header + good.payload
     path = tmp_path / "other.vaez"
     path.write_bytes(body + struct.pack("<I", zlib.crc32(body)))
     result = run(runner, "info", path)

@@ -16,9 +16,10 @@ import pytest
 import zstandard
 
 import vaecodec
-from vaecodec import codec
+from vaecodec.pipeline.settings import settings_for
+from vaecodec.stream.whole import decode_symbols
 from vaecodec.core import coders
-from vaecodec.format import container
+from vaecodec.format import container, wire
 from vaecodec.errors import (
     BadMagicError,
     ChecksumError,
@@ -42,7 +43,7 @@ def default_model_id() -> bytes:
 
 def symbols_of(data: bytes) -> np.ndarray:
     archive = container.unpack(data)
-    return codec.decode_symbols(archive, codec.settings_for(archive.header))
+    return decode_symbols(archive, settings_for(archive.header))
 
 
 def build(fields=None, payload=None, version=1, magic=b"VAEZ", header_bytes=None, crc=None,
@@ -105,7 +106,7 @@ def test_oversized_header_length_is_refused_before_reading():
     data = struct.pack("<4sBI", b"VAEZ", 1, container.MAX_HEADER_SIZE + 1) + bytes(16)
     with pytest.raises(HeaderTooLargeError):
         container.unpack(data)
-    data = b"VAEZ\x02" + container._leb128(container.MAX_HEADER_SIZE + 1) + bytes(16)
+    data = b"VAEZ\x02" + wire.leb128(container.MAX_HEADER_SIZE + 1) + bytes(16)
     with pytest.raises(HeaderTooLargeError):
         container.unpack(data)
     with pytest.raises(HeaderTooLargeError, match="longer than 4 bytes"):
@@ -258,7 +259,7 @@ def build_v2(fields=None, payload=None, header_bytes=None, crc=None, version=2) 
     values.update(fields or {})
     if header_bytes is None:
         header_bytes = msgpack.packb([values[k] for k in container.HEADER_V2], use_bin_type=True)
-    body = b"VAEZ" + bytes([version]) + container._leb128(len(header_bytes)) + header_bytes + payload
+    body = b"VAEZ" + bytes([version]) + wire.leb128(len(header_bytes)) + header_bytes + payload
     return body + struct.pack("<I", zlib.crc32(body) if crc is None else crc)
 
 
@@ -383,7 +384,7 @@ def v4_file(embedded_field, model: bytes, residual=None, inverted=None, count=1)
     payload = zstandard.ZstdCompressor().compress(bytes(20 * count))
     header = msgpack.packb([default_model_id()[:4], 20, 0.5, 1, count, len(payload), None,
                             residual, embedded_field, inverted], use_bin_type=True)
-    body = b"VAEZ\x04" + container._leb128(len(header)) + header + payload + model
+    body = b"VAEZ\x04" + wire.leb128(len(header)) + header + payload + model
     return body + struct.pack("<I", zlib.crc32(body))
 
 
@@ -409,7 +410,7 @@ def test_version_4_header_has_ten_fields():
     payload = zstandard.ZstdCompressor().compress(bytes(20))
     header = msgpack.packb([default_model_id()[:4], 20, 0.5, 1, 1, len(payload), None, None,
                             0], use_bin_type=True)
-    body = b"VAEZ\x04" + container._leb128(len(header)) + header + payload
+    body = b"VAEZ\x04" + wire.leb128(len(header)) + header + payload
     with pytest.raises(CorruptHeaderError, match="array of 10 fields"):
         container.unpack(body + struct.pack("<I", zlib.crc32(body)))
 

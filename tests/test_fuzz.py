@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import vaecodec
 from vaecodec import VaezError
-from vaecodec.format import container
+from vaecodec.format import container, wire
 
 pytestmark = pytest.mark.fuzz
 
@@ -136,7 +136,7 @@ def test_random_range_payload_with_valid_checksum(payload):
     h = container.unpack(VALID_FILES[0]).header
     fields = [h.model_id, h.latent_size, h.level, 0, h.count, len(payload), None]
     header = msgpack.packb(fields, use_bin_type=True)
-    body = b"VAEZ\x02" + container._leb128(len(header)) + header + payload
+    body = b"VAEZ\x02" + wire.leb128(len(header)) + header + payload
     decode_or_own_error(body + struct.pack("<I", zlib.crc32(body)))
 
 
@@ -151,7 +151,7 @@ def test_random_residual_chunk_with_valid_checksum(chunk, max_error):
     fields = [h.model_id, h.latent_size, h.level, 0, h.count, len(archive.payload), None,
               [1, h.residual.model_id, max_error, [len(chunk)]]]
     header = msgpack.packb(fields, use_bin_type=True)
-    body = b"VAEZ\x03" + container._leb128(len(header)) + header + archive.payload + chunk
+    body = b"VAEZ\x03" + wire.leb128(len(header)) + header + archive.payload + chunk
     decode_or_own_error(body + struct.pack("<I", zlib.crc32(body)))
 
 

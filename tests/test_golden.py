@@ -46,11 +46,12 @@ def assert_close_to_released(pixels: np.ndarray, expected: np.ndarray) -> None:
 
 
 def decoded_symbols(data: bytes) -> np.ndarray:
-    from vaecodec import codec
+    from vaecodec.pipeline.settings import settings_for
+    from vaecodec.stream.whole import decode_symbols
     from vaecodec.format import container
 
     archive = container.unpack(data)
-    return codec.decode_symbols(archive, codec.settings_for(archive.header))
+    return decode_symbols(archive, settings_for(archive.header))
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 import vaecodec
-from vaecodec import codec, images
+from vaecodec import images
+from vaecodec.pipeline import guard
+from vaecodec.pipeline.chunk import dark_on_light
 from vaecodec.cli import main
 
 FASHION = Path(__file__).resolve().parent.parent / "samples" / "fashion"
@@ -38,7 +40,7 @@ def test_clothes_under_the_digit_models_warn_digits_do_not(clothes, sample_image
         assert len(caught) == 1
         report = caught[0].report
         assert report.poor and report.images == 100 and report.level == level
-        assert report.psnr_db < report.expected_psnr_db - codec.GUARD_MARGIN_DB
+        assert report.psnr_db < report.expected_psnr_db - guard.GUARD_MARGIN_DB
         assert "vaecodec train" in str(caught[0]) and "--lossless" in str(caught[0])
 
 
@@ -67,7 +69,7 @@ def test_lossless_and_explicit_steps_are_not_guarded(clothes):
 def test_large_inputs_are_measured_on_a_sample(clothes):
     many = np.concatenate([clothes] * 15)  # 1,500 images
     report = quality_warnings(lambda: vaecodec.encode(many))[0].report
-    assert report.images == 1500 and report.measured == codec.GUARD_SAMPLE
+    assert report.images == 1500 and report.measured == guard.GUARD_SAMPLE
     assert "measured on 1000" in report.message()
 
 
@@ -95,7 +97,7 @@ def test_polarity_is_read_from_the_border():
     light = np.full((2, 28, 28), 250, np.uint8)
     light[1, 0, :] = 0  # a dark top row: the border is still mostly light
     dark = np.zeros((1, 28, 28), np.uint8)
-    flags = codec.dark_on_light(np.concatenate([light, dark]).reshape(3, -1), (28, 28))
+    flags = dark_on_light(np.concatenate([light, dark]).reshape(3, -1), (28, 28))
     assert flags.tolist() == [True, True, False]
 
 

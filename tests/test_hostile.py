@@ -14,7 +14,7 @@ import pytest
 import zstandard
 
 import vaecodec
-from vaecodec.format import container
+from vaecodec.format import container, wire
 
 
 def v2_file(count: int, names_field, latent: int = 20) -> bytes:
@@ -22,7 +22,7 @@ def v2_file(count: int, names_field, latent: int = 20) -> bytes:
     payload = zstandard.ZstdCompressor().compress(bytes(count * latent))
     header = msgpack.packb([model, latent, 0.5, 1, count, len(payload), names_field],
                            use_bin_type=True)
-    body = b"VAEZ\x02" + container._leb128(len(header)) + header + payload
+    body = b"VAEZ\x02" + wire.leb128(len(header)) + header + payload
     return body + struct.pack("<I", zlib.crc32(body))
 
 

@@ -11,7 +11,7 @@ import pytest
 
 import vaecodec
 from vaecodec.core import coders, intnet, residual
-from vaecodec.format import container
+from vaecodec.format import container, wire
 from vaecodec.zoo import DEFAULT_PIXEL_MODEL, PIXEL_MODEL, Zoo
 from vaecodec.errors import (
     CorruptHeaderError,
@@ -248,7 +248,7 @@ def build_v3(residual_field, count=1, payload=b"", rest=b"", level=1) -> bytes:
     model = Zoo.installed().find("vae-default").model_id[:4]
     fields = [model, 20, level, 0, count, len(payload), None, residual_field]
     header = msgpack.packb(fields, use_bin_type=True)
-    body = b"VAEZ\x03" + container._leb128(len(header)) + header + payload + rest
+    body = b"VAEZ\x03" + wire.leb128(len(header)) + header + payload + rest
     return body + struct.pack("<I", zlib.crc32(body))
 
 

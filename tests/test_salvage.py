@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 import vaecodec
-from vaecodec import archive as archive_io, codec
+from vaecodec import archive as archive_io
+from vaecodec.pipeline.settings import resolve
 from vaecodec.cli import main
 from vaecodec.errors import ShardError, VaezError
 from vaecodec.format import chunked
@@ -110,7 +111,7 @@ def test_a_header_only_file_restores_nothing_and_says_so(tmp_path, three):
 
 def test_test_refuses_names_that_repeat_across_chunks(tmp_path, sample_images):
     path = tmp_path / "dup.vaez"
-    writer = archive_io.ArchiveWriter(path, codec.resolve(), named=True, chunk_images=CHUNK,
+    writer = archive_io.ArchiveWriter(path, resolve(), named=True, chunk_images=CHUNK,
                                       check_names=False)
     with writer:
         writer.write(sample_images[:50], names=[f"{i}.png" for i in range(50)])

@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 import vaecodec
-from vaecodec import codec
+from vaecodec.pipeline.settings import settings_for
+from vaecodec.stream.whole import decode_symbols
 from vaecodec.cli import main
 from vaecodec.core import coders, quantize, search
 from vaecodec.errors import ArgumentTypeError, SettingsError
@@ -115,8 +116,8 @@ def test_search_makes_better_files_that_decode_as_ever(sample_images):
     searched = vaecodec.encode(sample_images, quality=14, search=True)
     assert vaecodec.read_info(searched).level == 14
     archive = container.unpack(searched)
-    settings = codec.settings_for(archive.header)
-    symbols = codec.decode_symbols(archive, settings)
+    settings = settings_for(archive.header)
+    symbols = decode_symbols(archive, settings)
     decoded = vaecodec.decode(searched)
     assert np.array_equal(decoded.reshape(len(decoded), -1),
                           settings.vae().decode_symbols(symbols, settings.quant_step))

@@ -112,11 +112,11 @@ _LAZY = {
     "read_info": ("files", "read_info"),
     "open": ("archive", "open"),
     "latents": ("codec", "latents"),
-    "sample": ("codec", "sample"),
+    "sample": ("sampling", "sample"),
     "Zoo": ("zoo", "Zoo"),
     "DEFAULT_LEVEL": ("zoo", "DEFAULT_LEVEL"),
     "DEFAULT_QUANT_STEP": ("core.quantize", "DEFAULT_STEP"),
-    "DEFAULT_MAX_IMAGES": ("codec", "DEFAULT_MAX_IMAGES"),
+    "DEFAULT_MAX_IMAGES": ("pipeline.settings", "DEFAULT_MAX_IMAGES"),
 }
 
 

@@ -20,7 +20,6 @@ archive as it was.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import io
 import os
 import tempfile
@@ -29,7 +28,7 @@ from typing import BinaryIO, Callable, Iterator
 
 import numpy as np
 
-from . import codec, images as image_files
+from . import images as image_files
 from .atomic import AtomicFile, WriteLock, check_output_file
 from .errors import (
     ArgumentTypeError,
@@ -41,6 +40,12 @@ from .errors import (
 )
 from .format import chunked, container
 from .format import manifest as manifest_format
+from .format.sniff import is_chunked
+from .pipeline.guard import QualityReport
+from .pipeline.settings import DEFAULT_MAX_IMAGES, Settings, check_count, check_writing, resolve, searching
+from .stream.decoder import ArchiveDecoder
+from .stream.encoder import StreamEncoder
+from .stream import open_decoder
 from .images import shown_path as _shown
 from .zoo import Zoo
 
@@ -48,7 +53,7 @@ MODES = ("r", "w", "a")
 
 
 def open(path, mode: str = "r", *, zoo: Zoo | None = None,
-         max_images: int = codec.DEFAULT_MAX_IMAGES, force: bool = False,
+         max_images: int = DEFAULT_MAX_IMAGES, force: bool = False,
          quality: int | None = None, quant_step: float | None = None, model: str | None = None,
          coder: str | None = None, lossless: bool = False, max_error: int | None = None,
          embed_model: bool = False, polarity: str = "auto", named: bool | None = None,
@@ -74,7 +79,7 @@ def open(path, mode: str = "r", *, zoo: Zoo | None = None,
     options = dict(quality=quality, quant_step=quant_step, model=model, coder=coder,
                    lossless=lossless, max_error=max_error, zoo=zoo)
     if mode == "w":
-        settings = codec.resolve(**options, search=search)
+        settings = resolve(**options, search=search)
         return ArchiveWriter(path, settings, force=force, embed_model=embed_model,
                              polarity=polarity, named=named, chunk_images=chunk_images)
     # appending: the archive is locked before it is looked at, so that concurrent appends
@@ -87,7 +92,7 @@ def open(path, mode: str = "r", *, zoo: Zoo | None = None,
                 raise SettingsError("appending uses the archive's own model and level; leave "
                                     "out " + ", ".join(given or ["embed_model"]))
             return ArchiveWriter._append(Path(path), zoo, polarity, search, lock)
-        settings = codec.resolve(**options, search=search)
+        settings = resolve(**options, search=search)
         return ArchiveWriter(path, settings, force=force, embed_model=embed_model,
                              polarity=polarity, named=named, chunk_images=chunk_images,
                              lock=lock)
@@ -148,7 +153,7 @@ class ArchiveReader(_Named):
     ``torch.utils.data.DataLoader(num_workers > 0)``."""
 
     def __init__(self, source, *, zoo: Zoo | None = None,
-                 max_images: int = codec.DEFAULT_MAX_IMAGES, salvage: bool = False):
+                 max_images: int = DEFAULT_MAX_IMAGES, salvage: bool = False):
         self._zoo, self._max_images, self._salvage = zoo, max_images, salvage
         self._name_positions: dict[str, int] | None = None
         if isinstance(source, (bytes, bytearray, memoryview)):
@@ -165,11 +170,7 @@ class ArchiveReader(_Named):
     def _open(self):
         f = self._reopen()
         try:
-            prefix = f.read(container.MAX_PREFIX)
-            f.seek(0)
-            if codec.is_chunked(prefix):
-                return codec.ArchiveDecoder(f, self._zoo, scan_if_damaged=self._salvage)
-            return _WholeDecoder(f, self._zoo, self._max_images)
+            return open_decoder(f, self._zoo, self._max_images, self._salvage)
         except FormatError as e:  # a damaged file: say which
             if self.path is not None:
                 raise type(e)(f"{self.path}: {e}") from None
@@ -230,7 +231,7 @@ class ArchiveReader(_Named):
         archive of more than ``max_images`` images is refused (``ImageLimitError``), since
         a few bytes can declare millions of names."""
         if self.named:
-            codec.check_count(self.info, self._max_images, "read its names")
+            check_count(self.info, self._max_images, "read its names")
         return self.decoder.names()
 
     def __getitem__(self, key):
@@ -349,75 +350,6 @@ def _salvage(decoder, progress):
              "unknown; any that did are lost") + f" ({scanned})")
 
 
-class _WholeDecoder:
-    """An unchunked (version 1 to 4) file behind the ``ArchiveDecoder`` interface: one
-    chunk, decoded whole on first use."""
-
-    def __init__(self, f, zoo: Zoo | None, max_images: int):
-        self.f = f
-        parsed = container.read_header(f)
-        f.seek(0)
-        self.archive = container.unpack(f.read(), parsed)
-        codec.check_count(self.archive.header, max_images)
-        self.info = self.archive.header
-        self.named = self.info.names is not None
-        self.trailing = 0
-        self.zoo = zoo
-        self._images: np.ndarray | None = None
-        count = self.info.count
-        self.index = chunked.Index(count, (chunked.ChunkEntry(0, 0, count, 0),), (), 0, 0)
-
-    @functools.cached_property
-    def settings(self) -> codec.Settings:
-        return codec.settings_for(self.info, codec.zoo_for(self.archive, self.zoo))
-
-    def __len__(self) -> int:
-        return self.info.count
-
-    def prepare(self) -> None:
-        """Decode the file now (before a fork, the processes forked share its images)."""
-        self.decode_chunk(None)
-
-    def read_chunk(self, n: int, names: bool = True) -> chunked.Chunk:
-        """The file as its one chunk (``decode_chunk`` decodes the whole file)."""
-        a = self.archive
-        return chunked.Chunk(0, 0, self.info.count, a.payload, a.residual, self.info.names,
-                             self.info.inverted)
-
-    def decode_chunk(self, chunk, rows=None) -> np.ndarray:
-        if self._images is None:
-            self._images = codec.reconstruct(self.archive, self.zoo)
-        return self._images if rows is None else self._images[rows]
-
-    def images(self, rows: np.ndarray) -> np.ndarray:
-        return self.decode_chunk(None, rows)
-
-    def image(self, i: int) -> np.ndarray:
-        return self.decode_chunk(None, [i])[0]
-
-    def chunks(self, progress=None):
-        for start, images in _batches(codec.reconstruct_batches(self.archive, self.zoo,
-                                                                 progress)):
-            yield start, images
-
-    def names(self):
-        return self.info.names
-
-    def latents(self) -> np.ndarray:
-        settings = self.settings
-        from .core import quantize
-
-        return quantize.dequantize(codec.decode_symbols(self.archive, settings),
-                                   settings.quant_step)
-
-
-def _batches(batches):
-    start = 0
-    for images in batches:
-        yield start, images
-        start += len(images)
-
-
 class ArchiveWriter:
     """A .vaez archive opened for writing (``vaecodec.open(path, "w")``) or appending
     (``"a"``): ``write(images, names=None)`` as often as needed, then ``close()`` (or leave
@@ -425,22 +357,22 @@ class ArchiveWriter:
     and written as they fill. Leaving the ``with`` block on an error (or ``abort()``)
     leaves no new file, and an archive appended to as it was."""
 
-    def __init__(self, target, settings: codec.Settings, *, force: bool = False,
+    def __init__(self, target, settings: Settings, *, force: bool = False,
                  embed_model: bool = False, polarity: str = "auto",
                  named: bool | None = None, chunk_images: int = chunked.CHUNK_IMAGES,
                  strict: bool = False, check_names: bool = True,
                  lock: WriteLock | None = None):
         # the options are checked before any file is made (the encoder starts at the
         # first write, when it knows whether images carry names)
-        codec.check_writing(settings, embed_model, polarity, chunk_images)
+        check_writing(settings, embed_model, polarity, chunk_images)
         self._lock = lock
         self.settings, self.strict = settings, strict
         self._options = dict(embed_model=embed_model, polarity=polarity,
                              chunk_images=chunk_images, check_names=check_names)
         self._named = named
-        self._encoder: codec.StreamEncoder | None = None
+        self._encoder: StreamEncoder | None = None
         self._append_state = None
-        self.report: codec.QualityReport | None = None
+        self.report: QualityReport | None = None
         self.closed = False
         self.path: Path | None = None
         if hasattr(target, "write"):  # a stream: spooled when strict may refuse it
@@ -472,12 +404,12 @@ class ArchiveWriter:
         try:
             prefix = f.read(container.MAX_PREFIX)
             f.seek(0)
-            if not codec.is_chunked(prefix):
+            if not is_chunked(prefix):
                 container.read_prefix(prefix)  # a clear error for what is no .vaez file
                 raise SettingsError(f"{path} is a version {prefix[4]} file; only version 5 "
                                     "files (vaecodec 2.1 and later) can be appended to")
-            decoder = codec.ArchiveDecoder(f, zoo)
-            settings = codec.searching(decoder.settings, search)
+            decoder = ArchiveDecoder(f, zoo)
+            settings = searching(decoder.settings, search)
         except VaezError as e:
             f.close()
             raise type(e)(f"{path}: {e}") from None
@@ -494,7 +426,7 @@ class ArchiveWriter:
         f.truncate(decoder.index.end)  # what an append that did not finish left
         f.seek(decoder.index.end)
         writer._out = f
-        writer._encoder = codec.StreamEncoder(f, settings, polarity=polarity,
+        writer._encoder = StreamEncoder(f, settings, polarity=polarity,
                                               append=decoder)
         return writer
 
@@ -512,12 +444,12 @@ class ArchiveWriter:
             raise SettingsError("the archive is closed")
         if self._encoder is None:
             named = (names is not None) if self._named is None else self._named
-            self._encoder = codec.StreamEncoder(self._out, self.settings, named=named,
+            self._encoder = StreamEncoder(self._out, self.settings, named=named,
                                                 **self._options)
             self._encoder.on_progress = getattr(self, "_progress", None)
         self._encoder.write(images, names)
 
-    def close(self) -> codec.QualityReport | None:
+    def close(self) -> QualityReport | None:
         """Finish the archive: code what is pending, write the index, and move a new file
         into place (or make an append durable). Returns the quality guard's figures."""
         if self.closed:
@@ -618,7 +550,7 @@ class ManifestReader(_Named):
     ``verify`` also checks every shard's sha256."""
 
     def __init__(self, path, *, zoo: Zoo | None = None, salvage: bool = False,
-                 max_images: int = codec.DEFAULT_MAX_IMAGES):
+                 max_images: int = DEFAULT_MAX_IMAGES):
         self.path = Path(path)
         self.manifest, self.paths = self.read_manifest(self.path)
         self._zoo, self._salvage, self._max_images = zoo, salvage, max_images
@@ -695,7 +627,7 @@ class ManifestReader(_Named):
     def names(self) -> tuple[str, ...] | None:
         if not self.named:
             return None
-        codec.check_count(self.info, self._max_images, "read its names")
+        check_count(self.info, self._max_images, "read its names")
         names = tuple(name for k in range(len(self.paths)) for name in self.shard(k).names)
         if len(set(names)) != len(names):
             raise UnsafeNameError(f"{_shown(self.path)}: two shards store an image of the "

@@ -417,10 +417,11 @@ def _lost_images(damage) -> str:
 def list_names(archive, as_json, max_images):
     """List the images of ARCHIVE (- for standard input) by name, in order (numbered
     00000.png, ... when it stores no names, as decompress writes them)."""
-    from . import archive as archive_io, codec
+    from . import archive as archive_io
+    from .pipeline.settings import check_count
 
     with archive_io.open(_archive_arg(archive), max_images=max_images) as reader:
-        codec.check_count(reader.info, max_images, "list them")
+        check_count(reader.info, max_images, "list them")
         names = reader.names
         count = len(reader)
         if as_json:
@@ -446,7 +447,8 @@ def test_archives(archives, quiet, threads, max_images):
     """Check that every chunk of each ARCHIVE (- for standard input) decodes, writing
     nothing. Exit status 0 when all are intact, 1 when any is damaged (each damaged chunk
     is named)."""
-    from . import archive as archive_io, codec
+    from . import archive as archive_io
+    from .pipeline.settings import check_count
     from .errors import FormatError, ImageLimitError
 
     damaged = False
@@ -463,7 +465,7 @@ def test_archives(archives, quiet, threads, max_images):
                 damaged = True
                 continue
             try:
-                codec.check_count(reader.info, max_images, "test it")
+                check_count(reader.info, max_images, "test it")
             except ImageLimitError as e:
                 reader.close()
                 click.echo(f"Error: {path}: {e}", err=True)
@@ -856,10 +858,11 @@ def models_remove(name):
 def sample(model, count, output, seed, force):
     """Draw new images from a model: random latents from its prior, N(0, I), through its
     decoder (the classic demo of a VAE)."""
-    from . import codec, files
+    from . import files
+    from .sampling import sample
 
     _refuse_dash_folder(output)
-    images = codec.sample(count, model=model, seed=seed)
+    images = sample(count, model=model, seed=seed)
     paths = files.write_images(images, output, force=force)
     click.echo(f"drew {_plural(count, 'image')} into {output}")
 

@@ -36,7 +36,9 @@ import time
 import warnings
 from pathlib import Path
 
-from . import codec, images as image_files
+from . import images as image_files
+from .pipeline.guard import QualityReport, judge
+from .pipeline.settings import Settings, resolve
 from .archive import ArchiveWriter
 from .atomic import WriteLock, atomic_write_bytes, check_output_file
 from .errors import (EmptySelectionError, InputError, OutputExistsError, QualityWarning,
@@ -54,7 +56,7 @@ class DaskResult:
     size: int  # bytes of all shards
     shards: int
     skipped: list[str]
-    quality: "codec.QualityReport | None" = None  # the quality guard's, over every shard
+    quality: "QualityReport | None" = None  # the quality guard's, over every shard
 
 
 def shards_folder(manifest: Path) -> Path:
@@ -76,7 +78,7 @@ def compress(sources, manifest, client, *, shard_images: int = SHARD_IMAGES,
         raise SettingsError(f"shard_images must be a positive multiple of "
                             f"{chunked.CHUNK_IMAGES} (whole chunks)")
     polarity = options.pop("polarity", "auto")
-    settings = codec.resolve(**options)  # the options are checked before any task runs
+    settings = resolve(**options)  # the options are checked before any task runs
     exact = settings.max_error is not None and not grayscale
     # every path leaves this process absolute: a worker runs in a folder of its own
     manifest = Path(os.path.abspath(manifest))
@@ -167,18 +169,18 @@ def _compress(sources, manifest: Path, client, shard_images, force, retries, rea
     converted = sum(r["converted"] for r in results)
     if converted:
         warnings.warn(image_files.conversion_warning(converted), VaezWarning, stacklevel=3)
-    quality = codec.QualityReport.combine(
-        [codec.QualityReport(**r["quality"]) for r in results if r["quality"]])
-    codec.judge(quality, strict=False, stacklevel=3)
+    quality = QualityReport.combine(
+        [QualityReport(**r["quality"]) for r in results if r["quality"]])
+    judge(quality, strict=False, stacklevel=3)
     return DaskResult(manifest, count, sum(s.bytes for s in shards), len(shards), skipped,
                       quality)
 
 
 @functools.lru_cache(maxsize=4)
-def _settings(options: tuple) -> codec.Settings:
+def _settings(options: tuple) -> Settings:
     """The resolved settings of a worker's tasks, its models loaded once per process
     rather than once per task."""
-    return codec.resolve(**dict(options))
+    return resolve(**dict(options))
 
 
 def _identity(path: str) -> tuple[int, int]:

@@ -15,6 +15,10 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Sequence
 
 from . import archive as archive_io, codec, images as image_files
+from .format.sniff import is_chunked
+from .pipeline.guard import QualityReport
+from .pipeline.settings import DEFAULT_MAX_IMAGES, check_count, resolve
+from .stream.decoder import ArchiveDecoder
 from .atomic import atomic_write_bytes, check_output_file, lexists_at, move_no_clobber
 from .errors import (CorruptModelError, EmptySelectionError, FormatError,
                      OutputExistsError, OutputPathError, VaezError, VaezWarning)
@@ -26,7 +30,7 @@ from .zoo import Zoo
 Progress = Callable[[str, int, int], None]
 
 
-def _reader(source, max_images: int = codec.DEFAULT_MAX_IMAGES, zoo: Zoo | None = None,
+def _reader(source, max_images: int = DEFAULT_MAX_IMAGES, zoo: Zoo | None = None,
             salvage: bool = False):
     """An archive (a path or its bytes, or a manifest of shards) opened for reading;
     errors name the path."""
@@ -50,8 +54,8 @@ def read_model_source(path: str | os.PathLike) -> bytes:
     if not data.startswith(container.MAGIC):
         return data
     try:
-        if codec.is_chunked(data):
-            model = codec.ArchiveDecoder(io.BytesIO(data)).model
+        if is_chunked(data):
+            model = ArchiveDecoder(io.BytesIO(data)).model
         else:
             model = container.unpack(data).model
     except VaezError as e:
@@ -63,7 +67,7 @@ def read_model_source(path: str | os.PathLike) -> bytes:
 
 
 def read_info(source: str | os.PathLike | bytes, *, zoo: Zoo | None = None,
-              max_images: int = codec.DEFAULT_MAX_IMAGES) -> container.Header:
+              max_images: int = DEFAULT_MAX_IMAGES) -> container.Header:
     """The header of a .vaez file (path) or of its bytes, without decoding any image.
 
     ``image_shape`` is filled in from the file's model when the format does not store it
@@ -73,7 +77,7 @@ def read_info(source: str | os.PathLike | bytes, *, zoo: Zoo | None = None,
     counts their bytes). A manifest gives its shards' common header and all their
     images (names None)."""
     if isinstance(source, (bytes, bytearray, memoryview)):
-        if not codec.is_chunked(bytes(source[:5])):
+        if not is_chunked(bytes(source[:5])):
             return codec.read_header(bytes(source), zoo)
     elif archive_io.is_manifest(source):  # the shards' common header, all their images
         with archive_io.ManifestReader(source, zoo=zoo) as reader:
@@ -81,7 +85,7 @@ def read_info(source: str | os.PathLike | bytes, *, zoo: Zoo | None = None,
     else:
         with image_files.open_regular(source) as f:
             try:
-                if not codec.is_chunked(f.read(5)):
+                if not is_chunked(f.read(5)):
                     f.seek(0)
                     return codec.complete_header(container.read_header(f)[0], zoo)
             except VaezError as e:
@@ -100,7 +104,7 @@ class CompressResult:
     count: int
     size: int  # bytes of the .vaez file
     skipped: list[str]  # one message per skipped input
-    quality: "codec.QualityReport | None" = None  # the quality guard's figures (lossy levels)
+    quality: "QualityReport | None" = None  # the quality guard's figures (lossy levels)
 
 
 def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | BinaryIO, *,
@@ -141,7 +145,7 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
                                  embed_model=embed_model, search=search)
         writer.strict = strict
     else:
-        settings = codec.resolve(quality=quality, quant_step=quant_step, model=model,
+        settings = resolve(quality=quality, quant_step=quant_step, model=model,
                                  coder=coder, lossless=lossless, max_error=max_error, zoo=zoo,
                                  search=search)
         if not to_stream:
@@ -234,7 +238,7 @@ def decompress(archive: str | os.PathLike | bytes, output_dir: str | os.PathLike
                *,
                force: bool = False, progress: Progress | None = None,
                zoo: Zoo | None = None,
-               max_images: int = codec.DEFAULT_MAX_IMAGES,
+               max_images: int = DEFAULT_MAX_IMAGES,
                members: Sequence[str] | None = None,
                salvage: bool = False) -> DecompressResult:
     """Decode a .vaez file (a path, or its bytes) into PNG files under ``output_dir`` (see
@@ -272,7 +276,7 @@ def decompress(archive: str | os.PathLike | bytes, output_dir: str | os.PathLike
 
 def _decompress(reader, out_dir: Path, force: bool, progress, members, salvage: bool,
                 max_images: int) -> DecompressResult:
-    codec.check_count(reader.info, max_images)
+    check_count(reader.info, max_images)
     lost: list = []
     positions = None  # all images
     if salvage:  # the images of the chunks that decode

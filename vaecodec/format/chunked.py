@@ -40,6 +40,7 @@ from ..errors import (
 )
 from . import container
 from .constants import CODERS, MODEL_ID_BYTES
+from .wire import is_count, leb128, read_leb128, unpackb
 
 VERSION = container.CHUNKED_VERSION
 CHUNK_MAGIC = b"VZCK"
@@ -125,7 +126,7 @@ def pack_header(header: FileHeader, model: bytes = b"") -> bytes:
               container.CODER_IDS[(header.coder, header.symbol_dtype)], residual,
               header.model_size, header.named]
     raw = msgpack.packb(fields, use_bin_type=True)
-    body = container.MAGIC + bytes([VERSION]) + container._leb128(len(raw)) + raw + model
+    body = container.MAGIC + bytes([VERSION]) + leb128(len(raw)) + raw + model
     return body + CRC.pack(zlib.crc32(body))
 
 
@@ -138,20 +139,20 @@ def read_file_header(f) -> tuple[FileHeader, bytes]:
         raise ValueError("not a version 5 file")
     f.seek(prefix_size)
     raw = _read_exact(f, header_size, "header")
-    fields = container._unpackb(raw)
+    fields = unpackb(raw)
     if not isinstance(fields, list) or len(fields) != len(HEADER_FIELDS):
         raise CorruptHeaderError(f"header is not a msgpack array of {len(HEADER_FIELDS)} "
                                  "fields")
     model_id, latent_size, quant, coder, residual, model_size, named = fields
     if not isinstance(model_id, bytes) or len(model_id) != MODEL_ID_BYTES:
         raise CorruptHeaderError(f"header field 'model' must be {MODEL_ID_BYTES} bytes")
-    if not _is_int(latent_size) or not 1 <= latent_size <= container.MAX_LATENT_SIZE:
+    if not is_count(latent_size) or not 1 <= latent_size <= container.MAX_LATENT_SIZE:
         raise HeaderTooLargeError(f"latent size {latent_size} is outside "
                                   f"1..{container.MAX_LATENT_SIZE}")
     level, step, coder_name, dtype = container.parse_quant(quant, coder)
     layer = None
     if residual is not None:
-        if not isinstance(residual, list) or not residual or not _is_int(residual[0]):
+        if not isinstance(residual, list) or not residual or not is_count(residual[0]):
             raise CorruptHeaderError("header field 'residual' must be nil or start with a "
                                      "layout number")
         if residual[0] in container.RESIDUAL_LAYOUTS and len(residual) != 3:
@@ -159,7 +160,7 @@ def read_file_header(f) -> tuple[FileHeader, bytes]:
         # as version 3's without chunk sizes (each chunk has its own); the layout is
         # checked first, so a later layout may change the rest
         layer = container._parse_residual(residual[:3] + [[]], 0, level)
-    if not _is_int(model_size) or model_size > container.MAX_EMBEDDED_MODEL:
+    if not is_count(model_size) or model_size > container.MAX_EMBEDDED_MODEL:
         raise CorruptHeaderError("the embedded model's size must be "
                                  f"0..{container.MAX_EMBEDDED_MODEL}")
     if not isinstance(named, bool):
@@ -198,7 +199,7 @@ def pack_chunk(header: FileHeader, chunk: Chunk) -> bytes:
     fields = [chunk.seq, chunk.first, chunk.count, len(chunk.payload), len(residual), names,
               inverted, _coder_id(header, chunk.symbol_dtype)]
     raw = msgpack.packb(fields, use_bin_type=True)
-    body = CHUNK_MAGIC + container._leb128(len(raw)) + raw + chunk.payload + residual
+    body = CHUNK_MAGIC + leb128(len(raw)) + raw + chunk.payload + residual
     return body + CRC.pack(zlib.crc32(body))
 
 
@@ -213,13 +214,14 @@ def parse_chunk(data: bytes, header: FileHeader, names: bool = True) -> Chunk:
         raise ChecksumError("checksum mismatch")
     if data[:4] != CHUNK_MAGIC:
         raise CorruptHeaderError("a chunk does not start with its magic bytes")
-    size, pos = _leb128_at(data, 4)
+    size, pos = read_leb128(data, 4, 5, "a chunk ends inside its header length",
+                            "a chunk header length field is longer than 5 bytes")
     if size > MAX_CHUNK_HEADER:
         raise HeaderTooLargeError(f"chunk header length {size} exceeds the "
                                   f"{MAX_CHUNK_HEADER} cap")
     if len(data) < pos + size + CRC.size:
         raise TruncatedError("a chunk ends inside its header")
-    fields = container._unpackb(data[pos : pos + size])
+    fields = unpackb(data[pos : pos + size])
     if not isinstance(fields, list) or len(fields) != len(CHUNK_FIELDS):
         raise CorruptHeaderError(f"chunk header is not an array of {len(CHUNK_FIELDS)} fields")
     seq, first, count, payload_size, residual_size, stored_names, inverted, coder = fields
@@ -227,7 +229,7 @@ def parse_chunk(data: bytes, header: FileHeader, names: bool = True) -> Chunk:
         raise CorruptHeaderError(f"chunk field 'symbols' must be a coder id of the file's "
                                  f"{header.coder} coder")
     for key, value in zip(CHUNK_FIELDS, fields[:5]):
-        if not _is_int(value):
+        if not is_count(value):
             raise CorruptHeaderError(f"chunk field {key!r} must be a non-negative integer")
     if not 1 <= count <= MAX_CHUNK_IMAGES:
         raise HeaderTooLargeError(f"chunk image count {count} is outside "
@@ -280,7 +282,7 @@ def pack_index(index_offset: int, count: int, chunks, dead) -> bytes:
     return raw + sizes + CRC.pack(zlib.crc32(raw + sizes)) + INDEX_MAGIC
 
 
-def _trailer_at(f, end: int, data_start: int) -> tuple[int, int, int] | None:
+def trailer_at(f, end: int, data_start: int) -> tuple[int, int, int] | None:
     """(index offset, index size, crc) if a well-formed trailer ends at ``end``."""
     if end - TRAILER.size < data_start:
         return None
@@ -300,7 +302,7 @@ def read_index(f, header: FileHeader, file_size: int, recover: bool = False) -> 
     a file that does not end in a well-formed trailer (an append that did not finish) is
     read up to its last complete index, found by scanning back; a well-formed trailer
     whose index is damaged is an error either way (salvage scans for the chunks)."""
-    if not recover or _trailer_at(f, file_size, header.size) is not None:
+    if not recover or trailer_at(f, file_size, header.size) is not None:
         return _index_ending_at(f, header, file_size)
     candidates = _trailer_candidates(f, header.size, file_size)
     for end in itertools.islice(candidates, MAX_RECOVERY_CANDIDATES):
@@ -329,7 +331,7 @@ def _trailer_candidates(f, data_start: int, file_size: int):
 
 
 def _index_ending_at(f, header: FileHeader, end: int) -> Index:
-    found = _trailer_at(f, end, header.size)
+    found = trailer_at(f, end, header.size)
     if found is None:
         raise TruncatedError("the file does not end with an index (truncated, or an append "
                              "that did not finish: vaecodec test says more)")
@@ -339,8 +341,8 @@ def _index_ending_at(f, header: FileHeader, end: int) -> Index:
     if zlib.crc32(raw + struct.pack("<QQ", offset, size)) != crc:
         raise ChecksumError("index checksum mismatch: the file's index is corrupted "
                             "(decompress --salvage recovers the intact chunks)")
-    fields = container._unpackb(raw)
-    if not (isinstance(fields, list) and len(fields) == 3 and _is_int(fields[0])
+    fields = unpackb(raw)
+    if not (isinstance(fields, list) and len(fields) == 3 and is_count(fields[0])
             and isinstance(fields[1], list) and isinstance(fields[2], list)):
         raise CorruptHeaderError("the index is not an array of a count and two lists")
     count, chunk_rows, dead_rows = fields
@@ -348,7 +350,7 @@ def _index_ending_at(f, header: FileHeader, end: int) -> Index:
         raise HeaderTooLargeError(f"the index lists more than {MAX_CHUNKS} chunks")
     regions, chunks, first = [], [], 0
     for row in chunk_rows:
-        if not (isinstance(row, list) and len(row) == 3 and all(_is_int(v) for v in row)
+        if not (isinstance(row, list) and len(row) == 3 and all(is_count(v) for v in row)
                 and 1 <= row[2] <= MAX_CHUNK_IMAGES):
             raise CorruptHeaderError("an index entry is not [offset, size, count]")
         chunks.append(ChunkEntry(row[0], row[1], row[2], first))
@@ -357,7 +359,7 @@ def _index_ending_at(f, header: FileHeader, end: int) -> Index:
     if len(dead_rows) > MAX_CHUNKS:
         raise HeaderTooLargeError(f"the index lists more than {MAX_CHUNKS} dead regions")
     for row in dead_rows:
-        if not (isinstance(row, list) and len(row) == 2 and all(_is_int(v) for v in row)):
+        if not (isinstance(row, list) and len(row) == 2 and all(is_count(v) for v in row)):
             raise CorruptHeaderError("a dead region of the index is not [offset, size]")
         regions.append((row[0], row[1]))
     if first != count or not 1 <= count <= MAX_COUNT:
@@ -446,13 +448,14 @@ def _chunk_at(f, start: int, file_size: int, header: FileHeader, budget: list[in
 
     head = read(start, min(4 + 5, file_size - start))
     try:
-        size, pos = _leb128_at(head, 4)
+        size, pos = read_leb128(head, 4, 5, "a chunk ends inside its header length",
+                            "a chunk header length field is longer than 5 bytes")
         if size > MAX_CHUNK_HEADER or start + pos + size > file_size:
             return None
         _spend(budget, size)
-        fields = container._unpackb(read(start + pos, size))
+        fields = unpackb(read(start + pos, size))
         if not isinstance(fields, list) or len(fields) != len(CHUNK_FIELDS) \
-                or not all(_is_int(v) for v in fields[:5]):
+                or not all(is_count(v) for v in fields[:5]):
             return None
         total = pos + size + fields[3] + fields[4] + CRC.size
         if start + total > file_size:
@@ -474,25 +477,8 @@ def _spend(budget: list[int], size: int) -> None:
 
 
 # --- helpers ---------------------------------------------------------------------------------
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
 def _read_exact(f, size: int, what: str) -> bytes:
     data = f.read(size)
     if len(data) < size:
         raise TruncatedError(f"file is truncated: it ends inside the {what}")
     return data
-
-
-def _leb128_at(data: bytes, pos: int) -> tuple[int, int]:
-    value, shift = 0, 0
-    for i in range(pos, pos + 5):
-        if i >= len(data):
-            raise TruncatedError("a chunk ends inside its header length")
-        byte = data[i]
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return value, i + 1
-    raise HeaderTooLargeError("a chunk header length field is longer than 5 bytes")

@@ -43,8 +43,8 @@ from ..errors import (
     UnsafeNameError,
     UnsupportedVersionError,
 )
-from .constants import (  # noqa: F401  (its API)
-    CODERS, DEFAULT_MAX_IMAGES, MAX_RESIDUAL_ERROR, MODEL_ID_BYTES)
+from .constants import CODERS, DEFAULT_MAX_IMAGES, MAX_RESIDUAL_ERROR, MODEL_ID_BYTES  # noqa: F401  (its API)
+from .wire import is_count, leb128, read_leb128, unpackb
 
 MAGIC = b"VAEZ"
 FORMAT_VERSION = 2  # what the writer produces for lossy files
@@ -235,7 +235,7 @@ def _unpack_names_v1(field, count: int) -> tuple[str, ...]:
     if not isinstance(field, dict) or set(field) != {"size", "zstd"}:
         raise CorruptHeaderError("header field 'names' must be a map of 'size' and 'zstd'")
     size, frame = field["size"], field["zstd"]
-    if not _is_int(size) or not isinstance(frame, bytes):
+    if not is_count(size) or not isinstance(frame, bytes):
         raise CorruptHeaderError("header field 'names' has the wrong types")
     _check_names_size(size, count)
     return _split_names(_zstd_chunks(frame, size, "names"), count)
@@ -257,7 +257,7 @@ def _unpack_names_v2(field, count: int) -> tuple[str, ...]:
         return _split_names([raw], count)
     if isinstance(field, list) and len(field) == 3 and field[0] == 1:
         size, frame = field[1], field[2]
-        if not _is_int(size) or not isinstance(frame, bytes):
+        if not is_count(size) or not isinstance(frame, bytes):
             raise CorruptHeaderError("header field 'names' has the wrong types")
         _check_names_size(size, count)
         return _split_names(_zstd_chunks(frame, size, "names"), count)
@@ -322,15 +322,6 @@ def decompress_exact(frame: bytes, expected: int, what: str) -> bytes:
 
 
 # --- writing (always the newest version) -----------------------------------------------------------
-def _leb128(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
 def pack(header: Header, payload: bytes, residual: bytes = b"", model: bytes = b"") -> bytes:
     """Serialise a file around an already coded ``payload`` (and residual chunks, whose
     sizes ``header.residual`` lists, and a model family file to embed): version 4 with an
@@ -377,16 +368,12 @@ def pack(header: Header, payload: bytes, residual: bytes = b"", model: bytes = b
     if len(header_bytes) > MAX_HEADER_SIZE:
         raise HeaderTooLargeError(f"header would take {len(header_bytes)} bytes "
                                   f"(limit {MAX_HEADER_SIZE}); store fewer names per file")
-    body = (MAGIC + bytes([version]) + _leb128(len(header_bytes)) + header_bytes + payload
+    body = (MAGIC + bytes([version]) + leb128(len(header_bytes)) + header_bytes + payload
             + residual + model)
     return body + CRC.pack(zlib.crc32(body))
 
 
 # --- reading --------------------------------------------------------------------------------------
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
 def read_prefix(prefix: bytes) -> tuple[int, int, int]:
     """Check magic and version in the first bytes (up to MAX_PREFIX) of a file.
 
@@ -410,19 +397,9 @@ def read_prefix(prefix: bytes) -> tuple[int, int, int]:
             raise TruncatedError("file is truncated: it ends inside the .vaez prefix")
         header_size, prefix_size = PREFIX_V1.unpack_from(prefix)[2], PREFIX_V1.size
     else:
-        header_size, shift, pos = 0, 0, 5
-        while True:
-            if pos >= 9:
-                raise HeaderTooLargeError("header length field is longer than 4 bytes")
-            if pos >= len(prefix):
-                raise TruncatedError("file is truncated: it ends inside the .vaez prefix")
-            byte = prefix[pos]
-            header_size |= (byte & 0x7F) << shift
-            shift += 7
-            pos += 1
-            if not byte & 0x80:
-                break
-        prefix_size = pos
+        header_size, prefix_size = read_leb128(
+            prefix, 5, 4, "file is truncated: it ends inside the .vaez prefix",
+            "header length field is longer than 4 bytes")
     if header_size > MAX_HEADER_SIZE:
         raise HeaderTooLargeError(f"header length {header_size} exceeds the {MAX_HEADER_SIZE} cap")
     return version, header_size, prefix_size
@@ -441,21 +418,14 @@ def _check_sizes(latent_size: int, count: int, shape: tuple[int, int] | None) ->
         raise HeaderTooLargeError(f"image shape {shape} is outside 1..{MAX_IMAGE_SIDE}")
 
 
-def _unpackb(header_bytes: bytes):
-    try:
-        return msgpack.unpackb(header_bytes, raw=False, strict_map_key=True, use_list=True)
-    except Exception as e:  # msgpack raises several types for malformed input
-        raise CorruptHeaderError(f"header is not valid msgpack ({type(e).__name__})") from None
-
-
 def _check_shape(shape) -> tuple[int, int]:
-    if not (isinstance(shape, list) and len(shape) == 2 and all(_is_int(s) for s in shape)):
+    if not (isinstance(shape, list) and len(shape) == 2 and all(is_count(s) for s in shape)):
         raise CorruptHeaderError("header field 'image_shape' must be two integers")
     return shape[0], shape[1]
 
 
 def _parse_v1(header_bytes: bytes) -> Header:
-    fields = _unpackb(header_bytes)
+    fields = unpackb(header_bytes)
     if not isinstance(fields, dict):
         raise CorruptHeaderError("header is not a msgpack map")
     if set(fields) != HEADER_KEYS_V1:
@@ -469,7 +439,7 @@ def _parse_v1(header_bytes: bytes) -> Header:
     if not isinstance(model, bytes) or len(model) != 32:
         raise CorruptHeaderError("header field 'model' must be 32 bytes")
     for key in ("latent_size", "count", "payload_size"):
-        if not _is_int(fields[key]):
+        if not is_count(fields[key]):
             raise CorruptHeaderError(f"header field {key!r} must be a non-negative integer")
     shape = _check_shape(fields["image_shape"])
     step = fields["quant_step"]
@@ -490,7 +460,7 @@ def _parse_v1(header_bytes: bytes) -> Header:
 
 
 def _parse_residual(field, count: int, level: int | None) -> Residual:
-    if not isinstance(field, list) or len(field) < 1 or not _is_int(field[0]):
+    if not isinstance(field, list) or len(field) < 1 or not is_count(field[0]):
         raise CorruptHeaderError("header field 'residual' must start with a layout number")
     if field[0] not in RESIDUAL_LAYOUTS:
         raise UnsupportedVersionError(
@@ -502,7 +472,7 @@ def _parse_residual(field, count: int, level: int | None) -> Residual:
     _, model, max_error, sizes = field
     if not isinstance(model, bytes) or len(model) != MODEL_ID_BYTES:
         raise CorruptHeaderError(f"residual pixel model id must be {MODEL_ID_BYTES} bytes")
-    if not _is_int(max_error) or max_error > MAX_RESIDUAL_ERROR:
+    if not is_count(max_error) or max_error > MAX_RESIDUAL_ERROR:
         raise CorruptHeaderError(f"residual max_error must be 0..{MAX_RESIDUAL_ERROR}")
     if level is None:
         raise CorruptHeaderError("a residual layer needs a quality level for its base layer")
@@ -511,7 +481,7 @@ def _parse_residual(field, count: int, level: int | None) -> Residual:
                                   "for files with a residual layer")
     chunks = -(-count // RESIDUAL_CHUNK)
     if (not isinstance(sizes, list) or len(sizes) != chunks
-            or not all(_is_int(s) and s % 4 == 0 for s in sizes)):
+            or not all(is_count(s) and s % 4 == 0 for s in sizes)):
         raise CorruptHeaderError(f"residual chunk sizes must be {chunks} multiples of 4")
     return Residual(model, max_error, tuple(sizes), field[0])
 
@@ -520,7 +490,7 @@ def parse_quant(quant, coder) -> tuple[int | None, float | None, str, str]:
     """The header fields 'quant' and 'coder' (versions 2 to 5), checked: (level or None,
     step or None, coder name, symbol type)."""
     level = step = None
-    if _is_int(quant):
+    if is_count(quant):
         if not 1 <= quant <= MAX_LEVEL:
             raise CorruptHeaderError(f"quality level {quant} is outside 1..{MAX_LEVEL}")
         level = quant
@@ -537,7 +507,7 @@ def parse_quant(quant, coder) -> tuple[int | None, float | None, str, str]:
 
 
 def _parse_v2(header_bytes: bytes, version: int = 2) -> Header:
-    fields = _unpackb(header_bytes)
+    fields = unpackb(header_bytes)
     n_fields = len(HEADER_V2) + {RESIDUAL_VERSION: 1, EMBEDDED_VERSION: 3}.get(version, 0)
     if not isinstance(fields, list) or len(fields) != n_fields:
         raise CorruptHeaderError(f"header is not a msgpack array of {n_fields} fields")
@@ -547,7 +517,7 @@ def _parse_v2(header_bytes: bytes, version: int = 2) -> Header:
         raise CorruptHeaderError(f"header field 'model' must be {MODEL_ID_BYTES} bytes")
     for key, value in (("latent_size", latent_size), ("count", count),
                        ("payload_size", payload_size)):
-        if not _is_int(value):
+        if not is_count(value):
             raise CorruptHeaderError(f"header field {key!r} must be a non-negative integer")
     level, step, coder_name, dtype = parse_quant(quant, coder)
     _check_sizes(latent_size, count, shape)
@@ -558,7 +528,7 @@ def _parse_v2(header_bytes: bytes, version: int = 2) -> Header:
         layer, embedded, inverted = fields[len(HEADER_V2):]
         if layer is not None:
             residual = _parse_residual(layer, count, level)
-        if not _is_int(embedded) or embedded > MAX_EMBEDDED_MODEL:
+        if not is_count(embedded) or embedded > MAX_EMBEDDED_MODEL:
             raise CorruptHeaderError(f"the embedded model's size must be 0..{MAX_EMBEDDED_MODEL}")
         if inverted is True:  # every image
             inverted = _all_inverted(count)

@@ -12,6 +12,7 @@ from typing import Callable
 import numpy as np
 
 from .. import __version__, codec
+from ..pipeline.chunk import DARK_ON_LIGHT, LIGHT_ON_DARK, dark_on_light
 from ..core import pixels, quantize
 from ..core.entropy import fit_prior
 from ..errors import InputError, SettingsError
@@ -99,10 +100,10 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "default",
     started = time.time()
     # the family's polarity is its images' majority; the others are trained on inverted,
     # as the codec will code them
-    light_ground = codec.dark_on_light(images.reshape(len(images), -1), images.shape[1:])
-    polarity = (codec.DARK_ON_LIGHT if 2 * light_ground.sum() > len(images)
-                else codec.LIGHT_ON_DARK)
-    flip = light_ground if polarity == codec.LIGHT_ON_DARK else ~light_ground
+    light_ground = dark_on_light(images.reshape(len(images), -1), images.shape[1:])
+    polarity = (DARK_ON_LIGHT if 2 * light_ground.sum() > len(images)
+                else LIGHT_ON_DARK)
+    flip = light_ground if polarity == LIGHT_ON_DARK else ~light_ground
     if flip.any():
         images = images.copy()
         images[flip] = 255 - images[flip]

@@ -1,0 +1,126 @@
+"""One batch of images <-> latent symbols: the caller's array checked and normalised, the
+polarity rule (an image drawn the other way round than the model's is coded inverted and
+restored), the encoder's symbols and the decoder network's pixels."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..core import pixels as pixel_conv, quantize, search
+from ..errors import ArgumentTypeError, CorruptModelError, InvalidArrayError
+from ..format import container
+from ..zoo import ModelInfo
+
+if TYPE_CHECKING:
+    from .settings import Settings
+
+LIGHT_ON_DARK, DARK_ON_LIGHT = "light-on-dark", "dark-on-light"
+POLARITIES = ("auto", "as-is")
+
+
+
+def as_array(images) -> np.ndarray:
+    """A numpy view of what the caller passed (an array or a torch tensor), type-checked."""
+    if type(images).__module__.split(".")[0] == "torch" and hasattr(images, "detach"):
+        images = images.detach().cpu()
+        if images.is_floating_point() and images.element_size() < 4:  # numpy has no bfloat16
+            images = images.float()
+        images = images.numpy()
+    if not isinstance(images, np.ndarray):
+        raise ArgumentTypeError(
+            f"images must be a numpy array or torch tensor, not {type(images).__name__}")
+    if images.dtype != np.uint8 and images.dtype.kind != "f":
+        raise ArgumentTypeError(
+            f"images must be uint8 (0..255) or float (0..1), not {images.dtype}")
+    return images
+
+
+def pixel_rows(images: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None]:
+    """(float32 intensities (N, H * W), the uint8 pixels (N, H * W) when given as uint8)."""
+    if images.ndim == 2:
+        images = images[None]
+    if images.ndim != 3 or images.shape[1:] != tuple(shape):
+        h, w = shape
+        raise InvalidArrayError(
+            f"images must have shape (N, {h}, {w}) or ({h}, {w}), got {images.shape}")
+    if len(images) == 0:
+        raise InvalidArrayError("no images to encode (the array is empty)")
+    if images.dtype == np.uint8:
+        return pixel_conv.to_unit(images), images.reshape(len(images), -1)
+    values = images.reshape(len(images), -1).astype(np.float32)
+    if not np.all(np.isfinite(values)) or values.min() < 0.0 or values.max() > 1.0:
+        raise InvalidArrayError("float images must hold finite values in [0, 1]")
+    return values, None
+
+
+def image_names(names, count: int) -> tuple[str, ...] | None:
+    if names is None:
+        return None
+    if isinstance(names, (str, bytes)):
+        raise ArgumentTypeError("names must be a list of strings, not one string")
+    names = list(names)
+    if len(names) != count:
+        raise InvalidArrayError(f"{len(names)} names for {count} images; give one per image")
+    return container.check_names(names)
+
+
+def polarity_of(model: ModelInfo) -> str:
+    """The polarity a model was trained on: MNIST's light strokes on a dark ground unless
+    its metadata says otherwise."""
+    return model.metadata.get("polarity", LIGHT_ON_DARK)
+
+
+def dark_on_light(images: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Per image (uint8 (N, H * W)): whether its border (the outermost ring of pixels) is
+    light on average, i.e. it is drawn dark on a light ground (exact integer arithmetic)."""
+    h, w = shape
+    grid = images.reshape(len(images), h, w)
+    ring = np.ones((h, w), dtype=bool)
+    ring[1:-1, 1:-1] = False
+    total = grid[:, ring].sum(axis=1, dtype=np.int64)
+    return 2 * total > 255 * int(ring.sum())
+
+
+def inverted_flags(inverted: bytes | None, count: int) -> np.ndarray | None:
+    if inverted is None:
+        return None
+    bits = np.unpackbits(np.frombuffer(inverted, dtype=np.uint8), bitorder="little")
+    return bits[:count].astype(bool)
+
+
+def apply_polarity(settings: Settings, unit: np.ndarray, exact: np.ndarray | None,
+              polarity: str) -> tuple[np.ndarray, np.ndarray | None, bytes | None]:
+    """Images in the other polarity than the model's are coded inverted (and restored):
+    (unit, exact, the inverted-images bitmap or None). Float images with any inverted
+    are rounded to uint8 first, as lossless files do."""
+    flags = dark_on_light(exact if exact is not None else pixel_conv.to_uint8(unit),
+                          settings.image_shape)
+    if polarity_of(settings.model) == DARK_ON_LIGHT:
+        flags = ~flags
+    if polarity == "as-is" or not flags.any():
+        return unit, exact, None
+    exact = (exact if exact is not None else pixel_conv.to_uint8(unit)).copy()
+    exact[flags] = 255 - exact[flags]
+    return pixel_conv.to_unit(exact), exact, np.packbits(flags, bitorder="little").tobytes()
+
+
+def latent_symbols(settings: Settings, unit: np.ndarray) -> np.ndarray:
+    """The latent symbols of images ``unit`` (N, P) in [0, 1]: the encoder's means rounded
+    to the step, or with ``settings.search`` chosen by a rate-distortion search."""
+    vae = settings.vae()
+    mean = vae.encode_mean(unit)
+    if not settings.search:
+        return quantize.quantize(mean, settings.quant_step)
+    return search.search_symbols(vae, unit, mean, settings.quant_step, settings.prior())
+
+
+
+def network_pixels(settings: Settings, symbols: np.ndarray) -> np.ndarray:
+    """The lossy images (n, H*W) uint8 of latent ``symbols`` (n, latent size) through the
+    decoder network of ``settings``' model."""
+    try:
+        return settings.vae().decode_symbols(symbols, settings.quant_step)
+    except ValueError as e:  # weights the exact decoder cannot take
+        raise CorruptModelError(f"model {settings.model.name} is damaged ({e})") from None
