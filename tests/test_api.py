@@ -193,3 +193,51 @@ def test_names_that_left_codec_still_resolve_there_for_a_release(name, home):
     assert old is getattr(importlib.import_module(f"vaecodec.{home}"), name)
     with pytest.raises(AttributeError):
         codec.no_such_name
+
+
+def test_one_options_object_codes_the_same_bytes_everywhere(sample_images, tmp_path):
+    """EncodeOptions is taken by encode, open, compress (and dask.compress); the keywords
+    are a thin layer over it and override its fields."""
+    import dataclasses
+
+    from vaecodec import EncodeOptions
+
+    options = EncodeOptions(quality=13, polarity="as-is")
+    data = vaecodec.encode(sample_images[:20], options)
+    assert data == vaecodec.encode(sample_images[:20], quality=13, polarity="as-is")
+    assert vaecodec.encode(sample_images[:20], options, quality=4) == vaecodec.encode(
+        sample_images[:20], quality=4, polarity="as-is")
+    with vaecodec.open(tmp_path / "a.vaez", "w", options) as out:
+        out.write(sample_images[:20])
+    with vaecodec.open(tmp_path / "a.vaez") as archive:
+        assert archive.info.level == 13 and np.array_equal(archive[:], vaecodec.decode(data))
+    folder = tmp_path / "src"
+    folder.mkdir()
+    from PIL import Image
+
+    for i in range(3):
+        Image.fromarray(sample_images[i]).save(folder / f"{i}.png")
+    result = vaecodec.compress([folder], tmp_path / "b.vaez", options)
+    assert vaecodec.read_info(result.output).level == 13
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.quality = 4
+    assert options.replace(quality=4) == EncodeOptions(quality=4, polarity="as-is")
+
+
+def test_options_that_are_not_options_are_refused(sample_images, tmp_path):
+    from vaecodec import EncodeOptions
+
+    with pytest.raises(TypeError, match="encode\\(\\) got an unexpected keyword argument 'qualty'"):
+        vaecodec.encode(sample_images[:2], qualty=4)
+    with pytest.raises(vaecodec.ArgumentTypeError, match="must be a vaecodec.EncodeOptions"):
+        vaecodec.encode(sample_images[:2], {"quality": 4})
+    with pytest.raises(TypeError, match="compress\\(\\) got an unexpected keyword"):
+        vaecodec.compress([tmp_path], tmp_path / "x.vaez", level=4)
+    with pytest.raises(TypeError, match="replace\\(\\) got an unexpected keyword"):
+        EncodeOptions().replace(step=0.2)
+    with pytest.raises(TypeError, match="for reading takes no encoding options"):
+        vaecodec.open(tmp_path / "x.vaez", quality=4)
+    with vaecodec.open(tmp_path / "c.vaez", "w") as out:
+        out.write(sample_images[:3])
+    with pytest.raises(vaecodec.SettingsError, match="leave out quality, lossless"):
+        vaecodec.open(tmp_path / "c.vaez", "a", EncodeOptions(quality=4, lossless=True))

@@ -24,7 +24,7 @@ import io
 import os
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO, Callable, Iterator, NamedTuple
 
 import numpy as np
 
@@ -33,6 +33,7 @@ from .atomic import AtomicFile, WriteLock, check_output_file
 from .errors import (
     ArgumentTypeError,
     FormatError,
+    OutputPathError,
     SettingsError,
     ShardError,
     UnsafeNameError,
@@ -41,6 +42,7 @@ from .errors import (
 from .format import chunked, container
 from .format import manifest as manifest_format
 from .format.sniff import is_chunked
+from .options import EncodeOptions, with_keywords
 from .pipeline.guard import QualityReport
 from .pipeline.settings import DEFAULT_MAX_IMAGES, Settings, check_count, check_writing, resolve, searching
 from .stream.decoder import ArchiveDecoder
@@ -52,12 +54,9 @@ from .zoo import Zoo
 MODES = ("r", "w", "a")
 
 
-def open(path, mode: str = "r", *, zoo: Zoo | None = None,
-         max_images: int = DEFAULT_MAX_IMAGES, force: bool = False,
-         quality: int | None = None, quant_step: float | None = None, model: str | None = None,
-         coder: str | None = None, lossless: bool = False, max_error: int | None = None,
-         embed_model: bool = False, polarity: str = "auto", named: bool | None = None,
-         chunk_images: int = chunked.CHUNK_IMAGES, search: bool = False):
+def open(path, mode: str = "r", options: EncodeOptions | None = None, *,
+         zoo: Zoo | None = None, max_images: int = DEFAULT_MAX_IMAGES, force: bool = False,
+         named: bool | None = None, chunk_images: int = chunked.CHUNK_IMAGES, **keywords):
     """Open a .vaez archive: ``"r"`` to read (a path or a binary file object; a path may
     name a manifest of shards, read as one archive: ``vaecodec.dask``), ``"w"`` to
     write a new one (a path, replaced only with ``force``, or a binary stream), ``"a"`` to
@@ -65,40 +64,54 @@ def open(path, mode: str = "r", *, zoo: Zoo | None = None,
 
     Reading: ``max_images`` limits older (unchunked) files, which are decoded whole, and
     the archives whose names are read at once (``names``, lookup by name).
-    Writing: the encoding options are ``encode``'s; ``named`` says whether images carry
-    names (default: whether the first ``write`` gives them). Appending takes the archive's
-    own settings (giving other ones is an error; ``search`` may be given)."""
+    Writing: ``options`` (an ``EncodeOptions``, or its fields as keywords) as ``encode``
+    takes them; ``named`` says whether images carry names (default: whether the first
+    ``write`` gives them). Appending takes the archive's own settings (giving other ones
+    is an error; ``search`` and ``polarity`` may be given)."""
     if mode not in MODES:
         raise SettingsError(f"mode must be 'r', 'w' or 'a', not {mode!r}")
     if mode == "r":
-        if is_manifest(path):
-            return ManifestReader(path, zoo=zoo, max_images=max_images)
-        return ArchiveReader(path, zoo=zoo, max_images=max_images)
+        if options is not None or keywords:
+            given = "options" if options is not None else sorted(keywords)[0]
+            raise ArgumentTypeError(f"open() for reading takes no encoding options "
+                                    f"({given})")
+        return open_reader(path, zoo=zoo, max_images=max_images)
+    options = with_keywords(options, keywords, "open")
     if mode == "a" and hasattr(path, "write"):
         raise SettingsError("appending needs an archive file, not a stream")
-    options = dict(quality=quality, quant_step=quant_step, model=model, coder=coder,
-                   lossless=lossless, max_error=max_error, zoo=zoo)
     if mode == "w":
-        settings = resolve(**options, search=search)
-        return ArchiveWriter(path, settings, force=force, embed_model=embed_model,
-                             polarity=polarity, named=named, chunk_images=chunk_images)
+        return ArchiveWriter(path, resolve(options, zoo=zoo), force=force,
+                             embed_model=options.embed_model, polarity=options.polarity,
+                             named=named, chunk_images=chunk_images, strict=options.strict)
     # appending: the archive is locked before it is looked at, so that concurrent appends
     # (or a replacement) wait for each other instead of losing one run's images
     lock = WriteLock(path).acquire()
     try:
         if os.path.lexists(path):
-            given = [k for k, v in options.items() if k != "zoo" and v not in (None, False)]
-            if given or embed_model:
+            given = options.choosing_the_coding()
+            if given:
                 raise SettingsError("appending uses the archive's own model and level; leave "
-                                    "out " + ", ".join(given or ["embed_model"]))
-            return ArchiveWriter._append(Path(path), zoo, polarity, search, lock)
-        settings = resolve(**options, search=search)
-        return ArchiveWriter(path, settings, force=force, embed_model=embed_model,
-                             polarity=polarity, named=named, chunk_images=chunk_images,
+                                    "out " + ", ".join(given))
+            return ArchiveWriter.append(Path(path), zoo=zoo, polarity=options.polarity,
+                                        search=options.search, strict=options.strict,
+                                        lock=lock)
+        return ArchiveWriter(path, resolve(options, zoo=zoo), force=force,
+                             embed_model=options.embed_model, polarity=options.polarity,
+                             named=named, chunk_images=chunk_images, strict=options.strict,
                              lock=lock)
     except BaseException:
         lock.release()
         raise
+
+
+def open_reader(source, *, zoo: Zoo | None = None, max_images: int = DEFAULT_MAX_IMAGES,
+                salvage: bool = False):
+    """An archive opened for reading: a path, bytes or a binary file object of a .vaez
+    file (``ArchiveReader``), or a path of a manifest of shards (``ManifestReader``). The
+    one way every reader of the library and the command line opens what it is given."""
+    if is_manifest(source):
+        return ManifestReader(source, zoo=zoo, salvage=salvage, max_images=max_images)
+    return ArchiveReader(source, zoo=zoo, max_images=max_images, salvage=salvage)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -350,6 +363,14 @@ def _salvage(decoder, progress):
              "unknown; any that did are lost") + f" ({scanned})")
 
 
+class Appending(NamedTuple):
+    """An archive to append to, opened and read (``ArchiveWriter.append`` makes it)."""
+
+    path: Path
+    file: BinaryIO
+    decoder: ArchiveDecoder
+
+
 class ArchiveWriter:
     """A .vaez archive opened for writing (``vaecodec.open(path, "w")``) or appending
     (``"a"``): ``write(images, names=None)`` as often as needed, then ``close()`` (or leave
@@ -361,7 +382,7 @@ class ArchiveWriter:
                  embed_model: bool = False, polarity: str = "auto",
                  named: bool | None = None, chunk_images: int = chunked.CHUNK_IMAGES,
                  strict: bool = False, check_names: bool = True,
-                 lock: WriteLock | None = None):
+                 lock: WriteLock | None = None, append_to: "Appending | None" = None):
         # the options are checked before any file is made (the encoder starts at the
         # first write, when it knows whether images carry names)
         check_writing(settings, embed_model, polarity, chunk_images)
@@ -371,19 +392,29 @@ class ArchiveWriter:
                              chunk_images=chunk_images, check_names=check_names)
         self._named = named
         self._encoder: StreamEncoder | None = None
-        self._append_state = None
+        self._append_state: tuple[BinaryIO, int] | None = None
+        self._progress: Callable[[int], None] | None = None
         self.report: QualityReport | None = None
         self.closed = False
         self.path: Path | None = None
-        if hasattr(target, "write"):  # a stream: spooled when strict may refuse it
+        if append_to is not None:  # an archive's file, opened and read by ``append``
+            f, decoder = append_to.file, append_to.decoder
+            self.path, self._named = append_to.path, decoder.header.named
+            self._stream = self._atomic = None
+            self._append_state = (f, decoder.index.end)
+            f.truncate(decoder.index.end)  # what an append that did not finish left
+            f.seek(decoder.index.end)
+            self._out = f
+            self._encoder = StreamEncoder(f, settings, polarity=polarity, append=decoder)
+        elif hasattr(target, "write"):  # a stream: spooled when strict may refuse it
             self._stream = target
             self._out = tempfile.SpooledTemporaryFile(64 * 2**20) if strict else target
             self._atomic = None
         else:
             self.path = Path(target)
             if image_files.is_image_name(self.path.name):
-                raise SettingsError(f"{self.path} has an image's extension: give the .vaez "
-                                    "file to write")
+                raise OutputPathError(f"{self.path} has an image's extension: give the .vaez "
+                                      "file to write as the last argument")
             check_output_file(self.path, force)
             # one writer of a path at a time (another waits): a replacement cannot land in
             # the middle of an append, nor two appends interleave
@@ -398,37 +429,37 @@ class ArchiveWriter:
             self._out = self._atomic
 
     @classmethod
-    def _append(cls, path: Path, zoo: Zoo | None, polarity: str,
-                search: bool, lock: WriteLock) -> "ArchiveWriter":
-        f = image_files.open_regular(path, mode="r+b")
+    def append(cls, path: Path, *, zoo: Zoo | None = None, polarity: str = "auto",
+               search: bool = False, strict: bool = False,
+               lock: WriteLock | None = None) -> "ArchiveWriter":
+        """A writer that adds images to the version 5 archive ``path`` with its own
+        settings (``lock``: held already by the caller; else taken here)."""
+        own_lock = lock is None
+        lock = WriteLock(path).acquire() if own_lock else lock
         try:
-            prefix = f.read(container.MAX_PREFIX)
-            f.seek(0)
-            if not is_chunked(prefix):
-                container.read_prefix(prefix)  # a clear error for what is no .vaez file
-                raise SettingsError(f"{path} is a version {prefix[4]} file; only version 5 "
-                                    "files (vaecodec 2.1 and later) can be appended to")
-            decoder = ArchiveDecoder(f, zoo)
-            settings = searching(decoder.settings, search)
-        except VaezError as e:
-            f.close()
-            raise type(e)(f"{path}: {e}") from None
+            f = image_files.open_regular(path, mode="r+b")
+            try:
+                prefix = f.read(container.MAX_PREFIX)
+                f.seek(0)
+                if not is_chunked(prefix):
+                    container.read_prefix(prefix)  # a clear error for what is no .vaez file
+                    raise SettingsError(f"{path} is a version {prefix[4]} file; only version "
+                                        "5 files (written by vaecodec 2.0 and later) can be "
+                                        "appended to")
+                decoder = ArchiveDecoder(f, zoo)
+                settings = searching(decoder.settings, search)
+                return cls(None, settings, polarity=polarity, strict=strict, lock=lock,
+                           append_to=Appending(path, f, decoder))
+            except VaezError as e:
+                f.close()
+                raise type(e)(f"{path}: {e}") from None
+            except BaseException:
+                f.close()
+                raise
         except BaseException:
-            f.close()
+            if own_lock:
+                lock.release()
             raise
-        writer = cls.__new__(cls)
-        writer.settings, writer.strict = settings, False
-        writer._named = decoder.header.named
-        writer.report, writer.closed, writer.path = None, False, path
-        writer._stream = writer._atomic = None
-        writer._append_state = (f, decoder.index.end)
-        writer._lock = lock
-        f.truncate(decoder.index.end)  # what an append that did not finish left
-        f.seek(decoder.index.end)
-        writer._out = f
-        writer._encoder = StreamEncoder(f, settings, polarity=polarity,
-                                              append=decoder)
-        return writer
 
     def on_progress(self, callback: Callable[[int], None] | None) -> None:
         """``callback(images coded so far)`` as chunks are coded (within a residual chunk
@@ -446,7 +477,7 @@ class ArchiveWriter:
             named = (names is not None) if self._named is None else self._named
             self._encoder = StreamEncoder(self._out, self.settings, named=named,
                                                 **self._options)
-            self._encoder.on_progress = getattr(self, "_progress", None)
+            self._encoder.on_progress = self._progress
         self._encoder.write(images, names)
 
     def close(self) -> QualityReport | None:

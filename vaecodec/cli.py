@@ -206,6 +206,7 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
     to each folder given.
     """
     from . import files
+    from .options import EncodeOptions
 
     if not sources:  # click took the only path given for OUTPUT
         raise click.UsageError(f"Missing argument 'OUTPUT': give the images to compress, then "
@@ -216,11 +217,13 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
         if output == "-" or append or embed_model or strict:
             raise click.UsageError("--workers and --scheduler write a manifest file; they "
                                    "take neither -, --append, --embed-model nor --strict")
+    options = EncodeOptions(quality=quality, quant_step=quant_step, model=model, coder=coder,
+                            lossless=lossless, max_error=max_error, search=search,
+                            embed_model=embed_model, strict=strict, polarity=polarity)
+    reading = dict(resize=resize, skip_invalid=skip_invalid, grayscale=grayscale)
+    if workers is not None or scheduler is not None:
         _compress_on_dask(sources, output, workers, scheduler, force, quiet, as_json,
-                          dict(quality=quality, quant_step=quant_step, model=model,
-                               coder=coder, lossless=lossless, max_error=max_error,
-                               search=search, polarity=polarity, resize=resize,
-                               skip_invalid=skip_invalid, grayscale=grayscale))
+                          options, reading)
         return
     to_stdout = output == "-"
     if to_stdout:
@@ -231,12 +234,8 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
         output = stdout
     with (_progress(quiet or as_json) as progress, _thread_limit(threads),
           _library_warnings()):
-        result = files.compress(
-            sources, output, quality=quality, quant_step=quant_step, model=model, coder=coder,
-            lossless=lossless, max_error=max_error, resize=resize, skip_invalid=skip_invalid,
-            force=force, progress=progress, embed_model=embed_model, strict=strict,
-            polarity=polarity, append=append, search=search, grayscale=grayscale,
-        )
+        result = files.compress(sources, output, options, force=force, progress=progress,
+                                append=append, **reading)
     shown = "standard output" if to_stdout else result.output
     if result.skipped:
         click.echo(f"Warning: skipped {_plural(len(result.skipped), 'unreadable file')}:",
@@ -284,36 +283,24 @@ def _library_warnings():
                                          warning.filename, warning.lineno)
 
 
-def _compress_on_dask(sources, output, workers, scheduler, force, quiet, as_json, options):
-    try:
-        from dask.distributed import Client, LocalCluster
-    except ImportError:
-        raise click.ClickException("--workers and --scheduler need Dask: pip install "
-                                   "'vaecodec[dask]'") from None
+def _compress_on_dask(sources, output, workers, scheduler, force, quiet, as_json, options,
+                      reading):
+    import importlib.util
     import warnings
 
+    if importlib.util.find_spec("distributed") is None:
+        raise click.ClickException("--workers and --scheduler need Dask: pip install "
+                                   "'vaecodec[dask]'")
     from . import dask as vaecodec_dask
 
     # distributed's note that its HTTP port is taken (another cluster runs): not ours to
     # print, and --quiet means quiet
     warnings.filterwarnings("ignore", message=r"Port \d+ is already in use")
-
-    with _progress(quiet or as_json) as progress:
-        if scheduler is not None:
-            try:
-                client = Client(scheduler, timeout="20s")
-            except (OSError, TimeoutError) as e:
-                raise click.ClickException(f"cannot reach the Dask scheduler at {scheduler} "
-                                           f"({e})") from None
-            with client, _library_warnings():
-                result = vaecodec_dask.compress(sources, output, client, force=force,
-                                                progress=progress, **options)
-        else:
-            with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                              dashboard_address=None, preload=["vaecodec.dask"]) as cluster, \
-                    Client(cluster) as client, _library_warnings():
-                result = vaecodec_dask.compress(sources, output, client, force=force,
-                                                progress=progress, **options)
+    with _progress(quiet or as_json) as progress, \
+            vaecodec_dask.cluster_client(workers=workers, scheduler=scheduler) as client, \
+            _library_warnings():
+        result = vaecodec_dask.compress(sources, output, client, options, force=force,
+                                        progress=progress, **reading)
     if result.skipped:
         click.echo(f"Warning: skipped {_plural(len(result.skipped), 'unreadable file')}:",
                    err=True)
@@ -863,7 +850,7 @@ def sample(model, count, output, seed, force):
 
     _refuse_dash_folder(output)
     images = sample(count, model=model, seed=seed)
-    paths = files.write_images(images, output, force=force)
+    files.write_images(images, output, force=force)
     click.echo(f"drew {_plural(count, 'image')} into {output}")
 
 

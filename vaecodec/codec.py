@@ -18,6 +18,7 @@ from .core import quantize
 from .errors import ArgumentTypeError, OutOfMemoryError, TrailingBytesError, UnknownModelError, VaezError
 from .format import chunked, container
 from .format import sniff as _sniff
+from .options import EncodeOptions, with_keywords
 from .pipeline import chunk as _chunk, guard as _guard, settings as _settings
 from .pipeline.settings import DEFAULT_MAX_IMAGES
 from .stream import decoder as _decoder, encoder as _encoder, whole as _whole_file
@@ -27,13 +28,12 @@ __all__ = ["encode", "decode", "latents", "read_header", "complete_header", "enc
            "DEFAULT_MAX_IMAGES"]
 
 
-def encode(images, *, quality: int | None = None, quant_step: float | None = None,
-           model: str | None = None, coder: str | None = None,
-           names: Iterable[str] | None = None, lossless: bool = False,
-           max_error: int | None = None, zoo: Zoo | None = None,
-           embed_model: bool = False, strict: bool = False, polarity: str = "auto",
-           search: bool = False) -> bytes:
+def encode(images, options: EncodeOptions | None = None, *,
+           names: Iterable[str] | None = None, zoo: Zoo | None = None, **keywords) -> bytes:
     """Compress images to the bytes of a .vaez file.
+
+    ``options``: an ``EncodeOptions``; its fields may also be given as keywords (they
+    override the object's): ``encode(images, quality=13)``.
 
     ``images``: uint8 (N, H, W) or (H, W), float in [0, 1], or a torch tensor of either,
     in the model's image shape (28x28 for the shipped models).
@@ -59,12 +59,12 @@ def encode(images, *, quality: int | None = None, quant_step: float | None = Non
     on a light ground for the digit models) inverted, and restores it; "as-is" codes every
     image as it is (the bytes vaecodec 1.x wrote).
     """
+    options = with_keywords(options, keywords, "encode")
     images = _chunk.as_array(images)
-    settings = _settings.resolve(quality=quality, quant_step=quant_step, model=model, coder=coder,
-                       lossless=lossless, max_error=max_error, zoo=zoo, search=search)
+    settings = _settings.resolve(options, zoo=zoo)
     try:
-        return encode_with(settings, images, names, embed_model=embed_model, strict=strict,
-                           polarity=polarity)
+        return encode_with(settings, images, names, embed_model=options.embed_model,
+                           strict=options.strict, polarity=options.polarity)
     except MemoryError as e:
         if isinstance(e, VaezError):
             raise

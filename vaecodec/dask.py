@@ -38,6 +38,7 @@ from pathlib import Path
 
 from . import images as image_files
 from .pipeline.guard import QualityReport, judge
+from .options import EncodeOptions, with_keywords
 from .pipeline.settings import Settings, resolve
 from .archive import ArchiveWriter
 from .atomic import WriteLock, atomic_write_bytes, check_output_file
@@ -59,26 +60,55 @@ class DaskResult:
     quality: "QualityReport | None" = None  # the quality guard's, over every shard
 
 
+@contextlib.contextmanager
+def cluster_client(workers: int | None = None, scheduler: str | None = None):
+    """A ``dask.distributed.Client`` for ``compress``, closed on leaving the block: of the
+    scheduler at the address ``scheduler``, or of a local cluster of ``workers``
+    processes (one thread each, with vaecodec preloaded, so that Ctrl-C reaches the
+    client only), shut down with it."""
+    from dask.distributed import Client, LocalCluster
+
+    if (workers is None) == (scheduler is None):
+        raise SettingsError("give workers or a scheduler's address, one of the two")
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError) as e:
+            raise InputError(f"cannot reach the Dask scheduler at {scheduler} ({e})") from None
+        with client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                      dashboard_address=None, preload=["vaecodec.dask"]) as cluster, \
+            Client(cluster) as client:
+        yield client
+
+
 def shards_folder(manifest: Path) -> Path:
     """Where the shards of ``manifest`` go: ``big.json`` -> ``big.shards/`` beside it."""
     return manifest.with_name(manifest.stem + ".shards")
 
 
-def compress(sources, manifest, client, *, shard_images: int = SHARD_IMAGES,
-             force: bool = False, retries: int = 3, resize: bool = False,
-             skip_invalid: bool = False, grayscale: bool = False, progress=None,
-             **options) -> DaskResult:
+def compress(sources, manifest, client, options: EncodeOptions | None = None, *,
+             shard_images: int = SHARD_IMAGES, force: bool = False, retries: int = 3,
+             resize: bool = False, skip_invalid: bool = False, grayscale: bool = False,
+             progress=None, **keywords) -> DaskResult:
     """Compress image files and folders into shards on the cluster of ``client`` (a
     ``dask.distributed.Client``), tied together by the manifest file ``manifest``.
-    ``options``: ``encode``'s (quality, model, lossless, max_error, polarity...).
+    ``options``: an ``EncodeOptions`` (or its fields as keywords), as for ``compress``;
+    a shard is written whole, so ``embed_model`` and ``strict`` (which judges the whole
+    data set, not a shard) are not taken.
     ``progress("compressing", done, total)`` as shards finish. Paths are made absolute
     here, and each worker checks that the files it reads are those listed here (size and
     modification time)."""
     if shard_images < 1 or shard_images % chunked.CHUNK_IMAGES:
         raise SettingsError(f"shard_images must be a positive multiple of "
                             f"{chunked.CHUNK_IMAGES} (whole chunks)")
-    polarity = options.pop("polarity", "auto")
-    settings = resolve(**options)  # the options are checked before any task runs
+    options = with_keywords(options, keywords, "compress")
+    if options.embed_model or options.strict:
+        raise SettingsError("a Dask run writes shards and a manifest: it takes neither "
+                            "embed_model nor strict")
+    settings = resolve(options, zoo=None)  # the options are checked before any task runs
     exact = settings.max_error is not None and not grayscale
     # every path leaves this process absolute: a worker runs in a folder of its own
     manifest = Path(os.path.abspath(manifest))
@@ -86,11 +116,11 @@ def compress(sources, manifest, client, *, shard_images: int = SHARD_IMAGES,
     with WriteLock(manifest).acquire():  # one run writes a data set at a time
         check_output_file(manifest, force)
         return _compress(sources, manifest, client, shard_images, force, retries,
-                         (resize, skip_invalid, exact), progress, polarity, options)
+                         (resize, skip_invalid, exact), progress, options)
 
 
 def _compress(sources, manifest: Path, client, shard_images, force, retries, reading,
-              progress, polarity, options) -> DaskResult:
+              progress, options: EncodeOptions) -> DaskResult:
     from dask.distributed import Event, as_completed, wait
 
     final = shards_folder(manifest)
@@ -114,7 +144,7 @@ def _compress(sources, manifest: Path, client, shard_images, force, retries, rea
             if not part:
                 break
             target = os.fspath(folder / f"{k:05d}.vaez")
-            futures.append(client.submit(_compress_shard, part, target, options, polarity,
+            futures.append(client.submit(_compress_shard, part, target, options,
                                          reading, stop, key=f"vaecodec-shard-{k}-"
                                          f"{hashlib.sha1(target.encode()).hexdigest()[:8]}",
                                          retries=retries, pure=False))
@@ -177,10 +207,10 @@ def _compress(sources, manifest: Path, client, shard_images, force, retries, rea
 
 
 @functools.lru_cache(maxsize=4)
-def _settings(options: tuple) -> Settings:
+def _settings(options: EncodeOptions) -> Settings:
     """The resolved settings of a worker's tasks, its models loaded once per process
     rather than once per task."""
-    return resolve(**dict(options))
+    return resolve(options)
 
 
 def _identity(path: str) -> tuple[int, int]:
@@ -210,7 +240,7 @@ def _check_identity(files) -> list[tuple[str, str]]:
 STOPPED = {"stopped": True}  # a task's result once its run has failed: nothing written
 
 
-def _compress_shard(files, target: str, options: dict, polarity: str, reading: tuple,
+def _compress_shard(files, target: str, options: EncodeOptions, reading: tuple,
                     stop: str | None = None) -> dict:
     """One task: ``files`` (path, name, identity) into the shard ``target`` (written whole
     or not at all); ``reading``: (resize, skip_invalid, exact) for ``iter_images``;
@@ -224,8 +254,8 @@ def _compress_shard(files, target: str, options: dict, polarity: str, reading: t
     if event is not None and event.is_set():
         return STOPPED  # a result, not an error: nothing to log or retry
     files = _check_identity(files)
-    settings = _settings(tuple(sorted(options.items())))
-    writer = ArchiveWriter(target, settings, force=True, polarity=polarity, named=True,
+    settings = _settings(options)
+    writer = ArchiveWriter(target, settings, force=True, polarity=options.polarity, named=True,
                            check_names=False)
     skipped: list[str] = []
     converted = 0

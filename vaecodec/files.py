@@ -16,6 +16,7 @@ from typing import BinaryIO, Callable, Iterable, Sequence
 
 from . import archive as archive_io, codec, images as image_files
 from .format.sniff import is_chunked
+from .options import EncodeOptions, with_keywords
 from .pipeline.guard import QualityReport
 from .pipeline.settings import DEFAULT_MAX_IMAGES, check_count, resolve
 from .stream.decoder import ArchiveDecoder
@@ -107,24 +108,21 @@ class CompressResult:
     quality: "QualityReport | None" = None  # the quality guard's figures (lossy levels)
 
 
-def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | BinaryIO, *,
-             quality: int | None = None, quant_step: float | None = None,
-             model: str | None = None, coder: str | None = None,
-             lossless: bool = False, max_error: int | None = None, resize: bool = False,
+def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | BinaryIO,
+             options: EncodeOptions | None = None, *, resize: bool = False,
              skip_invalid: bool = False, force: bool = False,
              progress: Progress | None = None, zoo: Zoo | None = None,
-             embed_model: bool = False, strict: bool = False,
-             polarity: str = "auto", append: bool = False,
-             search: bool = False, grayscale: bool = False) -> CompressResult:
+             append: bool = False, grayscale: bool = False, **keywords) -> CompressResult:
     """Compress image files and folders (recursively) into one .vaez file.
 
     Names are stored relative to each source folder (a file given directly: its base name).
     ``output`` is a path, written atomically (an existing file needs ``force=True``), or a
     binary file object (``sys.stdout.buffer``) that receives the bytes.
-    ``quality``, ``quant_step``, ``model``, ``coder``, ``lossless``, ``max_error``,
-    ``zoo``, ``embed_model``, ``strict``, ``polarity``, ``search``: as for ``encode`` (nothing is
-    written when ``strict`` refuses). ``append``: add the images to the archive ``output``
-    (with its own settings; names must be new to it), leaving it as it was on any error.
+    ``options``: an ``EncodeOptions`` (or its fields as keywords: ``quality``,
+    ``quant_step``, ``model``, ``coder``, ``lossless``, ``max_error``, ``embed_model``,
+    ``strict``, ``polarity``, ``search``), as for ``encode`` (nothing is written when
+    ``strict`` refuses). ``append``: add the images to the archive ``output`` (with its
+    own settings; names must be new to it), leaving it as it was on any error.
     Files are read (in parallel) and coded a chunk at a time, so memory does not grow with
     their number beyond their names. ``progress("compressing", done, total)`` as files
     are read and coded.
@@ -134,30 +132,20 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
     ``max_error``) unless ``grayscale=True`` accepts the conversion; a lossy file converts
     it and says how many were converted in one ``VaezWarning``.
     """
+    options = with_keywords(options, keywords, "compress")
     to_stream = hasattr(output, "write")
     sources = list(sources)
+    counting = _Counting(output) if to_stream else None
     if append:
         if to_stream:
             raise OutputPathError("appending needs an archive file, not a stream")
-        writer = archive_io.open(output, "a", zoo=zoo, polarity=polarity, quality=quality,
-                                 quant_step=quant_step, model=model, coder=coder,
-                                 lossless=lossless, max_error=max_error,
-                                 embed_model=embed_model, search=search)
-        writer.strict = strict
+        writer = archive_io.open(output, "a", options, zoo=zoo)
     else:
-        settings = resolve(quality=quality, quant_step=quant_step, model=model,
-                                 coder=coder, lossless=lossless, max_error=max_error, zoo=zoo,
-                                 search=search)
-        if not to_stream:
-            output = Path(output)
-            if image_files.is_image_name(output.name):
-                raise OutputPathError(f"{output} has an image's extension: give the .vaez file "
-                                      "to write as the last argument")
-            check_output_file(output, force)  # before reading anything
-        writer = archive_io.ArchiveWriter(_Counting(output) if to_stream else output,
-                                          settings, force=force, embed_model=embed_model,
-                                          polarity=polarity, named=True, strict=strict,
-                                          check_names=False)  # iter_files checks them
+        # the options and the output are checked before anything is read
+        writer = archive_io.ArchiveWriter(
+            counting if to_stream else Path(output), resolve(options, zoo=zoo), force=force,
+            embed_model=options.embed_model, polarity=options.polarity, named=True,
+            strict=options.strict, check_names=False)  # iter_files checks the names
     skipped: list[str] = []
     converted = 0
     exact = writer.settings.max_error is not None and not grayscale
@@ -183,8 +171,8 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
         quality_report = writer.close()
     if converted:
         warnings.warn(image_files.conversion_warning(converted), VaezWarning, stacklevel=2)
-    if to_stream:
-        return CompressResult(None, count, writer._stream.written, skipped, quality_report)
+    if counting is not None:
+        return CompressResult(None, count, counting.written, skipped, quality_report)
     return CompressResult(Path(output), count, os.path.getsize(output), skipped,
                           quality_report)
 

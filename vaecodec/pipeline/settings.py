@@ -20,6 +20,7 @@ from ..errors import (
 from ..format import chunked, container
 from ..zoo import DEFAULT_LEVEL, PIXEL_MODEL, VAE, Level, ModelInfo, Zoo, families
 from ..zoo.defaults import DEFAULT_FAMILY
+from ..options import EncodeOptions, with_keywords
 from .chunk import POLARITIES
 
 #: ``decode`` and ``decompress`` refuse files of more images unless given a higher limit.
@@ -67,12 +68,16 @@ def _check_max_error(lossless, max_error) -> int | None:
     return int(max_error)
 
 
-def resolve(*, quality: int | None = None, quant_step: float | None = None,
-            model: str | None = None, coder: str | None = None, lossless: bool = False,
-            max_error: int | None = None, zoo: Zoo | None = None,
-            search: bool = False) -> Settings:
-    """Check encoding options (as ``encode`` takes them) and resolve them into Settings:
-    the level, its model, the step, the coder and, for a residual layer, its pixel model."""
+def resolve(options: EncodeOptions | None = None, *, zoo: Zoo | None = None,
+            **keywords) -> Settings:
+    """Check encoding options (an ``EncodeOptions``, or its fields as keywords) and resolve
+    them into Settings: the level, its model, the step, the coder and, for a residual
+    layer, its pixel model. The options that concern writing (``embed_model``,
+    ``strict``, ``polarity``) are the writers' to check."""
+    options = with_keywords(options, keywords, "resolve")
+    quality, quant_step, model, coder = (options.quality, options.quant_step, options.model,
+                                         options.coder)
+    lossless, max_error, search = options.lossless, options.max_error, options.search
     zoo = Zoo.installed() if zoo is None else zoo
     if not isinstance(zoo, Zoo):
         raise ArgumentTypeError(f"zoo must be a vaecodec.Zoo, not {type(zoo).__name__}")
