@@ -25,19 +25,20 @@ with atheris.instrument_imports(include=["vaecodec"]):
     import numpy as np
 
     import vaecodec
+
     # vaecodec loads these on first use: import them here, so that they are instrumented
     import vaecodec.codec
-    import vaecodec.pipeline.chunk
-    import vaecodec.pipeline.settings
-    import vaecodec.stream.decoder
-    import vaecodec.stream.encoder
-    import vaecodec.stream.whole
     import vaecodec.core.coders
     import vaecodec.core.entropy
     import vaecodec.core.residual
     import vaecodec.files
     import vaecodec.format.chunked
     import vaecodec.format.container
+    import vaecodec.pipeline.chunk
+    import vaecodec.pipeline.settings
+    import vaecodec.stream.decoder
+    import vaecodec.stream.encoder
+    import vaecodec.stream.whole
     import vaecodec.zoo.store  # noqa: F401
 
 MAX_IMAGES = 4096

@@ -1,6 +1,7 @@
 """Compressing on a local Dask cluster: 1 worker against 2, and the shards against one file.
 
-    python scripts/bench_dask.py --data ../shared/data --images 100000 --json docs/data/bench_dask.json
+    python scripts/bench_dask.py --data ../shared/data --images 100000 \
+        --json docs/data/bench_dask.json
 
 --images MNIST training digits (repeated, shifted) are written as PNG files in folders of
 10,000; then for each --workers count a LocalCluster of that many single-threaded worker

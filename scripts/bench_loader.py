@@ -133,7 +133,8 @@ def main() -> None:
         runs = [epoch_rate(dataset, args.batch_size, args.workers) for _ in range(args.repeat)]
         rates = [rate for rate, _, _ in runs]
         steady = steady_rate(dataset, args.batch_size, args.workers, args.repeat)
-        rows.append({"source": label, "bytes": size, "images_per_s": round(statistics.median(rates)),
+        rows.append({"source": label, "bytes": size,
+                     "images_per_s": round(statistics.median(rates)),
                      "runs": [round(r) for r in rates],
                      "main_cpu_s": round(statistics.median(m for _, m, _ in runs), 3),
                      "workers_cpu_s": round(statistics.median(w for _, _, w in runs), 3),

@@ -23,10 +23,10 @@ import time
 
 import numpy as np
 
-from vaecodec.pipeline.settings import Settings, resolve
 from vaecodec.core import quantize, search
 from vaecodec.data import mnist
 from vaecodec.eval import metrics
+from vaecodec.pipeline.settings import Settings, resolve
 
 
 def main() -> None:

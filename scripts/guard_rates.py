@@ -22,9 +22,9 @@ import numpy as np
 
 import vaecodec
 from vaecodec import codec
+from vaecodec.data import mnist
 from vaecodec.pipeline import guard
 from vaecodec.pipeline.settings import resolve
-from vaecodec.data import mnist
 
 
 def flagged(images: np.ndarray, level: int, batch: int) -> tuple[int, int, list[float]]:

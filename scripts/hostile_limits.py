@@ -33,8 +33,8 @@ from pathlib import Path
 import msgpack
 import zstandard
 
+from vaecodec.format import chunked, wire
 from vaecodec.pipeline.settings import resolve
-from vaecodec.format import chunked, container, wire
 
 SECONDS, MEGABYTES = 2.0, 200.0
 

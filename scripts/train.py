@@ -20,7 +20,8 @@ from vaecodec.train.recipes import RECIPES
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Train a vaecodec VAE on the MNIST training split.")
+    parser = argparse.ArgumentParser(
+        description="Train a vaecodec VAE on the MNIST training split.")
     parser.add_argument("--recipe", choices=sorted(RECIPES), default="default",
                         help="training recipe (default: %(default)s; 'seed' is the reference)")
     parser.add_argument("--data", default="../shared/data",

@@ -31,7 +31,8 @@ def test_single_image_float_and_tensor_inputs(sample_images):
     as_float = sample_images[:5].astype(np.float32) / 255
     assert vaecodec.encode(as_float) == vaecodec.encode(sample_images[:5])
     torch = pytest.importorskip("torch")
-    assert vaecodec.encode(torch.from_numpy(sample_images[:5])) == vaecodec.encode(sample_images[:5])
+    tensor = torch.from_numpy(sample_images[:5])
+    assert vaecodec.encode(tensor) == vaecodec.encode(sample_images[:5])
 
 
 def test_smaller_step_costs_bytes_and_gains_quality(sample_images):

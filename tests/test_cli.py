@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 import vaecodec
-from vaecodec.format import container, wire
 from vaecodec.cli import main
+from vaecodec.format import container, wire
 
 
 @pytest.fixture
@@ -47,7 +47,8 @@ def test_compress_info_decompress(runner, tmp_path, digits):
     info = json.loads(run(runner, "info", out, "--json").output)
     assert info["count"] == count and info["format_version"] == 5  # compress: chunked
     assert info["quality_level"] == 4 and info["coder"] == "range"
-    assert sorted(info["names"]) == sorted(p.relative_to(digits).as_posix() for p in digits.rglob("*.png"))
+    assert sorted(info["names"]) == sorted(p.relative_to(digits).as_posix()
+                                           for p in digits.rglob("*.png"))
 
     result = run(runner, "decompress", out)
     assert result.exit_code == 0, result.output
@@ -194,9 +195,10 @@ def test_max_error_range_is_a_usage_error(runner, tmp_path, digits):
 
 def hostile_archive(names):
     """A valid file whose names field is replaced, bypassing the writer's checks."""
-    import msgpack
     import struct
     import zlib
+
+    import msgpack
 
     good = vaecodec.encode(np.zeros((len(names), 28, 28), np.uint8))
     archive = container.unpack(good)
@@ -285,7 +287,8 @@ def test_python_dash_m_runs_the_cli():
 
     proc = subprocess.run([sys.executable, "-m", "vaecodec", "--version"],
                           capture_output=True, text=True)
-    assert proc.returncode == 0 and proc.stdout.strip() == f"vaecodec, version {vaecodec.__version__}"
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"vaecodec, version {vaecodec.__version__}"
 
 
 def test_info_on_a_file_whose_model_is_not_installed(runner, tmp_path):
@@ -387,7 +390,6 @@ def test_dash_reads_standard_input_and_is_no_output_folder(tmp_path, sample_dir,
                                                            monkeypatch):
     """ls - and test - read the archive from standard input as decompress - does; -o -
     is refused (it made a folder named '-'), ./- is a folder named '-'."""
-    import os
 
     runner = CliRunner()
     out = tmp_path / "a.vaez"

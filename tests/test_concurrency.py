@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import vaecodec
-from vaecodec.atomic import WriteLock, lock_path
+from vaecodec.fsio import WriteLock, lock_path
 
 APPEND = textwrap.dedent("""
     import sys, time
@@ -56,7 +56,7 @@ def test_concurrent_appends_keep_every_run_s_images(tmp_path, sample_images):
 
 HOLD = textwrap.dedent("""
     import sys, time
-    from vaecodec.atomic import WriteLock
+    from vaecodec.fsio import WriteLock
     lock = WriteLock(sys.argv[1]).acquire()
     open(sys.argv[2], "a").write("held\\n")
     time.sleep(1.5)
@@ -87,7 +87,7 @@ def test_a_lock_whose_holder_died_is_taken_over(tmp_path, sample_images):
     """A writer killed with its lock file left behind blocks nobody: the lock is the
     file's flock, released with the process."""
     path = tmp_path / "a.vaez"
-    killed = _start("import sys, time; from vaecodec.atomic import WriteLock; "
+    killed = _start("import sys, time; from vaecodec.fsio import WriteLock; "
                     "WriteLock(sys.argv[1]).acquire(); print('held', flush=True); "
                     "time.sleep(60)", str(path))
     assert killed.stdout.readline().strip() == "held"

@@ -16,10 +16,7 @@ import pytest
 import zstandard
 
 import vaecodec
-from vaecodec.pipeline.settings import settings_for
-from vaecodec.stream.whole import decode_symbols
 from vaecodec.core import coders
-from vaecodec.format import container, wire
 from vaecodec.errors import (
     BadMagicError,
     ChecksumError,
@@ -33,6 +30,9 @@ from vaecodec.errors import (
     UnsafeNameError,
     UnsupportedVersionError,
 )
+from vaecodec.format import container, wire
+from vaecodec.pipeline.settings import settings_for
+from vaecodec.stream.whole import decode_symbols
 
 COUNT, LATENT = 3, 20
 
@@ -339,7 +339,8 @@ def test_v2_unknown_model_and_level():
     data = vaecodec.encode(np.zeros((2, 28, 28), np.uint8))
     header = vaecodec.read_info(data)
     assert header.level == 4 and header.coder == "range"
-    with pytest.raises(vaecodec.UnknownLevelError, match="level 200.*newer vaecodec made it, upgrade"):
+    with pytest.raises(vaecodec.UnknownLevelError,
+                       match="level 200.*newer vaecodec made it, upgrade"):
         vaecodec.decode(build_v2({"quant": 200, "coder": 0}))
 
 

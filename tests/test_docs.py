@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 def test_ci_runs_the_readme_install_and_test_commands():
     readme = (REPO / "README.md").read_text()
     ci_lines = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines()]
-    for command in ('pip install -e ".[dev]"', "python -m pytest",
+    for command in ('pip install -e ".[dev]"', "ruff check .", "mypy", "python -m pytest",
                     'python -m pytest -m "slow or fuzz" --hypothesis-profile=long'):
         assert command in readme
         assert command in ci_lines
@@ -26,4 +26,5 @@ def test_cli_reference_matches_help():
     for args in (["--help"], ["compress", "--help"], ["decompress", "--help"], ["info", "--help"],
                  ["levels", "--help"]):
         text = runner.invoke(main, args, prog_name="vaecodec", terminal_width=88).output
-        assert text.strip() in reference, f"docs/cli.md is stale for {args}: run scripts/make_cli_docs.py"
+        assert text.strip() in reference, \
+            f"docs/cli.md is stale for {args}: run scripts/make_cli_docs.py"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import vaecodec
-from vaecodec.atomic import atomic_write_bytes
+from vaecodec.fsio import atomic_write_bytes
 
 
 def test_a_file_that_appeared_meanwhile_is_not_replaced(tmp_path):
@@ -34,7 +34,8 @@ def test_a_new_file_gets_the_usual_mode(tmp_path):
     assert (tmp_path / "a.vaez").stat().st_mode & 0o777 == 0o644
 
 
-@pytest.mark.parametrize("where, message", [("folder", "is a folder"), ("missing", "does not exist")])
+@pytest.mark.parametrize("where, message", [("folder", "is a folder"),
+                                            ("missing", "does not exist")])
 def test_unwritable_targets(tmp_path, where, message):
     (tmp_path / "folder").mkdir()
     target = tmp_path / "folder" if where == "folder" else tmp_path / "missing" / "a.vaez"

@@ -46,9 +46,9 @@ def assert_close_to_released(pixels: np.ndarray, expected: np.ndarray) -> None:
 
 
 def decoded_symbols(data: bytes) -> np.ndarray:
+    from vaecodec.format import container
     from vaecodec.pipeline.settings import settings_for
     from vaecodec.stream.whole import decode_symbols
-    from vaecodec.format import container
 
     archive = container.unpack(data)
     return decode_symbols(archive, settings_for(archive.header))

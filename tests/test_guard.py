@@ -12,9 +12,9 @@ from click.testing import CliRunner
 
 import vaecodec
 from vaecodec import images
+from vaecodec.cli import main
 from vaecodec.pipeline import guard
 from vaecodec.pipeline.chunk import dark_on_light
-from vaecodec.cli import main
 
 FASHION = Path(__file__).resolve().parent.parent / "samples" / "fashion"
 

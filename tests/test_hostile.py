@@ -14,7 +14,7 @@ import pytest
 import zstandard
 
 import vaecodec
-from vaecodec.format import container, wire
+from vaecodec.format import wire
 
 
 def v2_file(count: int, names_field, latent: int = 20) -> bytes:

@@ -95,7 +95,8 @@ def test_undecodable_file_names_it(tmp_path, content):
 
 
 def test_truncated_png_names_it(tmp_path):
-    path = save(tmp_path / "t.png", Image.fromarray(np.random.default_rng(0).integers(0, 255, (28, 28), dtype=np.uint8)))
+    noise = np.random.default_rng(0).integers(0, 255, (28, 28), dtype=np.uint8)
+    path = save(tmp_path / "t.png", Image.fromarray(noise))
     path.write_bytes(path.read_bytes()[:60])
     with pytest.raises(InvalidImageError, match=r"t\.png"):
         images.read_image(path, SHAPE)

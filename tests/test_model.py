@@ -16,7 +16,8 @@ torch = pytest.importorskip("torch", reason="needs torch (pip install -e '.[trai
 
 import vaecodec  # noqa: E402
 from vaecodec.core.runtime import NumpyVAE  # noqa: E402
-from vaecodec.train import export, loop as training  # noqa: E402
+from vaecodec.train import export  # noqa: E402
+from vaecodec.train import loop as training  # noqa: E402
 from vaecodec.train.model import VAE  # noqa: E402
 from vaecodec.train.recipes import Recipe  # noqa: E402
 

@@ -11,14 +11,14 @@ import pytest
 
 import vaecodec
 from vaecodec.core import coders, intnet, residual
-from vaecodec.format import container, wire
-from vaecodec.zoo import DEFAULT_PIXEL_MODEL, PIXEL_MODEL, Zoo
 from vaecodec.errors import (
     CorruptHeaderError,
     HeaderTooLargeError,
     UnknownModelError,
     UnsupportedVersionError,
 )
+from vaecodec.format import container, wire
+from vaecodec.zoo import DEFAULT_PIXEL_MODEL, PIXEL_MODEL, Zoo
 
 
 def pixel_model():

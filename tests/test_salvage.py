@@ -13,10 +13,10 @@ from click.testing import CliRunner
 
 import vaecodec
 from vaecodec import archive as archive_io
-from vaecodec.pipeline.settings import resolve
 from vaecodec.cli import main
 from vaecodec.errors import ShardError, VaezError
 from vaecodec.format import chunked
+from vaecodec.pipeline.settings import resolve
 
 CHUNK = 50
 

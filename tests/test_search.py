@@ -11,13 +11,13 @@ import pytest
 from click.testing import CliRunner
 
 import vaecodec
-from vaecodec.pipeline.settings import settings_for
-from vaecodec.stream.whole import decode_symbols
 from vaecodec.cli import main
 from vaecodec.core import coders, quantize, search
 from vaecodec.errors import ArgumentTypeError, SettingsError
 from vaecodec.eval import metrics
 from vaecodec.format import container
+from vaecodec.pipeline.settings import settings_for
+from vaecodec.stream.whole import decode_symbols
 from vaecodec.zoo import Zoo
 
 

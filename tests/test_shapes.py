@@ -83,7 +83,8 @@ def test_levels_and_the_residual_layer_in_another_shape(model, images):
     """A level fitted for the model (numpy) and a pixel model trained on its images
     (torch): lossless and max-error files of 24x40 images, handed over in a zoo."""
     pytest.importorskip("torch")
-    from vaecodec.train import levels as fitting, pixel as pixel_training
+    from vaecodec.train import levels as fitting
+    from vaecodec.train import pixel as pixel_training
 
     zoo = Zoo([model])
     train = np.random.default_rng(2).integers(0, 256, (120, *SHAPE), dtype=np.uint8)

@@ -48,7 +48,7 @@ from .errors import (
     VaezWarning,
 )
 
-__version__ = "2.0.0"
+__version__ = "2.1.0"
 
 __all__ = [
     "encode",

@@ -152,7 +152,8 @@ def _plural(count: int, noun: str) -> str:
               help="Add a residual layer so that decompress restores every pixel exactly.")
 @click.option("--max-error", type=click.IntRange(0, MAX_RESIDUAL_ERROR), default=None,
               metavar="K",
-              help=f"Add a residual layer that keeps every pixel within +-K (0..{MAX_RESIDUAL_ERROR}, "
+              help="Add a residual layer that keeps every pixel within +-K "
+                   f"(0..{MAX_RESIDUAL_ERROR}, "
                    "on the 0..255 scale) of the original; 0 is --lossless.")
 @click.option("--search", is_flag=True,
               help="Choose each image's latent symbols by a rate-distortion search instead "
@@ -435,18 +436,15 @@ def test_archives(archives, quiet, threads, max_images):
     nothing. Exit status 0 when all are intact, 1 when any is damaged (each damaged chunk
     is named)."""
     from . import archive as archive_io
-    from .pipeline.settings import check_count
     from .errors import FormatError, ImageLimitError
+    from .pipeline.settings import check_count
 
     damaged = False
     with _progress(quiet) as progress, _thread_limit(threads):
         for path in archives:
             try:
                 source = _archive_arg(path)
-                reader = (archive_io.ManifestReader(path, salvage=True, max_images=max_images)
-                          if archive_io.is_manifest(source)
-                          else archive_io.ArchiveReader(source, salvage=True,
-                                                        max_images=max_images))
+                reader = archive_io.open_reader(source, salvage=True, max_images=max_images)
             except FormatError as e:
                 click.echo(f"Error: {e}", err=True)
                 damaged = True
@@ -489,7 +487,8 @@ def info(archive, as_json, max_images):
     names of an archive of more than --max-images images are counted, not listed."""
     import os
 
-    from . import archive as archive_io, files
+    from . import archive as archive_io
+    from . import files
     from .errors import UnknownModelError
     from .zoo import Zoo
 
@@ -623,8 +622,8 @@ def train(sources, name, recipe, epochs, time_budget, seed, device, skip_invalid
     to measure it. The family (VAE, quality levels, pixel model) goes into the model store
     (`vaecodec models`); compress with --model NAME."""
     from . import files
-    from .atomic import atomic_write_bytes
     from .data.sources import load_images
+    from .fsio import atomic_write_bytes
     from .zoo import Zoo, families
 
     _check_family_name(name)
@@ -650,7 +649,7 @@ def train(sources, name, recipe, epochs, time_budget, seed, device, skip_invalid
                                time_budget=time_budget, seed=seed, device=device,
                                data=described, log=lambda line: None, progress=progress)
     target.parent.mkdir(parents=True, exist_ok=True)
-    from .atomic import WriteLock
+    from .fsio import WriteLock
 
     with WriteLock(target).acquire():  # one writer of the name at a time
         atomic_write_bytes(target, trained.data, force)
@@ -770,7 +769,7 @@ def models_show(name, as_json):
 def models_export(name, file, force):
     """Write model family NAME to FILE (.vaem): everything needed to decode its files
     elsewhere (`vaecodec models import FILE`)."""
-    from .atomic import atomic_write_bytes
+    from .fsio import atomic_write_bytes
     from .zoo import Zoo
 
     if name == DEFAULT_FAMILY:
@@ -787,11 +786,8 @@ def models_import(file, force):
     """Add the model family in FILE (a .vaem file from `vaecodec models export`, or a
     .vaez archive that embeds its model) to the model store."""
     from . import files
-    from .atomic import atomic_write_bytes
-    from .zoo import families
-
-    from .atomic import WriteLock
-    from .zoo import Zoo
+    from .fsio import WriteLock, atomic_write_bytes
+    from .zoo import Zoo, families
 
     data = files.read_model_source(file)
     family, models, levels = families.from_bytes(data, file)

@@ -15,13 +15,23 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .core import quantize
-from .errors import ArgumentTypeError, OutOfMemoryError, TrailingBytesError, UnknownModelError, VaezError
+from .errors import (
+    ArgumentTypeError,
+    OutOfMemoryError,
+    TrailingBytesError,
+    UnknownModelError,
+    VaezError,
+)
 from .format import chunked, container
 from .format import sniff as _sniff
 from .options import EncodeOptions, with_keywords
-from .pipeline import chunk as _chunk, guard as _guard, settings as _settings
+from .pipeline import chunk as _chunk
+from .pipeline import guard as _guard
+from .pipeline import settings as _settings
 from .pipeline.settings import DEFAULT_MAX_IMAGES
-from .stream import decoder as _decoder, encoder as _encoder, whole as _whole_file
+from .stream import decoder as _decoder
+from .stream import encoder as _encoder
+from .stream import whole as _whole_file
 from .zoo import Zoo
 
 __all__ = ["encode", "decode", "latents", "read_header", "complete_header", "encode_with",

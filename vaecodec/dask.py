@@ -37,14 +37,21 @@ import warnings
 from pathlib import Path
 
 from . import images as image_files
-from .pipeline.guard import QualityReport, judge
-from .options import EncodeOptions, with_keywords
-from .pipeline.settings import Settings, resolve
 from .archive import ArchiveWriter
-from .atomic import WriteLock, atomic_write_bytes, check_output_file
-from .errors import (EmptySelectionError, InputError, OutputExistsError, QualityWarning,
-                     SettingsError, VaezWarning)
-from .format import chunked, manifest as manifest_format
+from .errors import (
+    EmptySelectionError,
+    InputError,
+    OutputExistsError,
+    QualityWarning,
+    SettingsError,
+    VaezWarning,
+)
+from .format import chunked
+from .format import manifest as manifest_format
+from .fsio import WriteLock, atomic_write_bytes, check_output_file
+from .options import EncodeOptions, with_keywords
+from .pipeline.guard import QualityReport, judge
+from .pipeline.settings import Settings, resolve
 
 SHARD_IMAGES = 16 * chunked.CHUNK_IMAGES  # files per shard: 65,536
 STOP_WAIT = 10  # seconds a failed run waits for its running tasks to stop writing

@@ -5,40 +5,37 @@ without ``force``, outputs are written atomically, and on error nothing is left 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import io
 import os
-import secrets
 import warnings
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Sequence
 
-from . import archive as archive_io, codec, images as image_files
+from . import archive as archive_io
+from . import codec
+from . import images as image_files
+from .errors import (
+    CorruptModelError,
+    EmptySelectionError,
+    FormatError,
+    OutputExistsError,
+    OutputPathError,
+    VaezError,
+    VaezWarning,
+)
+from .format import container
 from .format.sniff import is_chunked
+from .fsio import OutputTree, atomic_write_bytes, check_output_file, open_regular
 from .options import EncodeOptions, with_keywords
 from .pipeline.guard import QualityReport
 from .pipeline.settings import DEFAULT_MAX_IMAGES, check_count, resolve
 from .stream.decoder import ArchiveDecoder
-from .atomic import atomic_write_bytes, check_output_file, lexists_at, move_no_clobber
-from .errors import (CorruptModelError, EmptySelectionError, FormatError,
-                     OutputExistsError, OutputPathError, VaezError, VaezWarning)
-from .format import container
 from .zoo import Zoo
 
 # progress(stage, done, total): "reading images" then "encoding" (compress), "decoding"
 # (decompress: images decoded and written)
 Progress = Callable[[str, int, int], None]
-
-
-def _reader(source, max_images: int = DEFAULT_MAX_IMAGES, zoo: Zoo | None = None,
-            salvage: bool = False):
-    """An archive (a path or its bytes, or a manifest of shards) opened for reading;
-    errors name the path."""
-    if archive_io.is_manifest(source):
-        return archive_io.ManifestReader(source, zoo=zoo, salvage=salvage,
-                                         max_images=max_images)
-    return archive_io.ArchiveReader(source, zoo=zoo, max_images=max_images, salvage=salvage)
 
 
 MAX_MODEL_FILE = 2 * 2**30  # bytes read from a model file at most (families are a few MB)
@@ -47,7 +44,7 @@ MAX_MODEL_FILE = 2 * 2**30  # bytes read from a model file at most (families are
 def read_model_source(path: str | os.PathLike) -> bytes:
     """The bytes of a model family file (.vaem), or of the family a .vaez file carries;
     a regular file of at most MAX_MODEL_FILE bytes."""
-    with image_files.open_regular(path, CorruptModelError) as f:
+    with open_regular(path, CorruptModelError) as f:
         size = os.fstat(f.fileno()).st_size
         if size > MAX_MODEL_FILE:
             raise CorruptModelError(f"{path} is {size} bytes, more than a model file can be")
@@ -84,14 +81,14 @@ def read_info(source: str | os.PathLike | bytes, *, zoo: Zoo | None = None,
         with archive_io.ManifestReader(source, zoo=zoo) as reader:
             return codec.complete_header(reader.info, zoo)
     else:
-        with image_files.open_regular(source) as f:
+        with open_regular(source) as f:
             try:
                 if not is_chunked(f.read(5)):
                     f.seek(0)
                     return codec.complete_header(container.read_header(f)[0], zoo)
             except VaezError as e:
                 raise type(e)(f"{source}: {e}") from None
-    with _reader(source, zoo=zoo) as reader:
+    with archive_io.open_reader(source, zoo=zoo) as reader:
         try:
             listed = len(reader) <= max_images
             return codec.complete_header(reader.decoder.summary(names=listed), zoo)
@@ -253,7 +250,8 @@ def decompress(archive: str | os.PathLike | bytes, output_dir: str | os.PathLike
         archive = Path(archive)
         source, shown = archive, archive
     out_dir = Path(output_dir) if output_dir is not None else default_output_dir(archive)
-    with _reader(source, max_images, zoo, salvage) as reader:
+    with archive_io.open_reader(source, max_images=max_images, zoo=zoo,
+                                salvage=salvage) as reader:
         try:
             return _decompress(reader, out_dir, force, progress, members, salvage, max_images)
         except FormatError as e:  # a damaged file: say which
@@ -347,8 +345,8 @@ def _images_at(reader, positions: list[int], progress):
 
 def _write_tree(top: str, relative: Sequence[str], images, force: bool) -> None:
     """Each uint8 image of ``images`` as a PNG at its ``relative`` name under ``top``,
-    through an ``_OutputTree``: all in place at the end, or none."""
-    with _OutputTree(top, relative) as tree:
+    through an ``OutputTree``: all in place at the end, or none."""
+    with OutputTree(top, relative) as tree:
         for image in images:
             tree.stage(image_files.png_bytes(image))
         tree.commit(force)
@@ -417,138 +415,3 @@ def write_images(images, output: str | os.PathLike, *, force: bool = False,
         raise OutputExistsError(f"{existing[0]} already exists (use --force to overwrite)")
     _write_tree(top, relative, images, force)
     return list(_Paths(output, relative))
-
-
-class _OutputTree:
-    """Files written under one folder without following any symbolic link inside it: each
-    folder is opened relative to its parent with O_NOFOLLOW, each file is created
-    exclusively under a temporary name, and nothing takes its final name before
-    ``commit``. Leaving the ``with`` block without a commit removes every temporary file,
-    every file and folder this tree made, and restores any file it replaced.
-
-    Files are staged in the order of ``relative`` (their final names); the i-th file's
-    temporary name is derived from i and a random token of this run, so that what the
-    tree remembers per file is a few bytes, not its names."""
-
-    def __init__(self, top: str, relative: Sequence[str]):
-        self.top = top
-        self.relative = relative
-        self.token = secrets.token_hex(6)
-        self.dirs: dict[str, int] = {}  # relative folder ("" for top) -> open fd
-        self.created: list[tuple[str, str]] = []  # (parent rel, name) of folders made here
-        self.created_above: list[str] = []  # the output folder and missing ones above it
-        self.staged = 0  # files 0..staged-1 are written under their temporary names
-        self.renamed: dict[int, str] = {}  # temporary names not derived from the index
-        self.placed = 0  # files 0..placed-1 have their final names
-        self.backups: dict[int, str] = {}  # file index -> where the file it replaced waits
-        self.committed = False
-
-    def __enter__(self):
-        missing, folder = [], os.path.abspath(self.top)
-        while not os.path.isdir(folder):
-            missing.append(folder)
-            folder = os.path.dirname(folder)
-        try:
-            for folder in reversed(missing):
-                os.mkdir(folder)
-                self.created_above.append(folder)
-            self.dirs[""] = os.open(self.top, os.O_RDONLY | os.O_DIRECTORY)
-        except BaseException:
-            self._roll_back()
-            raise
-        return self
-
-    def _folder(self, rel: str) -> int:
-        """The fd of folder ``rel`` (made if missing), refusing a link or a non-folder."""
-        if rel in self.dirs:
-            return self.dirs[rel]
-        parent, name = os.path.split(rel)
-        parent_fd = self._folder(parent)
-        try:
-            os.mkdir(name, dir_fd=parent_fd)
-            self.created.append((parent, name))
-        except FileExistsError:
-            pass
-        try:
-            fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
-        except OSError:
-            where = os.path.join(self.top, rel)
-            what = "a symbolic link" if os.path.islink(where) else "not a folder"
-            raise OutputPathError(f"{where} is {what}; refusing to write through it") from None
-        self.dirs[rel] = fd
-        return fd
-
-    def _temporary(self, i: int) -> str:
-        return self.renamed.get(i) or f".vaecodec-{self.token}-{i:x}.tmp"
-
-    def _where(self, i: int) -> tuple[int, str, str]:
-        """(folder fd, temporary name, final name) of file i."""
-        folder, final = os.path.split(self.relative[i])
-        return self.dirs[folder], self._temporary(i), final
-
-    def stage(self, data: bytes) -> None:
-        """Write ``data``, the next file's content, to a new temporary file in its folder."""
-        i = self.staged
-        rel = self.relative[i]
-        dir_fd = self._folder(os.path.split(rel)[0])
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-        while True:  # a short name, whatever the length of the final one
-            try:
-                fd = os.open(self._temporary(i), flags, 0o666, dir_fd=dir_fd)
-                break
-            except FileExistsError:  # not made by this run: another name
-                self.renamed[i] = f".vaecodec-{secrets.token_hex(6)}.tmp"
-        self.staged += 1
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-        except OSError as e:  # a full disk: say where
-            raise OSError(e.errno, e.strerror, os.path.join(self.top, rel)) from None
-
-    def commit(self, force: bool) -> None:
-        """Give every staged file its final name: without ``force`` only where no file
-        exists (checked atomically: another run may have written one meanwhile); with
-        ``force`` replacing it, its original kept aside until every file is in place."""
-        for i in range(self.staged):
-            dir_fd, temporary, final = self._where(i)
-            if not force:
-                move_no_clobber(temporary, final, dir_fd,
-                                os.path.join(self.top, self.relative[i]))
-                self.placed += 1
-                continue
-            if lexists_at(final, dir_fd):
-                backup = f".vaecodec-{secrets.token_hex(6)}.orig"
-                os.rename(final, backup, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-                self.backups[i] = backup
-            self.placed += 1
-            os.rename(temporary, final, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-        for i, backup in self.backups.items():
-            os.unlink(backup, dir_fd=self._where(i)[0])
-        self.committed = True
-
-    def __exit__(self, *exc_info) -> None:
-        try:
-            if not self.committed:
-                self._roll_back()
-        finally:
-            for fd in self.dirs.values():
-                os.close(fd)
-
-    def _roll_back(self) -> None:
-        for i in reversed(range(self.placed)):
-            with contextlib.suppress(OSError):
-                dir_fd, _, final = self._where(i)
-                if i in self.backups:
-                    os.rename(self.backups[i], final, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-                else:
-                    os.unlink(final, dir_fd=dir_fd)
-        for i in range(self.placed, self.staged):
-            with contextlib.suppress(OSError):
-                dir_fd, temporary, _ = self._where(i)
-                os.unlink(temporary, dir_fd=dir_fd)
-        for parent, name in reversed(self.created):
-            with contextlib.suppress(OSError):
-                os.rmdir(name, dir_fd=self.dirs[parent])
-        for folder in reversed(self.created_above):
-            with contextlib.suppress(OSError):
-                os.rmdir(folder)

@@ -11,7 +11,6 @@ import functools
 import hashlib
 import io
 import os
-import stat
 import warnings
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, NamedTuple
@@ -29,6 +28,7 @@ from .errors import (
     UnsafeNameError,
 )
 from .format.container import check_name
+from .fsio import open_regular  # noqa: F401  (images.open_regular: its old home)
 
 EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".pnm"}
@@ -39,22 +39,6 @@ EXIF_ORIENTATION = 0x0112  # 5..8: the image is stored rotated by 90 degrees
 
 def is_image_name(name: str) -> bool:
     return not name.startswith(".") and os.path.splitext(name)[1].lower() in EXTENSIONS
-
-
-def open_regular(path: str | os.PathLike, error: type[InputError] = InputError,
-                 mode: str = "rb"):
-    """A binary file object for ``path``, which must be a regular file: a FIFO, a device
-    or a socket raises ``error`` instead of blocking (it is opened without waiting for a
-    writer and checked before anything is read). ``mode``: "rb", or "r+b" to update it."""
-    access = os.O_RDWR if mode == "r+b" else os.O_RDONLY
-    fd = os.open(path, access | getattr(os, "O_NONBLOCK", 0))
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise error(f"{path} is not a regular file")
-        return os.fdopen(fd, mode)
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 def _walk_error(error: OSError):

@@ -8,6 +8,7 @@ from .errors import ArgumentTypeError, SettingsError
 from .zoo import DEFAULT_LEVEL, Zoo
 from .zoo.defaults import DEFAULT_FAMILY
 
+
 def sample(count: int, *, model: str | None = None, seed: int = 0,
            zoo: Zoo | None = None) -> np.ndarray:
     """``count`` new images (count, H, W) uint8 drawn from a model's prior: latents from

@@ -249,8 +249,8 @@ def available_codecs(family: str | None = None
     return groups, missing
 
 
-ALL_GROUPS = ("vaecodec", "vaecodec-search", "vaecodec-residual", "png", "png-atlas", "webp-lossless", "jpeg", "webp", "avif", "jxl",
-              "zstd", "lzma")
+ALL_GROUPS = ("vaecodec", "vaecodec-search", "vaecodec-residual", "png", "png-atlas",
+              "webp-lossless", "jpeg", "webp", "avif", "jxl", "zstd", "lzma")
 
 
 # --- measuring ----------------------------------------------------------------------------------

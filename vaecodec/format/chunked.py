@@ -122,7 +122,7 @@ def pack_header(header: FileHeader, model: bytes = b"") -> bytes:
         r = header.residual
         residual = [r.layout, r.model_id[:MODEL_ID_BYTES], r.max_error]
     fields = [header.model_id[:MODEL_ID_BYTES], header.latent_size,
-              header.level if header.level is not None else float(header.quant_step),
+              header.level if header.level is not None else float(header.quant_step or 0.0),
               container.CODER_IDS[(header.coder, header.symbol_dtype)], residual,
               header.model_size, header.named]
     raw = msgpack.packb(fields, use_bin_type=True)

@@ -321,7 +321,7 @@ def decompress_exact(frame: bytes, expected: int, what: str) -> bytes:
     return out
 
 
-# --- writing (always the newest version) -----------------------------------------------------------
+# --- writing (always the newest version) ----------------------------------------------
 def pack(header: Header, payload: bytes, residual: bytes = b"", model: bytes = b"") -> bytes:
     """Serialise a file around an already coded ``payload`` (and residual chunks, whose
     sizes ``header.residual`` lists, and a model family file to embed): version 4 with an
@@ -332,7 +332,8 @@ def pack(header: Header, payload: bytes, residual: bytes = b"", model: bytes = b
         raise ValueError("a header has either a quality level or a quantization step")
     # versions 2 and 3 do not store the image shape: the model the header names has one
     coder_id = CODER_IDS[(header.coder, header.symbol_dtype)]
-    quant = header.level if header.level is not None else float(header.quant_step)
+    # one of the two is set (checked above)
+    quant = header.level if header.level is not None else float(header.quant_step or 0.0)
     fields = [
         header.model_id[:MODEL_ID_BYTES],
         header.latent_size,
@@ -431,7 +432,8 @@ def _parse_v1(header_bytes: bytes) -> Header:
     if set(fields) != HEADER_KEYS_V1:
         missing, extra = HEADER_KEYS_V1 - set(fields), set(fields) - HEADER_KEYS_V1
         raise CorruptHeaderError(
-            f"header keys are wrong (missing {sorted(missing)}, unexpected {sorted(extra, key=str)})"
+            f"header keys are wrong (missing {sorted(missing)}, "
+            f"unexpected {sorted(extra, key=str)})"
         )
     if fields["version"] != 1:
         raise CorruptHeaderError("header version does not match the prefix")

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..core import pixels as pixel_conv, quantize, search
+from ..core import pixels as pixel_conv
+from ..core import quantize, search
 from ..errors import ArgumentTypeError, CorruptModelError, InvalidArrayError
 from ..format import container
 from ..zoo import ModelInfo

@@ -134,11 +134,11 @@ class GuardTally:
         self.below += np.count_nonzero(per_image < expected - GUARD_IMAGE_DB) * count / len(rows)
 
     def report(self) -> QualityReport | None:
-        if not self.measured:
+        level = self.settings.level
+        if not self.measured or level is None:  # measured only at a level (``add``)
             return None
         together = float(10 * np.log10(255.0**2 / max(self.mse_sum / self.measured, 1e-3)))
         return QualityReport(self.images, self.measured, together,
-                             float(self.settings.level.measured["psnr_db"]),
-                             int(round(self.below)), self.settings.model.name,
-                             self.settings.level.level)
+                             float(level.measured["psnr_db"]), int(round(self.below)),
+                             self.settings.model.name, level.level)
 

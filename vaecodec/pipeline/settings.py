@@ -18,9 +18,9 @@ from ..errors import (
     UnknownLevelError,
 )
 from ..format import chunked, container
+from ..options import EncodeOptions, with_keywords
 from ..zoo import DEFAULT_LEVEL, PIXEL_MODEL, VAE, Level, ModelInfo, Zoo, families
 from ..zoo.defaults import DEFAULT_FAMILY
-from ..options import EncodeOptions, with_keywords
 from .chunk import POLARITIES
 
 #: ``decode`` and ``decompress`` refuse files of more images unless given a higher limit.
@@ -207,6 +207,8 @@ def settings_for(header: container.Header, zoo: Zoo | None = None) -> Settings:
                 f"model {header.model_id.hex()}"
             )
         step = level.quant_step
+    if step is None:  # the container allows neither none nor both of a level and a step
+        raise CorruptHeaderError("the header gives neither a quality level nor a step")
     settings = Settings(model, step, header.coder, level,
                         None if header.residual is None else header.residual.max_error,
                         pixel_model, zoo)
@@ -259,10 +261,13 @@ def zoo_with(model: bytes | None, model_id: bytes, pixel_id: bytes | None,
 
 def pixel_model_for(settings: Settings, level: int):
     """The residual layer's loaded pixel model, checked to work on the file's base level."""
-    pixel_model = settings.zoo.pixel_model(settings.pixel_model)
+    info = settings.pixel_model
+    if info is None:
+        raise CorruptHeaderError("the file has a residual layer but names no pixel model")
+    pixel_model = settings.zoo.pixel_model(info)
     if pixel_model.base_level != level:
         raise CorruptHeaderError(
-            f"pixel model {settings.pixel_model.name} works on quality level "
+            f"pixel model {info.name} works on quality level "
             f"{pixel_model.base_level}, but the file's base layer is level {level}")
     return pixel_model
 

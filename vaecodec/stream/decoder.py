@@ -19,6 +19,7 @@ from ..pipeline.chunk import inverted_flags, network_pixels
 from ..pipeline.settings import Settings, pixel_model_for, settings_for, zoo_with
 from ..zoo import Zoo
 
+
 class ArchiveDecoder:
     """A version 5 file read from a seekable binary file object: its header and index are
     read and checked when it opens; a read reads the chunks of the images asked for and

@@ -8,10 +8,17 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from ..core import coders, pixels as pixel_conv
+from ..core import coders
+from ..core import pixels as pixel_conv
 from ..errors import DuplicateNameError, InvalidArrayError, SettingsError
 from ..format import chunked, container
-from ..pipeline.chunk import apply_polarity, as_array, image_names, latent_symbols, pixel_rows
+from ..pipeline.chunk import (
+    apply_polarity,
+    as_array,
+    image_names,
+    latent_symbols,
+    pixel_rows,
+)
 from ..pipeline.guard import GuardTally, QualityReport, judge
 from ..pipeline.settings import Settings, check_writing, embedded_family
 

@@ -10,12 +10,25 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ..core import coders, pixels as pixel_conv, quantize, runtime
+from ..core import coders, quantize, runtime
+from ..core import pixels as pixel_conv
 from ..format import chunked, container
-from ..pipeline.chunk import apply_polarity, inverted_flags, latent_symbols, network_pixels
+from ..pipeline.chunk import (
+    apply_polarity,
+    inverted_flags,
+    latent_symbols,
+    network_pixels,
+)
 from ..pipeline.guard import guard
-from ..pipeline.settings import Settings, check_count, pixel_model_for, settings_for, zoo_for
+from ..pipeline.settings import (
+    Settings,
+    check_count,
+    pixel_model_for,
+    settings_for,
+    zoo_for,
+)
 from ..zoo import Zoo
+
 
 def encode_whole(settings: Settings, unit: np.ndarray, exact: np.ndarray | None, names,
                   progress, embedded: bytes, strict: bool, on_quality, polarity: str) -> bytes:

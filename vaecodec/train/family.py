@@ -12,15 +12,14 @@ from typing import Callable
 import numpy as np
 
 from .. import __version__, codec
-from ..pipeline.chunk import DARK_ON_LIGHT, LIGHT_ON_DARK, dark_on_light
 from ..core import pixels, quantize
 from ..core.entropy import fit_prior
 from ..errors import InputError, SettingsError
 from ..eval import metrics
 from ..eval.evaluate import measure_level
-from ..zoo import Level, ModelInfo, Zoo
 from ..format import family as family_format
-from ..zoo import families
+from ..pipeline.chunk import DARK_ON_LIGHT, LIGHT_ON_DARK, dark_on_light
+from ..zoo import Level, ModelInfo, Zoo, families
 from ..zoo.families import Family
 from . import import_torch
 

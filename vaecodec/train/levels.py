@@ -15,11 +15,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..atomic import atomic_write_bytes
 from ..core import pixels, quantize
 from ..core.entropy import fit_prior
 from ..errors import ReleasedLevelError
 from ..eval.evaluate import measure_level
+from ..fsio import atomic_write_bytes
 from ..zoo import Level, Zoo
 from ..zoo.levels import read_rows
 

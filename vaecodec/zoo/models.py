@@ -15,9 +15,8 @@ import json
 import os
 from pathlib import Path
 
-from ..atomic import atomic_write_bytes
 from ..errors import CorruptModelError
-
+from ..fsio import atomic_write_bytes
 from .defaults import DEFAULT_MODEL, DEFAULT_PIXEL_MODEL
 
 VAE = "vae"  # metadata "kind" of the base layer's models (the default when absent)

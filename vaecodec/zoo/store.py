@@ -15,14 +15,15 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import CorruptModelError, UnknownLevelError, UnknownModelError
-from ..format.constants import MODEL_ID_BYTES  # the id prefix a file stores identifies a model
+from ..format.constants import (
+    MODEL_ID_BYTES,  # the id prefix a file stores identifies a model
+)
 from . import families as family_files
 from . import levels as level_files
 from .defaults import DEFAULT_FAMILY
 from .families import Family
 from .levels import Level
 from .models import DEFAULTS, PIXEL_MODEL, VAE, ModelInfo, checkpoint_dirs, scan
-
 
 
 class Zoo:

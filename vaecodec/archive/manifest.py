@@ -1,0 +1,237 @@
+"""A manifest's shards read as one archive (``ManifestReader``), and telling a manifest
+from an archive (``is_manifest``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import FormatError, ShardError, UnsafeNameError, VaezError
+from ..format import container
+from ..format import manifest as manifest_format
+from ..fsio import open_regular
+from ..images import shown_path as _shown
+from ..pipeline.settings import DEFAULT_MAX_IMAGES, check_count
+from ..zoo import Zoo
+from .reader import ArchiveReader, Damage, Reader, VerifyReport
+
+
+def is_manifest(path) -> bool:
+    """Whether ``path`` (not a file object or bytes) names a manifest file (JSON)."""
+    if hasattr(path, "read") or isinstance(path, (bytes, bytearray, memoryview)):
+        return False
+    try:
+        with open_regular(path) as f:
+            return manifest_format.looks_like(f.read(64))
+    except (OSError, VaezError):
+        return False
+
+
+def shard_paths(paths) -> list[Path]:
+    """``paths`` with each manifest replaced by its shards' paths."""
+    out = []
+    for path in paths:
+        if is_manifest(path):
+            out.extend(ManifestReader.read_manifest(Path(path))[1])
+        else:
+            out.append(Path(path))
+    return out
+
+
+
+class ManifestReader(Reader):
+    """The shards a manifest lists, read as one archive (``vaecodec.open("x.json")``):
+    ``len``, indexing by position, slice, list or name, ``names``, ``chunks()``,
+    ``latents()``, ``salvage()``, ``verify()``, as ``ArchiveReader``. A shard is opened
+    when first needed and checked against the manifest (its size and image count);
+    ``verify`` also checks every shard's sha256."""
+
+    def __init__(self, path, *, zoo: Zoo | None = None, salvage: bool = False,
+                 max_images: int = DEFAULT_MAX_IMAGES):
+        self.path = Path(path)
+        self.manifest, self.paths = self.read_manifest(self.path)
+        self._zoo, self._salvage, self._max_images = zoo, salvage, max_images
+        self._readers: list[ArchiveReader | None] = [None] * len(self.paths)
+        sizes = [s.images for s in self.manifest.shards]
+        self._starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        self._name_positions: dict[str, int] | None = None
+
+    @staticmethod
+    def read_manifest(path: Path):
+        with open_regular(path) as f:
+            data = f.read(manifest_format.MAX_SIZE + 1)
+        try:
+            manifest = manifest_format.parse(data)
+        except VaezError as e:
+            raise type(e)(f"{path}: {e}") from None
+        return manifest, [path.parent / shard.path for shard in manifest.shards]
+
+    def shard_path(self, k: int) -> Path:
+        """Shard ``k``'s path, refused when a symbolic link takes it out of the manifest's
+        folder (reading a manifest never leaves its folder)."""
+        where = self.paths[k]
+        top = os.path.realpath(self.path.parent)
+        real = os.path.realpath(where)
+        if os.path.commonpath([top, real]) != top:
+            raise ShardError(f"{_shown(where)}: a symbolic link takes this shard of "
+                             f"{_shown(self.path)} out of the manifest's folder")
+        return where
+
+    def shard(self, k: int) -> ArchiveReader:
+        if self._readers[k] is None:
+            entry, where = self.manifest.shards[k], self.shard_path(k)
+            try:
+                reader = ArchiveReader(where, zoo=self._zoo, salvage=self._salvage,
+                                       max_images=max(entry.images, self._max_images))
+            except OSError as e:
+                raise ShardError(f"{_shown(where)}: a shard of {_shown(self.path)} cannot be "
+                                 f"read ({e.strerror or e})") from None
+            size = os.path.getsize(where)
+            scanned = self._salvage and reader.index_error is not None
+            if size != entry.bytes or (len(reader) != entry.images and not scanned):
+                reader.close()
+                raise ShardError(
+                    f"{_shown(where)}: {size} bytes and {len(reader)} images, the manifest "
+                    f"{_shown(self.path)} says {entry.bytes} bytes and {entry.images} images")
+            model = reader.info.model_id[:4].hex()
+            if model != self.manifest.model:
+                reader.close()
+                raise ShardError(f"{_shown(where)} was made with model {model}, the manifest "
+                                 f"{_shown(self.path)} says {self.manifest.model}")
+            self._readers[k] = reader
+        return self._readers[k]
+
+    def __len__(self) -> int:
+        return self.manifest.images
+
+    @property
+    def info(self) -> container.Header:
+        return dataclasses.replace(self.shard(0).info, count=len(self), names=None)
+
+    @property
+    def named(self) -> bool:
+        return self.shard(0).named
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return self.shard(0).image_shape
+
+    @property
+    def trailing(self) -> int:
+        return sum(r.trailing for r in self._readers if r is not None)
+
+    @property
+    def names(self) -> tuple[str, ...] | None:
+        if not self.named:
+            return None
+        check_count(self.info, self._max_images, "read its names")
+        names = tuple(name for k in range(len(self.paths)) for name in self.shard(k).names)
+        if len(set(names)) != len(names):
+            raise UnsafeNameError(f"{_shown(self.path)}: two shards store an image of the "
+                                  "same name")
+        return names
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return self[self.position(key)]
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            i = self._position(key)
+            k = int(np.searchsorted(self._starts, i, side="right")) - 1
+            return self.shard(k)[int(i - self._starts[k])]
+        rows = self._rows(key)
+        out = np.empty((len(rows), *self.image_shape), dtype=np.uint8)
+        shards = np.searchsorted(self._starts, rows, side="right") - 1
+        for k in np.unique(shards):
+            where = np.flatnonzero(shards == k)
+            out[where] = self.shard(int(k))[rows[where] - self._starts[k]]
+        return out
+
+    def chunks(self, progress: Callable[[int, int], None] | None = None):
+        for k in range(len(self.paths)):
+            base = int(self._starts[k])
+            within = None if progress is None else (
+                lambda done, _, base=base: progress(base + done, len(self)))
+            for start, images in self.shard(k).chunks(within):
+                yield base + start, images
+
+    def latents(self) -> np.ndarray:
+        return np.concatenate([self.shard(k).latents() for k in range(len(self.paths))])
+
+    def salvage(self, progress: Callable[[int, int], None] | None = None):
+        for k, entry in enumerate(self.manifest.shards):
+            base = int(self._starts[k])
+            try:
+                reader = self.shard(k)
+            except (FormatError, OSError) as e:
+                yield base, None, Damage(None, base, entry.images, str(e))
+                continue
+            for first, images, damage in reader.salvage():
+                if damage is not None:
+                    damage = dataclasses.replace(
+                        damage, first=None if damage.first is None else base + damage.first)
+                yield (None if first is None else base + first), images, damage
+            if progress:
+                progress(base + entry.images, len(self))
+
+    def intact_chunks(self):
+        intact, lost = [], []
+        for k, entry in enumerate(self.manifest.shards):
+            base = int(self._starts[k])
+            try:
+                reader = self.shard(k)
+            except (FormatError, OSError) as e:
+                lost.append(Damage(None, base, entry.images, str(e)))
+                continue
+            shard_intact, shard_lost = reader.intact_chunks()
+            intact += [(base + first, count, names) for first, count, names in shard_intact]
+            lost += [dataclasses.replace(d, first=None if d.first is None else base + d.first)
+                     for d in shard_lost]
+        return intact, lost
+
+    def verify(self, progress: Callable[[int, int], None] | None = None) -> VerifyReport:
+        """Every shard's sha256 against the manifest, then every chunk decoded."""
+        import hashlib
+
+        damaged: list[Damage] = []
+        for k, entry in enumerate(self.manifest.shards):
+            digest = hashlib.sha256()
+            try:
+                with open_regular(self.shard_path(k)) as f:
+                    while block := f.read(1 << 20):
+                        digest.update(block)
+            except (OSError, VaezError) as e:
+                damaged.append(Damage(None, int(self._starts[k]), entry.images, str(e)))
+                continue
+            if digest.hexdigest() != entry.sha256:
+                damaged.append(Damage(None, int(self._starts[k]), entry.images,
+                                      f"{self.paths[k]} is not the shard the manifest lists "
+                                      "(sha256 mismatch)"))
+        images = chunks = 0
+        bad_shards = {d.first for d in damaged}
+        for first, block, damage in self.salvage(progress):
+            if damage is None or damage.chunk is not None:
+                chunks += 1
+            if damage is not None:
+                if damage.first not in bad_shards:
+                    damaged.append(damage)
+            elif first is not None:
+                images += len(block)
+        if not damaged and self.named:
+            try:
+                self.names
+            except VaezError as e:
+                damaged.append(Damage(None, None, None, str(e)))
+        return VerifyReport(images, chunks, tuple(damaged), self.trailing)
+
+    @property
+    def index_error(self) -> str | None:
+        return None
+
+    def close(self) -> None:
+        for reader in self._readers:
+            if reader is not None:
+                reader.close()
