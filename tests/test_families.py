@@ -325,3 +325,29 @@ def test_import_refuses_a_family_whose_models_repeat_installed_names(tmp_path):
     assert not list(families.store_dir().glob("*.vaem"))
     assert runner.invoke(main, ["models"]).exit_code == 0
     assert runner.invoke(main, ["levels"]).exit_code == 0
+
+
+def test_the_store_s_operations_are_library_calls(trained, model_store, tmp_path):
+    """A Python user installs, exports and removes a family as the CLI does."""
+    from vaecodec.zoo import manage
+
+    assert manage.family_path("tiny") == model_store / "tiny.vaem"
+    target = manage.install_family(trained.data)
+    assert target == model_store / "tiny.vaem" and "tiny" in {
+        f.name for f in Zoo.installed().families()}
+    with pytest.raises(vaecodec.OutputExistsError, match="use --force"):
+        manage.install_family(trained.data)
+    assert manage.install_family(trained.data, force=True) == target
+    manage.export_family("tiny", tmp_path / "t.vaem")
+    assert families.from_bytes((tmp_path / "t.vaem").read_bytes())[0].name == "tiny"
+    with pytest.raises(vaecodec.SettingsError, match="nothing to export"):
+        manage.export_family("mnist", tmp_path / "m.vaem")
+    assert manage.remove_family("tiny") == target and not target.exists()
+    with pytest.raises(vaecodec.UnknownModelError, match="no model family named tiny"):
+        manage.remove_family("tiny")
+    with pytest.raises(vaecodec.SettingsError, match="cannot be removed"):
+        manage.remove_family("mnist")
+    with pytest.raises(vaecodec.SettingsError, match="letters, digits"):
+        manage.family_path("../x")
+    with pytest.raises(vaecodec.SettingsError, match="taken by a shipped"):
+        manage.check_new_family("mnist")

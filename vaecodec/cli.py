@@ -623,17 +623,10 @@ def train(sources, name, recipe, epochs, time_budget, seed, device, skip_invalid
     (`vaecodec models`); compress with --model NAME."""
     from . import files
     from .data.sources import load_images
-    from .fsio import atomic_write_bytes
-    from .zoo import Zoo, families
+    from .zoo import manage
 
     _check_family_name(name)
-    if Zoo.installed().name_taken(name):
-        raise click.ClickException(f"the name {name} is taken by a shipped model or family; "
-                                   "choose another")
-    target = families.store_dir() / f"{name}{families.SUFFIX}"
-    if target.exists() and not force:
-        raise click.ClickException(f"a model named {name} exists ({target}); use --force "
-                                   "to replace it")
+    manage.check_new_family(name, force)  # before any training
     from .train import import_torch
 
     try:
@@ -648,11 +641,7 @@ def train(sources, name, recipe, epochs, time_budget, seed, device, skip_invalid
         trained = train_family(images, name, recipe=recipe, epochs=epochs,
                                time_budget=time_budget, seed=seed, device=device,
                                data=described, log=lambda line: None, progress=progress)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    from .fsio import WriteLock
-
-    with WriteLock(target).acquire():  # one writer of the name at a time
-        atomic_write_bytes(target, trained.data, force)
+    target = manage.install_trained(name, trained.data, force=force)
     if quiet:
         return
     meta = trained.family.metadata
@@ -664,11 +653,14 @@ def train(sources, name, recipe, epochs, time_budget, seed, device, skip_invalid
 
 
 def _check_family_name(name: str) -> None:
-    from .format.family import NAME
+    """A bad --name is a usage error (exit status 2), as click reports its own."""
+    from .errors import SettingsError
+    from .zoo import manage
 
-    if not NAME.fullmatch(name):
-        raise click.BadParameter(f"{name!r}: use 1-64 letters, digits, '.', '_' or '-', "
-                                 "starting with a letter or digit", param_hint="'--name'")
+    try:
+        manage.check_family_name(name)
+    except SettingsError as e:
+        raise click.BadParameter(str(e), param_hint="'--name'") from None
 
 
 def _map(value) -> dict:
@@ -769,12 +761,9 @@ def models_show(name, as_json):
 def models_export(name, file, force):
     """Write model family NAME to FILE (.vaem): everything needed to decode its files
     elsewhere (`vaecodec models import FILE`)."""
-    from .fsio import atomic_write_bytes
-    from .zoo import Zoo
+    from .zoo import manage
 
-    if name == DEFAULT_FAMILY:
-        raise click.ClickException("mnist ships with every vaecodec; there is nothing to export")
-    atomic_write_bytes(file, Zoo.installed().family_file(name), force)
+    manage.export_family(name, file, force=force)
     click.echo(f"exported {name} to {file}")
 
 
@@ -786,27 +775,10 @@ def models_import(file, force):
     """Add the model family in FILE (a .vaem file from `vaecodec models export`, or a
     .vaez archive that embeds its model) to the model store."""
     from . import files
-    from .fsio import WriteLock, atomic_write_bytes
-    from .zoo import Zoo, families
+    from .zoo import manage
 
-    data = files.read_model_source(file)
-    family, models, levels = families.from_bytes(data, file)
-    target = families.store_dir() / f"{family.name}{families.SUFFIX}"
-    if family.name == DEFAULT_FAMILY:
-        raise click.ClickException("the name mnist is the shipped family's")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with WriteLock(target).acquire():  # the checks and the write, one import at a time
-        installed = Zoo.installed()
-        shipped = {f.name for f in installed.families()}
-        if (target.exists() or family.name in shipped) and not force:
-            where = target if target.exists() else "shipped with vaecodec"
-            raise click.ClickException(f"a model family named {family.name} exists "
-                                       f"({where}); use --force to replace it")
-        # its models' names must be new too (a renamed export of an installed family):
-        # else every later command would fail on the clash
-        installed.with_family(family, models, levels)
-        atomic_write_bytes(target, families.to_bytes(family, models, levels), force)
-    click.echo(f"imported {family.name} into {target}")
+    target = manage.install_family(files.read_model_source(file), force=force, source=file)
+    click.echo(f"imported {target.stem} into {target}")
 
 
 @models.command(name="remove")
@@ -815,15 +787,11 @@ def models_import(file, force):
 def models_remove(name):
     """Delete model family NAME from the model store (files made with it no longer
     decode here until it is imported again)."""
-    from .zoo import families
+    from .zoo import manage
 
-    if name == DEFAULT_FAMILY:
-        raise click.ClickException("mnist ships with vaecodec and cannot be removed")
-    _check_family_name(name)
-    target = families.store_dir() / f"{name}{families.SUFFIX}"
-    if not target.is_file():
-        raise click.ClickException(f"no model family named {name} in {target.parent}")
-    target.unlink()
+    if name != DEFAULT_FAMILY:
+        _check_family_name(name)
+    target = manage.remove_family(name)
     click.echo(f"removed {name} ({target})")
 
 

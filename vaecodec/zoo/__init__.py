@@ -1,7 +1,9 @@
 """Finding, verifying and loading models and their quality levels.
 
 ``Zoo`` holds the models and levels a codec may use (``Zoo.installed()``: what ships with
-vaecodec); ``models`` reads and writes model files; ``levels`` the levels file. The names
+vaecodec, and the user's store); ``models`` reads and writes model files; ``levels`` the
+levels file; ``families`` model family files; ``manage`` the store's operations
+(``install_family``, ``remove_family``, ``export_family``, ``family_path``). The names
 below load on first use, so that the command line's help stays fast.
 """
 
