@@ -1,0 +1,194 @@
+"""The commands that look into archives: ``ls``, ``test`` and ``info``."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+
+import click
+
+from ..errors import VaezError
+from ._base import (
+    _archive_arg,
+    _lost_images,
+    _max_images_option,
+    _plural,
+    _progress,
+    _report_errors,
+    _thread_limit,
+    _threads_option,
+    main,
+)
+
+
+@main.command(name="ls")
+@click.argument("archive", type=click.Path())
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the archive's count and names as JSON.")
+@_max_images_option
+@_report_errors
+def list_names(archive, as_json, max_images):
+    """List the images of ARCHIVE (- for standard input) by name, in order (numbered
+    00000.png, ... when it stores no names, as decompress writes them)."""
+    from .. import archive as archive_io
+    from ..pipeline.settings import check_count
+
+    with archive_io.open(_archive_arg(archive), max_images=max_images) as reader:
+        check_count(reader.info, max_images, "list them")
+        names = reader.names
+        count = len(reader)
+        if as_json:
+            click.echo(json.dumps({"archive": str(archive), "images": count,
+                                   "names": None if names is None else list(names)}, indent=2))
+            return
+        if names is None:
+            width = max(5, len(str(count - 1)))
+            for i in range(count):
+                click.echo(f"{i:0{width}d}.png")
+        else:
+            for name in names:
+                click.echo(name)
+
+
+@main.command(name="test")
+@click.argument("archives", nargs=-1, required=True, type=click.Path())
+@click.option("--quiet", is_flag=True, help="Print nothing but problems.")
+@_threads_option
+@_max_images_option
+@_report_errors
+def test_archives(archives, quiet, threads, max_images):
+    """Check that every chunk of each ARCHIVE (- for standard input) decodes, writing
+    nothing. Exit status 0 when all are intact, 1 when any is damaged (each damaged chunk
+    is named)."""
+    from .. import archive as archive_io
+    from ..errors import FormatError, ImageLimitError
+    from ..pipeline.settings import check_count
+
+    damaged = False
+    with _progress(quiet) as progress, _thread_limit(threads):
+        for path in archives:
+            try:
+                source = _archive_arg(path)
+                reader = archive_io.open_reader(source, salvage=True, max_images=max_images)
+            except FormatError as e:
+                click.echo(f"Error: {e}", err=True)
+                damaged = True
+                continue
+            try:
+                check_count(reader.info, max_images, "test it")
+            except ImageLimitError as e:
+                reader.close()
+                click.echo(f"Error: {path}: {e}", err=True)
+                damaged = True
+                continue
+            with reader:
+                report = reader.verify(lambda done, total: progress("testing", done, total))
+            if reader.index_error:
+                click.echo(f"{path}: damaged index ({reader.index_error}); chunks found by "
+                           "scanning", err=True)
+            for d in report.damaged:
+                click.echo(f"{path}: damaged: {_lost_images(d)}: {d.message}", err=True)
+            if report.trailing:
+                click.echo(f"Warning: {path}: {report.trailing} bytes after the archive's end "
+                           "(an append that did not finish; the next append removes them)",
+                           err=True)
+            if report.ok and not reader.index_error:
+                if not quiet:
+                    click.echo(f"{path}: OK ({_plural(report.images, 'image')} in "
+                               f"{_plural(report.chunks, 'chunk')})")
+            else:
+                damaged = True
+    if damaged:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("archive", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the header as JSON.")
+@_max_images_option
+@_report_errors
+def info(archive, as_json, max_images):
+    """Show what a .vaez file holds (reads only its headers; - for standard input). The
+    names of an archive of more than --max-images images are counted, not listed."""
+    import os
+
+    from .. import archive as archive_io
+    from .. import files
+    from ..errors import UnknownModelError
+    from ..zoo import Zoo
+
+    zoo = Zoo.installed()
+    shards = None
+    if archive == "-":
+        data = sys.stdin.buffer.read()
+        header, size = files.read_info(data, zoo=zoo, max_images=max_images), len(data)
+    else:
+        header = files.read_info(archive, zoo=zoo, max_images=max_images)
+        size = os.path.getsize(archive)
+        if archive_io.is_manifest(archive):  # the data set's size: its shards' and its own
+            with archive_io.ManifestReader(archive, zoo=zoo) as reader:
+                shards = reader.manifest.shards
+                named = reader.named
+            size += sum(shard.bytes for shard in shards)
+    try:
+        model_name = zoo.find(header.model_id).name
+    except UnknownModelError:
+        model_name = None
+    if as_json:
+        click.echo(json.dumps({**header.to_dict(), "file_size": size, "model_name": model_name},
+                              indent=2))
+        return
+    if shards is not None:
+        names = f"stored in {_plural(len(shards), 'shard')}" if named else "none stored"
+    elif header.names is not None:
+        names = f"{len(header.names)} stored ({header.names_stored_size} bytes)"
+    elif header.names_stored_size:
+        names = (f"stored ({header.names_stored_size} bytes; not listed: more than "
+                 f"{max_images:,} images, --max-images)")
+    else:
+        names = "none stored"
+    if header.level is not None:
+        quant = f"quality level {header.level}"
+        with contextlib.suppress(VaezError):
+            family = zoo.family_of(zoo.find(header.model_id).model_id)
+            level = zoo.level(header.level, None if family is None else family.name)
+            quant += f" (step {level.quant_step:g})"
+    else:
+        quant = f"step {header.quant_step:g}"
+    coder = ("range coder, learned prior" if header.coder == "range"
+             else f"zstd, {header.symbol_dtype} symbols")
+    shape = ("size unknown" if header.image_shape is None
+             else f"{header.image_shape[1]}x{header.image_shape[0]}")
+    rows = [
+        ("format version", str(header.version)),
+        ("images", f"{header.count} ({shape})"),
+        ("model", f"{model_name or 'unknown to this vaecodec'} ({header.model_id.hex()})"),
+        ("latent size", str(header.latent_size)),
+        ("quantization", quant),
+        ("payload", (f"{header.payload_size} bytes" if shards is None
+                     else f"in {_plural(len(shards), 'shard')}") + f" ({coder})"),
+        ("residual", _residual_row(header.residual, zoo)),
+        ("names", names),
+        ("embedded model", f"{header.embedded_model_size} bytes"
+         if header.embedded_model_size else "none"),
+        ("file size", f"{size} bytes ({size / header.count:.2f} bytes/image)"),
+    ]
+    click.echo(f"{archive}:")
+    for key, value in rows:
+        click.echo(f"  {key + ':':16}{value}")
+
+
+def _residual_row(layer, zoo) -> str:
+    if layer is None:
+        return "none (lossy)"
+    from ..errors import UnknownModelError
+    from ..zoo import PIXEL_MODEL
+
+    try:
+        name = zoo.find(layer.model_id, PIXEL_MODEL).name
+    except UnknownModelError:
+        name = "unknown to this vaecodec"
+    bound = "lossless" if layer.max_error == 0 else f"max error {layer.max_error}"
+    return (f"{bound}, {layer.size} bytes in {len(layer.chunk_sizes)} chunk(s), pixel model "
+            f"{name} ({layer.model_id.hex()}), layout {layer.layout}")

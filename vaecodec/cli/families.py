@@ -1,0 +1,267 @@
+"""The commands of models: ``levels``, ``train``, ``models`` (list, show, export,
+import, remove) and ``sample``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..train.recipes import TRAIN_RECIPES
+from ..zoo.defaults import DEFAULT_FAMILY, DEFAULT_LEVEL
+from ._base import (
+    _plural,
+    _progress,
+    _refuse_dash_folder,
+    _report_errors,
+    main,
+)
+
+
+@main.command(name="levels")
+@click.option("--json", "as_json", is_flag=True, help="Print the levels as JSON.")
+@_report_errors
+def list_levels(as_json):
+    """List the quality levels with their size and quality on the MNIST test split."""
+    from ..zoo import Zoo
+
+    rows = Zoo.installed().levels()
+    if as_json:
+        click.echo(json.dumps([{"level": lv.level, "model": lv.model,
+                                "quant_step": lv.quant_step, **lv.measured} for lv in rows],
+                              indent=2))
+        return
+    width = max([len("model")] + [len(lv.model) for lv in rows])
+    click.echo(f"level  {'model':{width}s}   step  bytes/image  PSNR (dB)   SSIM  "
+               "(MNIST test split)")
+    for lv in rows:
+        m = lv.measured
+        default = "  (default)" if lv.level == DEFAULT_LEVEL else ""
+        click.echo(f"{lv.level:5d}  {lv.model:{width}s}  {lv.quant_step:5g}  "
+                   f"{m.get('bytes_per_image', 0):11.2f}  {m.get('psnr_db', 0):9.2f}  "
+                   f"{m.get('ssim', 0):5.3f}{default}")
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path())
+@click.option("--name", required=True,
+              help="The model family's name (letters, digits, '.', '_', '-'), used as "
+                   "--model NAME.")
+@click.option("--recipe", type=click.Choice(TRAIN_RECIPES), default="default",
+              show_default=True, help="Training recipe (docs/training.md).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="Epochs of VAE training (default: the recipe's).")
+@click.option("--time-budget", type=click.FloatRange(min=1), default=None, metavar="SECONDS",
+              help="Train the VAE for as many epochs as fit in SECONDS (measured on the "
+                   "first); levels and the pixel model take a little longer.")
+@click.option("--seed", type=int, default=1, show_default=True,
+              help="Seed of the split and the training: the same data, seed and thread "
+                   "count give the same model.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu",
+              show_default=True, help="Where torch trains the VAE.")
+@click.option("--skip-invalid", is_flag=True,
+              help="Skip image files that cannot be decoded instead of failing.")
+@click.option("-f", "--force", is_flag=True, help="Replace a model of the same name.")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@_report_errors
+def train(sources, name, recipe, epochs, time_budget, seed, device, skip_invalid, force,
+          quiet):
+    """Train a model family on your images: image files and folders, MNIST-style IDX
+    files or .npy arrays (N, height, width), all of one size, grayscale. 10% are held out
+    to measure it. The family (VAE, quality levels, pixel model) goes into the model store
+    (`vaecodec models`); compress with --model NAME."""
+    from .. import files
+    from ..data.sources import load_images
+    from ..zoo import manage
+
+    _check_family_name(name)
+    manage.check_new_family(name, force)  # before any training
+    from ..train import import_torch
+
+    try:
+        import_torch()  # before reading any data
+    except ModuleNotFoundError as e:
+        raise click.ClickException(str(e)) from None
+    from ..train.family import train_family
+
+    with _progress(quiet) as progress:
+        images, described = load_images(sources, skip_invalid,
+                                        files.stage_progress(progress, "reading images"))
+        trained = train_family(images, name, recipe=recipe, epochs=epochs,
+                               time_budget=time_budget, seed=seed, device=device,
+                               data=described, log=lambda line: None, progress=progress)
+    target = manage.install_trained(name, trained.data, force=force)
+    if quiet:
+        return
+    meta = trained.family.metadata
+    click.echo(f"trained {name} on {meta['data']['train_images']} images in "
+               f"{meta['train_seconds']['total']:.0f} s; wrote {target}")
+    _print_family_levels(trained.levels, trained.family.default_level,
+                         f"validation, {meta['data']['validation_images']} images")
+    click.echo(f"lossless: {meta['validation']['lossless_bits_per_pixel']:.3f} bits/pixel")
+
+
+def _check_family_name(name: str) -> None:
+    """A bad --name is a usage error (exit status 2), as click reports its own."""
+    from ..errors import SettingsError
+    from ..zoo import manage
+
+    try:
+        manage.check_family_name(name)
+    except SettingsError as e:
+        raise click.BadParameter(str(e), param_hint="'--name'") from None
+
+
+def _map(value) -> dict:
+    """A metadata entry as a map (a hostile file may hold anything there)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _print_family_levels(levels, default_level, where) -> None:
+    click.echo(f"level   step  bytes/image  PSNR (dB)  ({where})")
+    for lv in levels:
+        m = lv.measured
+        default = "  (default)" if lv.level == default_level else ""
+        click.echo(f"{lv.level:5d}  {lv.quant_step:5g}  {m.get('bytes_per_image', 0):11.2f}  "
+                   f"{m.get('psnr_db', 0):9.2f}{default}")
+
+
+@main.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the families as JSON.")
+@click.pass_context
+@_report_errors
+def models(ctx, as_json):
+    """List the model families: the shipped mnist and those in the model store (the
+    folder $VAECODEC_MODELS, else the platform's user data folder)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from ..zoo import Zoo
+    from ..zoo.families import store_dir
+
+    zoo = Zoo.installed()
+    rows = [_family_row(zoo, name) for name in [DEFAULT_FAMILY] + [f.name for f in zoo.families()]]
+    if as_json:
+        click.echo(json.dumps({"store": str(store_dir()), "families": rows}, indent=2))
+        return
+    click.echo(f"model store: {store_dir()}")
+    width = max(len(r["name"]) for r in rows)
+    click.echo(f"{'name':{width}s}  {'id':16s}  size   levels  default  lossless bits/pixel")
+    for r in rows:
+        size = f"{r['image_shape'][1]}x{r['image_shape'][0]}"
+        bpp = r["lossless_bits_per_pixel"]
+        bpp = "-" if bpp is None else f"{bpp:.3f}"
+        click.echo(f"{r['name']:{width}s}  {r['id'][:16]:16s}  {size:5s}  {r['levels']:6d}  "
+                   f"{r['default_level']:7d}  {bpp}")
+
+
+def _family_row(zoo, name: str) -> dict:
+    if name == DEFAULT_FAMILY:
+        vae, levels, default, validation, path = zoo.find(), zoo.levels(), DEFAULT_LEVEL, {}, None
+    else:
+        family = zoo.family(name)
+        vae, levels, default = zoo.find(family.vae), zoo.levels(name), family.default_level
+        validation, path = _map(family.metadata.get("validation")), family.path
+    bpp = validation.get("lossless_bits_per_pixel")
+    return {"name": name, "id": vae.model_id.hex(), "image_shape": list(vae.image_shape),
+            "levels": len(levels), "default_level": default,
+            "lossless_bits_per_pixel": bpp if isinstance(bpp, (int, float)) else None,
+            "file": None if path is None else str(path)}
+
+
+@models.command(name="show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the family as JSON.")
+@_report_errors
+def models_show(name, as_json):
+    """Show a model family: its levels with their measured size and quality, its pixel
+    model, what it was trained on, and how."""
+    from ..zoo import Zoo
+
+    zoo = Zoo.installed()
+    row = _family_row(zoo, name)
+    family = None if name == DEFAULT_FAMILY else zoo.family(name)
+    levels = zoo.levels(None if family is None else name)
+    if as_json:
+        click.echo(json.dumps({**row, "metadata": {} if family is None else family.metadata,
+                               "levels": [{"level": lv.level, "quant_step": lv.quant_step,
+                                           **lv.measured} for lv in levels]}, indent=2))
+        return
+    size = f"{row['image_shape'][1]}x{row['image_shape'][0]}"
+    click.echo(f"{name}: {size} images, model id {row['id']}")
+    if row["file"]:
+        click.echo(f"file: {row['file']}")
+    where = "MNIST test split" if family is None else "validation split"
+    _print_family_levels(levels, row["default_level"], where)
+    if family is not None:
+        meta = family.metadata
+        data, recipe = _map(meta.get("data")), _map(meta.get("recipe"))
+        click.echo(f"lossless: {row['lossless_bits_per_pixel']} bits/pixel ({where})")
+        click.echo(f"trained on {data.get('train_images')} images (sha256 "
+                   f"{str(data.get('pixels_sha256'))[:16]}...), recipe {recipe.get('name')}, "
+                   f"{recipe.get('epochs')} epochs, "
+                   f"{_map(meta.get('train_seconds')).get('total')} s")
+
+
+@models.command(name="export")
+@click.argument("name")
+@click.argument("file", type=click.Path())
+@click.option("-f", "--force", is_flag=True, help="Overwrite FILE if it exists.")
+@_report_errors
+def models_export(name, file, force):
+    """Write model family NAME to FILE (.vaem): everything needed to decode its files
+    elsewhere (`vaecodec models import FILE`)."""
+    from ..zoo import manage
+
+    manage.export_family(name, file, force=force)
+    click.echo(f"exported {name} to {file}")
+
+
+@models.command(name="import")
+@click.argument("file", type=click.Path())
+@click.option("-f", "--force", is_flag=True, help="Replace a model family of the same name.")
+@_report_errors
+def models_import(file, force):
+    """Add the model family in FILE (a .vaem file from `vaecodec models export`, or a
+    .vaez archive that embeds its model) to the model store."""
+    from .. import files
+    from ..zoo import manage
+
+    target = manage.install_family(files.read_model_source(file), force=force, source=file)
+    click.echo(f"imported {target.stem} into {target}")
+
+
+@models.command(name="remove")
+@click.argument("name")
+@_report_errors
+def models_remove(name):
+    """Delete model family NAME from the model store (files made with it no longer
+    decode here until it is imported again)."""
+    from ..zoo import manage
+
+    if name != DEFAULT_FAMILY:
+        _check_family_name(name)
+    target = manage.remove_family(name)
+    click.echo(f"removed {name} ({target})")
+
+
+@main.command()
+@click.option("--model", default=None,
+              help="Model family (default: mnist) or a model's name.")
+@click.option("-n", "count", type=click.IntRange(1, 100_000), default=64, show_default=True,
+              help="How many images to draw.")
+@click.option("-o", "--output", type=click.Path(), required=True,
+              help="A .png file (one grid of all the images) or a folder (one PNG each).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the random latents: the same seed draws the same images.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite existing files.")
+@_report_errors
+def sample(model, count, output, seed, force):
+    """Draw new images from a model: random latents from its prior, N(0, I), through its
+    decoder (the classic demo of a VAE)."""
+    from .. import files
+    from ..sampling import sample
+
+    _refuse_dash_folder(output)
+    images = sample(count, model=model, seed=seed)
+    files.write_images(images, output, force=force)
+    click.echo(f"drew {_plural(count, 'image')} into {output}")
