@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 
 import torch
+from classifier import accuracy, fit, lenet
 from torch.utils.data import DataLoader
 
 import vaecodec
 from vaecodec.data.mnist import mnist_images, mnist_labels
 from vaecodec.torch import VaezDataset
-from vaecodec.train.classifier import accuracy, fit, lenet
 
 
 def main() -> None:

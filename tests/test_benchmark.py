@@ -150,7 +150,7 @@ def test_unknown_codec_is_refused(sample_images):
 
 
 def script(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / "scripts" / "rd_benchmark.py"),
+    return subprocess.run([sys.executable, str(REPO / "benchmarks" / "rd_benchmark.py"),
                            *map(str, args)], capture_output=True, text=True)
 
 
@@ -163,7 +163,7 @@ def test_script_writes_json_picture_and_plot(tmp_path, sample_dir):
     assert run.returncode == 0, run.stderr
     assert "JPEG" in run.stdout and "the bytes of vaecodec levels" in run.stdout
     res = json.loads(out.read_text())
-    assert res["dataset"]["count"] == 40 and res["command"].startswith("python scripts/")
+    assert res["dataset"]["count"] == 40 and res["command"].startswith("python benchmarks/")
     assert script("--from-json", out, "--plot", tmp_path / "rd.png").returncode == 0
     from PIL import Image
 

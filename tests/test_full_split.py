@@ -27,7 +27,7 @@ def test_default_settings_on_the_test_split(mnist_root):
 
 def test_lossless_on_the_test_split(mnist_root):
     """Every one of the 10,000 test images comes back exactly, under PNG's size by far
-    (max-error bounds on the full split are checked by scripts/bench_residual.py)."""
+    (max-error bounds on the full split are checked by benchmarks/bench_residual.py)."""
     originals = datasets.mnist_images(mnist_root, "test")
     data = vaecodec.encode(originals, lossless=True)
     assert (vaecodec.decode(data) == originals).all()

@@ -3,7 +3,7 @@ writes them byte for byte (with ``polarity="as-is"``: by default, since 2.0, ima
 light border are coded inverted).
 
 tests/data/golden/ was written by vaecodec 1.3.0 through its public API
-(``scripts/make_golden_corpus.py``): one file per encoder setting (levels 1-9 with both
+(``tools/make_golden_corpus.py``): one file per encoder setting (levels 1-9 with both
 coders, explicit steps with every model, lossless, max-error, names, single images),
 with the sha256 of the bytes, of the decoded latent symbols and of the decoded pixels.
 
@@ -145,7 +145,7 @@ FAMILY_ENTRIES = [(folder, entry) for folder in FAMILY_CORPORA
 @pytest.mark.parametrize("folder, entry", FAMILY_ENTRIES,
                          ids=[f"{folder.name}/{e['file']}" for folder, e in FAMILY_ENTRIES])
 def test_files_of_shipped_families_decode_to_the_same_pixels(folder, entry):
-    """A corpus of ``scripts/make_family_corpus.py``: every level, lossless and max-error,
+    """A corpus of ``tools/make_family_corpus.py``: every level, lossless and max-error,
     written with a shipped family as released."""
     data = (folder / entry["file"]).read_bytes()
     assert sha256(data) == entry["sha256"]

@@ -182,12 +182,12 @@ def test_a_hugely_wide_image_is_resized_in_bounded_memory(tmp_path):
 
 
 def _hostile_archive(**kwargs) -> bytes:
-    """``scripts/hostile_limits.archive``: a valid version 5 file of chunks of 65,536
+    """``benchmarks/hostile_limits.archive``: a valid version 5 file of chunks of 65,536
     images whose payloads are a few bytes."""
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parent.parent / "scripts" / "hostile_limits.py"
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "hostile_limits.py"
     spec = importlib.util.spec_from_file_location("hostile_limits", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

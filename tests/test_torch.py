@@ -146,3 +146,19 @@ def test_half_precision_tensors_are_encoded_as_float(sample_images):
         decoded = vaecodec.decode(vaecodec.encode(unit.to(dtype)))
         assert decoded.shape == expected.shape
         assert np.abs(decoded.astype(int) - expected).mean() < 8
+
+
+@pytest.mark.parametrize("shape", [(28, 28), (32, 32), (24, 40)])
+def test_the_example_classifier_takes_the_image_shape(shape):
+    """examples/classifier.py's LeNet-5 sizes its layers from the images, not from 28x28."""
+    import sys
+    from pathlib import Path
+
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+    try:
+        from classifier import lenet
+    finally:
+        sys.path.pop(0)
+    assert lenet(7, shape)(torch.zeros(2, 1, *shape)).shape == (2, 7)

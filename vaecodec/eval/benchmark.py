@@ -3,7 +3,7 @@
 Every codec sits behind one small ``Codec`` interface and runs on the same uint8 images.
 ``run`` measures them into a JSON-ready dict (schema: docs/benchmarks.md#json-schema);
 ``plot`` draws the rate-distortion figure from that dict alone; ``picture`` shows the same
-digits through several codecs. ``scripts/rd_benchmark.py`` is the command-line entry point.
+digits through several codecs. ``benchmarks/rd_benchmark.py`` is the command-line entry point.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The training loop for the VAE (needs the ``train`` extra: torch).
 
-``scripts/train.py`` is the command-line entry point; everything worth testing lives here.
+``tools/train.py`` is the command-line entry point; everything worth testing lives here.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Quality levels: each a frozen (model, quantization step, prior) triple.
 
-``checkpoints/levels.json`` (written by ``scripts/fit_levels.py`` through
+``checkpoints/levels.json`` (written by ``tools/fit_levels.py`` through
 ``vaecodec.train.levels``) holds, per level, the model's name and id, the step, the
 integer prior tables the range coder uses, and the figures measured on the MNIST test
 split. A file names its level by number, so a level, once released, never changes: new
