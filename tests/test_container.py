@@ -117,7 +117,8 @@ def test_oversized_header_length_is_refused_before_reading():
 
 def test_count_times_latent_cap():
     with pytest.raises(HeaderTooLargeError):
-        container.unpack(build({"count": container.MAX_COUNT, "latent_size": 1000}, names=None))
+        container.unpack(build({"count": container.MAX_WHOLE_COUNT, "latent_size": 1000},
+                               names=None))
     with pytest.raises(HeaderTooLargeError):
         container.unpack(build({"count": 0}, names=None))
 
@@ -309,7 +310,7 @@ def test_v2_header_shape():
     with pytest.raises(CorruptHeaderError, match="array"):
         container.unpack(build_v2(header_bytes=msgpack.packb([1, 2, 3])))
     with pytest.raises(HeaderTooLargeError):
-        container.unpack(build_v2({"count": container.MAX_COUNT + 1}))
+        container.unpack(build_v2({"count": container.MAX_WHOLE_COUNT + 1}))
 
 
 def test_v2_zstd_size_mismatch():

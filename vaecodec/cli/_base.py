@@ -17,9 +17,9 @@ import click
 
 from .. import __version__
 from ..errors import VaezError
-from ..format.constants import CODERS, DEFAULT_MAX_IMAGES
+from ..format.constants import DEFAULT_MAX_IMAGES, WIRE_CODERS
 
-CODER_NAMES = list(dict.fromkeys(name for name, _ in CODERS.values()))  # in wire-id order
+CODER_NAMES = list(dict.fromkeys(name for name, _ in WIRE_CODERS.values()))  # in wire-id order
 
 
 class _Terminated(BaseException):

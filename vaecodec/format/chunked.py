@@ -39,7 +39,8 @@ from ..errors import (
     TruncatedError,
 )
 from . import container
-from .constants import CODERS, MODEL_ID_BYTES
+from .constants import MODEL_ID_BYTES, WIRE_CODERS
+from .names import pack_names, unpack_names
 from .wire import is_count, leb128, read_leb128, unpackb
 
 VERSION = container.CHUNKED_VERSION
@@ -159,7 +160,7 @@ def read_file_header(f) -> tuple[FileHeader, bytes]:
             raise CorruptHeaderError("header field 'residual' must have 3 entries")
         # as version 3's without chunk sizes (each chunk has its own); the layout is
         # checked first, so a later layout may change the rest
-        layer = container._parse_residual(residual[:3] + [[]], 0, level)
+        layer = container.parse_residual(residual[:3] + [[]], 0, level)
     if not is_count(model_size) or model_size > container.MAX_EMBEDDED_MODEL:
         raise CorruptHeaderError("the embedded model's size must be "
                                  f"0..{container.MAX_EMBEDDED_MODEL}")
@@ -186,15 +187,15 @@ def pack_chunk(header: FileHeader, chunk: Chunk) -> bytes:
     if chunk.names is not None:
         if len(chunk.names) != chunk.count:
             raise ValueError("one name per image")
-        names = container._pack_names_v2(tuple(chunk.names))
+        names = pack_names(tuple(chunk.names))
     inverted = None
     if chunk.inverted is not None:
         if len(chunk.inverted) != -(-chunk.count // 8):
             raise ValueError("the inverted-images bitmap does not match the count")
-        inverted = (True if chunk.inverted == container._all_inverted(chunk.count)
+        inverted = (True if chunk.inverted == container.all_inverted(chunk.count)
                     else chunk.inverted)
     residual = chunk.residual or b""
-    if container.CODERS[_coder_id(header, chunk.symbol_dtype)][0] != header.coder:
+    if container.WIRE_CODERS[_coder_id(header, chunk.symbol_dtype)][0] != header.coder:
         raise ValueError("the chunk's symbol type does not match the file's coder")
     fields = [chunk.seq, chunk.first, chunk.count, len(chunk.payload), len(residual), names,
               inverted, _coder_id(header, chunk.symbol_dtype)]
@@ -225,7 +226,7 @@ def parse_chunk(data: bytes, header: FileHeader, names: bool = True) -> Chunk:
     if not isinstance(fields, list) or len(fields) != len(CHUNK_FIELDS):
         raise CorruptHeaderError(f"chunk header is not an array of {len(CHUNK_FIELDS)} fields")
     seq, first, count, payload_size, residual_size, stored_names, inverted, coder = fields
-    if type(coder) is not int or coder not in CODERS or CODERS[coder][0] != header.coder:
+    if type(coder) is not int or coder not in WIRE_CODERS or WIRE_CODERS[coder][0] != header.coder:
         raise CorruptHeaderError(f"chunk field 'symbols' must be a coder id of the file's "
                                  f"{header.coder} coder")
     for key, value in zip(CHUNK_FIELDS, fields[:5]):
@@ -251,9 +252,9 @@ def parse_chunk(data: bytes, header: FileHeader, names: bool = True) -> Chunk:
     if stored_names is not None:
         names_size = len(msgpack.packb(stored_names, use_bin_type=True))
         if names:
-            chunk_names = container._unpack_names_v2(stored_names, count)
+            chunk_names = unpack_names(stored_names, count)
     if inverted is True:
-        inverted = container._all_inverted(count)
+        inverted = container.all_inverted(count)
     elif inverted is not None:
         if not isinstance(inverted, bytes) or len(inverted) != -(-count // 8):
             raise CorruptHeaderError(f"chunk {seq}'s inverted-images bitmap must be "
@@ -265,7 +266,7 @@ def parse_chunk(data: bytes, header: FileHeader, names: bool = True) -> Chunk:
     residual = (bytes(data[start + payload_size : total - CRC.size])
                 if header.residual is not None else None)
     return Chunk(seq, first, count, payload, residual, chunk_names, inverted, names_size,
-                 CODERS[coder][1])
+                 WIRE_CODERS[coder][1])
 
 
 def _coder_id(header: FileHeader, dtype: str) -> int:

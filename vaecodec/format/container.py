@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import re
 import struct
 import zlib
 
@@ -35,16 +34,29 @@ from ..errors import (
     BadMagicError,
     ChecksumError,
     CorruptHeaderError,
-    CorruptPayloadError,
     HeaderTooLargeError,
-    PayloadSizeError,
     TrailingBytesError,
     TruncatedError,
-    UnsafeNameError,
     UnsupportedVersionError,
 )
-from .constants import CODERS, DEFAULT_MAX_IMAGES, MAX_RESIDUAL_ERROR, MODEL_ID_BYTES  # noqa: F401  (its API)
-from .wire import is_count, leb128, read_leb128, unpackb
+from .constants import DEFAULT_MAX_IMAGES, MAX_RESIDUAL_ERROR, MODEL_ID_BYTES, WIRE_CODERS  # noqa: F401  (its API)
+from .names import (  # noqa: F401  (check_name, check_names: its API)
+    MAX_NAME_BYTES,
+    check_name,
+    check_names,
+    pack_names,
+    unpack_names,
+    unpack_names_v1,
+)
+from .wire import (  # noqa: F401  (ZSTD_LEVEL, decompress_exact: its API)
+    ZSTD_LEVEL,
+    decompress_exact,
+    is_count,
+    leb128,
+    read_leb128,
+    unpackb,
+    zstd_chunks,
+)
 
 MAGIC = b"VAEZ"
 FORMAT_VERSION = 2  # what the writer produces for lossy files
@@ -62,15 +74,13 @@ CRC = struct.Struct("<I")
 
 MAX_HEADER_SIZE = 16 * 2**20  # bytes of msgpack header
 MAX_SYMBOLS = 2**28  # count x latent_size
-MAX_COUNT = 2**24  # images in one file
+MAX_WHOLE_COUNT = 2**24  # images in one unchunked file (versions 1-4)
 MAX_LATENT_SIZE = 1024
 MAX_IMAGE_SIDE = 4096
-MAX_NAME_BYTES = 1024  # one name, UTF-8
 MAX_LEVEL = 255
-ZSTD_LEVEL = 19
 
 SYMBOL_DTYPES = ("int8", "int16", "int32")  # stored little-endian
-CODER_IDS = {value: key for key, value in CODERS.items()}
+CODER_IDS = {value: key for key, value in WIRE_CODERS.items()}
 HEADER_KEYS_V1 = {
     "version",
     "model",
@@ -84,7 +94,6 @@ HEADER_KEYS_V1 = {
 }
 # v2 header: a msgpack array of these, in this order
 HEADER_V2 = ("model", "latent_size", "quant", "coder", "count", "payload_size", "names")
-_DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,168 +168,6 @@ class Archive:
 
 
 # --- names ----------------------------------------------------------------------------------
-def check_name(name: str) -> str:
-    """Return ``name`` if it is a safe relative path, else raise UnsafeNameError."""
-    if not isinstance(name, str) or not name:
-        raise UnsafeNameError("stored name is empty or not text")
-    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
-        raise UnsafeNameError(f"stored name is longer than {MAX_NAME_BYTES} bytes")
-    if "\x00" in name or "\\" in name or any(ord(c) < 32 for c in name):
-        raise UnsafeNameError(f"stored name {name!r} contains a control character or backslash")
-    if name.startswith("/") or _DRIVE.match(name):
-        raise UnsafeNameError(f"stored name {name!r} is an absolute path")
-    if any(part in ("", ".", "..") for part in name.split("/")):
-        raise UnsafeNameError(f"stored name {name!r} has an empty, '.' or '..' component")
-    return name
-
-
-def check_names(names) -> tuple[str, ...]:
-    """Names to write: each safe, all distinct (the writer checks there is one per image;
-    the reader checks as it reads, in ``_split_names``)."""
-    names = tuple(check_name(n) for n in names)
-    if len(set(names)) != len(names):
-        raise UnsafeNameError("stored names are not unique")
-    return names
-
-
-def _names_raw(names: tuple[str, ...]) -> bytes:
-    return "\x00".join(names).encode("utf-8")
-
-
-def _split_names(chunks, count: int) -> tuple[str, ...]:
-    """The names in the NUL-separated UTF-8 ``chunks`` (bytes, as they arrive), each
-    checked as soon as it is complete: a hostile field (an empty, repeated or endless name,
-    more names than images) fails at once, before the rest is expanded."""
-    names: list[str] = []
-    seen: set[str] = set()
-
-    def add(raw: bytes) -> None:  # complete names, NUL-separated
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise UnsafeNameError("stored names are not valid UTF-8") from None
-        for name in text.split("\x00"):
-            if len(names) == count:
-                raise CorruptHeaderError(f"header has more than {count} names for {count} "
-                                         "images")
-            if name in seen:
-                raise UnsafeNameError("stored names are not unique")
-            seen.add(check_name(name))
-            names.append(name)
-
-    pending = b""
-    for chunk in chunks:
-        data = pending + chunk
-        cut = data.rfind(b"\x00")
-        if cut >= 0:
-            add(data[:cut])
-            data = data[cut + 1 :]
-        pending = data
-        if len(pending) > MAX_NAME_BYTES:
-            raise UnsafeNameError(f"stored name is longer than {MAX_NAME_BYTES} bytes")
-    add(pending)
-    if len(names) != count:
-        raise CorruptHeaderError(f"header has {len(names)} names for {count} images")
-    return tuple(names)
-
-
-def _check_names_size(size: int, count: int) -> None:
-    if size > count * (MAX_NAME_BYTES + 1):
-        raise HeaderTooLargeError(f"the names take {size} bytes, more than {count} name"
-                                  f"{'' if count == 1 else 's'} of at most {MAX_NAME_BYTES} "
-                                  "bytes can")
-
-
-def _unpack_names_v1(field, count: int) -> tuple[str, ...]:
-    if not isinstance(field, dict) or set(field) != {"size", "zstd"}:
-        raise CorruptHeaderError("header field 'names' must be a map of 'size' and 'zstd'")
-    size, frame = field["size"], field["zstd"]
-    if not is_count(size) or not isinstance(frame, bytes):
-        raise CorruptHeaderError("header field 'names' has the wrong types")
-    _check_names_size(size, count)
-    return _split_names(_zstd_chunks(frame, size, "names"), count)
-
-
-def _pack_names_v2(names: tuple[str, ...]) -> list:
-    """[0, raw] or [1, size, zstd frame], whichever is shorter."""
-    raw = _names_raw(names)
-    frame = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(raw)
-    return [1, len(raw), frame] if len(frame) + 4 < len(raw) else [0, raw]
-
-
-def _unpack_names_v2(field, count: int) -> tuple[str, ...]:
-    if isinstance(field, list) and len(field) == 2 and field[0] == 0:
-        raw = field[1]
-        if not isinstance(raw, bytes):
-            raise CorruptHeaderError("header field 'names' has the wrong types")
-        _check_names_size(len(raw), count)
-        return _split_names([raw], count)
-    if isinstance(field, list) and len(field) == 3 and field[0] == 1:
-        size, frame = field[1], field[2]
-        if not is_count(size) or not isinstance(frame, bytes):
-            raise CorruptHeaderError("header field 'names' has the wrong types")
-        _check_names_size(size, count)
-        return _split_names(_zstd_chunks(frame, size, "names"), count)
-    raise CorruptHeaderError("header field 'names' must be nil, [0, raw] or [1, size, zstd]")
-
-
-# --- zstd with bounded sizes ---------------------------------------------------------------------
-ZSTD_FEED = 64  # compressed bytes per step: at most ~2 MB of output each (16 RLE blocks)
-
-
-def _zstd_chunks(frame: bytes, expected: int, what: str):
-    """The content of one zstd frame that must hold exactly ``expected`` bytes, yielded
-    piece by piece as it is decompressed, so that the caller can stop early: the input is
-    fed a few bytes at a time, which bounds what one step can expand to."""
-    _check_content_size(frame, expected, what)
-    produced = start = 0
-    try:
-        obj = zstandard.ZstdDecompressor().decompressobj()
-        for start in range(0, len(frame), ZSTD_FEED):
-            out = obj.decompress(frame[start : start + ZSTD_FEED])
-            produced += len(out)
-            if produced > expected:
-                raise PayloadSizeError(f"{what}: zstd frame holds more than {expected} bytes")
-            if out:
-                yield out
-            if obj.eof:
-                break
-        if not obj.eof or obj.unused_data or start + ZSTD_FEED < len(frame):
-            raise CorruptPayloadError(f"{what}: zstd frame is incomplete or has extra data")
-    except zstandard.ZstdError as e:
-        raise CorruptPayloadError(f"{what}: zstd frame does not decompress ({e})") from None
-    if produced != expected:
-        raise PayloadSizeError(f"{what}: decompressed to {produced} bytes, expected {expected}")
-
-
-def _check_content_size(frame: bytes, expected: int, what: str) -> None:
-    try:
-        declared = zstandard.frame_content_size(frame)
-    except zstandard.ZstdError as e:
-        raise CorruptPayloadError(f"{what}: not a zstd frame ({e})") from None
-    if declared != expected:
-        shown = "unknown" if declared < 0 else str(declared)
-        raise PayloadSizeError(
-            f"{what}: zstd frame content size is {shown}, header implies {expected} bytes"
-        )
-
-
-def decompress_exact(frame: bytes, expected: int, what: str) -> bytes:
-    """The content of one zstd frame that must hold exactly ``expected`` bytes: its declared
-    size is checked before anything is allocated."""
-    _check_content_size(frame, expected, what)
-    try:
-        obj = zstandard.ZstdDecompressor().decompressobj()
-        out = obj.decompress(frame)
-        if not obj.eof or obj.unused_data:
-            raise CorruptPayloadError(f"{what}: zstd frame is incomplete or has extra data")
-    except zstandard.ZstdError as e:
-        raise CorruptPayloadError(f"{what}: zstd frame does not decompress ({e})") from None
-    if len(out) != expected:
-        raise PayloadSizeError(f"{what}: decompressed to {len(out)} bytes, expected {expected}")
-    return out
-
-
 # --- writing (always the newest version) ----------------------------------------------
 def pack(header: Header, payload: bytes, residual: bytes = b"", model: bytes = b"") -> bytes:
     """Serialise a file around an already coded ``payload`` (and residual chunks, whose
@@ -341,7 +188,7 @@ def pack(header: Header, payload: bytes, residual: bytes = b"", model: bytes = b
         coder_id,
         header.count,
         len(payload),
-        None if header.names is None else _pack_names_v2(tuple(header.names)),
+        None if header.names is None else pack_names(tuple(header.names)),
     ]
     version = FORMAT_VERSION
     layer = None
@@ -361,7 +208,7 @@ def pack(header: Header, payload: bytes, residual: bytes = b"", model: bytes = b
         if header.inverted is not None:
             if len(header.inverted) != -(-header.count // 8):
                 raise ValueError("the inverted-images bitmap does not match the count")
-            inverted = (True if header.inverted == _all_inverted(header.count)
+            inverted = (True if header.inverted == all_inverted(header.count)
                         else zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(header.inverted))
         fields[len(HEADER_V2):] = [layer, len(model), inverted]
         version = EMBEDDED_VERSION
@@ -409,8 +256,8 @@ def read_prefix(prefix: bytes) -> tuple[int, int, int]:
 def _check_sizes(latent_size: int, count: int, shape: tuple[int, int] | None) -> None:
     if not 1 <= latent_size <= MAX_LATENT_SIZE:
         raise HeaderTooLargeError(f"latent size {latent_size} is outside 1..{MAX_LATENT_SIZE}")
-    if not 1 <= count <= MAX_COUNT:
-        raise HeaderTooLargeError(f"image count {count} is outside 1..{MAX_COUNT}")
+    if not 1 <= count <= MAX_WHOLE_COUNT:
+        raise HeaderTooLargeError(f"image count {count} is outside 1..{MAX_WHOLE_COUNT}")
     if count * latent_size > MAX_SYMBOLS:
         raise HeaderTooLargeError(
             f"{count} images x {latent_size} latents exceeds the {MAX_SYMBOLS} symbol cap"
@@ -454,14 +301,14 @@ def _parse_v1(header_bytes: bytes) -> Header:
     names, names_stored = fields["names"], 0
     if names is not None:
         names_stored = len(names.get("zstd", b"")) if isinstance(names, dict) else 0
-        names = _unpack_names_v1(names, count)
+        names = unpack_names_v1(names, count)
     return Header(model_id=model, latent_size=latent_size, image_shape=shape, count=count,
                   quant_step=step, coder="zstd", symbol_dtype=fields["symbol_dtype"],
                   payload_size=fields["payload_size"], names=names, version=1,
                   names_stored_size=names_stored)
 
 
-def _parse_residual(field, count: int, level: int | None) -> Residual:
+def parse_residual(field, count: int, level: int | None) -> Residual:
     if not isinstance(field, list) or len(field) < 1 or not is_count(field[0]):
         raise CorruptHeaderError("header field 'residual' must start with a layout number")
     if field[0] not in RESIDUAL_LAYOUTS:
@@ -500,9 +347,9 @@ def parse_quant(quant, coder) -> tuple[int | None, float | None, str, str]:
         step = quant
     else:
         raise CorruptHeaderError("header field 'quant' must be a level or a positive step")
-    if type(coder) is not int or coder not in CODERS:
+    if type(coder) is not int or coder not in WIRE_CODERS:
         raise CorruptHeaderError("header field 'coder' must be 0, 1, 2 or 3")
-    coder_name, dtype = CODERS[coder]
+    coder_name, dtype = WIRE_CODERS[coder]
     if coder_name == "range" and level is None:
         raise CorruptHeaderError("a range-coded payload needs a quality level (for its prior)")
     return level, step, coder_name, dtype
@@ -525,15 +372,15 @@ def _parse_v2(header_bytes: bytes, version: int = 2) -> Header:
     _check_sizes(latent_size, count, shape)
     residual, embedded, inverted = None, 0, None
     if version == RESIDUAL_VERSION:
-        residual = _parse_residual(fields[-1], count, level)
+        residual = parse_residual(fields[-1], count, level)
     if version == EMBEDDED_VERSION:
         layer, embedded, inverted = fields[len(HEADER_V2):]
         if layer is not None:
-            residual = _parse_residual(layer, count, level)
+            residual = parse_residual(layer, count, level)
         if not is_count(embedded) or embedded > MAX_EMBEDDED_MODEL:
             raise CorruptHeaderError(f"the embedded model's size must be 0..{MAX_EMBEDDED_MODEL}")
         if inverted is True:  # every image
-            inverted = _all_inverted(count)
+            inverted = all_inverted(count)
         elif inverted is not None:
             if not isinstance(inverted, bytes):
                 raise CorruptHeaderError("header field 'inverted' must be nil, true or a "
@@ -545,7 +392,7 @@ def _parse_v2(header_bytes: bytes, version: int = 2) -> Header:
     names_stored = 0
     if names is not None:
         names_stored = len(msgpack.packb(names, use_bin_type=True))
-        names = _unpack_names_v2(names, count)
+        names = unpack_names(names, count)
     return Header(model_id=model, latent_size=latent_size, image_shape=shape, count=count,
                   quant_step=step, level=level, coder=coder_name, symbol_dtype=dtype,
                   payload_size=payload_size, names=names, version=version,
@@ -553,7 +400,7 @@ def _parse_v2(header_bytes: bytes, version: int = 2) -> Header:
                   embedded_model_size=embedded, inverted=inverted)
 
 
-def _all_inverted(count: int) -> bytes:
+def all_inverted(count: int) -> bytes:
     """The bitmap of ``count`` images all inverted."""
     full, rest = divmod(count, 8)
     return b"\xff" * full + (bytes([(1 << rest) - 1]) if rest else b"")

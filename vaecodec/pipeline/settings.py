@@ -18,13 +18,13 @@ from ..errors import (
     UnknownLevelError,
 )
 from ..format import chunked, container
+from ..format.constants import DEFAULT_MAX_IMAGES  # noqa: F401  (the readers' default)
 from ..options import EncodeOptions, with_keywords
 from ..zoo import DEFAULT_LEVEL, PIXEL_MODEL, VAE, Level, ModelInfo, Zoo, families
 from ..zoo.defaults import DEFAULT_FAMILY
 from .chunk import POLARITIES
 
 #: ``decode`` and ``decompress`` refuse files of more images unless given a higher limit.
-DEFAULT_MAX_IMAGES = container.DEFAULT_MAX_IMAGES
 
 
 
