@@ -11,7 +11,7 @@ it). ``--descent-steps 0`` is the search without the descent (as first shipped, 
 ``--sweeps 4``); ``--sweeps 0`` rounds the descended latent (keeping the rounded mean
 where that costs less); ``--lam`` weighs the bits (0: squared error alone);
 ``--unquantized`` also prints the float decoder's PSNR of the descended latents
-themselves. A measurement only (docs/training.md, "Choosing the symbols by a search"); no
+themselves. A measurement only (docs/notes/training.md, "Choosing the symbols by a search"); no
 file is written.
 """
 

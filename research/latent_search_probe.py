@@ -13,7 +13,7 @@ bits under the prior; ``--lam -1`` accepts a move only when it lowers the error 
 adding bits (never bigger, never worse). Prints bytes/image (ideal code length) and PSNR
 of the float decoder's pixels, and the search's speed with torch on one thread.
 
-A measurement only (docs/training.md, "Choosing the symbols by a search"), in torch with
+A measurement only (docs/notes/training.md, "Choosing the symbols by a search"), in torch with
 the variants vaecodec does not ship (moves of +-1, no bits added); what it ships is
 vaecodec/core/search.py. No file is written.
 """

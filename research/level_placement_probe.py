@@ -12,7 +12,7 @@ distributions), the ideal code length of each pixel's level, in bits per image:
   kept exact (0..K -> 0 and 255-K..255 -> 255 fixed, the rest placed per pixel), with
   either end free, or with both free (then 0 and 255 need not come back exact).
 
-A measurement only (docs/training.md, "The levels of max-error files"); no file is written.
+A measurement only (docs/notes/training.md, "The levels of max-error files"); no file is written.
 """
 
 from __future__ import annotations

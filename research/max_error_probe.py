@@ -15,7 +15,7 @@ With the default pixel model, on the first N test images (ideal code lengths, bi
    model, each symbol predicted from the previous ones by least squares on the training
    split and its rounded prediction error coded with a table.
 
-A measurement only (docs/training.md, "The levels of max-error files"); no file is written.
+A measurement only (docs/notes/training.md, "The levels of max-error files"); no file is written.
 """
 
 from __future__ import annotations

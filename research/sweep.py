@@ -72,7 +72,7 @@ def main() -> None:
     recipes = [Recipe.from_dict(json.loads(spec)) for spec in args.recipes]
     if any(r.architecture != "mlp" for r in recipes):
         parser.error("the codec runs MLP models only, so only they can be measured through it "
-                     "(the convolutional probe in docs/training.md was measured by "
+                     "(the convolutional probe in docs/notes/training.md was measured by "
                      "vaecodec 1.3.0's "
                      "sweep, which decoded with torch)")
     train_images = mnist.mnist_images(args.data, "train", args.dataset)

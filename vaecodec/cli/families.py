@@ -48,7 +48,7 @@ def list_levels(as_json):
               help="The model family's name (letters, digits, '.', '_', '-'), used as "
                    "--model NAME.")
 @click.option("--recipe", type=click.Choice(TRAIN_RECIPES), default="default",
-              show_default=True, help="Training recipe (docs/training.md).")
+              show_default=True, help="Training recipe (docs/notes/training.md).")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
               help="Epochs of VAE training (default: the recipe's).")
 @click.option("--time-budget", type=click.FloatRange(min=1), default=None, metavar="SECONDS",

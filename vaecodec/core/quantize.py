@@ -11,7 +11,7 @@ from ..errors import SettingsError
 #: Smallest and largest step accepted; outside this range symbols overflow or carry nothing.
 MIN_STEP = 1e-3
 MAX_STEP = 100.0
-#: Default step, chosen from the step sweep in docs/benchmarks.md.
+#: Default step, chosen from the step sweep in docs/notes/benchmarks.md.
 DEFAULT_STEP = 0.2
 
 SYMBOL_DTYPES = {"int8": np.int8, "int16": np.int16, "int32": np.int32}

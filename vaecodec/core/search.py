@@ -13,7 +13,7 @@ the other neighbour of the descended latent (or back) wherever that lowers the c
 image whose rounded mean still costs less keeps it. Only the encoder changes: the decoder
 reads the symbols as ever. It costs about 100 decodings' work per image (20-d latent), so
 it is slow; measured on the MNIST test split, it gains 1.0 to 1.35 dB over rounding at
-every level, at about the same bytes where the step is fine (docs/training.md, "Choosing
+every level, at about the same bytes where the step is fine (docs/notes/training.md, "Choosing
 the symbols by a search").
 
 The decisions use the float decoder, so the chosen symbols (not their decoding, which is

@@ -1,7 +1,7 @@
 """Rate-distortion benchmark: vaecodec against PNG and the classical codecs.
 
 Every codec sits behind one small ``Codec`` interface and runs on the same uint8 images.
-``run`` measures them into a JSON-ready dict (schema: docs/benchmarks.md#json-schema);
+``run`` measures them into a JSON-ready dict (schema: docs/notes/benchmarks.md#json-schema);
 ``plot`` draws the rate-distortion figure from that dict alone; ``picture`` shows the same
 digits through several codecs. ``benchmarks/rd_benchmark.py`` is the command-line entry point.
 """

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 #: The quality guard: images whose PSNR together falls more than GUARD_MARGIN_DB +
 #: GUARD_SMALL_DB / sqrt(n) below what the level measured on the model's own data are
 #: "unlike the model's data" (a few images vary more than many; chosen from measurements,
-#: benchmarks/guard_rates.py, docs/benchmarks.md); an image GUARD_IMAGE_DB below is counted.
+#: benchmarks/guard_rates.py, docs/notes/benchmarks.md); an image GUARD_IMAGE_DB below is counted.
 GUARD_MARGIN_DB = 4.0
 GUARD_SMALL_DB = 4.0
 GUARD_IMAGE_DB = 6.0

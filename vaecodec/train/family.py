@@ -27,7 +27,7 @@ from . import import_torch
 STEPS = (1.0, 0.65, 0.4, 0.2, 0.1, 0.05)
 # Its default level: the cheapest whose validation PSNR is within DEFAULT_WITHIN_DB of the
 # best level's (where finer steps stop paying: for a 20-d latent often step 0.4 or 0.2;
-# docs/training.md).
+# docs/notes/training.md).
 DEFAULT_WITHIN_DB = 0.5
 # a rate-distortion recipe is trained for one step (its rate_step): its levels sit around it
 RD_STEP_FACTORS = (1.5, 1.25, 1.0, 0.8, 0.65, 0.5)

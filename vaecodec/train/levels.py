@@ -37,13 +37,13 @@ MNIST_LEVELS: tuple[tuple[str, float], ...] = (
     ("vae-mse-s05-aug1", 0.2),
     ("vae-mse-s05-aug1", 0.1),
     ("vae-mse-s05-aug1", 0.05),
-    # after 2.0.0: rate-distortion-trained models (docs/training.md): at each level's
+    # after 2.0.0: rate-distortion-trained models (docs/notes/training.md): at each level's
     # bytes, 0.6 to 1.3 dB above the curve of the levels before them
     ("vae-rd-s04-aug1", 1.1),
     ("vae-rd-s04-aug1", 0.8),
     ("vae-rd-s04-aug1", 0.5),
     ("vae-rd-s015-aug1", 0.95),
-    # the cheapest level, and with encode(search=True) 4.9 B at 20.6 dB (docs/training.md)
+    # the cheapest level, and with encode(search=True) 4.9 B at 20.6 dB (docs/notes/training.md)
     ("vae-rd-s04-aug1", 1.25),
 )
 

@@ -61,7 +61,7 @@ RECIPES = {
     # The reference: pytorch/examples' VAE (784-400-20, BCE + KL, Adam 1e-3, batch 128, 10 epochs).
     "seed": Recipe(name="seed"),
     # The shipped default: a deeper MLP, a longer cosine schedule and a lighter KL weight
-    # (docs/training.md has the sweep behind each choice).
+    # (docs/notes/training.md has the sweep behind each choice).
     "default": Recipe(
         name="default", hidden=(512, 256), beta=0.3, epochs=60, lr_schedule="cosine"
     ),
@@ -70,15 +70,15 @@ RECIPES = {
     "mse-s05": Recipe(name="mse-s05", hidden=(1024, 512), distortion="mse", mse_sigma=0.05,
                       epochs=30, lr_schedule="cosine"),
     # The same network and loss on training images shifted by up to one pixel, trained
-    # longer: without the shifts, longer training overfits (docs/training.md).
+    # longer: without the shifts, longer training overfits (docs/notes/training.md).
     "mse-s05-aug1": Recipe(name="mse-s05-aug1", hidden=(1024, 512), distortion="mse",
                            mse_sigma=0.05, epochs=100, lr_schedule="cosine", shift=1),
     # mse-s05 with a 32-dimensional latent, for images with more detail than digits: on
     # Fashion-MNIST +0.5 dB for +55% bytes at each level against mse-s05 (which the shipped
-    # fashion-mnist family uses; docs/training.md).
+    # fashion-mnist family uses; docs/notes/training.md).
     "mse-s05-z32": Recipe(name="mse-s05-z32", hidden=(1024, 512), latent_size=32,
                           distortion="mse", mse_sigma=0.05, epochs=30, lr_schedule="cosine"),
-    # Rate-distortion training (docs/training.md): the rate of the latent rounded at step 1
+    # Rate-distortion training (docs/notes/training.md): the rate of the latent rounded at step 1
     # under a learned prior, against the squared error weighted by 1 / (2 sigma^2); one
     # model per rate weight. About 0.7 dB above the KL-trained models at equal bytes below
     # 10 bytes/image on MNIST, 1.5 dB at the lowest rate; shifted digits, 40 epochs
@@ -88,7 +88,7 @@ RECIPES = {
     **{name: _rate_distortion(name, sigma, epochs) for name, sigma, epochs in (
         ("rd-s045-aug1", 0.45, 80), ("rd-s04-aug1", 0.4, 100), ("rd-s035-aug1", 0.35, 40),
         ("rd-s015-aug1", 0.15, 100))},
-    # Shifts of up to two pixels: measured, not shipped (worse than one; docs/training.md).
+    # Shifts of up to two pixels: measured, not shipped (worse than one; docs/notes/training.md).
     "mse-s05-aug2": Recipe(name="mse-s05-aug2", hidden=(1024, 512), distortion="mse",
                            mse_sigma=0.05, epochs=100, lr_schedule="cosine", shift=2),
 }
