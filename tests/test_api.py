@@ -242,3 +242,41 @@ def test_options_that_are_not_options_are_refused(sample_images, tmp_path):
         out.write(sample_images[:3])
     with pytest.raises(vaecodec.SettingsError, match="leave out quality, lossless"):
         vaecodec.open(tmp_path / "c.vaez", "a", EncodeOptions(quality=4, lossless=True))
+
+
+PUBLIC_MODULES = ["vaecodec.codec", "vaecodec.archive", "vaecodec.files", "vaecodec.options",
+                  "vaecodec.sampling", "vaecodec.zoo.manage", "vaecodec.dask", "vaecodec.torch"]
+
+
+def test_every_public_name_is_documented():
+    """Every name vaecodec exports, every public function and class of the modules a user
+    imports, and every public method and property of those classes has a docstring."""
+    import importlib
+    import inspect
+
+    def undocumented(owner: str, obj) -> list[str]:
+        if not (inspect.isclass(obj) or inspect.isfunction(obj)):
+            return []
+        found = [] if inspect.getdoc(obj) else [owner]
+        if inspect.isclass(obj):
+            for name, member in vars(obj).items():
+                target = member.fget if isinstance(member, property) else member
+                if not name.startswith("_") and inspect.isfunction(target) \
+                        and not inspect.getdoc(target):
+                    found.append(f"{owner}.{name}")
+        return found
+
+    missing = [m for name in vaecodec.__all__
+               for m in undocumented(f"vaecodec.{name}", getattr(vaecodec, name))]
+    for module_name in PUBLIC_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:  # an extra that is not installed (dask, torch)
+            continue
+        names = getattr(module, "__all__", None) or [n for n in vars(module)
+                                                     if not n.startswith("_")]
+        for name in names:
+            obj = getattr(module, name)
+            if getattr(obj, "__module__", "").startswith(module_name):
+                missing += undocumented(f"{module_name}.{name}", obj)
+    assert not missing, missing

@@ -77,3 +77,11 @@ main(["train", sys.argv[1], "--name", "x"])
     assert proc.returncode == 1
     assert proc.stderr == ("Error: training needs PyTorch, which is not installed: "
                            "pip install 'vaecodec[train]'\n")
+
+
+def test_no_module_is_a_junk_drawer():
+    """No module of the package holds more than 600 lines: past that, it holds more than
+    one concept and is cut along them (docs/architecture.md)."""
+    long = {str(p.relative_to(REPO)): n for p in sorted(PACKAGE.rglob("*.py"))
+            if (n := len(p.read_text().splitlines())) > 600}
+    assert not long, long

@@ -168,6 +168,8 @@ def read_header(data: bytes, zoo: Zoo | None = None) -> container.Header:
 
 
 def complete_header(header: container.Header, zoo: Zoo | None = None) -> container.Header:
+    """``header`` with its image shape taken from its model where the file does not store
+    it (versions 2-5) and the model is known (``zoo``, default: the installed one)."""
     if header.image_shape is not None:
         return header
     zoo = Zoo.installed() if zoo is None else zoo

@@ -129,14 +129,17 @@ class VaezDataset(Dataset):
 
     @property
     def classes(self) -> list[str]:
+        """The class names (folder names, sorted), as torchvision's ImageFolder has them."""
         return list(self._archives.classes)
 
     @property
     def class_to_idx(self) -> dict[str, int]:
+        """Class name -> label, as torchvision's ImageFolder has it."""
         return {c: k for k, c in enumerate(self._archives.classes)}
 
     @property
     def targets(self) -> list[int] | None:
+        """Every image's label in order (None without labels)."""
         t = self._archives.targets
         return None if t is None else t.tolist()
 
@@ -212,6 +215,7 @@ class VaezIterableDataset(IterableDataset):
 
     @property
     def classes(self) -> list[str]:
+        """The class names (folder names, sorted), as torchvision's ImageFolder has them."""
         return list(self._archives.classes)
 
     def set_epoch(self, epoch: int) -> None:

@@ -82,6 +82,8 @@ class ManifestReader(Reader):
         return where
 
     def shard(self, k: int) -> ArchiveReader:
+        """Shard ``k`` opened (once) and checked against the manifest: its size, image count and
+        model."""
         if self._readers[k] is None:
             entry, where = self.manifest.shards[k], self.shard_path(k)
             try:
@@ -110,22 +112,28 @@ class ManifestReader(Reader):
 
     @property
     def info(self) -> container.Header:
+        """The shards' common header with the data set's image count (names not listed)."""
         return dataclasses.replace(self.shard(0).info, count=len(self), names=None)
 
     @property
     def named(self) -> bool:
+        """Whether the shards store their images' names."""
         return self.shard(0).named
 
     @property
     def image_shape(self) -> tuple[int, int]:
+        """The images' (height, width)."""
         return self.shard(0).image_shape
 
     @property
     def trailing(self) -> int:
+        """Bytes after the last complete index, summed over the shards opened so far."""
         return sum(r.trailing for r in self._readers if r is not None)
 
     @property
     def names(self) -> tuple[str, ...] | None:
+        """Every image's name in order, across the shards (None when none are stored); refused above
+        ``max_images``, and when two shards store the same name."""
         if not self.named:
             return None
         check_count(self.info, self._max_images, "read its names")
@@ -151,6 +159,8 @@ class ManifestReader(Reader):
         return out
 
     def chunks(self, progress: Callable[[int, int], None] | None = None):
+        """(position of the first image, uint8 images (n, H, W)) of each chunk of each shard, in
+        order."""
         for k in range(len(self.paths)):
             base = int(self._starts[k])
             within = None if progress is None else (
@@ -159,9 +169,12 @@ class ManifestReader(Reader):
                 yield base + start, images
 
     def latents(self) -> np.ndarray:
+        """The latent vectors float32 (N, latent size) of every shard, in order."""
         return np.concatenate([self.shard(k).latents() for k in range(len(self.paths))])
 
     def salvage(self, progress: Callable[[int, int], None] | None = None):
+        """As ``ArchiveReader.salvage`` over every shard; a shard that cannot be opened is one
+        ``Damage`` of all its images."""
         for k, entry in enumerate(self.manifest.shards):
             base = int(self._starts[k])
             try:
@@ -178,6 +191,8 @@ class ManifestReader(Reader):
                 progress(base + entry.images, len(self))
 
     def intact_chunks(self):
+        """As ``ArchiveReader.intact_chunks`` over every shard, positions counted across the data
+        set."""
         intact, lost = [], []
         for k, entry in enumerate(self.manifest.shards):
             base = int(self._starts[k])
@@ -229,9 +244,11 @@ class ManifestReader(Reader):
 
     @property
     def index_error(self) -> str | None:
+        """Always None: a manifest's shards each have their own index."""
         return None
 
     def close(self) -> None:
+        """Close every shard opened."""
         for reader in self._readers:
             if reader is not None:
                 reader.close()

@@ -39,6 +39,7 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
+        """Whether no chunk (or shard) is damaged."""
         return not self.damaged
 
 
@@ -53,13 +54,16 @@ class Reader:
 
     @property
     def names(self) -> tuple[str, ...] | None:
+        """The images' stored names, in order (None when none are stored)."""
         raise NotImplementedError
 
     def chunks(self, progress: Callable[[int, int], None] | None = None
                ) -> Iterator[tuple[int, np.ndarray]]:
+        """(position of the first image, uint8 images (n, H, W)) of each chunk, in order."""
         raise NotImplementedError
 
     def close(self) -> None:
+        """Close the files this reader opened."""
         raise NotImplementedError
 
     def position(self, name: str) -> int:
@@ -155,6 +159,7 @@ class ArchiveReader(Reader):
 
     @property
     def decoder(self) -> Decoder:
+        """This process's ``stream.Decoder`` of the file (reopened after a fork)."""
         self._reopen()
         return self._decoder
 
@@ -182,6 +187,7 @@ class ArchiveReader(Reader):
 
     @property
     def image_shape(self) -> tuple[int, int]:
+        """The images' (height, width), from the file's model."""
         return self.decoder.settings.image_shape
 
     def __len__(self) -> int:
@@ -254,6 +260,7 @@ class ArchiveReader(Reader):
 
     # --- closing ---------------------------------------------------------------------------
     def close(self) -> None:
+        """Close the file (one given as a file object stays open)."""
         if self._file is not None and self._given is None:
             self._file.close()
         self._file = None

@@ -261,7 +261,8 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
     (``_fake_integer_forward``, gradients straight through), its activation steps fixed
     beforehand and kept for the conversion: quantization-aware training. The weights of a
     long-trained network have a few large values per unit that int8 rounds the small ones
-    of away (measured: 45 bits/image lost to the conversion after 12 epochs, docs/notes/training.md).
+    of away (measured: 45 bits/image lost to the conversion after 12 epochs,
+    docs/notes/training.md).
     Then ``keep_float``'s network is the fine-tuned one, which is meant to be rounded.
     ``extras``: inputs besides the local features (``residual.EXTRAS``: the pixel's
     position, the base layer's latent symbols)."""

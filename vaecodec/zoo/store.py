@@ -27,6 +27,11 @@ from .models import DEFAULTS, PIXEL_MODEL, VAE, ModelInfo, checkpoint_dirs, scan
 
 
 class Zoo:
+    """The models, quality levels and families a codec may use, and their loaded
+    runtimes. ``Zoo.installed()`` is what ships with vaecodec plus the user's store;
+    ``from_folders``, ``with_models``, ``with_levels`` and ``with_family`` make others
+    (nothing is registered globally: pass a zoo to ``encode``/``decode``/``open``)."""
+
     def __init__(self, models: Iterable[ModelInfo] = (), levels: Iterable[Level] = (),
                  _cache: dict | None = None, families: Iterable[Family] = ()):
         self._models: list[ModelInfo] = []
@@ -109,6 +114,7 @@ class Zoo:
         return [self._families[name] for name in sorted(self._families)]
 
     def family(self, name: str) -> Family:
+        """The installed family ``name`` (``UnknownModelError`` when there is none)."""
         if name not in self._families:
             known = ", ".join([DEFAULT_FAMILY, *sorted(self._families)])
             raise UnknownModelError(f"no model family named {name!r} (available: {known})")
