@@ -38,10 +38,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--limit", type=int, default=None,
+                        help="only the first N images of each split (a quick run)")
     args = parser.parse_args()
-    train, labels = mnist_images(args.data, "train"), mnist_labels(args.data, "train")
-    test = as_tensor(mnist_images(args.data, "test"))
-    test_labels = torch.from_numpy(mnist_labels(args.data, "test").astype(np.int64))
+    n = args.limit
+    train, labels = mnist_images(args.data, "train")[:n], mnist_labels(args.data, "train")[:n]
+    test = as_tensor(mnist_images(args.data, "test")[:n])
+    test_labels = torch.from_numpy(mnist_labels(args.data, "test")[:n].astype(np.int64))
     variants = [("original", None, {})]
     variants += [(f"level {q}", q, {"quality": q}) for q in map(int, args.levels.split(","))]
     variants += [("lossless", "lossless", {"lossless": True})]

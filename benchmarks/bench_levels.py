@@ -24,8 +24,10 @@ def main() -> None:
     parser.add_argument("--coder", choices=["range", "zstd"], default="range")
     parser.add_argument("--invert", action="store_true",
                         help="the digits dark on light (255 - pixels), as scans are")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="only the first N images of each split (a quick run)")
     args = parser.parse_args()
-    images = mnist.mnist_images(args.data, "test")
+    images = mnist.mnist_images(args.data, "test")[: args.limit]
     if args.invert:
         images = 255 - images
     n = len(images)

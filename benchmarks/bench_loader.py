@@ -101,10 +101,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--limit", type=int, default=None,
+                        help="only the first N images of each split (a quick run)")
     parser.add_argument("--only", default=None,
                         help="measure only the sources whose label contains this text")
     args = parser.parse_args()
-    images, labels = mnist_images(args.data, "train"), mnist_labels(args.data, "train")
+    images, labels = (mnist_images(args.data, "train")[: args.limit],
+                      mnist_labels(args.data, "train")[: args.limit])
     names = [f"{label}/{i:05d}.png" for i, label in enumerate(labels)]
     work = Path(tempfile.mkdtemp(prefix="vaecodec-loader-"))
     sources = {}

@@ -46,9 +46,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="../shared/data")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--limit", type=int, default=None,
+                        help="only the first N images of each split (a quick run)")
     args = parser.parse_args()
-    sets = {split: {"MNIST": mnist.mnist_images(args.data, split),
-                    "Fashion-MNIST": mnist.mnist_images(args.data, split, "FashionMNIST")}
+    sets = {split: {"MNIST": mnist.mnist_images(args.data, split)[: args.limit],
+                    "Fashion-MNIST": mnist.mnist_images(args.data, split,
+                                                        "FashionMNIST")[: args.limit]}
             for split in ("train", "test")}
     print(f"margin {guard.GUARD_MARGIN_DB:g} + {guard.GUARD_SMALL_DB:g} / sqrt(n) dB below each "
           "level's own PSNR")
