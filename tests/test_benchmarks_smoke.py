@@ -26,7 +26,7 @@ SMOKE = {
     "bench_learning": (["--data", "{data}", "--levels", "4", "--epochs", "1", "--seeds", "1",
                         "--limit", "500"], True),
     "bench_levels": (["--data", "{data}", "--repeat", "1", "--limit", "200"], False),
-    "bench_loader": (["--data", "{data}", "--workers", "0", "--repeat", "1",
+    "bench_loader": (["--data", "{data}", "--workers", "1", "--repeat", "1",
                       "--limit", "2000"], True),
     "bench_residual": (["--data", "{data}", "--repeat", "1", "--limit", "100",
                         "--max-errors", "0", "4"], True),
