@@ -113,9 +113,9 @@ def main() -> None:
         return row
 
     # the RD benchmark's per-image Pillow path, here in one process
-    blobs, enc_s = timed(lambda: benchmark._pillow_encode("PNG", {"optimize": True}, images),
+    blobs, enc_s = timed(lambda: benchmark.pillow_encode("PNG", {"optimize": True}, images),
                          args.repeat)
-    decoded, dec_s = timed(lambda: benchmark._pillow_decode(blobs, images.shape), args.repeat)
+    decoded, dec_s = timed(lambda: benchmark.pillow_decode(blobs, images.shape), args.repeat)
     report("PNG per image (1 core)", sum(map(len, blobs)), decoded, enc_s, dec_s)
     raw = images.tobytes()
     blob, enc_s = timed(lambda: lzma.compress(raw, preset=9 | lzma.PRESET_EXTREME), args.repeat)

@@ -10,7 +10,7 @@ from vaecodec import images
 
 # Fuzz tests (marker "fuzz") run a quick pass by default; `--hypothesis-profile=long` (CI's
 # second run, README) runs them for much longer.
-settings.register_profile("quick", max_examples=100, deadline=None,
+settings.register_profile("quick", max_examples=30, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("long", max_examples=3000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])

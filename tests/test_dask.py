@@ -102,6 +102,7 @@ def test_a_killed_worker_s_shard_is_redone(folder, tmp_path):
     assert not [p for p in (tmp_path / "k.shards").iterdir() if p.suffix != ".vaez"]
 
 
+@pytest.mark.slow  # a cluster of its own: processes started and stopped
 def test_the_cli_starts_a_local_cluster(folder, tmp_path):
     out = tmp_path / "c.json"
     result = CliRunner().invoke(main, ["compress", str(folder), str(out), "--workers", "2"])
@@ -206,6 +207,7 @@ def remote_cluster(tmp_path, sample_images):
         shutil.rmtree(elsewhere, ignore_errors=True)
 
 
+@pytest.mark.slow  # a cluster of its own: processes started and stopped
 def test_a_worker_in_another_folder_reads_the_client_s_files(remote_cluster, tmp_path,
                                                             sample_images, monkeypatch):
     """Relative sources and a relative output (the README's example) on a cluster whose
@@ -225,6 +227,7 @@ def test_a_worker_in_another_folder_reads_the_client_s_files(remote_cluster, tmp
     assert not (elsewhere / "out.json").exists()
 
 
+@pytest.mark.slow  # a cluster of its own: processes started and stopped
 def test_a_worker_that_sees_other_files_at_the_same_paths_fails_clearly(
         remote_cluster, tmp_path, sample_images):
     """The worker runs in a mount namespace where the source folder is another folder (as

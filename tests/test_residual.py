@@ -39,7 +39,9 @@ def test_lossless_restores_every_sample_image_exactly(sample_images, lossless_fi
     assert len(lossless_file) / len(sample_images) < 160
 
 
-@pytest.mark.parametrize("max_error", [1, 2, 4, 8, 32])
+# 2 and 8 in the long set: 1, 4 and 32 cover the smallest, a middle and the largest bin
+@pytest.mark.parametrize("max_error", [1, pytest.param(2, marks=pytest.mark.slow), 4,
+                                       pytest.param(8, marks=pytest.mark.slow), 32])
 def test_max_error_bounds_every_pixel(sample_images, lossless_file, max_error):
     data = vaecodec.encode(sample_images, max_error=max_error)
     out = vaecodec.decode(data)
@@ -324,6 +326,7 @@ def test_training_a_pixel_model_gives_a_usable_integer_model(sample_images):
     assert ideal <= len(data) <= ideal * 1.01 + 8
 
 
+@pytest.mark.slow  # trains two pixel models (about 6 s)
 def test_a_pixel_model_that_sees_position_and_latent(sample_images):
     """A model with the extra inputs (the pixel's position, the base layer's symbols):
     the codec's split first layer (extra inputs summed once per position and per image)

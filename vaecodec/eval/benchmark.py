@@ -58,7 +58,8 @@ class Codec:
     param: float | None = None  # the knob's value, for sorting
 
 
-def _pillow_encode(fmt: str, save_args: dict, images: np.ndarray) -> list[bytes]:
+def pillow_encode(fmt: str, save_args: dict, images: np.ndarray) -> list[bytes]:
+    """Each image (uint8 (N, H, W)) as one file of Pillow format ``fmt``."""
     blobs = []
     for image in images:
         buf = io.BytesIO()
@@ -67,7 +68,8 @@ def _pillow_encode(fmt: str, save_args: dict, images: np.ndarray) -> list[bytes]
     return blobs
 
 
-def _pillow_decode(blobs: list[bytes], shape: tuple[int, int, int]) -> np.ndarray:
+def pillow_decode(blobs: list[bytes], shape: tuple[int, int, int]) -> np.ndarray:
+    """The images (uint8 ``shape``) of ``pillow_encode``'s files."""
     out = np.empty(shape, dtype=np.uint8)
     for i, blob in enumerate(blobs):
         with Image.open(io.BytesIO(blob)) as image:
@@ -84,7 +86,7 @@ def _pillow_codec(family: str, setting: str, fmt: str, save_args: dict,
     reading (numpy uses every core for vaecodec's networks too)."""
     def encode(images: np.ndarray) -> list[bytes]:
         chunks = [images[i : i + CHUNK] for i in range(0, len(images), CHUNK)]
-        work = functools.partial(_pillow_encode, fmt, save_args)
+        work = functools.partial(pillow_encode, fmt, save_args)
         return [b for part in map_chunks(work, chunks, worker_count(len(chunks), 2))
                 for b in part]
 
@@ -98,7 +100,7 @@ def _pillow_codec(family: str, setting: str, fmt: str, save_args: dict,
 
 
 def _decode_chunk(blobs: list[bytes], shape: tuple[int, int]) -> np.ndarray:
-    return _pillow_decode(blobs, (len(blobs), *shape))
+    return pillow_decode(blobs, (len(blobs), *shape))
 
 
 def _atlas_codec() -> Codec:
