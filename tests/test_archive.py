@@ -417,3 +417,13 @@ def test_appending_needs_a_file(images):
 
     with pytest.raises(SettingsError, match="not a stream"):
         vaecodec.open(io.BytesIO(), "a")
+
+
+def test_an_empty_list_of_positions_gives_no_images(lossy):
+    """Both readers check index keys in one place (archive.Reader): an empty list is no
+    images, a list of non-integers an error."""
+    with vaecodec.open(lossy) as archive:
+        assert archive[[]].shape == (0, 28, 28)
+        assert archive[5:5].shape == (0, 28, 28)
+        with pytest.raises(vaecodec.ArgumentTypeError, match="index an archive"):
+            archive[[1.5]]

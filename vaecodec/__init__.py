@@ -118,7 +118,7 @@ _LAZY = {
     "EncodeOptions": ("options", "EncodeOptions"),
     "DEFAULT_LEVEL": ("zoo", "DEFAULT_LEVEL"),
     "DEFAULT_QUANT_STEP": ("core.quantize", "DEFAULT_STEP"),
-    "DEFAULT_MAX_IMAGES": ("pipeline.settings", "DEFAULT_MAX_IMAGES"),
+    "DEFAULT_MAX_IMAGES": ("format.constants", "DEFAULT_MAX_IMAGES"),
 }
 
 
