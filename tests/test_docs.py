@@ -47,3 +47,11 @@ def test_relative_links_in_the_docs_lead_somewhere():
                     and not (page.parent / target).exists():
                 broken.append(f"{page.relative_to(REPO)}: {match.group(1)}")
     assert not broken, broken
+
+
+def test_every_research_probe_is_named_by_the_notes_it_fed():
+    """research/ holds one-off probes (not shipped): each is named in docs/notes/, beside
+    the figures it printed, so that it can be found and rerun."""
+    notes = "".join(p.read_text() for p in (REPO / "docs" / "notes").glob("*.md"))
+    probes = sorted(p.name for p in (REPO / "research").glob("*.py"))
+    assert probes and [p for p in probes if f"research/{p}" not in notes] == []
