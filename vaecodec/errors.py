@@ -158,7 +158,8 @@ class VaezWarning(UserWarning):
 
 class QualityWarning(VaezWarning):
     """The images reconstruct far worse than the model does on its own data: they are
-    unlike what it was trained on. ``report`` holds the figures (``pipeline.guard.QualityReport``)."""
+    unlike what it was trained on. ``report`` holds the figures
+    (``pipeline.guard.QualityReport``)."""
 
     def __init__(self, message: str, report=None):
         super().__init__(message)
