@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import numpy as np
 
-from .core import quantize
 from .errors import (
     ArgumentTypeError,
     OutOfMemoryError,
@@ -33,6 +32,9 @@ from .stream import decoder as _decoder
 from .stream import encoder as _encoder
 from .stream import whole as _whole_file
 from .zoo import Zoo
+
+if TYPE_CHECKING:
+    from .stream import Decoder
 
 __all__ = ["encode", "decode", "latents", "read_header", "complete_header", "encode_with",
            "DEFAULT_MAX_IMAGES"]
@@ -124,19 +126,20 @@ def decode(data: bytes, *, zoo: Zoo | None = None,
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ArgumentTypeError(f"data must be bytes, not {type(data).__name__}")
     data = bytes(data)
-    if _sniff.is_chunked(data):
-        decoder = _whole(data, zoo, max_images)
-        out = np.empty((len(decoder), *decoder.settings.image_shape), dtype=np.uint8)
-        for first, images in decoder.chunks():
-            out[first : first + len(images)] = images
-        return out
-    archive = container.unpack(data)
-    _settings.check_count(archive.header, max_images)
-    return _whole_file.reconstruct(archive, zoo)
+    decoder = _whole(data, zoo, max_images)
+    if isinstance(decoder, _whole_file.WholeDecoder):  # versions 1-4: one piece
+        return decoder.decode_chunk(None)
+    out = np.empty((len(decoder), *decoder.settings.image_shape), dtype=np.uint8)
+    for first, images in decoder.chunks():
+        out[first : first + len(images)] = images
+    return out
 
 
-def _whole(data: bytes, zoo: Zoo | None, max_images: int) -> "_decoder.ArchiveDecoder":
-    """A decoder of a whole version 5 file's bytes, which must end exactly at its index."""
+def _whole(data: bytes, zoo: Zoo | None, max_images: int) -> Decoder:
+    """The decoder of a whole file's bytes, checked against ``max_images``: versions 1-4
+    read in one piece, version 5 chunk by chunk (it must end exactly at its index)."""
+    if not _sniff.is_chunked(data):
+        return _whole_file.WholeDecoder(io.BytesIO(data), zoo, max_images)
     decoder = _decoder.ArchiveDecoder(io.BytesIO(data), zoo, recover=False)
     if decoder.trailing:
         raise TrailingBytesError(
@@ -152,13 +155,7 @@ def latents(data: bytes, *, zoo: Zoo | None = None,
     clustering, search or classifiers, without decoding any pixel)."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ArgumentTypeError(f"data must be bytes, not {type(data).__name__}")
-    data = bytes(data)
-    if _sniff.is_chunked(data):
-        return _whole(data, zoo, max_images).latents()
-    archive = container.unpack(data)
-    _settings.check_count(archive.header, max_images)
-    settings = _settings.settings_for(archive.header, _settings.zoo_for(archive, zoo))
-    return quantize.dequantize(_whole_file.decode_symbols(archive, settings), settings.quant_step)
+    return _whole(bytes(data), zoo, max_images).latents()
 
 
 def read_header(data: bytes, zoo: Zoo | None = None) -> container.Header:
