@@ -64,15 +64,12 @@ def open(path, mode: str = "r", options: EncodeOptions | None = None, *,
     options = with_keywords(options, keywords, "open")
     if mode == "a" and hasattr(path, "write"):
         raise SettingsError("appending needs an archive file, not a stream")
-    if mode == "w":
-        return ArchiveWriter(path, resolve(options, zoo=zoo), force=force,
-                             embed_model=options.embed_model, polarity=options.polarity,
-                             named=named, chunk_images=chunk_images, strict=options.strict)
     # appending: the archive is locked before it is looked at, so that concurrent appends
-    # (or a replacement) wait for each other instead of losing one run's images
-    lock = WriteLock(path).acquire()
+    # (or a replacement) wait for each other instead of losing one run's images; a new
+    # file's writer takes the lock itself
+    lock = WriteLock(path).acquire() if mode == "a" else None
     try:
-        if os.path.lexists(path):
+        if lock is not None and os.path.lexists(path):
             given = options.choosing_the_coding()
             if given:
                 raise SettingsError("appending uses the archive's own model and level; leave "
@@ -85,7 +82,8 @@ def open(path, mode: str = "r", options: EncodeOptions | None = None, *,
                              named=named, chunk_images=chunk_images, strict=options.strict,
                              lock=lock)
     except BaseException:
-        lock.release()
+        if lock is not None:
+            lock.release()
         raise
 
 
