@@ -57,7 +57,7 @@ def test_training_is_reproducible_and_writes_a_loadable_checkpoint(tmp_path, sam
     logs: list[str] = []
     first = training.train(recipe, sample_images, log=logs.append)
     second = training.train(recipe, sample_images, log=lambda s: None)
-    assert len(logs) == 2 and "epoch 2/2" in logs[-1]
+    assert len(logs) == 2 and "epoch 2 (step 8/8)" in logs[-1]
     for a, b in zip(first.state_dict().values(), second.state_dict().values()):
         assert torch.equal(a, b)
     info = export.save_checkpoint(first, recipe, tmp_path, sample_images, data_root=tmp_path,
@@ -238,3 +238,52 @@ def test_rate_distortion_families_take_steps_around_their_training_step():
     assert level_steps(RECIPES["default"]) == STEPS
     assert Recipe.from_dict(rd.to_dict()) == rd
     assert Recipe.from_dict({"name": "old"}).rate == "kl"  # recipes saved before 'rate'
+
+
+def test_random_shift_with_edge_fill_repeats_the_border_pixels():
+    """A flat gray image stays flat when moved with edge fill (zero fill would bring in
+    black): the augmentation for photographs and textures."""
+    images = torch.full((32, 784), 0.5)
+    generator = torch.Generator().manual_seed(3)
+    assert torch.equal(training.random_shift(images, (28, 28), 1, generator, "edge"), images)
+    zero = training.random_shift(images, (28, 28), 1, torch.Generator().manual_seed(3))
+    assert float(zero.min()) == 0.0
+
+
+def test_a_schedule_in_steps_takes_exactly_that_many_steps_whatever_the_image_count(
+        sample_images):
+    seen = []
+    recipe = Recipe(name="tiny", hidden=(16,), batch_size=50, steps=7, seed=3)
+    for count in (40, 200):  # 1 and 4 batches an epoch
+        training.train(recipe, sample_images[:count], log=lambda s: None,
+                       progress=lambda step, steps, loss: seen.append((count, step, steps)))
+    assert [s for s in seen if s[0] == 40] == [(40, k, 7) for k in range(1, 8)]
+    assert [s for s in seen if s[0] == 200] == [(200, 4, 7), (200, 7, 7)]
+
+
+def test_a_time_budget_cuts_the_steps_planned_from_the_first_ones(sample_images):
+    """Planned after PLAN_AFTER steps, or after the first epoch when it is shorter."""
+    for batch, planned in ((2, training.PLAN_AFTER), (10, 20)):  # 100 or 20 steps an epoch
+        recipe = Recipe(name="tiny", hidden=(16,), batch_size=batch, steps=100_000, seed=3)
+        seen = []
+        training.train(recipe, sample_images, log=lambda s: None, time_budget=1e-6,
+                       progress=lambda step, steps, loss: seen.append((step, steps)))
+        assert seen[-1] == (planned, planned)
+
+
+def test_kl_warm_up_weighs_the_kl_term_from_zero(sample_images, monkeypatch):
+    """With a warm-up the first step's loss is the distortion alone."""
+    losses = []
+    backward = torch.Tensor.backward
+
+    def spy(self, *args, **kwargs):
+        losses.append(float(self))
+        return backward(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.Tensor, "backward", spy)
+    base = Recipe(name="tiny", hidden=(16,), batch_size=50, steps=1, seed=3,
+                  distortion="mse", mse_sigma=0.1)
+    for recipe in (base, dataclasses.replace(base, kl_warmup=0.5)):
+        training.train(recipe, sample_images[:50], log=lambda s: None)
+    monkeypatch.undo()
+    assert losses[1] < losses[0]  # the same first batch, without its KL term

@@ -103,6 +103,11 @@ class ReleasedLevelError(VaezError):
 
 
 # --- settings ----------------------------------------------------------------------------
+class TrainingError(VaezError):
+    """A trained family failed its checks (every level must beat the mean image, quality
+    must rise with bytes); it is not installed."""
+
+
 class SettingsError(VaezError, ValueError):
     """Encoding options that are out of range or contradict each other."""
 

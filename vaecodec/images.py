@@ -240,6 +240,19 @@ def read_image(path: str | os.PathLike, shape: tuple[int, int] | None = None,
     return gray
 
 
+def image_size(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(height, width) of an image file as a viewer shows it, from its header only; None
+    where it cannot be read (reading it later says why)."""
+    try:
+        with open_regular(path, InvalidImageError) as f, Image.open(f) as image:
+            width, height = image.size
+            if image.getexif().get(EXIF_ORIENTATION, 1) in (5, 6, 7, 8):
+                width, height = height, width
+            return height, width
+    except Exception:  # Pillow raises many types for hostile or broken files
+        return None
+
+
 def conversion_error(path, lost: str) -> ConversionError:
     return ConversionError(
         f"{path} has {lost}, which vaecodec's grayscale cannot keep: a --lossless or "

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import functools
 import sys
+import time
 
 import click
 
@@ -66,20 +67,43 @@ def _report_errors(func):
     return wrapper
 
 
+# with lines=True and stderr not a terminal: a progress line at most this often per stage
+LINE_EVERY = 10.0
+
+
 @contextlib.contextmanager
-def _progress(quiet: bool = False):
-    """Yields a ``progress(stage, done, total)`` callback drawing one bar per stage on
-    stderr (with its rate and time left), only when stderr is a terminal (and not
-    ``quiet``)."""
+def _progress(quiet: bool = False, lines: bool = False):
+    """Yields a ``progress(stage, done, total[, note])`` callback drawing one bar per stage
+    on stderr (with its rate and time left) when stderr is a terminal (and not ``quiet``);
+    with ``lines``, where stderr is not a terminal (a log file, a job scheduler), a plain
+    line per stage at its start, every LINE_EVERY seconds and at its end instead."""
     state: dict = {}
 
     def close() -> None:
         if "bar" in state:
             state.pop("bar").__exit__(None, None, None)
 
+    def line(stage: str, done: int, total: int, note: str | None) -> None:
+        now = time.monotonic()
+        if state.get("stage") != stage:
+            state.update(stage=stage, began=now, shown=None)
+        last = state["shown"]
+        if state.get("line") == (stage, done, total) or (
+                last is not None and done < total and now - last < LINE_EVERY):
+            return
+        state["shown"], state["line"] = now, (stage, done, total)
+        spent = now - state["began"]
+        left = f", about {spent * (total - done) / done:.0f} s left" if 0 < done < total else ""
+        click.echo(f"{stage}: {done}/{total} ({100 * done / max(total, 1):.0f}%), "
+                   f"{spent:.0f} s{left}{f', {note}' if note else ''}", err=True)
+
     def update(stage: str, done: int, total: int, note: str | None = None) -> None:
         """``note``: shown after the bar (the training loss)."""
-        if quiet or not sys.stderr.isatty():
+        if quiet:
+            return
+        if not sys.stderr.isatty():
+            if lines:
+                line(stage, done, total, note)
             return
         state["note"] = note
         if state.get("stage") != stage or state["bar"].length != total:

@@ -47,13 +47,24 @@ def list_levels(as_json):
 @click.option("--name", required=True,
               help="The model family's name (letters, digits, '.', '_', '-'), used as "
                    "--model NAME.")
-@click.option("--recipe", type=click.Choice(TRAIN_RECIPES), default="default",
-              show_default=True, help="Training recipe (docs/notes/training.md).")
+@click.option("--recipe", type=click.Choice(TRAIN_RECIPES), default="auto",
+              show_default=True,
+              help="Training recipe; auto chooses one from the number and size of the "
+                   "images (docs/notes/training.md).")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
-              help="Epochs of VAE training (default: the recipe's).")
+              help="Train the VAE for this many passes over the images instead of the "
+                   "recipe's schedule.")
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="Train the VAE for this many optimisation steps (batches) instead of the "
+                   "recipe's schedule.")
 @click.option("--time-budget", type=click.FloatRange(min=1), default=None, metavar="SECONDS",
-              help="Train the VAE for as many epochs as fit in SECONDS (measured on the "
-                   "first); levels and the pixel model take a little longer.")
+              help="Finish the whole run (reading, VAE, levels, pixel model, checks) in "
+                   "about SECONDS: the plan is printed at the start, and the VAE and the "
+                   "pixel model train for what fits.")
+@click.option("--resize", is_flag=True,
+              help="Scale image files of another size (Lanczos) to the size most of them "
+                   "have (or that of the .npy or IDX images given), with a warning that "
+                   "says how many.")
 @click.option("--seed", type=int, default=1, show_default=True,
               help="Seed of the split and the training: the same data, seed and thread "
                    "count give the same model.")
@@ -61,20 +72,33 @@ def list_levels(as_json):
               show_default=True, help="Where torch trains the VAE.")
 @click.option("--skip-invalid", is_flag=True,
               help="Skip image files that cannot be decoded instead of failing.")
-@click.option("-f", "--force", is_flag=True, help="Replace a model of the same name.")
-@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option("-f", "--force", is_flag=True,
+              help="Replace a model of the same name, and install the family even if it "
+                   "fails its checks.")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors and warnings.")
 @_report_errors
-def train(sources, name, recipe, epochs, time_budget, seed, device, skip_invalid, force,
-          quiet):
+def train(sources, name, recipe, epochs, steps, time_budget, resize, seed, device,
+          skip_invalid, force, quiet):
     """Train a model family on your images: image files and folders, MNIST-style IDX
-    files or .npy arrays (N, height, width), all of one size, grayscale. 10% are held out
-    to measure it. The family (VAE, quality levels, pixel model) goes into the model store
-    (`vaecodec models`); compress with --model NAME."""
+    files or .npy arrays (N, height, width), all of one size (or --resize), grayscale.
+    10% are held out to measure it. Then it is checked: every level must beat the mean
+    image and quality must rise with bytes; a family that fails is not installed (unless
+    --force). The family (VAE, quality levels, pixel model) goes into the model store
+    (`vaecodec models`); compress with --model NAME.
+
+    The stages (reading, VAE, levels, pixel model, checks) show their progress on standard
+    error: a bar on a terminal, otherwise a line every few seconds."""
+    import time
+
+    started = time.monotonic()
     from .. import files
     from ..data.sources import load_images
+    from ..errors import TrainingError
     from ..zoo import manage
 
     _check_family_name(name)
+    if epochs is not None and steps is not None:
+        raise click.UsageError("give --epochs or --steps, not both")
     manage.check_new_family(name, force)  # before any training
     from ..train import import_torch
 
@@ -82,23 +106,46 @@ def train(sources, name, recipe, epochs, time_budget, seed, device, skip_invalid
         import_torch()  # before reading any data
     except ModuleNotFoundError as e:
         raise click.ClickException(str(e)) from None
-    from ..train.family import train_family
+    from ..train.family import advice, train_family
 
-    with _progress(quiet) as progress:
+    with _progress(quiet, lines=True) as progress:
         images, described = load_images(sources, skip_invalid,
-                                        files.stage_progress(progress, "reading images"))
-        trained = train_family(images, name, recipe=recipe, epochs=epochs,
-                               time_budget=time_budget, seed=seed, device=device,
-                               data=described, log=lambda line: None, progress=progress)
+                                        files.stage_progress(progress, "reading"), resize)
+        progress("reading", len(images), len(images))
+        if described["resized_files"]:
+            h, w = described["image_shape"]
+            _warn(f"{_plural(described['resized_files'], 'image')} scaled to {w}x{h}")
+        trained = train_family(images, name, recipe=recipe, epochs=epochs, steps=steps,
+                               time_budget=time_budget, started=started, seed=seed,
+                               device=device, data=described, log=lambda line: None,
+                               announce=None if quiet else _say, progress=progress)
+    meta = trained.family.metadata
+    where = f"validation, {meta['data']['validation_images']} images"
+    if trained.problems and not force:
+        if not quiet:
+            _print_family_levels(trained.levels, trained.family.default_level, where,
+                                 meta["validation"]["mean_image_psnr_db"], err=True)
+        raise TrainingError(advice(trained.problems, meta["data"]["train_images"],
+                                   meta["train_seconds"]["total"], meta["recipe"]["name"]))
     target = manage.install_trained(name, trained.data, force=force)
+    if trained.problems:
+        _warn(f"installed although it failed its checks (--force): "
+              f"{'; '.join(trained.problems)}")
     if quiet:
         return
-    meta = trained.family.metadata
     click.echo(f"trained {name} on {meta['data']['train_images']} images in "
                f"{meta['train_seconds']['total']:.0f} s; wrote {target}")
-    _print_family_levels(trained.levels, trained.family.default_level,
-                         f"validation, {meta['data']['validation_images']} images")
+    _print_family_levels(trained.levels, trained.family.default_level, where,
+                         meta["validation"]["mean_image_psnr_db"])
     click.echo(f"lossless: {meta['validation']['lossless_bits_per_pixel']:.3f} bits/pixel")
+
+
+def _say(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def _warn(line: str) -> None:
+    click.echo(f"Warning: {line}", err=True)
 
 
 def _check_family_name(name: str) -> None:
@@ -117,13 +164,16 @@ def _map(value) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _print_family_levels(levels, default_level, where) -> None:
-    click.echo(f"level   step  bytes/image  PSNR (dB)  ({where})")
+def _print_family_levels(levels, default_level, where, mean_psnr=None, err=False) -> None:
+    click.echo(f"level   step  bytes/image  PSNR (dB)  ({where})", err=err)
     for lv in levels:
         m = lv.measured
         default = "  (default)" if lv.level == default_level else ""
         click.echo(f"{lv.level:5d}  {lv.quant_step:5g}  {m.get('bytes_per_image', 0):11.2f}  "
-                   f"{m.get('psnr_db', 0):9.2f}{default}")
+                   f"{m.get('psnr_db', 0):9.2f}{default}", err=err)
+    if isinstance(mean_psnr, (int, float)):
+        click.echo(f" mean image         0.00  {mean_psnr:9.2f}  (what every level must beat)",
+                   err=err)
 
 
 @main.group(invoke_without_command=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -46,13 +47,28 @@ def _read_npy(path: Path) -> np.ndarray:
                      "or float (0..1) images")
 
 
+def common_size(files: list[tuple[str, str]]) -> tuple[tuple[int, int], int]:
+    """The size (height, width) most of the image files have (the first file's among
+    equals), and how many files have another size."""
+    sizes = [image_files.image_size(path) for path, _ in files]
+    counts = Counter(size for size in sizes if size is not None)
+    if not counts:
+        return image_files.read_image(files[0][0]).shape, 0  # says why it cannot be read
+    first = {size: i for i, size in reversed(list(enumerate(sizes)))}
+    shape = max(counts, key=lambda size: (counts[size], -first[size]))
+    return shape, sum(1 for size in sizes if size is not None and size != shape)
+
+
 def load_images(sources: Sequence[str | os.PathLike], skip_invalid: bool = False,
-                progress: Callable[[int, int], None] | None = None
+                progress: Callable[[int, int], None] | None = None, resize: bool = False
                 ) -> tuple[np.ndarray, dict]:
-    """(uint8 images (N, H, W), a description: each source with its kind and count, and
-    the sha256 of the pixels). Every image must have the size of the first."""
+    """(uint8 images (N, H, W), a description: each source with its kind and count, how
+    many image files were resized, and the sha256 of the pixels). Every image must have the
+    size of the first; with ``resize``, image files of another size are scaled (Lanczos) to
+    the size of the IDX or .npy arrays given, else to the size most of the files have."""
     parts: list[tuple[str, str, np.ndarray]] = []
     loose: list[str | os.PathLike] = []
+    resized = 0
     for source in sources:
         path = Path(source)
         if path.is_file() and path.suffix.lower() == ".npy":
@@ -64,9 +80,14 @@ def load_images(sources: Sequence[str | os.PathLike], skip_invalid: bool = False
     if loose:
         found = image_files.collect(loose)
         shape = parts[0][2].shape[1:] if parts else None
-        if shape is None:
+        if shape is None and resize:
+            shape, resized = common_size(found)
+        elif shape is None:
             shape = image_files.read_image(found[0][0]).shape
-        arrays, names, skipped = image_files.read_images(found, shape, False, skip_invalid,
+        if resize and parts:
+            resized = sum(1 for path, _ in found
+                          if image_files.image_size(path) not in (None, shape))
+        arrays, names, skipped = image_files.read_images(found, shape, resize, skip_invalid,
                                                          progress)
         if len(arrays) == 0:
             raise InputError("no readable images in " + ", ".join(map(str, loose)))
@@ -91,5 +112,6 @@ def load_images(sources: Sequence[str | os.PathLike], skip_invalid: bool = False
         "image_shape": list(images.shape[1:]),
         "pixels_sha256": hashlib.sha256(images.tobytes()).hexdigest(),
         "skipped_files": skipped_count,
+        "resized_files": resized,
     }
     return images, description

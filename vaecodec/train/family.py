@@ -59,12 +59,22 @@ def level_steps(recipe) -> tuple[float, ...]:
     return STEPS
 
 
+# The checks of a trained family on its validation images (``check_levels``): every level
+# at least MEAN_MARGIN_DB above the mean image's PSNR; PSNR rising with bytes, the best
+# level at least RISE_DB above the cheapest, no level more than DIP_DB below a cheaper one.
+MEAN_MARGIN_DB = 1.0
+RISE_DB = 1.0
+DIP_DB = 0.1
+
+
 @dataclasses.dataclass
 class Trained:
     family: Family
     models: list[ModelInfo]
     levels: list[Level]
     data: bytes  # the .vaem file
+    # what the checks found wrong (empty: the family passed them)
+    problems: list[str] = dataclasses.field(default_factory=list)
 
 
 def split(images: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -77,26 +87,80 @@ def split(images: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return images[np.sort(order[held:])], images[np.sort(order[:held])]
 
 
-def train_family(images: np.ndarray, name: str, *, recipe: str = "default",
-                 epochs: int | None = None, time_budget: float | None = None,
+def mean_image_psnr(train_images: np.ndarray, valid_images: np.ndarray) -> float:
+    """PSNR of the validation images against the training images' mean image: what a
+    codec that ignores the image gets (the floor every level must beat)."""
+    mean = np.rint(train_images.mean(axis=0)).astype(np.uint8)
+    return metrics.psnr(valid_images, np.broadcast_to(mean, valid_images.shape))
+
+
+def check_levels(levels: list[Level], mean_psnr: float) -> list[str]:
+    """What is wrong with a family's measured levels, as sentences (none: it is useful):
+    every level must beat the mean image by MEAN_MARGIN_DB, and PSNR must rise with
+    bytes (by RISE_DB from the cheapest level to the best, never falling by more than
+    DIP_DB)."""
+    rows = sorted((lv.measured["bytes_per_image"], lv.measured["psnr_db"], lv.level)
+                  for lv in levels)
+    problems = []
+    weak = [(b, p, n) for b, p, n in rows if p < mean_psnr + MEAN_MARGIN_DB]
+    if weak:
+        listed = ", ".join(f"{n} ({p:.1f} dB at {b:.1f} B/image)" for b, p, n in weak)
+        problems.append(f"level{'s' if len(weak) > 1 else ''} {listed} "
+                        f"{'do' if len(weak) > 1 else 'does'} not beat the mean image "
+                        f"({mean_psnr:.1f} dB) by {MEAN_MARGIN_DB:g} dB")
+    rise = rows[-1][1] - rows[0][1]
+    if rise < RISE_DB:
+        problems.append(f"quality does not rise with bytes: {rows[0][0]:.1f} to "
+                        f"{rows[-1][0]:.1f} B/image give {rows[0][1]:.1f} to "
+                        f"{rows[-1][1]:.1f} dB (less than {RISE_DB:g} dB apart)")
+    dips = [(a, b) for a, b in zip(rows, rows[1:]) if b[1] < a[1] - DIP_DB]
+    if dips:
+        (b0, p0, n0), (b1, p1, n1) = dips[0]
+        problems.append(f"level {n1} costs more than level {n0} ({b1:.1f} against "
+                        f"{b0:.1f} B/image) for a lower PSNR ({p1:.1f} against {p0:.1f} dB)")
+    return problems
+
+
+def advice(problems: list[str], train_count: int, seconds: float, recipe: str) -> str:
+    """The one-line error for a family that failed its checks: what was measured and what
+    to try."""
+    return (f"the trained family failed its checks on the validation images: "
+            f"{'; '.join(problems)}. It was trained on {train_count} images in "
+            f"{seconds:.0f} s with the {recipe!r} recipe. Try more images (1,000 or more), "
+            f"more time (--time-budget), or another --recipe; --force installs it anyway")
+
+
+def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
+                 epochs: int | None = None, steps: int | None = None,
+                 time_budget: float | None = None, started: float | None = None,
                  seed: int = 1, device: str = "cpu", pixel_epochs: float = 6.0,
                  pixel_qat_epochs: float = 1.0, data: dict | None = None,
                  log: Callable[[str], None] = print,
+                 announce: Callable[[str], None] | None = None,
                  progress: Callable[..., None] | None = None) -> Trained:
-    """Train the family ``name`` on uint8 images (N, H, W) and measure it on a held-out
-    split. ``progress(stage, done, total[, note])``: "training" per epoch (with the loss),
-    "levels", "pixel model". The pixel model trains ``pixel_epochs``, then
+    """Train the family ``name`` on uint8 images (N, H, W), measure it on a held-out split
+    and check it (``Trained.problems``; installing is the caller's choice).
+
+    ``recipe``: a name of ``TRAIN_RECIPES``; "auto" chooses from the data
+    (``recipes.auto_recipe``). ``epochs`` or ``steps`` replace the recipe's schedule.
+    ``time_budget`` (seconds, counted from ``started``, a ``time.monotonic()`` reading
+    taken before the images were read; default: now) bounds the whole run: the plan
+    (``plan.make_plan``) shares it between the VAE, the levels, the pixel model and the
+    checks. ``announce(line)``: the plan and the recipe chosen, for the user.
+    ``progress(stage, done, total[, note])``: "VAE" per epoch (with the loss), "levels",
+    "pixel model", "checks". The pixel model trains ``pixel_epochs``, then
     ``pixel_qat_epochs`` through its integer rounding (quantization-aware, as the shipped
-    ``pixel-l1-v2`` and ``pixel-l1-v3``)."""
+    ``pixel-l1-v2`` and ``pixel-l1-v3``), both cut in proportion to fit a budget."""
     import_torch()
     from . import export, loop
     from .pixel import train_pixel_model
-    from .recipes import RECIPES, TRAIN_RECIPES
+    from .plan import make_plan
+    from .recipes import RECIPES, TRAIN_RECIPES, auto_recipe
 
+    started = time.monotonic() if started is None else started
     family_format.check_name(name)
     if recipe not in TRAIN_RECIPES:
         raise SettingsError(f"recipe must be one of {', '.join(TRAIN_RECIPES)}, not {recipe!r}")
-    started = time.time()
     # the family's polarity is its images' majority; the others are trained on inverted,
     # as the codec will code them
     light_ground = dark_on_light(images.reshape(len(images), -1), images.shape[1:])
@@ -106,19 +170,33 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "default",
     if flip.any():
         images = images.copy()
         images[flip] = 255 - images[flip]
-    chosen = RECIPES[recipe]
-    chosen = dataclasses.replace(chosen, seed=seed,
-                                 epochs=chosen.epochs if epochs is None else int(epochs))
     train_images, valid_images = split(images, seed)
     shape = tuple(images.shape[1:])
+    chosen, why = (auto_recipe(len(train_images), shape) if recipe == "auto"
+                   else (RECIPES[recipe], f"the {recipe!r} recipe, as asked"))
+    chosen = dataclasses.replace(chosen, seed=seed)
+    if epochs is not None:
+        chosen = dataclasses.replace(chosen, epochs=int(epochs), steps=None)
+        why += f"; {epochs} epochs, as asked"
+    if steps is not None:
+        chosen = dataclasses.replace(chosen, steps=int(steps))
+        why += f"; {steps} steps, as asked"
+    say = announce or (lambda line: None)
+    plan = make_plan(time_budget, started, len(train_images), len(valid_images),
+                     shape[0] * shape[1], len(level_steps(chosen)))
     log(f"{len(train_images)} training images, {len(valid_images)} held out for validation, "
         f"{shape[1]}x{shape[0]}")
+    valid_images = valid_images[:plan.measured_images]  # what the budget has time to measure
+    say(f"recipe {chosen.name}: {why}")
+    say(plan.describe())
+    seconds = {"reading": round(time.monotonic() - started, 1)}
 
-    def epoch_done(epoch: int, total: int, loss: float) -> None:
+    def step_done(step: int, total: int, loss: float) -> None:
         if progress:
-            progress("training", epoch, total, f"loss {loss:.1f} nats/image")
+            progress("VAE", step, total, f"loss {loss:.1f} nats/image")
 
-    model = loop.train(chosen, train_images, log, device, time_budget, epoch_done)
+    stage_started = time.monotonic()
+    model = loop.train(chosen, train_images, log, device, plan.until_end_of("VAE"), step_done)
     vae = ModelInfo.in_memory(name, export.export_weights(model), {
         "kind": "vae",
         "polarity": polarity,
@@ -126,9 +204,10 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "default",
                          "hidden": list(chosen.hidden), "image_shape": list(shape)},
         "recipe": chosen.to_dict(),
     })
-    vae_seconds = time.time() - started
+    seconds["vae"] = round(time.monotonic() - stage_started, 1)
 
     # the levels: priors fitted on the training latents, figures from the validation split
+    stage_started = time.monotonic()
     levels = fit_priors(vae, level_steps(chosen), train_images)
     family = Family(name, name, None, 1)
     zoo = Zoo().with_family(family, [vae], levels)
@@ -143,41 +222,65 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "default",
     default = default_level(levels)
     family = Family(name, name, None, default)
     zoo = Zoo().with_family(family, [vae], levels)
+    seconds["levels"] = round(time.monotonic() - stage_started, 1)
 
     # the pixel model over level 1, for lossless and max-error files
+    stage_started = time.monotonic()
+
+    def pixel_steps(done: int, total: int) -> None:
+        if progress:
+            progress("pixel model", done, total)
+
     tensors, meta = train_pixel_model(train_images, zoo=zoo, base_level=1, family=name,
                                       epochs=pixel_epochs, qat_epochs=pixel_qat_epochs,
-                                      seed=seed, log=log)
+                                      seed=seed, log=log,
+                                      time_budget=plan.until_end_of("pixel model"),
+                                      max_images=plan.pixel_images, progress=pixel_steps)
     pixel = ModelInfo.in_memory(f"{name}.pixel", tensors, meta)
     family = Family(name, name, pixel.name, default)
     zoo = Zoo().with_family(family, [vae, pixel], levels)
+    seconds["pixel_model"] = round(time.monotonic() - stage_started, 1)
+
+    # the checks: exact round trip, per-image figures, every level against the mean image
+    stage_started = time.monotonic()
     lossless = codec.encode(valid_images, lossless=True, model=name, zoo=zoo)
     if not np.array_equal(codec.decode(lossless, zoo=zoo), valid_images):
         raise AssertionError("the trained pixel model does not round-trip")  # a bug
     if progress:
-        progress("pixel model", 1, 1)
+        progress("checks", 1, 2)
+    mean_psnr = mean_image_psnr(train_images, valid_images)
+    problems = check_levels(levels, mean_psnr)
+    quantiles = _psnr_quantiles(zoo, name, valid_images)
+    if progress:
+        progress("checks", 2, 2)
+    seconds["checks"] = round(time.monotonic() - stage_started, 1)
+    seconds["total"] = round(time.monotonic() - started, 1)
     torch = import_torch()
     validation = {
         "images": len(valid_images),
         "levels": {str(lv.level): {"bytes_per_image": round(lv.measured["bytes_per_image"], 2),
                               "psnr_db": round(lv.measured["psnr_db"], 2)} for lv in levels},
+        "mean_image_psnr_db": round(mean_psnr, 2),
         "lossless_bytes_per_image": round(len(lossless) / len(valid_images), 2),
         "lossless_bits_per_pixel": round(8 * len(lossless) / valid_images.size, 4),
-        "psnr_db_per_image": _psnr_quantiles(zoo, name, valid_images),
+        "psnr_db_per_image": quantiles,
+        "checks": {"passed": not problems, "problems": problems},
     }
     family = Family(name, name, pixel.name, default, {
         "data": {**(data or {}), "train_images": len(train_images),
                  "validation_images": len(valid_images), "split_seed": seed},
         "validation": validation,
         "recipe": chosen.to_dict(),
-        "train_seconds": {"vae": round(vae_seconds, 1),
-                          "total": round(time.time() - started, 1)},
+        "recipe_choice": why,
+        "time_budget": time_budget,
+        "plan_seconds": {stage: round(t, 1) for stage, t in plan.stages.items()},
+        "train_seconds": seconds,
         "trained_with": {"vaecodec": __version__, "torch": torch.__version__,
                          "python": platform.python_version(),
                          "threads": torch.get_num_threads(), "device": device},
     })
     models = [vae, pixel]
-    return Trained(family, models, levels, families.to_bytes(family, models, levels))
+    return Trained(family, models, levels, families.to_bytes(family, models, levels), problems)
 
 
 def _psnr_quantiles(zoo: Zoo, name: str, images: np.ndarray) -> dict:

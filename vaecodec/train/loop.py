@@ -25,11 +25,17 @@ def to_tensor(images: np.ndarray):
         len(images), -1)
 
 
-def random_shift(x, image_shape: tuple[int, int], shift: int, generator):
+def random_shift(x, image_shape: tuple[int, int], shift: int, generator,
+                 fill: str = "zero"):
     """Flattened images x (N, H * W), each moved by its own random offset in -shift..shift
-    rows and columns; pixels moved in from outside are 0."""
+    rows and columns; pixels moved in from outside are 0 (``fill="zero"``) or the nearest
+    border pixel's (``fill="edge"``)."""
     n, (height, width) = len(x), image_shape
-    padded = F.pad(x.reshape(n, height, width), (shift, shift, shift, shift))
+    pad = (shift, shift, shift, shift)
+    if fill == "edge":
+        padded = F.pad(x.reshape(n, 1, height, width), pad, mode="replicate")[:, 0]
+    else:
+        padded = F.pad(x.reshape(n, height, width), pad)
     dy = torch.randint(0, 2 * shift + 1, (n, 1, 1), generator=generator).to(x.device)
     dx = torch.randint(0, 2 * shift + 1, (n, 1, 1), generator=generator).to(x.device)
     rows = torch.arange(height, device=x.device).view(1, height, 1) + dy
@@ -43,6 +49,11 @@ def build_model(recipe: Recipe, image_shape: tuple[int, int]) -> VAE:
     return VAE(image_shape, recipe.latent_size, recipe.hidden)
 
 
+# with a time budget, the steps that fit are planned from the time of the first
+# PLAN_AFTER steps (or the first epoch, when it is shorter), then again after every epoch
+PLAN_AFTER = 50
+
+
 def train(
     recipe: Recipe,
     train_images: np.ndarray,
@@ -52,9 +63,11 @@ def train(
     progress: Callable[[int, int, float], None] | None = None,
 ) -> VAE:
     """Train a VAE on uint8 images (N, H, W) with ``recipe``; reproducible from its seed
-    (and thread count). ``time_budget`` (seconds): after the first epoch, as many of the
-    recipe's epochs as fit in it (the learning-rate schedule is planned for those).
-    ``progress(epoch, epochs, loss)`` after each epoch."""
+    (and thread count). The run is ``recipe.steps`` optimisation steps when set, else
+    ``recipe.epochs`` epochs. ``time_budget`` (seconds): as many of those steps as fit in
+    it, planned from the time of the first ones and again after every epoch (the
+    learning-rate schedule and the KL warm-up follow the plan). ``progress(step, steps,
+    loss)`` after each epoch and at the end."""
     torch.manual_seed(recipe.seed)
     generator = torch.Generator().manual_seed(recipe.seed)
     image_shape = tuple(train_images.shape[1:])
@@ -67,24 +80,26 @@ def train(
     data = to_tensor(train_images).to(device)
     n = len(data)
     steps_per_epoch = math.ceil(n / recipe.batch_size)
-    epochs = recipe.epochs
-    total_steps = epochs * steps_per_epoch
+    total_steps = recipe.steps if recipe.steps else recipe.epochs * steps_per_epoch
+    planned_steps = total_steps
     step = 0
     started = time.perf_counter()
     epoch = 0
-    while epoch < epochs:
+    while step < total_steps:
         start = time.perf_counter()
         model.train()
         order = torch.randperm(n, generator=generator).to(device)
-        total = 0.0
+        total, seen = 0.0, 0
         for i in range(0, n, recipe.batch_size):
+            if step >= total_steps:
+                break
             if recipe.lr_schedule == "cosine":
                 lr = 0.5 * recipe.learning_rate * (1 + math.cos(math.pi * step / total_steps))
                 for group in optimizer.param_groups:
                     group["lr"] = lr
             x = data[order[i : i + recipe.batch_size]]
             if recipe.shift:
-                x = random_shift(x, image_shape, recipe.shift, generator)
+                x = random_shift(x, image_shape, recipe.shift, generator, recipe.shift_fill)
             if prior is not None:  # rate-distortion: noisy rounding, learned prior
                 mu, logvar = model.encode(x)
                 u = torch.rand(mu.shape, generator=generator).to(device) - 0.5
@@ -102,24 +117,29 @@ def train(
             else:
                 distortion = bce
             rate = kl if prior is None else prior.nats(y, recipe.rate_step)
-            loss = distortion + recipe.beta * rate
+            beta = recipe.beta
+            if recipe.kl_warmup > 0:
+                beta *= min(1.0, step / (recipe.kl_warmup * total_steps))
+            loss = distortion + beta * rate
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             total += loss.item()
+            seen += len(x)
             step += 1
+            if time_budget is not None and (step == PLAN_AFTER or i + recipe.batch_size >= n):
+                # the steps that fit in the budget, planned after the first PLAN_AFTER steps
+                # (or the first epoch) and again after every epoch, from the time per step
+                # so far (the schedule's horizon moves with it)
+                per_step = (time.perf_counter() - started) / step
+                total_steps = max(step, min(planned_steps, int(time_budget / per_step)))
         epoch += 1
-        if epoch == 1 and time_budget is not None:  # plan the epochs that fit
-            fit = max(1, int(time_budget // (time.perf_counter() - started)))
-            if fit < epochs:
-                epochs = fit
-                total_steps = epochs * steps_per_epoch
         log(
-            f"epoch {epoch}/{epochs}: train loss {total / n:.2f} nats/image "
-            f"({time.perf_counter() - start:.1f} s)"
+            f"epoch {epoch} (step {step}/{total_steps}): train loss {total / max(seen, 1):.2f} "
+            f"nats/image ({time.perf_counter() - start:.1f} s)"
         )
         if progress:
-            progress(epoch, epochs, total / n)
+            progress(step, total_steps, total / max(seen, 1))
     return model.cpu().eval()
 
 

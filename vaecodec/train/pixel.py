@@ -216,6 +216,23 @@ def _fake_integer_forward(torch, net, x, scales):
     return h
 
 
+# what converting the trained network to integers takes (calibrating on 200,000 pixels),
+# held back from a time budget (measured: 2-5 s on the 2-core development machine)
+CONVERSION_SECONDS = 5.0
+
+
+def _step_seconds(torch, net, nll, x_all, y_all, batch_size: int, trials: int = 5) -> float:
+    """Seconds of one training step, from ``trials`` forward and backward passes (the
+    weights are left as they are: no optimizer step)."""
+    batch = torch.arange(min(batch_size, len(x_all)))
+    started = time.perf_counter()
+    for _ in range(trials):
+        net.zero_grad()
+        nll(torch, net(x_all[batch].float() / 255), y_all[batch]).backward()
+    net.zero_grad()
+    return max(1e-6, (time.perf_counter() - started) / trials)
+
+
 def integer_pixel_net(net, calibration: np.ndarray, scales: list[float] | None = None
                       ) -> dict[str, np.ndarray]:
     """The tensors of the pixel network (``pixel.*``, ``lut``, ``head_shift``) converted
@@ -243,7 +260,8 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
                       keep_float: dict | None = None, family: str | None = None,
                       qat_epochs: float = 0.0, qat_learning_rate: float = 1e-4,
                       extras: tuple[str, ...] = (),
-                      log=print) -> tuple[dict[str, np.ndarray], dict]:
+                      time_budget: float | None = None, max_images: int | None = None,
+                      log=print, progress=None) -> tuple[dict[str, np.ndarray], dict]:
     """Fit a pixel model on uint8 training images (N, H, W) over the base level of ``zoo``
     (default: the installed one; ``family``: the base level of that model family). Returns
     (tensors, metadata) ready for
@@ -264,6 +282,11 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
     of away (measured: 45 bits/image lost to the conversion after 12 epochs,
     docs/notes/training.md).
     Then ``keep_float``'s network is the fine-tuned one, which is meant to be rounded.
+    ``max_images``: fit on a seeded sample of that many training images (the features of
+    every pixel are held in memory: 42 bytes a pixel).
+    ``time_budget`` (seconds, from the call): the steps of ``epochs`` and ``qat_epochs``
+    cut, in proportion, to what fits after the features are made, planned from the time of
+    a few trial steps. ``progress(done, total)`` after every step's block.
     ``extras``: inputs besides the local features (``residual.EXTRAS``: the pixel's
     position, the base layer's latent symbols)."""
     from . import import_torch
@@ -278,6 +301,9 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
     level = zoo.level(base_level, family)
     image_shape = tuple(train_images.shape[1:])
     started = time.time()
+    if max_images is not None and max_images < len(train_images):
+        train_images = train_images[np.sort(rng.choice(len(train_images), max_images,
+                                                       replace=False))]
     symbols = base_symbols(level, train_images, zoo)
     base_net, thresholds = integer_base_decoder(level, symbols[:5000], zoo)
     base = residual.base_pixels(base_net, thresholds, symbols)
@@ -309,10 +335,9 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
         member = torch.from_numpy(nearest[:, None] == nearest[None, :])
         nll = functools.partial(_level_nll, member=member)
 
-    def fit(forward, passes, lr, schedule, label, logs):
-        """Adam on random batches of the non-trivial pixels, ``schedule(optimizer,
+    def fit(forward, steps, lr, schedule, label, logs):
+        """Adam on ``steps`` random batches of the non-trivial pixels, ``schedule(optimizer,
         steps)`` the learning-rate schedule; ``logs`` progress lines."""
-        steps = max(1, int(passes * len(x_all) / batch_size))
         optimizer = torch.optim.Adam(net.parameters(), lr)
         scheduler = schedule(optimizer, steps)
         for step in range(steps):
@@ -325,14 +350,25 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
             if step % max(1, steps // logs) == 0 or step == steps - 1:
                 log(f"{label}{step + 1}/{steps}: {loss.item() / math.log(2):.3f} bits/pixel "
                     f"(non-trivial), {time.time() - started:.0f} s")
+                if progress:
+                    progress(step + 1, steps)
 
-    fit(net, epochs, learning_rate, lambda optimizer, steps: torch.optim.lr_scheduler.OneCycleLR(
+    steps = max(1, int(epochs * len(x_all) / batch_size))
+    qat_steps = max(1, int(qat_epochs * len(x_all) / batch_size)) if qat_epochs > 0 else 0
+    if time_budget is not None:  # the steps that fit: timed on a few trial steps
+        fit_steps = int(max(0.0, time_budget - CONVERSION_SECONDS - (time.time() - started))
+                        / _step_seconds(torch, net, nll, x_all, y_all, batch_size))
+        if fit_steps < steps + qat_steps:
+            share = fit_steps / (steps + qat_steps)
+            steps = max(1, int(steps * share))
+            qat_steps = min(qat_steps, max(1, int(qat_steps * share)))
+    fit(net, steps, learning_rate, lambda optimizer, steps: torch.optim.lr_scheduler.OneCycleLR(
         optimizer, learning_rate, total_steps=steps), "step ", 10)
     calibration = x_all[torch.from_numpy(rng.choice(len(x_all), 200_000))].numpy()
     scales = None
-    if qat_epochs > 0:  # fine-tune through the integer network's rounding
+    if qat_steps:  # fine-tune through the integer network's rounding
         scales = _activation_scales(torch, net, torch.from_numpy(calibration).float() / 255)
-        fit(lambda x: _fake_integer_forward(torch, net, x, scales), qat_epochs,
+        fit(lambda x: _fake_integer_forward(torch, net, x, scales), qat_steps,
             qat_learning_rate, torch.optim.lr_scheduler.CosineAnnealingLR,
             "quantization-aware step ", 5)
     tensors = {**base_net.to_tensors("base"), **integer_pixel_net(net, calibration,
@@ -348,15 +384,18 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
                          **({"extras": list(extras)} if extras else {}),
                          "heads": "16 high-nibble + 16x16 low-nibble logits",
                          "image_shape": list(image_shape)},
-        "recipe": {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+        "recipe": {"epochs": epochs, "steps": steps, "batch_size": batch_size,
+                   "learning_rate": learning_rate,
                    "lr_schedule": "one-cycle", "seed": seed, "optimizer": "adam",
                    **({"quantization_aware_epochs": qat_epochs,
+                       "quantization_aware_steps": qat_steps,
                        "quantization_aware_learning_rate": qat_learning_rate,
                        "quantization_aware_schedule": "cosine"} if qat_epochs > 0 else {}),
                    **({"context_max_error": context_max_error,
                        "loss": "level" if level_loss else "value"}
                       if context_max_error else {}),
-                   "train_images": len(train_images)},
+                   "train_images": len(train_images),
+                   **({"time_budget": time_budget} if time_budget is not None else {})},
         "train_seconds": round(time.time() - started, 1),
     }
     if keep_float is not None:  # for measuring what the integer conversion costs
