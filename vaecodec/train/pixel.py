@@ -364,7 +364,9 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
             qat_steps = min(qat_steps, max(1, int(qat_steps * share)))
     fit(net, steps, learning_rate, lambda optimizer, steps: torch.optim.lr_scheduler.OneCycleLR(
         optimizer, learning_rate, total_steps=steps), "step ", 10)
-    calibration = x_all[torch.from_numpy(rng.choice(len(x_all), 200_000))].numpy()
+    # the activation ranges: from 200,000 pixels drawn, or every pixel of a small set
+    rows = rng.choice(len(x_all), 200_000) if len(x_all) >= 200_000 else np.arange(len(x_all))
+    calibration = x_all[torch.from_numpy(rows)].numpy()
     scales = None
     if qat_steps:  # fine-tune through the integer network's rounding
         scales = _activation_scales(torch, net, torch.from_numpy(calibration).float() / 255)

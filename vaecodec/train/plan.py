@@ -28,7 +28,7 @@ SECONDS_FIXED = {"levels": 0.5, "checks": 1.0}  # per level; once
 MEASURE_SHARE = 0.15
 MIN_MEASURED = 200
 # the pixel model's share of what the VAE and it are left
-PIXEL_SHARE = 0.2
+PIXEL_SHARE = 0.25
 # the pixel model's fixed cost: converting it to integers (``pixel.CONVERSION_SECONDS``)
 PIXEL_FIXED_SECONDS = 5.0
 # the pixel model holds 42 bytes of features per pixel in memory: at most this many pixels
