@@ -412,3 +412,23 @@ def test_the_store_s_operations_are_library_calls(trained, model_store, tmp_path
         manage.family_path("../x")
     with pytest.raises(vaecodec.SettingsError, match="taken by a shipped"):
         manage.check_new_family("mnist")
+
+
+def test_cli_train_reading_errors_are_one_line(tmp_path, model_store):
+    """Unreadable files, with --skip-invalid and --resize too, and contradictory
+    schedules: one clear line each, before any training."""
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "a.png").write_bytes(b"not a png")
+    runner = CliRunner()
+    for extra, message in (([], "bad/a.png is not a readable image"),
+                           (["--resize"], "bad/a.png is not a readable image"),
+                           (["--skip-invalid"], "no readable image among the selected files"),
+                           (["--resize", "--skip-invalid"],
+                            "no readable image among the selected files")):
+        result = runner.invoke(main, ["train", str(tmp_path / "bad"), "--name", "b", *extra])
+        assert result.exit_code == 1 and message in result.stderr, (extra, result.output)
+        assert "Traceback" not in result.output
+    both = runner.invoke(main, ["train", str(tmp_path / "bad"), "--name", "b", "--epochs", "1",
+                                "--steps", "2"])
+    assert both.exit_code == 2 and "give --epochs or --steps, not both" in both.stderr
+    assert not list(model_store.iterdir())

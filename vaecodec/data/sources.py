@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import images as image_files
 from ..core import pixels
-from ..errors import ImageSizeError, InputError
+from ..errors import EmptySelectionError, ImageSizeError, InputError
 from .idx import read_idx_images
 
 IDX3_MAGIC = b"\x00\x00\x08\x03"
@@ -47,13 +47,26 @@ def _read_npy(path: Path) -> np.ndarray:
                      "or float (0..1) images")
 
 
-def common_size(files: list[tuple[str, str]]) -> tuple[tuple[int, int], int]:
+def _first_size(files: list[tuple[str, str]], skip_invalid: bool) -> tuple[int, int]:
+    """The size of the first image file (with ``skip_invalid``: of the first readable
+    one); the reason it cannot be read otherwise."""
+    if skip_invalid:
+        for path, _ in files:
+            size = image_files.image_size(path)
+            if size is not None:
+                return size
+        raise EmptySelectionError("no readable image among the selected files")
+    return image_files.read_image(files[0][0]).shape
+
+
+def common_size(files: list[tuple[str, str]], skip_invalid: bool = False
+                ) -> tuple[tuple[int, int], int]:
     """The size (height, width) most of the image files have (the first file's among
     equals), and how many files have another size."""
     sizes = [image_files.image_size(path) for path, _ in files]
     counts = Counter(size for size in sizes if size is not None)
-    if not counts:
-        return image_files.read_image(files[0][0]).shape, 0  # says why it cannot be read
+    if not counts:  # none readable: the first file says why (or skip_invalid finds none)
+        return _first_size(files, skip_invalid), 0
     first = {size: i for i, size in reversed(list(enumerate(sizes)))}
     shape = max(counts, key=lambda size: (counts[size], -first[size]))
     return shape, sum(1 for size in sizes if size is not None and size != shape)
@@ -81,9 +94,9 @@ def load_images(sources: Sequence[str | os.PathLike], skip_invalid: bool = False
         found = image_files.collect(loose)
         shape = parts[0][2].shape[1:] if parts else None
         if shape is None and resize:
-            shape, resized = common_size(found)
+            shape, resized = common_size(found, skip_invalid)
         elif shape is None:
-            shape = image_files.read_image(found[0][0]).shape
+            shape = _first_size(found, skip_invalid)
         if resize and parts:
             resized = sum(1 for path, _ in found
                           if image_files.image_size(path) not in (None, shape))
