@@ -93,3 +93,8 @@ def test_a_short_budget_measures_fewer_validation_images():
     assert long.measured_images == 5000
     assert plan.MIN_MEASURED <= short.measured_images < 5000
     assert short.stages["levels"] + short.stages["checks"] <= 0.2 * 60
+
+
+def test_with_a_time_budget_the_auto_recipe_trains_for_what_fits():
+    recipe, why = auto_recipe(1000, (28, 28), time_budget=600)
+    assert recipe.steps == AUTO_MAX_STEPS and "as many steps as fit" in why

@@ -133,8 +133,12 @@ def train(sources, name, recipe, epochs, steps, time_budget, resize, seed, devic
               f"{'; '.join(trained.problems)}")
     if quiet:
         return
+    seconds = meta["train_seconds"]
+    stages = ", ".join(f"{stage} {seconds[key]:.0f} s" for stage, key in (
+        ("reading", "reading"), ("VAE", "vae"), ("levels", "levels"),
+        ("pixel model", "pixel_model"), ("checks", "checks")))
     click.echo(f"trained {name} on {meta['data']['train_images']} images in "
-               f"{meta['train_seconds']['total']:.0f} s; wrote {target}")
+               f"{seconds['total']:.0f} s ({stages}); wrote {target}")
     _print_family_levels(trained.levels, trained.family.default_level, where,
                          meta["validation"]["mean_image_psnr_db"])
     click.echo(f"lossless: {meta['validation']['lossless_bits_per_pixel']:.3f} bits/pixel")

@@ -63,7 +63,7 @@ def level_steps(recipe) -> tuple[float, ...]:
 # at least MEAN_MARGIN_DB above the mean image's PSNR; PSNR rising with bytes, the best
 # level at least RISE_DB above the cheapest, no level more than DIP_DB below a cheaper one.
 MEAN_MARGIN_DB = 1.0
-RISE_DB = 1.0
+RISE_DB = 0.5
 DIP_DB = 0.1
 
 
@@ -172,7 +172,7 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
         images[flip] = 255 - images[flip]
     train_images, valid_images = split(images, seed)
     shape = tuple(images.shape[1:])
-    chosen, why = (auto_recipe(len(train_images), shape) if recipe == "auto"
+    chosen, why = (auto_recipe(len(train_images), shape, time_budget) if recipe == "auto"
                    else (RECIPES[recipe], f"the {recipe!r} recipe, as asked"))
     chosen = dataclasses.replace(chosen, seed=seed)
     if epochs is not None:

@@ -120,10 +120,12 @@ AUTO_MAX_STEPS = 30000
 AUTO_SHIFT_BELOW = 20000
 
 
-def auto_recipe(count: int, image_shape: tuple[int, ...]) -> tuple[Recipe, str]:
+def auto_recipe(count: int, image_shape: tuple[int, ...], time_budget: float | None = None
+                ) -> tuple[Recipe, str]:
     """The recipe ``vaecodec train`` uses by default for ``count`` training images of
     ``image_shape`` (polarity is already settled: the images are light on dark), and why,
-    in words (recorded in the family).
+    in words (recorded in the family). With a ``time_budget`` the run is AUTO_MAX_STEPS
+    steps, which the budget cuts to what fits: the time asked for is spent on the VAE.
 
     The choices (measured in docs/notes/training.md#training-on-few-images): a schedule in
     steps (30 epochs, but at least 4,000 and at most 30,000 steps, however few the images:
@@ -134,10 +136,14 @@ def auto_recipe(count: int, image_shape: tuple[int, ...]) -> tuple[Recipe, str]:
     20,000 images, against over-fitting."""
     batch = 128
     steps = min(AUTO_MAX_STEPS, max(AUTO_MIN_STEPS, AUTO_EPOCHS * -(-count // batch)))
+    if time_budget is not None:
+        steps = AUTO_MAX_STEPS
     shift = 1 if count < AUTO_SHIFT_BELOW else 0
     recipe = Recipe(name="auto", hidden=(1024, 512), latent_size=20, distortion="mse",
                     mse_sigma=0.1, steps=steps, kl_warmup=0.2, lr_schedule="cosine",
                     batch_size=batch, shift=shift, shift_fill="edge")
-    why = (f"{count} training images of {image_shape[1]}x{image_shape[0]}: {steps} steps"
+    schedule = (f"as many steps as fit (at most {steps})" if time_budget is not None
+                else f"{steps} steps")
+    why = (f"{count} training images of {image_shape[1]}x{image_shape[0]}: {schedule}"
            + (", shifted by up to a pixel" if shift else ""))
     return recipe, why
