@@ -116,6 +116,13 @@ def summarize(name: str, train_count: int, run: dict, results: dict, mean_psnr: 
             webp_q0["bytes_per_image"] / ours, 2)
         reach = _at_psnr(vae_curve, webp_q0["psnr_db"])
         out["vaecodec_bytes_at_webp_q0_psnr"] = None if reach is None else round(reach, 1)
+    # bytes each classical lossy codec needs / vaecodec's at equal PSNR, median over where
+    # the curves overlap (the levels, and the --max-error files, which reach higher)
+    for key, reference in (("ratios_vs_levels", "vaecodec levels"),
+                           ("ratios_vs_max_error", "vaecodec max-error")):
+        out[key] = {row["family"]: round(row["ratio_median"], 2)
+                    for row in results["rate_ratios"]
+                    if row["reference"] == reference and row.get("ratio_median") is not None}
     if k4 is not None:
         webp_at = _at_psnr(webp, k4["psnr_db"])
         out["webp_bytes_at_max_error_4_psnr"] = None if webp_at is None else round(webp_at, 1)
