@@ -64,17 +64,14 @@ def train_family(train: np.ndarray, name: str, budget: float, work: Path,
 
 
 def _at_psnr(points: list[dict], psnr: float) -> float | None:
-    """Bytes per image of a curve (points sorted by bytes, PSNR rising) at ``psnr``,
+    """Bytes per image along the efficient frontier of ``points`` at ``psnr``,
     interpolated in log bytes; None where the curve does not reach it."""
-    curve = sorted(((p["bytes_per_image"], p["psnr_db"]) for p in points
-                    if p["psnr_db"] is not None), key=lambda bp: bp[0])
-    best: list[tuple[float, float]] = []
-    for b, p in curve:
-        if not best or p > best[-1][1]:
-            best.append((b, p))
+    from vaecodec.eval.benchmark import frontier
+
+    best = [(p["bytes_per_image"], p["psnr_db"]) for p in frontier(points)]
     for (b0, p0), (b1, p1) in zip(best, best[1:]):
         if p0 <= psnr <= p1:
-            t = (psnr - p0) / (p1 - p0) if p1 > p0 else 0.0
+            t = (psnr - p0) / (p1 - p0)
             return float(np.exp(np.log(b0) + t * (np.log(b1) - np.log(b0))))
     if best and best[0][1] >= psnr:
         return best[0][0]
@@ -82,6 +79,8 @@ def _at_psnr(points: list[dict], psnr: float) -> float | None:
 
 
 def summarize(name: str, train_count: int, run: dict, results: dict, mean_psnr: float) -> dict:
+    from vaecodec.train.family import DIP_DB
+
     points = results["points"]
     levels = [p for p in points if p["family"] == "vaecodec levels"]
     rows = sorted(((p["bytes_per_image"], p["psnr_db"]) for p in levels), key=lambda r: r[0])
@@ -99,7 +98,7 @@ def summarize(name: str, train_count: int, run: dict, results: dict, mean_psnr: 
         "mean_image_psnr_db": round(mean_psnr, 2),
         "levels": [(round(b, 2), round(p, 2)) for b, p in rows],
         "best_level_psnr_db": max(p for _, p in rows) if rows else None,
-        "rising": all(b[1] >= a[1] - 0.1 for a, b in zip(rows, rows[1:])),
+        "rising": all(b[1] >= a[1] - DIP_DB for a, b in zip(rows, rows[1:])),
         "webp_q0": None if webp_q0 is None else (round(webp_q0["bytes_per_image"], 1),
                                                  round(webp_q0["psnr_db"], 2)),
         "lossless_bpp": None if ours_lossless is None else round(
