@@ -245,12 +245,19 @@ def image_size(path: str | os.PathLike) -> tuple[int, int] | None:
     where it cannot be read (reading it later says why)."""
     try:
         with open_regular(path, InvalidImageError) as f, Image.open(f) as image:
-            width, height = image.size
-            if image.getexif().get(EXIF_ORIENTATION, 1) in (5, 6, 7, 8):
-                width, height = height, width
-            return height, width
+            return _shown_size(image)[1]
     except Exception:  # Pillow raises many types for hostile or broken files
         return None
+
+
+def _shown_size(image: Image.Image) -> tuple[int, tuple[int, int]]:
+    """(EXIF orientation, (height, width) as a viewer shows the image: orientations 5-8
+    are stored rotated by 90 degrees)."""
+    orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+    width, height = image.size
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    return orientation, (height, width)
 
 
 def conversion_error(path, lost: str) -> ConversionError:
@@ -332,10 +339,7 @@ def _read_as_gray(path, shape, resize) -> tuple[np.ndarray, str | None]:
                 if frames > 1:
                     raise InvalidImageError(f"{path} holds {frames} frames; vaecodec stores "
                                             "one still image per file")
-                width, height = image.size
-                orientation = image.getexif().get(EXIF_ORIENTATION, 1)
-                if orientation in (5, 6, 7, 8):  # shown rotated: the size the user sees
-                    width, height = height, width
+                orientation, (height, width) = _shown_size(image)
                 if shape is not None and (height, width) != tuple(shape):
                     if not resize:
                         raise ImageSizeError(
