@@ -102,12 +102,12 @@ class ReleasedLevelError(VaezError):
     so a released level never changes)."""
 
 
-# --- settings ----------------------------------------------------------------------------
 class TrainingError(VaezError):
     """A trained family failed its checks (every level must beat the mean image, quality
     must rise with bytes); it is not installed."""
 
 
+# --- settings ----------------------------------------------------------------------------
 class SettingsError(VaezError, ValueError):
     """Encoding options that are out of range or contradict each other."""
 

@@ -1,10 +1,10 @@
 """The time plan of ``vaecodec train``: how a ``--time-budget`` is shared between the
 stages of a run (reading the images, the VAE, the quality levels, the pixel model, the
-checks), and the recipe chosen from the data. Numpy only: no torch needed to read a plan.
+checks). Numpy only: no torch needed to read a plan. (The recipe chosen from the data is
+``recipes.auto_recipe``.)
 
-The stages after the VAE are sized from their measured cost per pixel on this machine
-(``SECONDS_PER_MPIXEL``, per million pixels; measured with ``benchmarks/bench_train.py``
-on the 2-core development machine, rounded up); the VAE gets what is left. The
+The stages after the VAE are sized from a cost per pixel (``SECONDS_PER_MPIXEL``, per
+million pixels: cautious estimates, not fitted); the VAE gets what is left. The
 budget is a deadline, not an estimate: each stage is given the time the plan left it when
 it starts, so a stage that overran is paid for by the ones after it, and the pixel model
 (the last to train) trains for what remains before the checks.
@@ -15,8 +15,9 @@ from __future__ import annotations
 import dataclasses
 import time
 
-# Cost of the stages after the VAE, seconds per million pixels (rounded up from
-# measurements on the development machine, 2 cores), and seconds whatever the count:
+# Cost of the stages after the VAE, seconds per million pixels, and seconds whatever the
+# count: cautious estimates. The runs of benchmarks/bench_train.py spent less (the levels
+# of 1,950 32x32 tiles: 3 s where these plan 36 s; docs/data/bench_train_300.json):
 SECONDS_PER_MPIXEL = {
     "levels": 4.0,   # one level: fit its prior, code the validation images (two coders), decode
     "checks": 6.0,   # the lossless round trip of the validation images and per-image PSNR

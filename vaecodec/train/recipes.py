@@ -37,8 +37,9 @@ class Recipe:
     seed: int = 1
     # a schedule counted in optimisation steps (batches) instead of epochs: when set, the
     # run takes exactly this many steps whatever the number of images (``epochs`` is then
-    # unused). A schedule in epochs gives 1,000 images 8 steps an epoch: 60 epochs are
-    # 480 steps, too few to leave the mean image (issue 28, docs/notes/training.md).
+    # unused). A schedule in epochs gives 2,000 images 16 steps an epoch: 60 epochs are
+    # 960 steps, which left every level within 0.5 dB of the others (issue 28,
+    # docs/notes/training.md#training-on-few-images).
     steps: int | None = None
     # KL warm-up: beta rises linearly from 0 over this fraction of the steps, so the
     # decoder learns to use the latent before its cost weighs in (against posterior
@@ -129,7 +130,7 @@ def auto_recipe(count: int, image_shape: tuple[int, ...], time_budget: float | N
 
     The choices (measured in docs/notes/training.md#training-on-few-images): a schedule in
     steps (30 epochs, but at least 4,000 and at most 30,000 steps, however few the images:
-    the "default" recipe's 60 epochs are 940 steps for 2,000 images, and leave every level
+    the "default" recipe's 60 epochs are 960 steps for 2,000 images, and leave every level
     within 0.5 dB of the others), the squared error with a fixed sigma as the distortion
     (what PSNR measures) with a KL warm-up over the first fifth of the run, the wider
     1024-512 network, and shifts of up to a pixel (border pixels repeated) for fewer than
