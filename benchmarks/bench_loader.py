@@ -116,7 +116,8 @@ def main() -> None:
         with vaecodec.open(path, "w", **options) as out:
             out.write(images, names)
         sources[label] = (VaezDataset(path, labels="folder"), path.stat().st_size)
-        sources[label + ", streaming"] = (VaezIterableDataset(path, labels="folder"),
+        sources[label + ", streaming"] = (VaezIterableDataset(path, labels="folder",
+                                                              batch_size=args.batch_size),
                                           path.stat().st_size)
     paths = []
     for i, name in enumerate(names):

@@ -94,7 +94,7 @@ def test_the_datasets_pickle_without_their_open_files(archives):
     assert sum(1 for _ in stream) == 350
 
 
-def test_the_stream_deals_chunks_to_ranks_and_workers(archives):
+def test_the_stream_gives_every_image_once_across_ranks_and_workers(archives):
     expected = decoded(archives)
 
     def epoch(rank, world, workers, epoch=0):
@@ -110,10 +110,180 @@ def test_the_stream_deals_chunks_to_ranks_and_workers(archives):
     everything = sorted((bytes(e.reshape(1, 28, 28)), 0) for e in expected)
     assert sorted(i for i, _ in one) == sorted(i for i, _ in everything)  # once each
     assert sorted(both) == sorted(one)  # two ranks together: the same images, once
-    assert len(epoch(0, 2, 0)) != 350
+    assert len(epoch(0, 2, 0)) == 175
     assert epoch(0, 1, 0, epoch=1) != epoch(0, 1, 0, epoch=0)  # another order each epoch
     labels = VaezDataset(archives, labels="folder").targets
     assert sorted(label for _, label in one) == sorted(labels)
+
+
+@pytest.fixture(scope="module")
+def distinct(tmp_path_factory, sample_images):
+    """An archive of 200 images in 7 chunks (6 of 30, one of 20), every decoded image
+    different, and a map from an image's bytes to its position."""
+    path = tmp_path_factory.mktemp("distinct") / "d.vaez"
+    with vaecodec.open(path, "w", chunk_images=30) as out:
+        out.write(sample_images)
+    images = vaecodec.open(path)[:]
+    where = {bytes(image): i for i, image in enumerate(images)}
+    assert len(where) == 200
+    return path, where
+
+
+def positions(data, where, workers=0, batch_size=None, limit=None):
+    """The archive positions of the images a DataLoader yields, in order (a list per
+    batch when batch_size is given)."""
+    loader = DataLoader(data, batch_size=batch_size, num_workers=workers)
+    out = []
+    for batch in loader:
+        if batch_size is None:
+            batch = batch.unsqueeze(0)
+        out.append([where[bytes((image[0] * 255).round().to(torch.uint8).numpy())]
+                    for image in batch])
+        if limit is not None and len(out) == limit:
+            break
+    return out if batch_size else [i for b in out for i in b]
+
+
+@pytest.mark.parametrize("drop_last", [False, True])
+@pytest.mark.parametrize("world", [2, 3, 8, 201])
+def test_every_rank_gets_as_many_images_as_the_others(distinct, world, drop_last):
+    """Equal runs per rank, as DistributedSampler makes them: 7 chunks over 8 ranks or 200
+    images over 201 ranks included (no rank left without images, none waiting)."""
+    path, where = distinct
+    runs = []
+    for rank in range(world):
+        data = VaezIterableDataset(path, rank=rank, world_size=world, seed=5,
+                                   drop_last=drop_last)
+        runs.append(positions(data, where))
+        assert len(runs[-1]) == len(data)
+    length = 200 // world if drop_last else -(-200 // world)
+    assert {len(run) for run in runs} == {length}
+    seen = sorted(i for run in runs for i in run)
+    if drop_last:  # each image at most once, the fewest left out
+        assert len(set(seen)) == len(seen) == length * world and 200 - len(seen) < world
+    else:  # each image at least once, the fewest repeated
+        assert set(seen) == set(range(200)) and len(seen) - 200 < world
+
+
+def test_the_order_does_not_depend_on_the_workers(distinct):
+    """With the DataLoader's batch size given, the batches come in the same order and
+    with the same images for 0, 1 or 2 workers, and each rank's batches count the same."""
+    path, where = distinct
+    orders = {}
+    for workers in (0, 1, 2):
+        data = VaezIterableDataset(path, rank=1, world_size=3, seed=2, batch_size=16)
+        orders[workers] = positions(data, where, workers, batch_size=16)
+    assert orders[0] == orders[1] == orders[2]
+    assert [len(b) for b in orders[0]] == [16, 16, 16, 16, 3]  # 67 images
+    unshuffled = VaezIterableDataset(path, shuffle=False, batch_size=16)
+    assert sum(positions(unshuffled, where, 2, batch_size=16), []) == list(range(200))
+    for rank in (0, 2):  # the same number of batches on every rank (DDP's steps)
+        data = VaezIterableDataset(path, rank=rank, world_size=3, seed=2, batch_size=16)
+        assert len(positions(data, where, 2, batch_size=16)) == 5
+
+
+def test_a_saved_state_resumes_with_exactly_the_images_left(distinct):
+    """Stopped after 3 batches of 16 on 2 workers; resumed in a new data set with 1
+    worker (or none and batches of 10): the rest of the epoch, in order, nothing twice."""
+    path, where = distinct
+
+    def stream(**keywords):
+        return VaezIterableDataset(path, rank=0, world_size=2, seed=9, **keywords)
+
+    first = stream(batch_size=16)
+    first.set_epoch(4)
+    whole = sum(positions(first, where, 2, batch_size=16), [])
+    taken = sum(positions(first, where, 2, batch_size=16, limit=3), [])
+    assert taken == whole[:48]
+    state = first.state_dict(samples_seen=48)
+    for workers, batch in ((1, 16), (0, 10)):
+        again = stream(batch_size=batch)
+        again.load_state_dict(state)
+        assert again.epoch == 4
+        rest = sum(positions(again, where, workers, batch_size=batch), [])
+        assert rest == whole[48:]
+        again.set_epoch(5)  # the next epoch is whole again
+        assert len(positions(again, where)) == 100
+    with pytest.raises(vaecodec.SettingsError, match="world_size 2 .here 3"):
+        VaezIterableDataset(path, rank=0, world_size=3).load_state_dict(state)
+    with pytest.raises(vaecodec.SettingsError, match="not a state"):
+        stream().load_state_dict({"epoch": 1})
+    with pytest.raises(vaecodec.SettingsError, match="outside 0..100"):
+        first.state_dict(101)
+    with pytest.raises(vaecodec.SettingsError, match="batch_size"):
+        stream(batch_size=0)
+
+
+def test_readers_pickle_by_path_and_datasets_close(distinct, tmp_path):
+    """An open archive (by path, from bytes, a manifest's) pickles without its file and
+    reopens; one opened from a file object says why it cannot; a dataset's ``with``
+    block closes its files (no ResourceWarning)."""
+    import gc
+    import warnings
+
+    path, where = distinct
+    with vaecodec.open(path) as reader:
+        copy = pickle.loads(pickle.dumps(reader))
+        assert np.array_equal(copy[7], reader[7]) and len(pickle.dumps(reader)) < 1000
+        copy.close()
+    data = path.read_bytes()
+    with vaecodec.open(data) as reader:
+        assert np.array_equal(pickle.loads(pickle.dumps(reader))[3], reader[3])
+    with open(path, "rb") as f, vaecodec.open(f) as reader:
+        with pytest.raises(TypeError, match="open it by path"):
+            pickle.dumps(reader)
+    zoo = vaecodec.Zoo.installed()
+    with vaecodec.open(path, zoo=zoo) as reader:
+        reader[0]  # loads the model into the zoo
+        assert len(pickle.dumps(reader)) < 1000  # the installed zoo goes by name
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for kind in (VaezDataset, VaezIterableDataset):
+            with kind(path) as dataset:
+                next(iter(dataset))
+            del dataset
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+@pytest.mark.slow
+def test_the_ddp_example_trains_on_two_ranks_and_resumes(tmp_path, sample_images):
+    """examples/train_ddp.py: two ranks (gloo), two workers each, on 195 images (the
+    last rank's run padded by one): every epoch each rank reads exactly its run, in the
+    order the dataset gives without workers, and the resumed epoch is that run too."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    archive = tmp_path / "a.vaez"
+    with vaecodec.open(archive, "w", chunk_images=30) as out:
+        out.write(sample_images[:195])
+    example = Path(__file__).parent.parent / "examples" / "train_ddp.py"
+    proc = subprocess.run([sys.executable, str(example), str(archive), "--record",
+                           str(tmp_path), "--checkpoint", str(tmp_path / "c.pt"),
+                           "--stop-after", "1"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "rank 1 epoch 1 resumed after 32 images: 3 more batches, 98 images" in proc.stdout
+    with VaezIterableDataset(archive) as whole:
+        everything = {fingerprint(image) for image in whole}
+    for epoch in (0, 1):
+        runs = []
+        for rank in (0, 1):
+            data = VaezIterableDataset(archive, rank=rank, world_size=2, batch_size=32)
+            data.set_epoch(epoch)
+            expected = [fingerprint(image) for image in data]
+            record = json.loads((tmp_path / f"rank{rank}.json").read_text())
+            assert record[str(epoch)] == expected and len(expected) == 98
+            runs += expected
+        assert set(runs) == everything
+
+
+def fingerprint(image) -> str:
+    import hashlib
+
+    return hashlib.sha1((image * 255).round().to(torch.uint8).numpy().tobytes()).hexdigest()
 
 
 @pytest.mark.slow

@@ -8,12 +8,13 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import urllib.parse
 import warnings
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Sequence
 
 from . import archive as archive_io
-from . import codec
+from . import codec, remote
 from . import images as image_files
 from .errors import (
     CorruptModelError,
@@ -81,7 +82,7 @@ def read_info(source: str | os.PathLike | bytes, *, zoo: Zoo | None = None,
         with archive_io.ManifestReader(source, zoo=zoo) as reader:
             return codec.complete_header(reader.info, zoo)
     else:
-        with open_regular(source) as f:
+        with remote.open_input(source) as f:
             try:
                 if not is_chunked(f.read(5)):
                     f.seek(0)
@@ -246,6 +247,11 @@ def decompress(archive: str | os.PathLike | bytes, output_dir: str | os.PathLike
         if output_dir is None:
             raise OutputPathError("an archive that is not a file needs an output folder (-o)")
         source, shown = bytes(archive), "archive"
+    elif remote.is_url(archive):  # the folder goes in the current one, as curl -O's file
+        source = shown = archive
+        if output_dir is None:
+            output_dir = default_output_dir(Path(Path(urllib.parse.urlsplit(
+                archive.split("::")[-1]).path).name or "archive.vaez"))
     else:
         archive = Path(archive)
         source, shown = archive, archive

@@ -9,9 +9,13 @@ reads a batch at once (``__getitems__``), decoding only the batch's images in on
 pass; ``dataset[i]`` decodes the chunk holding image i. Decoded images are kept per
 worker (every one when the archive's images fit 128 MB, else a few chunks), and the
 models are loaded once, before the workers start.
-``VaezIterableDataset`` streams whole chunks in a shuffled order, split between the
-DataLoader's workers and the ranks of a distributed job: each chunk is decoded once per
-epoch, which is the fastest way through a large archive.
+For distributed training, use torch's ``DistributedSampler`` with it.
+``VaezIterableDataset`` streams the archives chunk by chunk in one global order per
+epoch, cut into equal runs for the ranks of a distributed job (padded or dropped, as
+``DistributedSampler`` does) and dealt to the DataLoader's workers so that the order does
+not depend on their number; ``state_dict``/``load_state_dict`` resume an epoch midway.
+Both datasets pickle without their open files (a spawned worker reopens them by path),
+and ``close()`` (or a ``with`` block) closes them.
 
 An image comes as a float32 tensor (1, H, W) in [0, 1] (what torchvision's ``ToTensor``
 gives), passed through ``transform`` when one is given. ``labels="folder"`` adds the
@@ -66,6 +70,11 @@ class _Archives:
         readers = self.readers()
         for reader in readers:  # the models, loaded once here for every worker to share
             reader.decoder.prepare()
+        shapes = {tuple(r.image_shape) for r in readers}
+        if len(shapes) > 1:
+            raise SettingsError("the archives hold images of different sizes: "
+                                + ", ".join(f"{w}x{h}" for h, w in sorted(shapes)))
+        self.image_shape = shapes.pop()
         self.sizes = [len(r) for r in readers]
         self.starts = list(np.cumsum([0] + self.sizes[:-1]))
         self.targets: np.ndarray | None = None
@@ -105,6 +114,11 @@ class _Archives:
         state["_readers"] = None
         return state
 
+    def close(self) -> None:
+        for reader in self._readers or ():
+            reader.close()
+        self._readers = None
+
     def locate(self, i: int) -> tuple[int, int]:
         k = bisect.bisect_right(self.starts, i) - 1
         return k, i - self.starts[k]
@@ -133,6 +147,11 @@ class VaezDataset(Dataset):
         return list(self._archives.classes)
 
     @property
+    def image_shape(self) -> tuple[int, int]:
+        """The images' (height, width): a tensor is (1, height, width)."""
+        return self._archives.image_shape
+
+    @property
     def class_to_idx(self) -> dict[str, int]:
         """Class name -> label, as torchvision's ImageFolder has it."""
         return {c: k for k, c in enumerate(self._archives.classes)}
@@ -145,6 +164,17 @@ class VaezDataset(Dataset):
 
     def __len__(self) -> int:
         return self._archives.total
+
+    def close(self) -> None:
+        """Close the archives' files (this process's; a worker closes its own at exit).
+        Reading again reopens them."""
+        self._archives.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
     def _position(self, i) -> int:
         if not isinstance(i, (int, np.integer)) or isinstance(i, bool):
@@ -186,23 +216,47 @@ class VaezDataset(Dataset):
 
 
 class VaezIterableDataset(IterableDataset):
-    """The images of one or more .vaez archives, streamed a chunk at a time.
+    """The images of one or more .vaez archives, streamed chunk by chunk, ready for
+    distributed training.
 
-    Each epoch, the chunks of all archives are shuffled (``shuffle``, with ``seed`` plus
-    the epoch, ``set_epoch``) and dealt out to the ranks of a distributed job (``rank``,
-    ``world_size``: from ``torch.distributed`` when it is initialised) and then to the
-    DataLoader's workers; each worker decodes its chunks and yields their images, in a
-    shuffled order within each chunk. Every image comes once per epoch across all
-    workers and ranks (a rank may get one chunk more than another)."""
+    **The order.** Each epoch has one global order, set by ``seed`` and the epoch
+    (``set_epoch``): the chunks of all archives shuffled, and the images of each chunk
+    shuffled (``shuffle=False``: the archives' own order). It does not depend on the
+    number of DataLoader workers.
+
+    **Ranks.** The global order is cut into ``world_size`` equal runs, one per rank
+    (``rank``, ``world_size``: from ``torch.distributed`` when it is initialised), as
+    ``DistributedSampler`` does: with ``drop_last=False`` (the default) the images at
+    the start of the order are repeated to fill the last runs, with ``drop_last=True``
+    the last images are left out, so that every rank gets ``len(dataset)`` images and
+    takes the same number of steps (no rank waits for another at a collective).
+
+    **Workers.** A rank's run is dealt to its DataLoader's workers in blocks of
+    ``batch_size`` images (the DataLoader's ``batch_size``; None as for
+    ``batch_size=None``): worker w takes blocks w, w + W, ..., so that the DataLoader,
+    which takes a batch from each worker in turn, yields the rank's run in order, the
+    same whatever ``num_workers`` is. Each worker decodes, chunk by chunk, only the
+    images of its blocks (a lossless or error-bounded chunk decodes only whole, so each
+    worker that touches one decodes it).
+
+    **Resuming.** ``state_dict(samples_seen)`` records where an epoch stands after this
+    rank took ``samples_seen`` images from its DataLoader; ``load_state_dict`` makes the
+    next pass over that epoch yield exactly the images that remain, in the same order."""
 
     def __init__(self, archives: str | os.PathLike | Sequence[str | os.PathLike], *,
                  labels: str | None = None, transform: Callable | None = None,
                  target_transform: Callable | None = None, shuffle: bool = True,
                  seed: int = 0, rank: int | None = None, world_size: int | None = None,
-                 zoo=None):
+                 drop_last: bool = False, batch_size: int | None = None, zoo=None):
+        if batch_size is not None and (isinstance(batch_size, bool) or
+                                       not isinstance(batch_size, (int, np.integer)) or
+                                       batch_size < 1):
+            raise SettingsError(f"batch_size must be a positive int or None, not "
+                                f"{batch_size!r}")
         self._archives = _Archives(_paths(archives), labels, zoo)
         self.transform, self.target_transform = transform, target_transform
         self.shuffle, self.seed, self.epoch = shuffle, seed, 0
+        self.drop_last, self.batch_size = bool(drop_last), batch_size
         if (rank is None) != (world_size is None):
             raise SettingsError("give both rank and world_size, or neither")
         if rank is None and torch.distributed.is_available() and torch.distributed.is_initialized():
@@ -210,54 +264,148 @@ class VaezIterableDataset(IterableDataset):
         self.rank, self.world_size = rank or 0, world_size or 1
         if not 0 <= self.rank < self.world_size:
             raise SettingsError(f"rank {self.rank} is outside 0..{self.world_size - 1}")
-        self.units = [(k, n) for k, reader in enumerate(self._archives.readers())
-                      for n in range(len(reader.decoder.index.chunks))]
+        # (archive, chunk number, its first image's position in the archive, its count)
+        self._chunks = [(k, n, entry.first, entry.count)
+                        for k, reader in enumerate(self._archives.readers())
+                        for n, entry in enumerate(reader.decoder.index.chunks)]
+        self._resume: tuple[int, int] | None = None  # (epoch, images this rank had taken)
 
     @property
     def classes(self) -> list[str]:
         """The class names (folder names, sorted), as torchvision's ImageFolder has them."""
         return list(self._archives.classes)
 
-    def set_epoch(self, epoch: int) -> None:
-        """The epoch whose order to use (call it before each epoch, as with
-        ``DistributedSampler``)."""
-        self.epoch = epoch
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """The images' (height, width): a tensor is (1, height, width)."""
+        return self._archives.image_shape
 
-    def __len__(self) -> int:
+    @property
+    def images(self) -> int:
+        """The images of all the archives (each comes once in the global order)."""
         return self._archives.total
 
-    def my_units(self) -> list[tuple[int, int]]:
-        """The (archive, chunk) pairs this rank and worker read this epoch."""
-        units = list(self.units)
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch whose order to use (call it before each epoch, as with
+        ``DistributedSampler``). A resume point of another epoch is dropped."""
+        self.epoch = epoch
+        if self._resume is not None and self._resume[0] != epoch:
+            self._resume = None
+
+    def __len__(self) -> int:
+        """The images this rank gets in an epoch (the same on every rank)."""
+        total, world = self._archives.total, self.world_size
+        return total // world if self.drop_last else -(-total // world)
+
+    def close(self) -> None:
+        """Close the archives' files (this process's; a worker closes its own at exit)."""
+        self._archives.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # --- resuming --------------------------------------------------------------------------
+    def state_dict(self, samples_seen: int) -> dict:
+        """Where this rank stands in the current epoch after taking ``samples_seen`` images
+        from its DataLoader (for example batches done x batch size), for
+        ``load_state_dict``: a small dict of ints and bools, to save with a checkpoint."""
+        if isinstance(samples_seen, bool) or not isinstance(samples_seen, (int, np.integer)):
+            raise SettingsError(f"samples_seen must be an int, not {samples_seen!r}")
+        if not 0 <= samples_seen <= len(self):
+            raise SettingsError(f"samples_seen {samples_seen} is outside 0..{len(self)}, "
+                                "the images a rank gets in an epoch")
+        return {"epoch": int(self.epoch), "samples_seen": int(samples_seen),
+                "seed": self.seed, "shuffle": bool(self.shuffle),
+                "world_size": self.world_size, "drop_last": self.drop_last,
+                "images": self._archives.total}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Resume from ``state_dict``'s dict: the next pass over its epoch (which becomes
+        the current one) yields only the images this rank had not yet taken. The archives,
+        ``seed``, ``shuffle``, ``world_size`` and ``drop_last`` must be those of the run
+        that saved it (the DataLoader's batch size and workers may differ)."""
+        keys = ("epoch", "samples_seen", "seed", "shuffle", "world_size", "drop_last",
+                "images")
+        if not isinstance(state, dict) or sorted(state) != sorted(keys):
+            raise SettingsError("not a state of VaezIterableDataset.state_dict(): it needs "
+                                "the keys " + ", ".join(keys))
+        mine = self.state_dict(0)
+        differ = [k for k in keys[2:] if state[k] != mine[k]]
+        if differ:
+            raise SettingsError("the saved state is of another data set or setup: "
+                                + ", ".join(f"{k} {state[k]!r} (here {mine[k]!r})"
+                                            for k in differ))
+        seen = state["samples_seen"]
+        if isinstance(seen, bool) or not isinstance(seen, int) or not 0 <= seen <= len(self):
+            raise SettingsError(f"the saved state's samples_seen {seen!r} is outside "
+                                f"0..{len(self)}")
+        self.epoch = state["epoch"]
+        self._resume = (self.epoch, seen)
+
+    # --- the order -------------------------------------------------------------------------
+    def _order(self) -> tuple[np.ndarray, np.ndarray]:
+        """This epoch's chunk order (indices into ``_chunks``) and where each starts in
+        the global order."""
+        count = len(self._chunks)
         if self.shuffle:
-            order = np.random.default_rng([self.seed, self.epoch]).permutation(len(units))
-            units = [units[j] for j in order]
-        units = units[self.rank :: self.world_size]
-        info = get_worker_info()
-        if info is not None:
-            units = units[info.id :: info.num_workers]
-        return units
+            order = np.random.default_rng([self.seed, self.epoch]).permutation(count)
+        else:
+            order = np.arange(count)
+        sizes = np.array([self._chunks[j][3] for j in order], dtype=np.int64)
+        return order, np.concatenate([[0], np.cumsum(sizes)])
+
+    def _within(self, j: int) -> np.ndarray:
+        """The order of chunk ``j``'s own images this epoch."""
+        count = self._chunks[j][3]
+        if not self.shuffle:
+            return np.arange(count)
+        return np.random.default_rng([self.seed, self.epoch, j]).permutation(count)
+
+    def _segments(self):
+        """(position in this rank's run, chunk j, first place in the chunk's order, count)
+        of every piece of one chunk in this rank's run, in order: the run is positions
+        rank*len .. (rank+1)*len of the global order repeated (padding wraps around)."""
+        total, length = self._archives.total, len(self)
+        if total == 0 or length == 0:
+            return
+        order, starts = self._order()
+        begin = self.rank * length
+        done = 0
+        while done < length:
+            place = (begin + done) % total
+            at = int(np.searchsorted(starts, place, side="right")) - 1
+            offset = place - int(starts[at])
+            count = min(int(starts[at + 1]) - place, length - done)
+            yield done, int(order[at]), offset, count
+            done += count
 
     def __iter__(self):
         info = get_worker_info()
-        worker = 0 if info is None else info.id
-        rng = np.random.default_rng([self.seed, self.epoch, self.rank, worker])
+        worker, workers = (0, 1) if info is None else (info.id, info.num_workers)
+        block = self.batch_size or 1
+        skip = self._resume[1] if self._resume and self._resume[0] == self.epoch else 0
         readers = self._archives.readers()
-        for k, n in self.my_units():
-            decoder = readers[k].decoder
-            entry = decoder.index.chunks[n]
-            chunk = decoder.read_chunk(n, names=False)
-            images = _to_tensor(decoder.decode_chunk(chunk))  # one pass
-            order = rng.permutation(len(images)) if self.shuffle else range(len(images))
-            start = self._archives.starts[k] + entry.first
-            for j in order:
-                image = images[j]
+        targets = self._archives.targets
+        for done, j, offset, count in self._segments():
+            positions = np.arange(done, done + count)
+            mine = positions[positions >= skip]
+            mine = mine[((mine - skip) // block) % workers == worker]
+            if not len(mine):
+                continue
+            k, _, first, _ = self._chunks[j]
+            local = first + self._within(j)[offset + mine - done]  # positions in archive k
+            images = _to_tensor(readers[k].decoder.images(local))  # one pass
+            start = self._archives.starts[k]
+            for image, position in zip(images, local):
                 if self.transform is not None:
                     image = self.transform(image)
-                if self._archives.targets is None:
+                if targets is None:
                     yield image
                     continue
-                target = int(self._archives.targets[start + j])
+                target = int(targets[start + position])
                 if self.target_transform is not None:
                     target = self.target_transform(target)
                 yield image, target

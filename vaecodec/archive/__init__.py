@@ -22,8 +22,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .. import remote
 from ..errors import ArgumentTypeError, SettingsError
 from ..format import chunked
+from ..format.manifest import looks_like as looks_like_manifest
 from ..fsio import WriteLock
 from ..options import EncodeOptions, with_keywords
 from ..pipeline.settings import DEFAULT_MAX_IMAGES, resolve
@@ -89,9 +91,23 @@ def open(path, mode: str = "r", options: EncodeOptions | None = None, *,
 
 def open_reader(source, *, zoo: Zoo | None = None, max_images: int = DEFAULT_MAX_IMAGES,
                 salvage: bool = False):
-    """An archive opened for reading: a path, bytes or a binary file object of a .vaez
-    file (``ArchiveReader``), or a path of a manifest of shards (``ManifestReader``). The
-    one way every reader of the library and the command line opens what it is given."""
+    """An archive opened for reading: a path, a URL (``remote``), bytes or a binary file
+    object of a .vaez file (``ArchiveReader``), or a path or URL of a manifest of shards
+    (``ManifestReader``). The one way every reader of the library and the command line
+    opens what it is given."""
+    if remote.is_url(source):  # one connection tells which it is and reads the archive
+        f = remote.RemoteFile(source)
+        try:
+            sniffed = looks_like_manifest(f.read(64))
+            f.seek(0)
+        except BaseException:
+            f.close()
+            raise
+        if sniffed:
+            f.close()
+            return ManifestReader(source, zoo=zoo, salvage=salvage, max_images=max_images)
+        return ArchiveReader(source, zoo=zoo, max_images=max_images, salvage=salvage,
+                             _opened=f)
     if is_manifest(source):
         return ManifestReader(source, zoo=zoo, salvage=salvage, max_images=max_images)
     return ArchiveReader(source, zoo=zoo, max_images=max_images, salvage=salvage)

@@ -10,10 +10,10 @@ from typing import Callable
 
 import numpy as np
 
+from .. import remote
 from ..errors import FormatError, ShardError, UnsafeNameError, VaezError
 from ..format import container
 from ..format import manifest as manifest_format
-from ..fsio import open_regular
 from ..images import shown_path as _shown
 from ..pipeline.settings import DEFAULT_MAX_IMAGES, check_count
 from ..zoo import Zoo
@@ -25,21 +25,27 @@ def is_manifest(path) -> bool:
     if hasattr(path, "read") or isinstance(path, (bytes, bytearray, memoryview)):
         return False
     try:
-        with open_regular(path) as f:
+        with remote.open_input(path) as f:
             return manifest_format.looks_like(f.read(64))
     except (OSError, VaezError):
         return False
 
 
-def shard_paths(paths) -> list[Path]:
-    """``paths`` with each manifest replaced by its shards' paths."""
-    out = []
+def shard_paths(paths) -> list:
+    """``paths`` with each manifest replaced by its shards' paths (a URL's shards are
+    URLs)."""
+    out: list = []
     for path in paths:
         if is_manifest(path):
-            out.extend(ManifestReader.read_manifest(Path(path))[1])
+            out.extend(ManifestReader.read_manifest(_as_path(path))[1])
         else:
-            out.append(Path(path))
+            out.append(_as_path(path))
     return out
+
+
+def _as_path(path):
+    """A local path as a ``Path``; a URL stays a str."""
+    return path if remote.is_url(path) else Path(path)
 
 
 
@@ -52,7 +58,7 @@ class ManifestReader(Reader):
 
     def __init__(self, path, *, zoo: Zoo | None = None, salvage: bool = False,
                  max_images: int = DEFAULT_MAX_IMAGES):
-        self.path = Path(path)
+        self.path = _as_path(path)
         self.manifest, self.paths = self.read_manifest(self.path)
         self._zoo, self._salvage, self._max_images = zoo, salvage, max_images
         self._readers: list[ArchiveReader | None] = [None] * len(self.paths)
@@ -61,19 +67,24 @@ class ManifestReader(Reader):
         self._name_positions: dict[str, int] | None = None
 
     @staticmethod
-    def read_manifest(path: Path):
-        with open_regular(path) as f:
+    def read_manifest(path):
+        """(the manifest, its shards' paths: beside it, URLs for a URL's)."""
+        with remote.open_input(path) as f:
             data = f.read(manifest_format.MAX_SIZE + 1)
         try:
             manifest = manifest_format.parse(data)
         except VaezError as e:
             raise type(e)(f"{path}: {e}") from None
+        if remote.is_url(path):
+            return manifest, [remote.sibling(path, shard.path) for shard in manifest.shards]
         return manifest, [path.parent / shard.path for shard in manifest.shards]
 
     def shard_path(self, k: int) -> Path:
         """Shard ``k``'s path, refused when a symbolic link takes it out of the manifest's
         folder (reading a manifest never leaves its folder)."""
         where = self.paths[k]
+        if remote.is_url(where):  # its stored path was checked: relative, no ".."
+            return where
         top = os.path.realpath(self.path.parent)
         real = os.path.realpath(where)
         if os.path.commonpath([top, real]) != top:
@@ -92,7 +103,7 @@ class ManifestReader(Reader):
             except OSError as e:
                 raise ShardError(f"{_shown(where)}: a shard of {_shown(self.path)} cannot be "
                                  f"read ({e.strerror or e})") from None
-            size = os.path.getsize(where)
+            size = reader.size
             scanned = self._salvage and reader.index_error is not None
             if size != entry.bytes or (len(reader) != entry.images and not scanned):
                 reader.close()
@@ -215,7 +226,7 @@ class ManifestReader(Reader):
         for k, entry in enumerate(self.manifest.shards):
             digest = hashlib.sha256()
             try:
-                with open_regular(self.shard_path(k)) as f:
+                with remote.open_input(self.shard_path(k)) as f:
                     while block := f.read(1 << 20):
                         digest.update(block)
             except (OSError, VaezError) as e:
@@ -252,3 +263,13 @@ class ManifestReader(Reader):
         for reader in self._readers:
             if reader is not None:
                 reader.close()
+
+    def __getstate__(self) -> dict:
+        """What reopens this reader in another process: the manifest's path, zoo and
+        limits (the shards are opened there when first needed)."""
+        return {"path": self.path, "zoo": self._zoo, "salvage": self._salvage,
+                "max_images": self._max_images}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["path"], zoo=state["zoo"], salvage=state["salvage"],
+                      max_images=state["max_images"])

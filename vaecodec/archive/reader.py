@@ -12,9 +12,9 @@ from typing import BinaryIO, Callable, Iterator
 
 import numpy as np
 
+from .. import remote
 from ..errors import ArgumentTypeError, FormatError, VaezError
 from ..format import container
-from ..fsio import open_regular
 from ..pipeline.settings import DEFAULT_MAX_IMAGES, check_count
 from ..stream import Decoder, open_decoder
 from ..zoo import Zoo
@@ -112,24 +112,32 @@ class ArchiveReader(Reader):
 
     ``len``, ``[i]`` (an image (H, W)), ``[a:b]`` and ``[[i, j, ...]]`` (images (n, H, W)),
     ``["name"]``, ``names``, ``position(name)``, iteration (image by image), ``chunks()``,
-    ``latents()``, ``verify()``. Reading image i of a version 5 file reads one chunk and
+    ``latents()``, ``verify()``. The source is a path, a URL (``remote``: read with range
+    requests), bytes or a binary file object. Reading image i of a version 5 file reads
+    one chunk and
     decodes it (one image at a time) or the images asked for (a list or slice); decoded
     images are kept, all of them when they fit 128 MB, else a few chunks. Safe to use from
     forked processes (each reopens the file):
     ``torch.utils.data.DataLoader(num_workers > 0)``."""
 
     def __init__(self, source, *, zoo: Zoo | None = None,
-                 max_images: int = DEFAULT_MAX_IMAGES, salvage: bool = False):
+                 max_images: int = DEFAULT_MAX_IMAGES, salvage: bool = False,
+                 _opened=None):
         self._zoo, self._max_images, self._salvage = zoo, max_images, salvage
         self._name_positions: dict[str, int] | None = None
+        self.url: str | None = None  # a URL read through fsspec (``remote``)
         if isinstance(source, (bytes, bytearray, memoryview)):
             self.path, self._data = None, bytes(source)
         elif hasattr(source, "read"):
             self.path, self._data = None, None
+        elif remote.is_url(source):
+            self.path, self.url, self._data = source, source, None
         else:
             self.path, self._data = Path(source), None
         self._given = source if hasattr(source, "read") else None
         self._pid, self._file = None, None
+        if _opened is not None:  # the URL's file, opened already to tell what it is
+            self._pid, self._file = os.getpid(), _opened
         self._decoder: Decoder | None = None
         self._decoder = self._open()
 
@@ -138,8 +146,12 @@ class ArchiveReader(Reader):
         try:
             return open_decoder(f, self._zoo, self._max_images, self._salvage)
         except FormatError as e:  # a damaged file: say which
+            self.close()
             if self.path is not None:
                 raise type(e)(f"{self.path}: {e}") from None
+            raise
+        except BaseException:
+            self.close()
             raise
 
     def _reopen(self) -> BinaryIO:
@@ -151,7 +163,7 @@ class ArchiveReader(Reader):
         elif self._data is not None:
             self._file = io.BytesIO(self._data)
         else:
-            self._file = open_regular(self.path)
+            self._file = remote.open_input(self.path)
         self._pid = os.getpid()
         if self._decoder is not None:
             self._decoder.f = self._file
@@ -184,6 +196,15 @@ class ArchiveReader(Reader):
     def trailing(self) -> int:
         """Bytes after the archive's last complete index (an append that did not finish)."""
         return self._decoder.trailing
+
+    @property
+    def size(self) -> int:
+        """The file's size in bytes."""
+        f = self._reopen()
+        where = f.tell()
+        size = f.seek(0, os.SEEK_END)
+        f.seek(where)
+        return size
 
     @property
     def image_shape(self) -> tuple[int, int]:
@@ -258,12 +279,27 @@ class ArchiveReader(Reader):
                 damaged.append(Damage(None, None, None, str(e)))
         return VerifyReport(images, chunks, tuple(damaged), self.trailing)
 
-    # --- closing ---------------------------------------------------------------------------
+    # --- closing, pickling ------------------------------------------------------------------
     def close(self) -> None:
-        """Close the file (one given as a file object stays open)."""
+        """Close the file (one given as a file object stays open). Reading again reopens
+        it."""
         if self._file is not None and self._given is None:
             self._file.close()
         self._file = None
+
+    def __getstate__(self) -> dict:
+        """What reopens this reader in another process (a spawned DataLoader worker, a
+        Dask task, ``multiprocessing``): its path or bytes, zoo and limits; never the open
+        file."""
+        if self._given is not None:
+            raise TypeError("an archive opened from a file object cannot be pickled; open "
+                            "it by path (or from bytes) to send it to another process")
+        return {"source": self.path if self.path is not None else self._data,
+                "zoo": self._zoo, "max_images": self._max_images, "salvage": self._salvage}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["source"], zoo=state["zoo"], max_images=state["max_images"],
+                      salvage=state["salvage"])
 
     def __repr__(self) -> str:
         where = self.path if self.path is not None else "bytes"

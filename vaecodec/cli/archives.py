@@ -111,10 +111,8 @@ def test_archives(archives, quiet, threads, max_images):
 def info(archive, as_json, max_images):
     """Show what a .vaez file holds (reads only its headers; - for standard input). The
     names of an archive of more than --max-images images are counted, not listed."""
-    import os
-
     from .. import archive as archive_io
-    from .. import files
+    from .. import files, remote
     from ..errors import UnknownModelError
     from ..zoo import Zoo
 
@@ -125,7 +123,7 @@ def info(archive, as_json, max_images):
         header, size = files.read_info(data, zoo=zoo, max_images=max_images), len(data)
     else:
         header = files.read_info(archive, zoo=zoo, max_images=max_images)
-        size = os.path.getsize(archive)
+        size = remote.size_of(archive)
         if archive_io.is_manifest(archive):  # the data set's size: its shards' and its own
             with archive_io.ManifestReader(archive, zoo=zoo) as reader:
                 shards = reader.manifest.shards

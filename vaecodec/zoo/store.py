@@ -71,6 +71,19 @@ class Zoo:
                 break
         return cls(models, levels)
 
+    _is_installed = False  # what Zoo.installed() returned: pickled as that call
+
+    def __reduce__(self):
+        """A zoo sent to another process goes without its loaded runtimes (rebuilt there
+        when first used); the installed zoo goes as ``Zoo.installed()``, which the other
+        process reads from its own installation (a model is still checked by its sha256
+        id against what a file names)."""
+        if self._is_installed:
+            return (Zoo.installed, ())
+        state = dict(self.__dict__)
+        state["_cache"] = {}
+        return (Zoo.__new__, (Zoo,), state)
+
     def with_models(self, *models: ModelInfo) -> "Zoo":
         """This zoo and ``models`` (which take precedence over installed ones of the same
         name)."""
@@ -247,4 +260,5 @@ def _installed(folders: tuple[Path, ...], store: Path, listing: tuple) -> Zoo:
     for folder in (*folders, store):
         for family, models, levels in family_files.scan_store(folder):
             zoo = zoo.with_family(family, models, levels)
+    zoo._is_installed = True
     return zoo
