@@ -107,11 +107,15 @@ def test_the_cli_starts_a_local_cluster(folder, tmp_path):
     out = tmp_path / "c.json"
     result = CliRunner().invoke(main, ["compress", str(folder), str(out), "--workers", "2"])
     assert result.exit_code == 0, result.output
-    # the CLI's shards are of DEFAULT_SHARD_IMAGES (65,536): COUNT images make one
-    assert f"compressed {COUNT} images into 1 shard (" in result.output
+    # the CLI's shards are sized for the cluster: 4,200 images on 2 workers make one
+    # shard of 4,096 and one of 104
+    assert f"compressed {COUNT} images into 2 shards (" in result.output
     assert len(vaecodec.open(out)) == COUNT
     again = CliRunner().invoke(main, ["compress", str(folder), str(out), "--workers", "2"])
     assert again.exit_code == 1 and "already exists" in again.output
+    one = CliRunner().invoke(main, ["compress", str(folder), str(tmp_path / "one.json"),
+                                    "--workers", "2", "--shard-images", "8192"])
+    assert one.exit_code == 0 and f"compressed {COUNT} images into 1 shard (" in one.output
 
 
 def test_a_failed_run_leaves_an_older_data_set_as_it_was(cluster, folder, tmp_path):
@@ -265,3 +269,37 @@ def test_the_quality_guard_judges_the_whole_data_set_once(cluster, tmp_path):
     assert len([w for w in caught if issubclass(w.category, vaecodec.QualityWarning)]) == 1
     assert result.quality is not None and result.quality.poor
     assert result.quality.images == result.count
+
+
+def test_strict_refuses_the_whole_data_set_and_writes_nothing(cluster, tmp_path):
+    """--strict on a cluster: the figures gathered from every shard are judged before
+    anything takes its place; refused, no manifest and no shard is left."""
+    fashion = os.path.join(os.path.dirname(__file__), "..", "samples", "fashion")
+    with pytest.raises(vaecodec.QualityError, match="refused .strict."):
+        vaecodec.dask.compress([fashion], tmp_path / "f.json", cluster, shard_images=SHARD,
+                               strict=True)
+    assert list(tmp_path.iterdir()) == []
+    digits = os.path.join(os.path.dirname(__file__), "..", "samples", "digits")
+    result = vaecodec.dask.compress([digits], tmp_path / "d.json", cluster, strict=True)
+    assert result.count == 200 and not result.quality.poor
+
+
+def test_shards_are_sized_for_the_cluster():
+    """About two shards per worker, in whole chunks of 4,096, at most 65,536 files: 100,000
+    files on 2 workers make 4 tasks (3 of 28,672), not 2 uneven ones of 65,536 and 34,464."""
+    from vaecodec.dask import shard_size
+
+    assert shard_size(100_000, 2) == 28_672
+    assert shard_size(100_000, 1) == 53_248
+    assert shard_size(10**7, 4) == 65_536
+    assert shard_size(4200, 2) == shard_size(1, 8) == shard_size(0, 0) == 4096
+
+
+def test_the_cli_takes_a_shard_size_only_for_a_cluster(folder, tmp_path):
+    refused = CliRunner().invoke(main, ["compress", str(folder), str(tmp_path / "x.vaez"),
+                                        "--shard-images", "4096"])
+    assert refused.exit_code == 2 and "--shard-images goes with --workers" in refused.output
+    odd = CliRunner().invoke(main, ["compress", str(folder), str(tmp_path / "x.json"),
+                                    "--workers", "1", "--shard-images", "5000"])
+    assert odd.exit_code == 1 and "multiple of 4096" in odd.output
+    assert not (tmp_path / "x.json").exists()

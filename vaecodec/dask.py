@@ -7,7 +7,8 @@
     vaecodec.open("/shared/images.json")             # the shards, read as one archive
 
 The files are listed here, in the order ``compress`` stores them, and dealt out in shards
-of ``shard_images`` files; each shard is one task, which reads its files and writes one
+of ``shard_images`` files (by default about two shards per worker, at most 65,536
+files each); each shard is one task, which reads its files and writes one
 .vaez file (a multiple of the chunk size, so that the shards' chunks are those a single
 file would hold and decode to the same pixels). A shard file appears complete or not at
 all (it is written under a temporary name and renamed), and a task whose worker fails or
@@ -53,7 +54,8 @@ from .options import EncodeOptions, with_keywords
 from .pipeline.guard import QualityReport, judge
 from .pipeline.settings import Settings, resolve
 
-SHARD_IMAGES = 16 * chunked.CHUNK_IMAGES  # files per shard: 65,536
+SHARD_IMAGES = 16 * chunked.CHUNK_IMAGES  # the most files per shard a run chooses: 65,536
+TASKS_PER_WORKER = 2  # shards a run deals to each worker (more: smaller, evener tasks)
 STOP_WAIT = 10  # seconds a failed run waits for its running tasks to stop writing
 
 
@@ -96,25 +98,37 @@ def shards_folder(manifest: Path) -> Path:
     return manifest.with_name(manifest.stem + ".shards")
 
 
+def shard_size(files: int, workers: int) -> int:
+    """Files per shard for ``files`` files on ``workers`` workers: about
+    TASKS_PER_WORKER shards each, in whole chunks, at most SHARD_IMAGES."""
+    tasks = max(1, workers) * TASKS_PER_WORKER
+    per_task = -(-max(1, files) // tasks)
+    whole_chunks = -(-per_task // chunked.CHUNK_IMAGES) * chunked.CHUNK_IMAGES
+    return min(SHARD_IMAGES, whole_chunks)
+
+
 def compress(sources, manifest, client, options: EncodeOptions | None = None, *,
-             shard_images: int = SHARD_IMAGES, force: bool = False, retries: int = 3,
+             shard_images: int | None = None, force: bool = False, retries: int = 3,
              resize: bool = False, skip_invalid: bool = False, grayscale: bool = False,
              progress=None, **keywords) -> DaskResult:
     """Compress image files and folders into shards on the cluster of ``client`` (a
     ``dask.distributed.Client``), tied together by the manifest file ``manifest``.
     ``options``: an ``EncodeOptions`` (or its fields as keywords), as for ``compress``;
-    a shard is written whole, so ``embed_model`` and ``strict`` (which judges the whole
-    data set, not a shard) are not taken.
+    a shard is written whole, so ``embed_model`` is not taken; ``strict`` judges the
+    whole data set's figures, gathered from the workers, before anything takes its
+    place. ``shard_images``: files per shard, a multiple of the chunk size (default:
+    ``shard_size`` for the files and the cluster's workers).
     ``progress("compressing", done, total)`` as shards finish. Paths are made absolute
     here, and each worker checks that the files it reads are those listed here (size and
     modification time)."""
-    if shard_images < 1 or shard_images % chunked.CHUNK_IMAGES:
+    if shard_images is not None and (isinstance(shard_images, bool) or shard_images < 1 or
+                                     shard_images % chunked.CHUNK_IMAGES):
         raise SettingsError(f"shard_images must be a positive multiple of "
-                            f"{chunked.CHUNK_IMAGES} (whole chunks)")
+                            f"{chunked.CHUNK_IMAGES} (whole chunks), not {shard_images}")
     options = with_keywords(options, keywords, "compress")
-    if options.embed_model or options.strict:
-        raise SettingsError("a Dask run writes shards and a manifest: it takes neither "
-                            "embed_model nor strict")
+    if options.embed_model:
+        raise SettingsError("a Dask run writes shards and a manifest: it does not take "
+                            "embed_model")
     settings = resolve(options, zoo=None)  # the options are checked before any task runs
     exact = settings.max_error is not None and not grayscale
     # every path leaves this process absolute: a worker runs in a folder of its own
@@ -135,6 +149,8 @@ def _compress(sources, manifest: Path, client, shard_images, force, retries, rea
         raise OutputExistsError(f"{final} already exists (use --force to overwrite)")
     sources = [os.path.abspath(os.fspath(s)) for s in sources]
     total = image_files.count_files(sources)
+    if shard_images is None:
+        shard_images = shard_size(total, len(client.scheduler_info().get("workers", {})))
     # each file with its size and modification time: a worker checks that it reads the
     # file the client listed, not another one at the same path
     files = ((path, name, _identity(path)) for path, name in image_files.iter_files(sources))
@@ -182,6 +198,14 @@ def _compress(sources, manifest: Path, client, shard_images, force, retries, rea
     if not shards:
         shutil.rmtree(folder, ignore_errors=True)
         raise EmptySelectionError("no readable image among the selected files")
+    quality = QualityReport.combine(
+        [QualityReport(**r["quality"]) for r in results if r["quality"]])
+    if options.strict:  # refused: nothing takes the data set's place
+        try:
+            judge(quality, strict=True, stacklevel=3)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
     for leftover in [*folder.glob(".vaecodec-*.tmp"), *folder.glob(".*.lock")]:
         leftover.unlink(missing_ok=True)  # of tasks whose worker was killed
     model = results[0]["model"]
@@ -206,8 +230,6 @@ def _compress(sources, manifest: Path, client, shard_images, force, retries, rea
     converted = sum(r["converted"] for r in results)
     if converted:
         warnings.warn(image_files.conversion_warning(converted), VaezWarning, stacklevel=3)
-    quality = QualityReport.combine(
-        [QualityReport(**r["quality"]) for r in results if r["quality"]])
     judge(quality, strict=False, stacklevel=3)
     return DaskResult(manifest, count, sum(s.bytes for s in shards), len(shards), skipped,
                       quality)

@@ -29,8 +29,8 @@ from ._base import (
 @_max_images_option
 @_report_errors
 def list_names(archive, as_json, max_images):
-    """List the images of ARCHIVE (- for standard input) by name, in order (numbered
-    00000.png, ... when it stores no names, as decompress writes them)."""
+    """List the images of ARCHIVE (a path, a URL, - for standard input) by name, in order
+    (numbered 00000.png, ... when it stores no names, as decompress writes them)."""
     from .. import archive as archive_io
     from ..pipeline.settings import check_count
 
@@ -58,9 +58,9 @@ def list_names(archive, as_json, max_images):
 @_max_images_option
 @_report_errors
 def test_archives(archives, quiet, threads, max_images):
-    """Check that every chunk of each ARCHIVE (- for standard input) decodes, writing
-    nothing. Exit status 0 when all are intact, 1 when any is damaged (each damaged chunk
-    is named)."""
+    """Check that every chunk of each ARCHIVE (a path, a URL, - for standard input)
+    decodes, writing nothing. Exit status 0 when all are intact, 1 when any is damaged
+    (each damaged chunk is named)."""
     from .. import archive as archive_io
     from ..errors import FormatError, ImageLimitError
     from ..pipeline.settings import check_count
@@ -109,8 +109,9 @@ def test_archives(archives, quiet, threads, max_images):
 @_max_images_option
 @_report_errors
 def info(archive, as_json, max_images):
-    """Show what a .vaez file holds (reads only its headers; - for standard input). The
-    names of an archive of more than --max-images images are counted, not listed."""
+    """Show what a .vaez file holds (reads only its headers; a path, a URL, - for standard
+    input). The names of an archive of more than --max-images images are counted, not
+    listed."""
     from .. import archive as archive_io
     from .. import files, remote
     from ..errors import UnknownModelError

@@ -87,6 +87,10 @@ from ._base import (
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="As --workers, on the Dask cluster whose scheduler is at ADDRESS "
                    "(tcp://host:8786); its workers need the files at the same paths.")
+@click.option("--shard-images", type=click.IntRange(min=1), default=None, metavar="N",
+              help="With --workers or --scheduler: N images per shard, one task each (a "
+                   "multiple of 4096; default: about two shards per worker, at most 65536 "
+                   "images each).")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors and warnings.")
 @_threads_option
 @click.option("--json", "as_json", is_flag=True,
@@ -94,7 +98,7 @@ from ._base import (
 @_report_errors
 def compress(sources, output, quality, quant_step, model, coder, lossless, max_error,
              search, embed_model, polarity, strict, resize, grayscale, skip_invalid, force,
-             append, workers, scheduler, quiet, threads, as_json):
+             append, workers, scheduler, shard_images, quiet, threads, as_json):
     """Compress image files and folders (recursively) into OUTPUT (.vaez; - for standard
     output).
 
@@ -111,16 +115,18 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
     if workers is not None or scheduler is not None:
         if workers is not None and scheduler is not None:
             raise click.UsageError("give --workers or --scheduler, not both")
-        if output == "-" or append or embed_model or strict:
+        if output == "-" or append or embed_model:
             raise click.UsageError("--workers and --scheduler write a manifest file; they "
-                                   "take neither -, --append, --embed-model nor --strict")
+                                   "take neither -, --append nor --embed-model")
+    elif shard_images is not None:
+        raise click.UsageError("--shard-images goes with --workers or --scheduler")
     options = EncodeOptions(quality=quality, quant_step=quant_step, model=model, coder=coder,
                             lossless=lossless, max_error=max_error, search=search,
                             embed_model=embed_model, strict=strict, polarity=polarity)
     reading = dict(resize=resize, skip_invalid=skip_invalid, grayscale=grayscale)
     if workers is not None or scheduler is not None:
         _compress_on_dask(sources, output, workers, scheduler, force, quiet, as_json,
-                          options, reading)
+                          options, reading, shard_images)
         return
     to_stdout = output == "-"
     if to_stdout:
@@ -156,7 +162,7 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
 
 
 def _compress_on_dask(sources, output, workers, scheduler, force, quiet, as_json, options,
-                      reading):
+                      reading, shard_images):
     import importlib.util
     import warnings
 
@@ -172,7 +178,8 @@ def _compress_on_dask(sources, output, workers, scheduler, force, quiet, as_json
             vaecodec_dask.cluster_client(workers=workers, scheduler=scheduler) as client, \
             _library_warnings():
         result = vaecodec_dask.compress(sources, output, client, options, force=force,
-                                        progress=progress, **reading)
+                                        progress=progress, shard_images=shard_images,
+                                        **reading)
     if result.skipped:
         click.echo(f"Warning: skipped {_plural(len(result.skipped), 'unreadable file')}:",
                    err=True)
@@ -207,8 +214,9 @@ def _compress_on_dask(sources, output, workers, scheduler, force, quiet, as_json
 @_report_errors
 def decompress(archive, members, output_dir, salvage, force, quiet, threads, max_images,
                as_json):
-    """Decode ARCHIVE (.vaez; - for standard input, with -o) into PNG files, restoring their
-    relative names; only the images NAME... when given (as `vaecodec ls` lists them)."""
+    """Decode ARCHIVE (.vaez: a path, a URL, - for standard input with -o) into PNG files,
+    restoring their relative names; only the images NAME... when given (as `vaecodec ls`
+    lists them)."""
     from .. import files
 
     _refuse_dash_folder(output_dir)
