@@ -175,3 +175,28 @@ def test_a_url_is_told_from_a_path():
     assert not remote.is_url("odd:name.vaez")
     assert remote.sibling("http://h:8/d/m.json", "s 1?.vaez") == "http://h:8/d/s%201%3F.vaez"
     assert remote.sibling("memory://d/m.json", "s 1.vaez") == "memory://d/s 1.vaez"
+
+
+def test_compress_writes_an_archive_to_a_url_where_the_file_system_allows(served, tmp_path):
+    """memory:// takes the finished file in one put (refused over an existing one without
+    force); the read-only HTTP server refuses with one line, and nothing is left
+    locally; open(url, "w"), decompress -o URL and a Dask manifest at a URL are refused."""
+    folder, server = served
+    digits = "samples/digits"
+    url = "memory://written/d.vaez"
+    result = vaecodec.compress([digits], url, lossless=True)
+    assert result.output == url and result.count == 200
+    with vaecodec.open(url) as archive:
+        assert len(archive) == 200 and archive.verify().ok
+    with pytest.raises(vaecodec.OutputExistsError, match="memory://written/d.vaez already"):
+        vaecodec.compress([digits], url)
+    vaecodec.compress([digits], url, force=True, quality=2)
+    assert vaecodec.read_info(url).level == 2
+    fsspec.filesystem("memory").rm("/written", recursive=True)
+    refused = CliRunner().invoke(main, ["compress", digits, server.url("new.vaez")])
+    assert refused.exit_code == 1 and refused.output.startswith("Error: http://127.0.0.1")
+    assert len(refused.output.strip().splitlines()) == 1 and not (folder / "new.vaez").exists()
+    with pytest.raises(vaecodec.SettingsError, match="compress.. writes one to a URL"):
+        vaecodec.open("memory://x.vaez", "w")
+    with pytest.raises(vaecodec.OutputPathError, match="not to a URL"):
+        vaecodec.decompress(folder / "a.vaez", "memory://out/")

@@ -38,6 +38,7 @@ import warnings
 from pathlib import Path
 
 from . import images as image_files
+from . import remote
 from .archive import ArchiveWriter
 from .errors import (
     EmptySelectionError,
@@ -129,6 +130,9 @@ def compress(sources, manifest, client, options: EncodeOptions | None = None, *,
     if options.embed_model:
         raise SettingsError("a Dask run writes shards and a manifest: it does not take "
                             "embed_model")
+    if remote.is_url(manifest):
+        raise SettingsError(f"{manifest}: a Dask run writes its manifest and shards on a disk "
+                            "the workers share, not to a URL")
     settings = resolve(options, zoo=None)  # the options are checked before any task runs
     exact = settings.max_error is not None and not grayscale
     # every path leaves this process absolute: a worker runs in a folder of its own

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Sequence
 
 from . import archive as archive_io
-from . import codec, remote
+from . import arrays, codec, remote
 from . import images as image_files
 from .errors import (
     CorruptModelError,
+    DuplicateNameError,
     EmptySelectionError,
     FormatError,
+    InputError,
     OutputExistsError,
     OutputPathError,
     VaezError,
@@ -99,7 +101,7 @@ def read_info(source: str | os.PathLike | bytes, *, zoo: Zoo | None = None,
 
 @dataclasses.dataclass(frozen=True)
 class CompressResult:
-    output: Path | None  # None when written to a file object
+    output: Path | str | None  # a str for a URL; None when written to a file object
     count: int
     size: int  # bytes of the .vaez file
     skipped: list[str]  # one message per skipped input
@@ -114,8 +116,9 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
     """Compress image files and folders (recursively) into one .vaez file.
 
     Names are stored relative to each source folder (a file given directly: its base name).
-    ``output`` is a path, written atomically (an existing file needs ``force=True``), or a
-    binary file object (``sys.stdout.buffer``) that receives the bytes.
+    ``output`` is a path, written atomically (an existing file needs ``force=True``), a
+    URL (``remote``: written locally, then put whole where the file system allows it),
+    or a binary file object (``sys.stdout.buffer``) that receives the bytes.
     ``options``: an ``EncodeOptions`` (or its fields as keywords: ``quality``,
     ``quant_step``, ``model``, ``coder``, ``lossless``, ``max_error``, ``embed_model``,
     ``strict``, ``polarity``, ``search``), as for ``encode`` (nothing is written when
@@ -125,6 +128,10 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
     their number beyond their names. ``progress("compressing", done, total)`` as files
     are read and coded.
 
+    ``sources`` may instead be arrays: ``.npy`` files (uint8, or float in [0, 1]) and
+    IDX files (``arrays``), their images stored as ``STEM/00000.png``, ...; arrays and
+    image files go to separate runs.
+
     Images are stored as 8-bit grayscale. A file that holds more (colour, transparency,
     deeper samples) is refused with ``ConversionError`` for an exact file (``lossless``,
     ``max_error``) unless ``grayscale=True`` accepts the conversion; a lossy file converts
@@ -133,6 +140,10 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
     options = with_keywords(options, keywords, "compress")
     to_stream = hasattr(output, "write")
     sources = list(sources)
+    if not to_stream and remote.is_url(output):
+        return _compress_to_url(sources, output, options, resize=resize,
+                                skip_invalid=skip_invalid, force=force, progress=progress,
+                                zoo=zoo, append=append, grayscale=grayscale)
     counting = _Counting(output) if to_stream else None
     if append:
         if to_stream:
@@ -145,21 +156,32 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
             embed_model=options.embed_model, polarity=options.polarity, named=True,
             strict=options.strict, check_names=False)  # iter_files checks the names
     skipped: list[str] = []
-    converted = 0
+    converted = rounded = 0
     exact = writer.settings.max_error is not None and not grayscale
     before = writer.count  # an archive appended to: the images it holds
     with writer:  # on any error: no new file, an archive appended to as it was
-        total = image_files.count_files(sources)  # a walk: for the progress and workers
+        array_files = _array_sources(sources)
+        if array_files:
+            total = sum(len(arrays.open_array(path)) for path in sources)
+            parts = (image_files.Part(block, names, [], lost) for path in sources
+                     for block, names, lost in arrays.parts(
+                         path, writer.settings.image_shape, resize, exact))
+        else:
+            total = image_files.count_files(sources)  # a walk: for the progress and workers
+            # names are unique within one source (the writer need not keep them) and
+            # checked across several as they come (iter_files)
+            parts = image_files.iter_images(
+                image_files.iter_files(sources), writer.settings.image_shape, resize,
+                skip_invalid, total=total, exact=exact)
         if progress is not None:  # files coded (or skipped) of all
             writer.on_progress(lambda coded: progress("compressing", coded + len(skipped),
                                                       total))
-        # names are unique within one source (the writer need not keep them) and checked
-        # across several as they come (iter_files)
-        for part in image_files.iter_images(
-                image_files.iter_files(sources), writer.settings.image_shape, resize,
-                skip_invalid, total=total, exact=exact):
+        for part in parts:
             skipped.extend(part.skipped)
-            converted += part.converted
+            if array_files:
+                rounded += part.converted
+            else:
+                converted += part.converted
             if part.names:
                 writer.write(part.pixels, part.names)
         if writer.count == before:
@@ -169,10 +191,50 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
         quality_report = writer.close()
     if converted:
         warnings.warn(image_files.conversion_warning(converted), VaezWarning, stacklevel=2)
+    if rounded:
+        were = "image's" if rounded == 1 else "images'"
+        warnings.warn(f"{rounded} {were} float values were rounded to 8 bits (vaecodec "
+                      "stores 8-bit pixels)", VaezWarning, stacklevel=2)
     if counting is not None:
         return CompressResult(None, count, counting.written, skipped, quality_report)
     return CompressResult(Path(output), count, os.path.getsize(output), skipped,
                           quality_report)
+
+
+def _compress_to_url(sources, url: str, options: EncodeOptions, *, append: bool,
+                     force: bool, **reading) -> CompressResult:
+    """``compress`` into a local temporary file, then put whole at ``url``."""
+    import tempfile
+
+    if append:
+        raise OutputPathError("appending needs an archive on a local disk, not a URL")
+    remote.check_upload(url, force)  # before anything is read
+    with tempfile.TemporaryDirectory(prefix="vaecodec-") as folder:
+        local = Path(folder) / "upload.vaez"
+        result = compress(sources, local, options, force=True, **reading)
+        remote.upload(local, url, force)
+    return dataclasses.replace(result, output=url)
+
+
+def _array_sources(sources: list) -> bool:
+    """Whether ``sources`` are arrays (.npy, IDX files) to compress; arrays and image
+    files in one run are refused, as are two arrays that would share a folder."""
+    kinds = [arrays.array_kind(source) for source in sources]
+    if not any(kinds):
+        return False
+    if not all(kinds):
+        given = next(s for s, kind in zip(sources, kinds) if kind is None)
+        raise InputError(f"{given}: give arrays (.npy, IDX files) and image files or folders "
+                         "to separate runs of compress (--append adds one to the other)")
+    folders: dict[str, str] = {}
+    for source in sources:
+        folder = arrays.stem(source)
+        if folder in folders:
+            raise DuplicateNameError(f"{folders[folder]} and {source} would both store their "
+                                     f"images in {folder}/; compress them into separate "
+                                     "files, or rename one")
+        folders[folder] = source
+    return True
 
 
 def _skipped_list(skipped: list[str], shown: int = 5) -> str:
@@ -255,6 +317,9 @@ def decompress(archive: str | os.PathLike | bytes, output_dir: str | os.PathLike
     else:
         archive = Path(archive)
         source, shown = archive, archive
+    if remote.is_url(output_dir):
+        raise OutputPathError(f"{output_dir}: decompress writes PNG files into a folder on a "
+                              "local disk, not to a URL")
     out_dir = Path(output_dir) if output_dir is not None else default_output_dir(archive)
     with archive_io.open_reader(source, max_images=max_images, zoo=zoo,
                                 salvage=salvage) as reader:

@@ -16,7 +16,7 @@ import os
 import re
 import urllib.parse
 
-from .errors import SettingsError
+from .errors import OutputExistsError, SettingsError, VaezError
 from .fsio import open_regular
 
 # a scheme and "://", or fsspec's chaining of one ("blockcache::https://...")
@@ -195,3 +195,29 @@ def sibling(url: str, relative: str) -> str:
     if url.split("::")[-1].lower().startswith(("http://", "https://")):
         relative = urllib.parse.quote(relative, safe="/")
     return url.rsplit("/", 1)[0] + "/" + relative
+
+
+def check_upload(url: str, force: bool) -> None:
+    """Refuse, before any work, to replace the file at ``url`` without ``force``."""
+    fs, path = filesystem(url)
+    try:
+        exists = fs.exists(path)
+    except Exception as e:  # noqa: BLE001 - every backend has its own errors
+        raise OSError(f"{url}: {e or type(e).__name__}") from None
+    if exists and not force:
+        raise OutputExistsError(f"{url} already exists (use --force to overwrite)")
+
+
+def upload(local, url: str, force: bool) -> None:
+    """The finished file ``local`` copied to ``url`` in one put (an object store makes it
+    appear whole or not at all); an existing one is replaced only with ``force``."""
+    check_upload(url, force)
+    fs, path = filesystem(url)
+    try:
+        fs.put_file(os.fspath(local), path)
+    except VaezError:
+        raise
+    except NotImplementedError:
+        raise OSError(f"{url}: this file system cannot be written to") from None
+    except Exception as e:  # noqa: BLE001
+        raise OSError(f"{url}: cannot write it ({e or type(e).__name__})") from None

@@ -64,6 +64,9 @@ def open(path, mode: str = "r", options: EncodeOptions | None = None, *,
                                     f"({given})")
         return open_reader(path, zoo=zoo, max_images=max_images)
     options = with_keywords(options, keywords, "open")
+    if remote.is_url(path):
+        raise SettingsError(f"{path}: open() writes archives on a local disk; compress() "
+                            "writes one to a URL, or copy the finished file there")
     if mode == "a" and hasattr(path, "write"):
         raise SettingsError("appending needs an archive file, not a stream")
     # appending: the archive is locked before it is looked at, so that concurrent appends

@@ -11,40 +11,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .. import arrays
 from .. import images as image_files
-from ..core import pixels
 from ..errors import EmptySelectionError, ImageSizeError, InputError
-from .idx import read_idx_images
-
-IDX3_MAGIC = b"\x00\x00\x08\x03"
 
 
-def _is_idx(path: Path) -> bool:
-    try:
-        with open(path, "rb") as f:
-            return f.read(4) == IDX3_MAGIC
-    except OSError:
-        return False
-
-
-def _read_npy(path: Path) -> np.ndarray:
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as e:
-        raise InputError(f"{path} is not a readable .npy array ({e})") from None
-    if array.ndim == 2:
-        array = array[None]
-    if array.ndim != 3 or array.shape[0] == 0:
-        raise InputError(f"{path} holds an array of shape {array.shape}; training takes "
-                         "(N, height, width)")
-    if array.dtype == np.uint8:
-        return array
-    if array.dtype.kind == "f":
-        if not np.all(np.isfinite(array)) or array.min() < 0 or array.max() > 1:
-            raise InputError(f"{path}: float images must hold values in [0, 1]")
-        return pixels.to_uint8(array.reshape(len(array), -1)).reshape(array.shape)
-    raise InputError(f"{path} holds {array.dtype} values; training takes uint8 (0..255) "
-                     "or float (0..1) images")
+def _read_array(path: Path) -> np.ndarray:
+    """The uint8 images of an array file (float values rounded to 8 bits)."""
+    return arrays.to_pixels(arrays.open_array(path), path)[0]
 
 
 def _first_size(files: list[tuple[str, str]], skip_invalid: bool) -> tuple[int, int]:
@@ -84,10 +58,9 @@ def load_images(sources: Sequence[str | os.PathLike], skip_invalid: bool = False
     resized = 0
     for source in sources:
         path = Path(source)
-        if path.is_file() and path.suffix.lower() == ".npy":
-            parts.append((str(path), "npy", _read_npy(path)))
-        elif path.is_file() and not image_files.is_image_name(path.name) and _is_idx(path):
-            parts.append((str(path), "idx", read_idx_images(path)))
+        kind = arrays.array_kind(path)
+        if kind is not None:
+            parts.append((str(path), kind, _read_array(path)))
         else:
             loose.append(source)
     if loose:
@@ -100,11 +73,11 @@ def load_images(sources: Sequence[str | os.PathLike], skip_invalid: bool = False
         if resize and parts:
             resized = sum(1 for path, _ in found
                           if image_files.image_size(path) not in (None, shape))
-        arrays, names, skipped = image_files.read_images(found, shape, resize, skip_invalid,
-                                                         progress)
-        if len(arrays) == 0:
+        read, names, skipped = image_files.read_images(found, shape, resize, skip_invalid,
+                                                       progress)
+        if len(read) == 0:
             raise InputError("no readable images in " + ", ".join(map(str, loose)))
-        parts.append((", ".join(map(str, loose)), "images", arrays))
+        parts.append((", ".join(map(str, loose)), "images", read))
         skipped_count = len(skipped)
     else:
         skipped_count = 0
