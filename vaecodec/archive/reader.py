@@ -114,11 +114,11 @@ class ArchiveReader(Reader):
     ``["name"]``, ``names``, ``position(name)``, iteration (image by image), ``chunks()``,
     ``latents()``, ``verify()``. The source is a path, a URL (``remote``: read with range
     requests), bytes or a binary file object. Reading image i of a version 5 file reads
-    one chunk and
-    decodes it (one image at a time) or the images asked for (a list or slice); decoded
-    images are kept, all of them when they fit 128 MB, else a few chunks. Safe to use from
-    forked processes (each reopens the file):
-    ``torch.utils.data.DataLoader(num_workers > 0)``."""
+    one chunk and decodes it (one image at a time) or the images asked for (a list or
+    slice); decoded images are kept, all of them when they fit 128 MB, else a few chunks.
+    Safe to use from forked processes (each reopens the file):
+    ``torch.utils.data.DataLoader(num_workers > 0)``; pickled, it reopens by its path,
+    URL or bytes."""
 
     def __init__(self, source, *, zoo: Zoo | None = None,
                  max_images: int = DEFAULT_MAX_IMAGES, salvage: bool = False,
