@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from PIL import Image
 
 from .core import pixels
 from .errors import ConversionError, ImageSizeError, InputError, UnsafeNameError
 from .format.names import check_name
 from .fsio import open_regular
-from .images import is_image_name
+from .images import is_image_name, resized
 
 IDX3_MAGIC = b"\x00\x00\x08\x03"
 IDX1_MAGIC = b"\x00\x00\x08\x01"
@@ -142,8 +141,6 @@ def parts(path, shape: tuple[int, int], resize: bool = False, exact: bool = Fals
     for start in range(0, count, PART_IMAGES):
         block, lost = to_pixels(array[start : start + PART_IMAGES], path, exact)
         if (height, width) != tuple(shape):
-            block = np.stack([np.asarray(Image.fromarray(image).resize(
-                (shape[1], shape[0]), Image.Resampling.LANCZOS, reducing_gap=3.0),
-                dtype=np.uint8) for image in block])
+            block = np.stack([resized(image, shape) for image in block])
         names = [f"{folder}/{i:0{digits}d}.png" for i in range(start, start + len(block))]
         yield block, names, lost

@@ -358,11 +358,7 @@ def _read_as_gray(path, shape, resize) -> tuple[np.ndarray, str | None]:
                 raise InvalidImageError(f"{shown_path(path)} is damaged (Pillow: "
                                         f"{damage[0].splitlines()[0]})")
             if shape is not None and gray.shape != tuple(shape):
-                # a large reduction first averages whole blocks (reducing_gap): the same
-                # result as plain Lanczos up to a 3x reduction, bounded memory beyond
-                gray = np.asarray(Image.fromarray(gray).resize(
-                    (shape[1], shape[0]), Image.Resampling.LANCZOS, reducing_gap=3.0),
-                    dtype=np.uint8)
+                gray = resized(gray, shape)
     except InputError:
         raise
     except MemoryError:
@@ -375,6 +371,15 @@ def _read_as_gray(path, shape, resize) -> tuple[np.ndarray, str | None]:
         raise InvalidImageError(f"{shown_path(path)} is not a readable image ({reason})") \
             from None
     return gray, lost
+
+
+def resized(gray: np.ndarray, shape) -> np.ndarray:
+    """A uint8 grayscale image scaled to ``shape`` (height, width) as ``--resize`` scales:
+    Lanczos, aspect ratio not kept. A large reduction first averages whole blocks
+    (reducing_gap): the same result as plain Lanczos up to a 3x reduction, bounded memory
+    beyond."""
+    return np.asarray(Image.fromarray(gray).resize(
+        (shape[1], shape[0]), Image.Resampling.LANCZOS, reducing_gap=3.0), dtype=np.uint8)
 
 
 PARALLEL_MIN_FILES = 1000  # below this, starting worker processes costs more than it saves
