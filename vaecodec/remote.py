@@ -16,7 +16,7 @@ import os
 import re
 import urllib.parse
 
-from .errors import OutputExistsError, SettingsError, VaezError
+from .errors import OutputExistsError, SettingsError
 from .fsio import open_regular
 
 # a scheme and "://", or fsspec's chaining of one ("blockcache::https://...")
@@ -179,12 +179,9 @@ def open_input(path):
 
 def size_of(path) -> int:
     """The size in bytes of a local file or of a URL's."""
-    if is_url(path):
-        fs, inner = filesystem(path)
-        try:
-            return int(fs.size(inner))
-        except FileNotFoundError:
-            raise FileNotFoundError(errno.ENOENT, "no such file", path) from None
+    if is_url(path):  # opening asks for the size only; errors as RemoteFile words them
+        with RemoteFile(path) as f:
+            return f.size
     return os.path.getsize(path)
 
 
@@ -215,8 +212,6 @@ def upload(local, url: str, force: bool) -> None:
     fs, path = filesystem(url)
     try:
         fs.put_file(os.fspath(local), path)
-    except VaezError:
-        raise
     except NotImplementedError:
         raise OSError(f"{url}: this file system cannot be written to") from None
     except Exception as e:  # noqa: BLE001
