@@ -43,12 +43,24 @@ def chunked_file(**options) -> bytes:
     return out.getvalue()
 
 
-CHUNKED_FILES = [chunked_file(), chunked_file(lossless=True), chunked_file(quant_step=0.3)]
+def labelled_file() -> bytes:
+    """A version 6 file of IMAGES in 2 chunks with names, labels, metadata and classes."""
+    import io
+
+    out = io.BytesIO()
+    with vaecodec.open(out, "w", chunk_images=2, classes=["x", "y"]) as archive:
+        archive.write(IMAGES, NAMES, labels=[0, 1, -7],
+                      meta=[{"a": 1, "b": "two"}, None, {"c": 0.5, "d": b"\0"}])
+    return out.getvalue()
+
+
+CHUNKED_FILES = [chunked_file(), chunked_file(lossless=True), chunked_file(quant_step=0.3),
+                 labelled_file()]
 VALID_FILES += CHUNKED_FILES
 
 
 def crc_regions(data: bytes) -> list[tuple[int, int]]:
-    """(start, end) of each checksummed part of a version 5 file: its CRC-32 is the last 4
+    """(start, end) of each checksummed part of a version 5 or 6 file: its CRC-32 is the last 4
     bytes of each range but the index's, which sits 4 bytes before the end."""
     import io
 
@@ -74,7 +86,7 @@ def fix_crcs(data: bytearray, regions) -> bytes:
        st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1,
                 max_size=6))
 def test_mutated_chunked_file_with_valid_checksums(which, edits):
-    """Edits anywhere in a version 5 file, every CRC-32 recomputed so that they reach the
+    """Edits anywhere in a version 5 or 6 file, every CRC-32 recomputed so that they reach the
     headers, the index and the payloads: a decode, or the library's own error, also from
     the random-access reader and salvage."""
     original = CHUNKED_FILES[which]
@@ -88,6 +100,9 @@ def test_mutated_chunked_file_with_valid_checksums(which, edits):
         with vaecodec.open(data) as archive:
             archive[len(archive) - 1]
             archive.names
+            archive.labels, archive.metadata, archive.classes
+            if archive.labelled:
+                archive.label(0)
     except (VaezError, IndexError):
         pass
     try:

@@ -8,10 +8,14 @@
     with vaecodec.open("new.vaez", "w", quality=4) as archive:
         archive.write(images, names=names)      # as often as needed; memory for one chunk
 
+    with vaecodec.open("train.vaez", "w", classes=["cat", "dog"]) as archive:
+        archive.write(images, labels=labels, meta=[{"source": "a.png"}, ...])
+    vaecodec.open("train.vaez").labels, .label(i), .meta(i), .metadata, .classes
+
     with vaecodec.open("new.vaez", "a") as archive:   # add images; existing chunks stay
         archive.write(more_images, names=more_names)
 
-Version 5 files (format/chunked.py) are read a chunk at a time; older versions are read
+Version 5 and 6 files (format/chunked.py) are read a chunk at a time; older versions are read
 whole on first use. The policy of ``files`` holds: nothing is replaced without ``force``,
 a new file appears complete or not at all, and a failed or interrupted append leaves the
 archive as it was.
@@ -43,21 +47,30 @@ MODES = ("r", "w", "a")
 
 def open(path, mode: str = "r", options: EncodeOptions | None = None, *,
          zoo: Zoo | None = None, max_images: int = DEFAULT_MAX_IMAGES, force: bool = False,
-         named: bool | None = None, chunk_images: int = chunked.CHUNK_IMAGES, **keywords):
+         named: bool | None = None, chunk_images: int = chunked.CHUNK_IMAGES,
+         labelled: bool | None = None, metadata: bool | None = None, classes=None,
+         **keywords):
     """Open a .vaez archive: ``"r"`` to read (a path or a binary file object; a path may
     name a manifest of shards, read as one archive: ``vaecodec.dask``), ``"w"`` to
     write a new one (a path, replaced only with ``force``, or a binary stream), ``"a"`` to
-    add images to one (a version 5 file; created when missing).
+    add images to one (a version 5 or 6 file; created when missing).
 
     Reading: ``max_images`` limits older (unchunked) files, which are decoded whole, and
     the archives whose names are read at once (``names``, lookup by name).
     Writing: ``options`` (an ``EncodeOptions``, or its fields as keywords) as ``encode``
-    takes them; ``named`` says whether images carry names (default: whether the first
-    ``write`` gives them). Appending takes the archive's own settings (giving other ones
-    is an error; ``search`` and ``polarity`` may be given)."""
+    takes them; ``named``, ``labelled``, ``metadata`` say whether images carry names,
+    integer labels and dicts of metadata (default: whether the first ``write`` gives
+    them); ``classes`` names labels 0, 1, .... Appending takes the archive's own settings
+    (giving other ones is an error; ``search``, ``polarity`` and more ``classes`` after
+    the archive's may be given)."""
     if mode not in MODES:
         raise SettingsError(f"mode must be 'r', 'w' or 'a', not {mode!r}")
     if mode == "r":
+        writing = [k for k, v in (("named", named), ("labelled", labelled),
+                                  ("metadata", metadata), ("classes", classes))
+                   if v is not None]
+        if writing:
+            keywords = {**keywords, writing[0]: True}
         if options is not None or keywords:
             given = "options" if options is not None else sorted(keywords)[0]
             raise ArgumentTypeError(f"open() for reading takes no encoding options "
@@ -79,13 +92,24 @@ def open(path, mode: str = "r", options: EncodeOptions | None = None, *,
             if given:
                 raise SettingsError("appending uses the archive's own model and level; leave "
                                     "out " + ", ".join(given))
-            return ArchiveWriter.append(Path(path), zoo=zoo, polarity=options.polarity,
-                                        search=options.search, strict=options.strict,
-                                        lock=lock)
+            writer = ArchiveWriter.append(Path(path), zoo=zoo, polarity=options.polarity,
+                                          search=options.search, strict=options.strict,
+                                          lock=lock, classes=classes)
+            header = writer.header
+            has = {"named": header.named, "labelled": header.labelled,
+                   "metadata": "meta" in header.fields}
+            for key, wanted in (("named", named), ("labelled", labelled),
+                                ("metadata", metadata)):
+                if wanted is not None and wanted != has[key]:
+                    writer.abort()
+                    raise SettingsError(f"{path} was made with {key}={has[key]}; appending "
+                                        "keeps it")
+            return writer
         return ArchiveWriter(path, resolve(options, zoo=zoo), force=force,
                              embed_model=options.embed_model, polarity=options.polarity,
                              named=named, chunk_images=chunk_images, strict=options.strict,
-                             lock=lock)
+                             lock=lock, labelled=labelled, metadata=metadata,
+                             classes=classes)
     except BaseException:
         if lock is not None:
             lock.release()

@@ -132,6 +132,46 @@ class ManifestReader(Reader):
         return self.shard(0).named
 
     @property
+    def labelled(self) -> bool:
+        """Whether the shards store an integer label per image."""
+        return self.shard(0).labelled
+
+    @property
+    def has_metadata(self) -> bool:
+        """Whether the shards store metadata per image."""
+        return self.shard(0).has_metadata
+
+    @property
+    def classes(self) -> tuple[str, ...] | None:
+        """The names of labels 0, 1, ...: the first shard's (the others' must agree)."""
+        return self.shard(0).classes
+
+    def _by_shard(self, rows: np.ndarray):
+        """(shard reader, its positions, where in ``rows``) for each shard of ``rows``."""
+        shards = np.searchsorted(self._starts, rows, side="right") - 1
+        for k in np.unique(shards):
+            reader = self.shard(int(k))
+            if reader.labelled != self.labelled or reader.has_metadata != self.has_metadata \
+                    or reader.classes != self.classes:
+                raise ShardError(f"{_shown(self.paths[int(k)])} does not store the labels and "
+                                 "metadata the first shard stores")
+            where = np.flatnonzero(shards == k)
+            yield reader, rows[where] - self._starts[k], where
+
+    def _labels_at(self, rows: np.ndarray) -> np.ndarray:
+        out = np.empty(len(rows), dtype=np.int64)
+        for reader, local, where in self._by_shard(rows):
+            out[where] = reader.label(local)
+        return out
+
+    def _meta_at(self, rows: np.ndarray) -> list:
+        out: list = [None] * len(rows)
+        for reader, local, where in self._by_shard(rows):
+            for k, entry in zip(where, reader.meta(local)):
+                out[k] = entry
+        return out
+
+    @property
     def image_shape(self) -> tuple[int, int]:
         """The images' (height, width)."""
         return self.shard(0).image_shape

@@ -44,10 +44,17 @@ class VerifyReport:
 
 
 class Reader:
-    """What both readers share: lookup by name (through their ``names``), iteration,
-    indexing keys checked, and the ``with`` block."""
+    """What both readers share: lookup by name (through their ``names``), labels and
+    metadata by position or name, iteration, indexing keys checked, and the ``with``
+    block."""
 
     _name_positions: dict[str, int] | None = None
+    _max_images: int
+
+    @property
+    def info(self) -> container.Header:
+        """The header (``vaecodec info``'s fields) without names."""
+        raise NotImplementedError
 
     def __len__(self) -> int:
         raise NotImplementedError
@@ -65,6 +72,69 @@ class Reader:
     def close(self) -> None:
         """Close the files this reader opened."""
         raise NotImplementedError
+
+    @property
+    def labelled(self) -> bool:
+        """Whether the archive stores an integer label per image (version 6)."""
+        raise NotImplementedError
+
+    @property
+    def has_metadata(self) -> bool:
+        """Whether the archive stores a metadata dict (or None) per image (version 6)."""
+        raise NotImplementedError
+
+    @property
+    def classes(self) -> tuple[str, ...] | None:
+        """The names of labels 0, 1, ... when the writer gave them, else None."""
+        raise NotImplementedError
+
+    def _labels_at(self, rows: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _meta_at(self, rows: np.ndarray) -> list:
+        raise NotImplementedError
+
+    def label(self, key):
+        """The label of image ``key`` (a position or a name): an int; of a slice or list
+        of positions: an int64 array. Reads the chunks holding them (KeyError: the archive
+        stores no labels)."""
+        if not self.labelled:
+            raise KeyError("this archive stores no labels")
+        rows, one = self._key_rows(key)
+        labels = self._labels_at(rows)
+        return int(labels[0]) if one else labels
+
+    def meta(self, key):
+        """The metadata of image ``key`` (a position or a name): a dict or None; of a slice
+        or list of positions: a list of them (KeyError: the archive stores none)."""
+        if not self.has_metadata:
+            raise KeyError("this archive stores no metadata")
+        rows, one = self._key_rows(key)
+        entries = self._meta_at(rows)
+        return entries[0] if one else entries
+
+    @property
+    def labels(self) -> np.ndarray | None:
+        """Every image's label, int64 (N,), or None when the archive stores none (reads
+        every chunk)."""
+        return self._labels_at(np.arange(len(self))) if self.labelled else None
+
+    @property
+    def metadata(self) -> list | None:
+        """Every image's metadata (a dict or None each), or None when the archive stores
+        none (reads every chunk); refused above ``max_images`` images."""
+        if not self.has_metadata:
+            return None
+        check_count(self.info, self._max_images, "read its metadata")
+        return self._meta_at(np.arange(len(self)))
+
+    def _key_rows(self, key) -> tuple[np.ndarray, bool]:
+        """(positions, whether ``key`` named one image) of an index key."""
+        if isinstance(key, str):
+            return np.array([self.position(key)]), True
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            return np.array([self._position(key)]), True
+        return self._rows(key), False
 
     def position(self, name: str) -> int:
         """The position of the image stored as ``name`` (KeyError when there is none)."""
@@ -111,8 +181,9 @@ class ArchiveReader(Reader):
     """A .vaez archive opened for reading (``vaecodec.open(path)``).
 
     ``len``, ``[i]`` (an image (H, W)), ``[a:b]`` and ``[[i, j, ...]]`` (images (n, H, W)),
-    ``["name"]``, ``names``, ``position(name)``, iteration (image by image), ``chunks()``,
-    ``latents()``, ``verify()``. The source is a path, a URL (``remote``: read with range
+    ``["name"]``, ``names``, ``position(name)``, ``labels``, ``label(i)``, ``metadata``,
+    ``meta(i)``, ``classes``, iteration (image by image), ``chunks()``, ``latents()``,
+    ``verify()``. The source is a path, a URL (``remote``: read with range
     requests), bytes or a binary file object. Reading image i of a version 5 file reads
     one chunk and decodes it (one image at a time) or the images asked for (a list or
     slice); decoded images are kept, all of them when they fit 128 MB, else a few chunks.
@@ -185,6 +256,31 @@ class ArchiveReader(Reader):
     def named(self) -> bool:
         """Whether the archive stores its images' names."""
         return self._decoder.named
+
+    @property
+    def labelled(self) -> bool:
+        """Whether the archive stores an integer label per image (version 6)."""
+        return "label" in self._decoder.fields
+
+    @property
+    def has_metadata(self) -> bool:
+        """Whether the archive stores a metadata dict (or None) per image (version 6)."""
+        return "meta" in self._decoder.fields
+
+    @property
+    def classes(self) -> tuple[str, ...] | None:
+        """The names of labels 0, 1, ... when the writer gave them, else None."""
+        return self._decoder.classes
+
+    def _labels_at(self, rows: np.ndarray) -> np.ndarray:
+        if len(rows) == len(self) and len(rows) and rows[0] == 0 and rows[-1] == len(self) - 1:
+            return self.decoder.all_labels()
+        return self.decoder.labels(rows)
+
+    def _meta_at(self, rows: np.ndarray) -> list:
+        if len(rows) == len(self) and len(rows) and rows[0] == 0 and rows[-1] == len(self) - 1:
+            return self.decoder.all_meta()
+        return self.decoder.meta(rows)
 
     @property
     def index_error(self) -> str | None:

@@ -30,16 +30,23 @@ class Appending(NamedTuple):
 
 class ArchiveWriter:
     """A .vaez archive opened for writing (``vaecodec.open(path, "w")``) or appending
-    (``"a"``): ``write(images, names=None)`` as often as needed, then ``close()`` (or leave
-    the ``with`` block), which returns the quality guard's figures. Full chunks are coded
-    and written as they fill. Leaving the ``with`` block on an error (or ``abort()``)
-    leaves no new file, and an archive appended to as it was."""
+    (``"a"``): ``write(images, names=None, labels=None, meta=None)`` as often as needed,
+    then ``close()`` (or leave the ``with`` block), which returns the quality guard's
+    figures. Full chunks are coded and written as they fill. Leaving the ``with`` block on
+    an error (or ``abort()``) leaves no new file, and an archive appended to as it was.
+
+    ``named``, ``labelled``, ``metadata``: whether images carry names, an integer label,
+    a small dict of metadata (default: whether the first ``write`` gives them; labels or
+    metadata make a version 6 file). ``classes``: the names of labels 0, 1, ...;
+    appending may add names after the archive's."""
 
     def __init__(self, target, settings: Settings, *, force: bool = False,
                  embed_model: bool = False, polarity: str = "auto",
                  named: bool | None = None, chunk_images: int = chunked.CHUNK_IMAGES,
                  strict: bool = False, check_names: bool = True,
-                 lock: WriteLock | None = None, append_to: "Appending | None" = None):
+                 lock: WriteLock | None = None, append_to: "Appending | None" = None,
+                 labelled: bool | None = None, metadata: bool | None = None,
+                 classes=None):
         # the options are checked before any file is made (the encoder starts at the
         # first write, when it knows whether images carry names)
         check_writing(settings, embed_model, polarity, chunk_images)
@@ -48,6 +55,10 @@ class ArchiveWriter:
         self._options = dict(embed_model=embed_model, polarity=polarity,
                              chunk_images=chunk_images, check_names=check_names)
         self._named = named
+        if classes is not None and labelled is False:
+            raise SettingsError("class names name labels: give labelled=True with classes")
+        self._labelled = True if classes is not None and labelled is None else labelled
+        self._metadata, self._classes = metadata, classes
         self._encoder: StreamEncoder | None = None
         self._append_state: tuple[BinaryIO, int] | None = None
         self._progress: Callable[[int], None] | None = None
@@ -62,7 +73,8 @@ class ArchiveWriter:
             f.truncate(decoder.index.end)  # what an append that did not finish left
             f.seek(decoder.index.end)
             self._out = f
-            self._encoder = StreamEncoder(f, settings, polarity=polarity, append=decoder)
+            self._encoder = StreamEncoder(f, settings, polarity=polarity, append=decoder,
+                                          classes=classes)
         elif hasattr(target, "write"):  # a stream: spooled when strict may refuse it
             self._stream = target
             self._out = tempfile.SpooledTemporaryFile(64 * 2**20) if strict else target
@@ -88,9 +100,10 @@ class ArchiveWriter:
     @classmethod
     def append(cls, path: Path, *, zoo: Zoo | None = None, polarity: str = "auto",
                search: bool = False, strict: bool = False,
-               lock: WriteLock | None = None) -> "ArchiveWriter":
-        """A writer that adds images to the version 5 archive ``path`` with its own
-        settings (``lock``: held already by the caller; else taken here)."""
+               lock: WriteLock | None = None, classes=None) -> "ArchiveWriter":
+        """A writer that adds images to the version 5 or 6 archive ``path`` with its own
+        settings (``lock``: held already by the caller; else taken here); ``classes``:
+        the archive's class names, with more after them."""
         own_lock = lock is None
         lock = WriteLock(path).acquire() if own_lock else lock
         try:
@@ -101,12 +114,12 @@ class ArchiveWriter:
                 if not is_chunked(prefix):
                     container.read_prefix(prefix)  # a clear error for what is no .vaez file
                     raise SettingsError(f"{path} is a version {prefix[4]} file; only version "
-                                        "5 files (written by vaecodec 2.0 and later) can be "
-                                        "appended to")
+                                        "5 and 6 files (written by vaecodec 2.0 and later) "
+                                        "can be appended to")
                 decoder = ArchiveDecoder(f, zoo)
                 settings = searching(decoder.settings, search)
                 return cls(None, settings, polarity=polarity, strict=strict, lock=lock,
-                           append_to=Appending(path, f, decoder))
+                           append_to=Appending(path, f, decoder), classes=classes)
             except VaezError as e:
                 f.close()
                 raise type(e)(f"{path}: {e}") from None
@@ -118,6 +131,13 @@ class ArchiveWriter:
                 lock.release()
             raise
 
+    @property
+    def header(self) -> chunked.FileHeader:
+        """The file header of the archive appended to (an appending writer only)."""
+        if self._append_state is None or self._encoder is None:
+            raise SettingsError("only an appending writer knows its header before writing")
+        return self._encoder.header
+
     def on_progress(self, callback: Callable[[int], None] | None) -> None:
         """``callback(images coded so far)`` as chunks are coded (within a residual chunk
         too)."""
@@ -125,17 +145,22 @@ class ArchiveWriter:
         if self._encoder is not None:
             self._encoder.on_progress = callback
 
-    def write(self, images, names=None) -> None:
+    def write(self, images, names=None, labels=None, meta=None) -> None:
         """Add images (uint8 (N, H, W) or (H, W), float in [0, 1], or a torch tensor) and,
-        for a named archive, their names (distinct from every name already in it)."""
+        for a named archive, their names (distinct from every name already in it); for a
+        labelled one, their labels (integers); ``meta``: a dict (or None) per image."""
         if self.closed:
             raise SettingsError("the archive is closed")
         if self._encoder is None:
             named = (names is not None) if self._named is None else self._named
+            labelled = (labels is not None) if self._labelled is None else self._labelled
+            with_meta = (meta is not None) if self._metadata is None else self._metadata
+            fields = ("label",) * labelled + ("meta",) * with_meta
             self._encoder = StreamEncoder(self._out, self.settings, named=named,
-                                                **self._options)
+                                          fields=fields, classes=self._classes,
+                                          **self._options)
             self._encoder.on_progress = self._progress
-        self._encoder.write(images, names)
+        self._encoder.write(images, names, labels, meta)
 
     def close(self) -> QualityReport | None:
         """Finish the archive: code what is pending, write the index, and move a new file

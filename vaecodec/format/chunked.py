@@ -39,11 +39,14 @@ from ..errors import (
     TruncatedError,
 )
 from . import container
+from . import fields as per_image
 from .constants import MODEL_ID_BYTES, WIRE_CODERS
 from .names import pack_names, unpack_names
 from .wire import is_count, leb128, read_leb128, unpackb
 
-VERSION = container.CHUNKED_VERSION
+VERSION = container.CHUNKED_VERSION  # 5: chunks of images and names
+FIELDS_VERSION = container.FIELDS_VERSION  # 6: 5 with labels and metadata per image
+VERSIONS = (VERSION, FIELDS_VERSION)
 CHUNK_MAGIC = b"VZCK"
 INDEX_MAGIC = b"VZIX"
 TRAILER = struct.Struct("<QQI4s")  # index offset, index size, crc32, magic
@@ -60,6 +63,8 @@ MAX_RECOVERY_CANDIDATES = 64
 HEADER_FIELDS = ("model", "latent_size", "quant", "coder", "residual", "model_size", "named")
 CHUNK_FIELDS = ("seq", "first", "count", "payload_size", "residual_size", "names",
                 "inverted", "symbols")
+# version 6 adds one field to the file header (the per-image fields every chunk stores),
+# one to each chunk header (their data) and one to the index (the labels' class names)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +81,17 @@ class FileHeader:
     model_size: int  # bytes of the carried model family (0: none)
     named: bool  # every chunk stores its images' names
     size: int = 0  # bytes from the start to the first chunk
+    fields: tuple[str, ...] = ()  # per-image fields every chunk stores (fields.KNOWN)
+
+    @property
+    def version(self) -> int:
+        """6 when the chunks store labels or metadata, else 5 (what earlier vaecodec
+        reads)."""
+        return FIELDS_VERSION if self.fields else VERSION
+
+    @property
+    def labelled(self) -> bool:
+        return "label" in self.fields
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,6 +107,8 @@ class Chunk:
     inverted: bytes | None  # a bitmap as in version 4, or None
     names_size: int = 0  # bytes the names take in the chunk's header
     symbol_dtype: str = "int32"  # of its zstd payload: the narrowest type of its symbols
+    labels: tuple[int, ...] | None = None  # version 6, when the file stores labels
+    meta: tuple[dict | None, ...] | None = None  # ... metadata (None: not unpacked)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +128,7 @@ class Index:
     dead: tuple[tuple[int, int], ...]  # (offset, size) of earlier indexes and trailers
     offset: int  # where the index starts
     end: int  # where its trailer ends: the file's committed length
+    classes: tuple[str, ...] | None = None  # version 6: the names of labels 0, 1, ...
 
 
 # --- the file header -----------------------------------------------------------------------
@@ -126,25 +145,28 @@ def pack_header(header: FileHeader, model: bytes = b"") -> bytes:
               header.level if header.level is not None else float(header.quant_step or 0.0),
               container.CODER_IDS[(header.coder, header.symbol_dtype)], residual,
               header.model_size, header.named]
+    if header.fields:
+        fields.append(list(per_image.check_fields(list(header.fields))))
     raw = msgpack.packb(fields, use_bin_type=True)
-    body = container.MAGIC + bytes([VERSION]) + leb128(len(raw)) + raw + model
+    body = container.MAGIC + bytes([header.version]) + leb128(len(raw)) + raw + model
     return body + CRC.pack(zlib.crc32(body))
 
 
 def read_file_header(f) -> tuple[FileHeader, bytes]:
-    """The header of a version 5 file (``f`` positioned at its start) and the carried
-    model family's bytes (b"" when none), checked by their CRC-32."""
+    """The header of a version 5 or 6 file (``f`` positioned at its start) and the
+    carried model family's bytes (b"" when none), checked by their CRC-32."""
     prefix = f.read(container.MAX_PREFIX)
     version, header_size, prefix_size = container.read_prefix(prefix)
-    if version != VERSION:
-        raise ValueError("not a version 5 file")
+    if version not in VERSIONS:
+        raise ValueError("not a version 5 or 6 file")
     f.seek(prefix_size)
     raw = _read_exact(f, header_size, "header")
     fields = unpackb(raw)
-    if not isinstance(fields, list) or len(fields) != len(HEADER_FIELDS):
-        raise CorruptHeaderError(f"header is not a msgpack array of {len(HEADER_FIELDS)} "
-                                 "fields")
-    model_id, latent_size, quant, coder, residual, model_size, named = fields
+    expected = len(HEADER_FIELDS) + (version == FIELDS_VERSION)
+    if not isinstance(fields, list) or len(fields) != expected:
+        raise CorruptHeaderError(f"header is not a msgpack array of {expected} fields")
+    model_id, latent_size, quant, coder, residual, model_size, named = fields[:7]
+    stored = per_image.check_fields(fields[7]) if version == FIELDS_VERSION else ()
     if not isinstance(model_id, bytes) or len(model_id) != MODEL_ID_BYTES:
         raise CorruptHeaderError(f"header field 'model' must be {MODEL_ID_BYTES} bytes")
     if not is_count(latent_size) or not 1 <= latent_size <= container.MAX_LATENT_SIZE:
@@ -167,12 +189,12 @@ def read_file_header(f) -> tuple[FileHeader, bytes]:
     if not isinstance(named, bool):
         raise CorruptHeaderError("header field 'named' must be true or false")
     model = _read_exact(f, model_size, "carried model")
-    stored = _read_exact(f, CRC.size, "header")
-    if zlib.crc32(prefix[:prefix_size] + raw + model) != CRC.unpack(stored)[0]:
+    crc = _read_exact(f, CRC.size, "header")
+    if zlib.crc32(prefix[:prefix_size] + raw + model) != CRC.unpack(crc)[0]:
         raise ChecksumError("header checksum mismatch: the file is corrupted")
     size = prefix_size + header_size + model_size + CRC.size
     return FileHeader(model_id, latent_size, level, step, coder_name, dtype, layer,
-                      model_size, named, size), model
+                      model_size, named, size, stored), model
 
 
 # --- chunks ----------------------------------------------------------------------------------
@@ -197,17 +219,27 @@ def pack_chunk(header: FileHeader, chunk: Chunk) -> bytes:
     residual = chunk.residual or b""
     if container.WIRE_CODERS[_coder_id(header, chunk.symbol_dtype)][0] != header.coder:
         raise ValueError("the chunk's symbol type does not match the file's coder")
-    fields = [chunk.seq, chunk.first, chunk.count, len(chunk.payload), len(residual), names,
-              inverted, _coder_id(header, chunk.symbol_dtype)]
+    fields: list = [chunk.seq, chunk.first, chunk.count, len(chunk.payload), len(residual),
+                    names, inverted, _coder_id(header, chunk.symbol_dtype)]
+    if (chunk.labels is not None) != header.labelled or (
+            (chunk.meta is not None) != ("meta" in header.fields)):
+        raise ValueError("labels and metadata are stored for every chunk of a file or none")
+    for given in (chunk.labels, chunk.meta):
+        if given is not None and len(given) != chunk.count:
+            raise ValueError("one label and one metadata entry per image")
+    if header.fields:
+        fields.append(per_image.pack_extras(header.fields, chunk.labels, chunk.meta))
     raw = msgpack.packb(fields, use_bin_type=True)
     body = CHUNK_MAGIC + leb128(len(raw)) + raw + chunk.payload + residual
     return body + CRC.pack(zlib.crc32(body))
 
 
-def parse_chunk(data: bytes, header: FileHeader, names: bool = True) -> Chunk:
+def parse_chunk(data: bytes, header: FileHeader, names: bool = True,
+                meta: bool = True) -> Chunk:
     """One chunk's bytes (exactly, as the index delimits them), checked: CRC-32 first, then
     magic, header and sizes. ``names=False``: its names are neither unpacked nor checked
-    (the chunk's ``names`` is None), for reading its images only."""
+    (the chunk's ``names`` is None), for reading its images only; ``meta=False``: nor its
+    metadata (labels, small, are always unpacked)."""
     if len(data) < len(CHUNK_MAGIC) + 1 + CRC.size:
         raise TruncatedError("a chunk is shorter than its fixed fields")
     (stored,) = CRC.unpack_from(data, len(data) - CRC.size)
@@ -223,9 +255,10 @@ def parse_chunk(data: bytes, header: FileHeader, names: bool = True) -> Chunk:
     if len(data) < pos + size + CRC.size:
         raise TruncatedError("a chunk ends inside its header")
     fields = unpackb(data[pos : pos + size])
-    if not isinstance(fields, list) or len(fields) != len(CHUNK_FIELDS):
-        raise CorruptHeaderError(f"chunk header is not an array of {len(CHUNK_FIELDS)} fields")
-    seq, first, count, payload_size, residual_size, stored_names, inverted, coder = fields
+    expected = _chunk_fields(header)
+    if not isinstance(fields, list) or len(fields) != expected:
+        raise CorruptHeaderError(f"chunk header is not an array of {expected} fields")
+    seq, first, count, payload_size, residual_size, stored_names, inverted, coder = fields[:8]
     if type(coder) is not int or coder not in WIRE_CODERS or WIRE_CODERS[coder][0] != header.coder:
         raise CorruptHeaderError(f"chunk field 'symbols' must be a coder id of the file's "
                                  f"{header.coder} coder")
@@ -262,11 +295,19 @@ def parse_chunk(data: bytes, header: FileHeader, names: bool = True) -> Chunk:
         if count % 8 and inverted[-1] >> (count % 8):
             raise CorruptHeaderError(f"chunk {seq}'s inverted-images bitmap has bits past "
                                      "its last image")
+    labels = entries = None
+    if header.fields:
+        labels, entries = per_image.unpack_extras(fields[8], header.fields, count, meta)
     payload = bytes(data[start : start + payload_size])
     residual = (bytes(data[start + payload_size : total - CRC.size])
                 if header.residual is not None else None)
     return Chunk(seq, first, count, payload, residual, chunk_names, inverted, names_size,
-                 WIRE_CODERS[coder][1])
+                 WIRE_CODERS[coder][1], labels, entries)
+
+
+def _chunk_fields(header: FileHeader) -> int:
+    """How many fields a chunk header of the file has."""
+    return len(CHUNK_FIELDS) + (header.version == FIELDS_VERSION)
 
 
 def _coder_id(header: FileHeader, dtype: str) -> int:
@@ -275,10 +316,16 @@ def _coder_id(header: FileHeader, dtype: str) -> int:
 
 
 # --- the index and the trailer ---------------------------------------------------------------
-def pack_index(index_offset: int, count: int, chunks, dead) -> bytes:
-    """The index (at ``index_offset``) and trailer, ending the file."""
-    raw = msgpack.packb([count, [[c.offset, c.size, c.count] for c in chunks],
-                         [list(d) for d in dead]], use_bin_type=True)
+def pack_index(index_offset: int, count: int, chunks, dead, header: FileHeader,
+               classes: tuple[str, ...] | None = None) -> bytes:
+    """The index (at ``index_offset``) and trailer, ending the file; ``classes``: the
+    labels' class names (version 6 only)."""
+    fields = [count, [[c.offset, c.size, c.count] for c in chunks], [list(d) for d in dead]]
+    if header.version == FIELDS_VERSION:
+        fields.append(None if classes is None else list(per_image.check_classes(classes)))
+    elif classes is not None:
+        raise ValueError("class names are stored by version 6 files only")
+    raw = msgpack.packb(fields, use_bin_type=True)
     sizes = struct.pack("<QQ", index_offset, len(raw))
     return raw + sizes + CRC.pack(zlib.crc32(raw + sizes)) + INDEX_MAGIC
 
@@ -343,10 +390,15 @@ def _index_ending_at(f, header: FileHeader, end: int) -> Index:
         raise ChecksumError("index checksum mismatch: the file's index is corrupted "
                             "(decompress --salvage recovers the intact chunks)")
     fields = unpackb(raw)
-    if not (isinstance(fields, list) and len(fields) == 3 and is_count(fields[0])
+    v6 = header.version == FIELDS_VERSION
+    if not (isinstance(fields, list) and len(fields) == 3 + v6 and is_count(fields[0])
             and isinstance(fields[1], list) and isinstance(fields[2], list)):
-        raise CorruptHeaderError("the index is not an array of a count and two lists")
-    count, chunk_rows, dead_rows = fields
+        raise CorruptHeaderError("the index is not an array of a count and two lists"
+                                 + (" and the class names" if v6 else ""))
+    count, chunk_rows, dead_rows = fields[:3]
+    classes = None
+    if v6 and fields[3] is not None:
+        classes = per_image.check_classes(fields[3])
     if len(chunk_rows) > MAX_CHUNKS:
         raise HeaderTooLargeError(f"the index lists more than {MAX_CHUNKS} chunks")
     regions, chunks, first = [], [], 0
@@ -374,16 +426,18 @@ def _index_ending_at(f, header: FileHeader, end: int) -> Index:
         position += length
     if position != offset:
         raise CorruptHeaderError("the index does not account for the file exactly")
-    return Index(count, tuple(chunks), tuple(tuple(d) for d in dead_rows), offset, end)
+    return Index(count, tuple(chunks), tuple(tuple(d) for d in dead_rows), offset, end,
+                 classes)
 
 
-def read_chunk(f, header: FileHeader, index: Index, n: int, names: bool = True) -> Chunk:
+def read_chunk(f, header: FileHeader, index: Index, n: int, names: bool = True,
+               meta: bool = True) -> Chunk:
     """Chunk ``n`` of the index, read and checked, and checked against its index entry
-    (``names``: as for ``parse_chunk``)."""
+    (``names``, ``meta``: as for ``parse_chunk``)."""
     entry = index.chunks[n]
     f.seek(entry.offset)
     try:
-        chunk = parse_chunk(_read_exact(f, entry.size, f"chunk {n}"), header, names)
+        chunk = parse_chunk(_read_exact(f, entry.size, f"chunk {n}"), header, names, meta)
     except ChecksumError:
         raise ChecksumError(f"chunk {n} (images {entry.first}..{entry.first + entry.count - 1})"
                             " is corrupted (checksum mismatch)") from None
@@ -455,7 +509,7 @@ def _chunk_at(f, start: int, file_size: int, header: FileHeader, budget: list[in
             return None
         _spend(budget, size)
         fields = unpackb(read(start + pos, size))
-        if not isinstance(fields, list) or len(fields) != len(CHUNK_FIELDS) \
+        if not isinstance(fields, list) or len(fields) != _chunk_fields(header) \
                 or not all(is_count(v) for v in fields[:5]):
             return None
         total = pos + size + fields[3] + fields[4] + CRC.size

@@ -63,7 +63,8 @@ FORMAT_VERSION = 2  # what the writer produces for lossy files
 RESIDUAL_VERSION = 3  # ... and for files with a residual layer
 EMBEDDED_VERSION = 4  # ... and for files that carry their model family or invert images
 CHUNKED_VERSION = 5
-READABLE_VERSIONS = (1, 2, 3, 4, 5)  # 5: chunked (format/chunked.py)
+FIELDS_VERSION = 6  # ... and for chunked files with labels or metadata per image
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)  # 5, 6: chunked (format/chunked.py)
 MAX_EMBEDDED_MODEL = 2**30  # bytes of an embedded model family file
 RESIDUAL_LAYOUTS = (1, 2)  # residual payload layouts this reader knows (docs/format.md)
 MAX_RESIDUAL_COUNT = 2**20  # images in one file with a residual layer
@@ -430,8 +431,8 @@ def read_header(f) -> tuple[Header, int, int]:
 
     Returns (header, prefix length, header length)."""
     version, header_size, prefix_size = read_prefix(f.read(MAX_PREFIX))
-    if version == CHUNKED_VERSION:  # the callers read these with format.chunked
-        raise ValueError("a version 5 file is read with vaecodec.format.chunked")
+    if version in (CHUNKED_VERSION, FIELDS_VERSION):  # read with format.chunked
+        raise ValueError(f"a version {version} file is read with vaecodec.format.chunked")
     f.seek(prefix_size)
     header_bytes = f.read(header_size)
     if len(header_bytes) < header_size:

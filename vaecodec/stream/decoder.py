@@ -1,6 +1,6 @@
-"""``ArchiveDecoder``: a version 5 file read at random from a seekable binary file object,
-a chunk at a time, with caches of decoded images and of lossy chunks' symbols; an index
-found by scanning the file when it is damaged (salvage)."""
+"""``ArchiveDecoder``: a version 5 or 6 file read at random from a seekable binary file
+object, a chunk at a time, with caches of decoded images, of lossy chunks' symbols and of
+labels and metadata; an index found by scanning the file when it is damaged (salvage)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ class ArchiveDecoder:
 
     PIXEL_CACHE_BYTES = 128 * 2**20  # whole decoded chunks kept (40 of 4,096 digits)
     SYMBOL_CACHE_BYTES = 64 * 2**20  # lossy chunks' symbols kept (a few hundred chunks)
+    LABEL_CACHE_CHUNKS = 1024  # chunks whose labels are kept (32 MB at most)
+    META_CACHE_CHUNKS = 16  # ... whose metadata are kept
 
     def __init__(self, f, zoo: Zoo | None = None, *, scan_if_damaged: bool = False,
                  recover: bool = True):
@@ -57,10 +59,22 @@ class ArchiveDecoder:
         self._symbol_cache: collections.OrderedDict = collections.OrderedDict()
         self._symbol_bytes = self._pixel_bytes = 0
         self._summary: container.Header | None = None
+        self._label_cache: collections.OrderedDict = collections.OrderedDict()
+        self._meta_cache: collections.OrderedDict = collections.OrderedDict()
 
     @property
     def named(self) -> bool:
         return self.header.named
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The per-image fields the chunks store ("label", "meta"; version 6)."""
+        return self.header.fields
+
+    @property
+    def classes(self) -> tuple[str, ...] | None:
+        """The names of labels 0, 1, ... (version 6, when the writer gave them)."""
+        return self.index.classes
 
     @property
     def settings(self) -> Settings:
@@ -113,13 +127,61 @@ class ArchiveDecoder:
             raise CorruptPayloadError(f"image {lost} is in a damaged part of the archive "
                                       "(its chunk was not found)")
 
-    def read_chunk(self, n: int, names: bool = True) -> chunked.Chunk:
-        """Chunk ``n``, checked (``names=False``: without its names, to read its images)."""
+    def read_chunk(self, n: int, names: bool = True, meta: bool = True) -> chunked.Chunk:
+        """Chunk ``n``, checked (``names=False``, ``meta=False``: without its names or
+        metadata, to read its images); its labels are kept for ``labels``."""
         if self.index_error is None:
-            return chunked.read_chunk(self.f, self.header, self.index, n, names)
-        entry = self.index.chunks[n]  # found by scanning: the chunk's own header rules
-        self.f.seek(entry.offset)
-        return chunked.parse_chunk(self.f.read(entry.size), self.header, names)
+            chunk = chunked.read_chunk(self.f, self.header, self.index, n, names, meta)
+        else:
+            entry = self.index.chunks[n]  # found by scanning: the chunk's own header rules
+            self.f.seek(entry.offset)
+            chunk = chunked.parse_chunk(self.f.read(entry.size), self.header, names, meta)
+        if chunk.labels is not None:
+            _keep(self._label_cache, n, np.asarray(chunk.labels, dtype=np.int64),
+                  self.LABEL_CACHE_CHUNKS)
+        if chunk.meta is not None:
+            _keep(self._meta_cache, n, chunk.meta, self.META_CACHE_CHUNKS)
+        return chunk
+
+    def _extras_of(self, cache: collections.OrderedDict, rows: np.ndarray, meta: bool):
+        """(chunk number, rows within it, positions in ``rows``) for each chunk of
+        ``rows``, each chunk's labels (or metadata) read into ``cache`` first."""
+        rows = np.asarray(rows, dtype=np.int64)
+        chunks = np.searchsorted(self._starts_array, rows, side="right") - 1
+        if self.index_error is not None:
+            self._check_found(rows, chunks)
+        for n in np.unique(chunks):
+            n = int(n)
+            if n in cache:
+                cache.move_to_end(n)
+            else:
+                self.read_chunk(n, names=False, meta=meta)
+            where = np.flatnonzero(chunks == n)
+            yield cache[n], rows[where] - self._starts[n], where
+
+    def labels(self, rows) -> np.ndarray:
+        """The int64 labels of the images at file-wide positions ``rows`` (in range) of a
+        labelled file."""
+        if not self.header.labelled:
+            raise ValueError("the file stores no labels")
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty(len(rows), dtype=np.int64)
+        for labels, local, where in self._extras_of(self._label_cache, rows, False):
+            out[where] = labels[local]
+        return out
+
+    def meta(self, rows) -> list:
+        """The metadata (a dict or None each) of the images at ``rows`` (in range) of a file
+        that stores metadata."""
+        if "meta" not in self.header.fields:
+            raise ValueError("the file stores no metadata")
+        rows = np.asarray(rows, dtype=np.int64)
+        out: list = [None] * len(rows)
+        for entries, local, where in self._extras_of(self._meta_cache, rows, True):
+            for k, j in zip(where, local):
+                entry = entries[j]
+                out[k] = None if entry is None else dict(entry)
+        return out
 
     def _scanned_index(self, size: int) -> chunked.Index:
         """An index of the intact chunks found by scanning the file (salvage). Positions
@@ -184,7 +246,7 @@ class ArchiveDecoder:
         if n in self._cache:
             self._cache.move_to_end(n)
             return self._cache[n]
-        chunk = self.read_chunk(n, names=False)
+        chunk = self.read_chunk(n, names=False, meta=False)
         known = self._symbol_cache.get(n)
         pixels = self.decode_chunk(chunk, symbols=None if known is None else known[0])
         self._cache[n] = pixels
@@ -199,7 +261,7 @@ class ArchiveDecoder:
         if n in self._symbol_cache:
             self._symbol_cache.move_to_end(n)
             return self._symbol_cache[n]
-        chunk = self.read_chunk(n, names=False)
+        chunk = self.read_chunk(n, names=False, meta=False)
         entry = (self.symbols(chunk), dataclasses.replace(chunk, payload=b""))
         self._symbol_cache[n] = entry
         self._symbol_bytes += entry[0].nbytes
@@ -299,7 +361,8 @@ class ArchiveDecoder:
         for n, entry in enumerate(self.index.chunks):
             within = None if progress is None else (
                 lambda done, _, first=entry.first: progress(first + done, self.index.count))
-            images = self.decode_chunk(self.read_chunk(n, names=False), progress=within)
+            chunk = self.read_chunk(n, names=False, meta=False)
+            images = self.decode_chunk(chunk, progress=within)
             if progress:
                 progress(entry.first + entry.count, self.index.count)
             yield entry.first, images
@@ -320,7 +383,7 @@ class ArchiveDecoder:
         listed: list[str] = []
         payload, residual, inverted, names_size = 0, [], [], 0
         for n, entry in enumerate(self.index.chunks):
-            chunk = self.read_chunk(n, names=names)
+            chunk = self.read_chunk(n, names=names, meta=False)
             if chunk.names is not None:
                 listed.extend(chunk.names)
             names_size += chunk.names_size
@@ -349,11 +412,38 @@ class ArchiveDecoder:
             self._summary = summary
         return summary
 
+    def all_labels(self) -> np.ndarray:
+        """Every image's label, int64 (N,), reading each chunk once."""
+        out = np.empty(self.index.count, dtype=np.int64)
+        for n, entry in enumerate(self.index.chunks):
+            labels = self._label_cache.get(n)
+            if labels is None:
+                labels = np.asarray(self.read_chunk(n, names=False, meta=False).labels,
+                                    dtype=np.int64)
+            out[entry.first : entry.first + entry.count] = labels
+        return out
+
+    def all_meta(self) -> list:
+        """Every image's metadata (a dict or None each), reading each chunk once."""
+        out: list = []
+        for n in range(len(self.index.chunks)):
+            out.extend(None if e is None else dict(e)
+                       for e in self.read_chunk(n, names=False).meta)
+        return out
+
     def latents(self) -> np.ndarray:
         settings = self.settings
         out = np.empty((self.index.count, self.header.latent_size), dtype=np.float32)
         for n, entry in enumerate(self.index.chunks):
             out[entry.first : entry.first + entry.count] = quantize.dequantize(
-                self.symbols(self.read_chunk(n, names=False)), settings.quant_step)
+                self.symbols(self.read_chunk(n, names=False, meta=False)), settings.quant_step)
         return out
 
+
+
+def _keep(cache: collections.OrderedDict, key, value, most: int) -> None:
+    """Put ``value`` in the LRU ``cache`` of at most ``most`` entries."""
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > most:
+        cache.popitem(last=False)

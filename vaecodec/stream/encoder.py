@@ -1,5 +1,6 @@
-"""``StreamEncoder``: a version 5 file written to a binary file object in one pass, a
-chunk at a time (memory for one chunk, whatever the count), or appended to."""
+"""``StreamEncoder``: a version 5 file (version 6 with labels or metadata per image)
+written to a binary file object in one pass, a chunk at a time (memory for one chunk,
+whatever the count), or appended to."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ..core import coders
 from ..core import pixels as pixel_conv
 from ..errors import DuplicateNameError, InvalidArrayError, SettingsError
 from ..format import chunked, container
+from ..format import fields as per_image
 from ..pipeline.chunk import (
     apply_polarity,
     as_array,
@@ -35,6 +37,10 @@ class StreamEncoder:
     ``chunk_images`` images at a time: memory for one chunk, whatever the count.
 
     ``named``: whether images carry names (then every ``write`` gives one per image).
+    ``fields``: the per-image fields stored besides ("label": every ``write`` gives one
+    per image; "meta": a write may leave it out); with any, the file is version 6.
+    ``classes``: the names of labels 0, 1, ... (a labelled file only; appending: the
+    archive's, extended).
     ``check_names``: refuse a name given twice (keeping 8 bytes per name); False when
     the caller knows they are distinct (compress of files).
     ``append``: an ``ArchiveDecoder`` of the file ``out`` holds, positioned at its end, to
@@ -43,13 +49,14 @@ class StreamEncoder:
     def __init__(self, out, settings: Settings, *, embed_model: bool = False,
                  polarity: str = "auto", named: bool = False,
                  chunk_images: int = chunked.CHUNK_IMAGES, append: "ArchiveDecoder | None" = None,
-                 check_names: bool = True):
+                 check_names: bool = True, fields: tuple[str, ...] = (),
+                 classes=None):
         check_writing(settings, embed_model, polarity, chunk_images)
         self.out, self.settings, self.polarity = out, settings, polarity
         self.chunk_images = chunk_images
         self.tally = GuardTally(settings)
-        # images written, not yet coded: (unit, exact or None, their names or None)
-        self.pending: list[tuple[np.ndarray, np.ndarray | None, tuple | None]] = []
+        # images written, not yet coded: (unit, exact or None, names, labels, metadata)
+        self.pending: list[tuple] = []
         self.pending_count = 0
         self.pixel_model = (settings.zoo.pixel_model(settings.pixel_model)
                             if settings.max_error is not None else None)
@@ -59,7 +66,9 @@ class StreamEncoder:
         self._start = 0
         if append is None:
             embedded = embedded_family(settings) if embed_model else b""
-            self.header = file_header(settings, len(embedded), named)
+            self.header = file_header(settings, len(embedded), named, fields)
+            self.classes = self._classes(classes, ())
+            self._stored_classes = None
             data = chunked.pack_header(self.header, embedded)
             out.write(data)
             self.offset, self.entries, self.dead = len(data), [], []
@@ -68,6 +77,8 @@ class StreamEncoder:
         else:
             index = append.index
             self.header = append.header
+            self.classes = self._classes(classes, index.classes or ())
+            self._stored_classes = index.classes
             self.offset, self.entries = index.end, list(index.chunks)
             self.dead = list(index.dead) + [(index.offset, index.end - index.offset)]
             self.count = self._start = index.count
@@ -77,14 +88,42 @@ class StreamEncoder:
         self.named = self.header.named
         self.check_names = check_names or append is not None
 
-    def write(self, images, names=None) -> None:
-        """Add images (as ``encode`` takes them) and their names; full chunks are coded and
-        written at once."""
+    def _classes(self, given, stored: tuple[str, ...]) -> tuple[str, ...] | None:
+        """The class names the file will hold: ``stored`` (an archive appended to), which
+        ``given`` may only extend."""
+        if given is None:
+            return stored or None
+        classes = per_image.classes_for_writing(given)
+        if not self.header.labelled:
+            raise SettingsError("class names name labels: this archive stores no labels")
+        if classes[: len(stored)] != stored:
+            raise SettingsError("the archive's class names are "
+                                + ", ".join(map(repr, stored[:5]))
+                                + (", ..." if len(stored) > 5 else "")
+                                + ": new class names may only be added after them")
+        return classes or None
+
+    def write(self, images, names=None, labels=None, meta=None) -> None:
+        """Add images (as ``encode`` takes them) with their names, labels and metadata;
+        full chunks are coded and written at once."""
         unit, exact = pixel_rows(as_array(images), self.settings.image_shape)
         if self.named and names is None:
             raise SettingsError("this archive stores a name per image: give names")
         if not self.named and names is not None:
             raise SettingsError("this archive stores no names (it was started without them)")
+        if self.header.labelled and labels is None:
+            raise SettingsError("this archive stores a label per image: give labels")
+        if not self.header.labelled and labels is not None:
+            raise SettingsError("this archive stores no labels (it was started without them)")
+        if "meta" not in self.header.fields and meta is not None:
+            raise SettingsError("this archive stores no metadata (it was started without "
+                                "it)")
+        if labels is not None:
+            labels = per_image.check_labels(labels, len(unit))
+        if meta is not None:
+            meta = per_image.meta_for_writing(meta, len(unit))
+        elif "meta" in self.header.fields:
+            meta = (None,) * len(unit)
         if names is not None:
             names = image_names(names, len(unit))
         if self.count + self.pending_count + len(unit) > chunked.MAX_COUNT:
@@ -95,32 +134,36 @@ class StreamEncoder:
             if clash is not None:
                 raise DuplicateNameError(f"the archive already holds an image named {clash!r}")
             self.names.update(keys)
-        self.pending.append((unit, exact, names))
+        self.pending.append((unit, exact, names, labels, meta))
         self.pending_count += len(unit)
         while self.pending_count >= self.chunk_images:
             self._flush(self.chunk_images)
 
     def _take(self, rows: int):
-        """The next ``rows`` pending images: (unit, exact or None, names or None)."""
-        units, exacts, names, taken = [], [], [], 0
+        """The next ``rows`` pending images: (unit, exact, names, labels, metadata), each
+        of the last three a tuple or None."""
+        units, exacts, taken = [], [], 0
+        extras: list[list | None] = [None, None, None]  # names, labels, metadata
         while taken < rows:
-            unit, exact, batch = self.pending[0]
+            unit, exact, *given = self.pending[0]
             n = min(rows - taken, len(unit))
             units.append(unit[:n])
             exacts.append(exact[:n] if exact is not None else pixel_conv.to_uint8(unit[:n]))
-            if batch is not None:
-                names.extend(batch[:n])
+            for k, values in enumerate(given):
+                if values is not None:
+                    extras[k] = (extras[k] or []) + list(values[:n])
             if n == len(unit):
                 self.pending.pop(0)
             else:
                 self.pending[0] = (unit[n:], None if exact is None else exact[n:],
-                                   None if batch is None else batch[n:])
+                                   *(None if v is None else v[n:] for v in given))
             taken += n
         self.pending_count -= rows
-        return np.concatenate(units), np.concatenate(exacts), (names or None)
+        names, labels, meta = (None if v is None else tuple(v) for v in extras)
+        return np.concatenate(units), np.concatenate(exacts), names, labels, meta
 
     def _flush(self, rows: int) -> int:
-        unit, exact, names = self._take(rows)
+        unit, exact, names, labels, meta = self._take(rows)
         unit, exact, inverted = apply_polarity(self.settings, unit, exact, self.polarity)
         settings = self.settings
         symbols = latent_symbols(settings, unit)
@@ -135,8 +178,8 @@ class StreamEncoder:
             residual = b"".join(coder.encode(self.pixel_model, exact, symbols,
                                              settings.max_error, within))
         chunk = chunked.Chunk(len(self.entries), self.count, rows, payload, residual,
-                              None if names is None else tuple(names), inverted,
-                              symbol_dtype=dtype)
+                              names, inverted, symbol_dtype=dtype, labels=labels,
+                              meta=meta)
         data = chunked.pack_chunk(self.header, chunk)
         self.out.write(data)
         self.entries.append(chunked.ChunkEntry(self.offset, len(data), rows, self.count))
@@ -159,19 +202,22 @@ class StreamEncoder:
             self._flush(self.pending_count)
         if not self.count:
             raise InvalidArrayError("no images to encode (nothing was written)")
-        if self.count == self._start and self._start:  # an append of nothing: as it was
+        if self.count == self._start and self._start and self.classes == self._stored_classes:
+            # an append of nothing: as it was
             self.finished = True
             return None
         report = self.report()
         judge(report, strict, stacklevel=4)
-        self.out.write(chunked.pack_index(self.offset, self.count, self.entries, self.dead))
+        self.out.write(chunked.pack_index(self.offset, self.count, self.entries, self.dead,
+                                          self.header, self.classes))
         self.finished = True
         return report
 
 
-def file_header(settings: Settings, model_size: int = 0, named: bool = False
-                ) -> chunked.FileHeader:
-    """The version 5 file header of files coded with ``settings``."""
+def file_header(settings: Settings, model_size: int = 0, named: bool = False,
+                fields: tuple[str, ...] = ()) -> chunked.FileHeader:
+    """The version 5 file header of files coded with ``settings`` (version 6 with per-image
+    ``fields``)."""
     residual = None
     if settings.max_error is not None:
         residual = container.Residual(settings.pixel_model.model_id, settings.max_error, (),
@@ -180,5 +226,6 @@ def file_header(settings: Settings, model_size: int = 0, named: bool = False
     return chunked.FileHeader(settings.model.model_id, settings.vae().latent_size,
                               settings.level.level if settings.level else None,
                               None if settings.level else settings.quant_step,
-                              settings.coder, "int32", residual, model_size, named)
+                              settings.coder, "int32", residual, model_size, named,
+                              fields=per_image.check_fields(list(fields)))
 

@@ -157,7 +157,22 @@ class WholeDecoder:
         """Decode the file now (before a fork, the processes forked share its images)."""
         self.decode_chunk(None)
 
-    def read_chunk(self, n: int, names: bool = True) -> chunked.Chunk:
+    fields: tuple[str, ...] = ()  # no labels nor metadata before version 6
+    classes = None
+
+    def labels(self, rows) -> np.ndarray:
+        raise ValueError("the file stores no labels")
+
+    def meta(self, rows) -> list:
+        raise ValueError("the file stores no metadata")
+
+    def all_labels(self) -> np.ndarray:
+        raise ValueError("the file stores no labels")
+
+    def all_meta(self) -> list:
+        raise ValueError("the file stores no metadata")
+
+    def read_chunk(self, n: int, names: bool = True, meta: bool = True) -> chunked.Chunk:
         """The file as its one chunk (``decode_chunk`` decodes the whole file)."""
         a = self.archive
         return chunked.Chunk(0, 0, self.info.count, a.payload, a.residual, self.info.names,
