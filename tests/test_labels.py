@@ -339,3 +339,181 @@ def test_version_6_decodes_through_every_entry_point(labelled, images):
         assert np.array_equal(pixels, archive[:])
     info = vaecodec.read_info(labelled)
     assert info.version == 6 and info.count == 150
+
+
+# --- compress and decompress ---------------------------------------------------------------
+@pytest.fixture()
+def folder(tmp_path, images):
+    from PIL import Image
+
+    root = tmp_path / "src"
+    for k, cls in enumerate(["cat", "dog", "eel"]):
+        (root / cls).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(images[4 * k + i]).save(root / cls / f"{i}.png")
+    return root
+
+
+def run(*args):
+    from click.testing import CliRunner
+
+    from vaecodec.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_labels_from_folders_round_trip_through_a_labels_file(tmp_path, folder):
+    out = tmp_path / "a.vaez"
+    result = run("compress", folder, out, "--labels-from-folders", "--lossless")
+    assert result.exit_code == 0, result.output
+    with vaecodec.open(out) as archive:
+        assert archive.classes == ("cat", "dog", "eel")
+        assert archive.labels.tolist() == [0] * 4 + [1] * 4 + [2] * 4
+    info = run("info", out)
+    assert "labels:         one per image, 3 classes: cat, dog, eel" in info.output
+    result = run("decompress", out, "-o", tmp_path / "plain")
+    assert "--labels-out FILE writes them" in result.output
+    for suffix in (".csv", ".json"):
+        table = tmp_path / f"labels{suffix}"
+        result = run("decompress", out, "-o", tmp_path / suffix[1:], "--labels-out", table)
+        assert result.exit_code == 0 and "--labels-out" not in result.output
+        again = tmp_path / f"again{suffix}.vaez"
+        result = run("compress", tmp_path / suffix[1:], again, "--labels", table, "--lossless")
+        assert result.exit_code == 0, result.output
+        with vaecodec.open(out) as a, vaecodec.open(again) as b:
+            assert a.classes == b.classes and a.names == b.names
+            assert np.array_equal(a.labels, b.labels) and np.array_equal(a[:], b[:])
+    assert (tmp_path / "labels.csv").read_text().splitlines()[:2] == ["name,label",
+                                                                     "cat/0.png,cat"]
+
+
+def test_labels_and_metadata_from_csv_and_json(tmp_path, folder):
+    from vaecodec import files
+
+    csv_file = tmp_path / "l.csv"
+    lines = ["name,label,source,note"] + [
+        f"{cls}/{i}.png,{k},scan {k}{i}," + ("odd" if i % 2 else "")
+        for k, cls in enumerate(["cat", "dog", "eel"]) for i in range(4)]
+    csv_file.write_text("\n".join(lines + ["zebra/0.png,3,x,"]) + "\n")
+    with pytest.warns(vaecodec.VaezWarning, match="1 of the 13 names .* 'zebra/0.png'"):
+        result = files.compress([folder], tmp_path / "c.vaez", lossless=True,
+                                labels=csv_file)
+    with vaecodec.open(result.output) as archive:
+        assert archive.classes is None and archive.label("dog/1.png") == 1
+        assert archive.meta("dog/1.png") == {"source": "scan 11", "note": "odd"}
+        assert archive.meta("dog/0.png") == {"source": "scan 10"}
+    mapping = {f"{cls}/{i}.png": {"label": cls, "w": i / 2, "flag": i == 0}
+               for cls in ["eel", "cat", "dog"] for i in range(4)}
+    result = files.compress([folder], tmp_path / "j.vaez", lossless=True, labels=mapping)
+    with vaecodec.open(result.output) as archive:
+        assert archive.classes == ("cat", "dog", "eel")  # sorted, as folders are
+        assert archive.meta("eel/3.png") == {"w": 1.5, "flag": False}
+
+
+@pytest.mark.parametrize("table, message", [
+    ("name,label\ncat/0.png,1\n", "gives this image no entry"),
+    ("name,label\ncat/0.png,1\ncat/0.png,2\n", "given twice"),
+    ("label\n1\n", "one of them 'name'"),
+    ("name,label\ncat/0.png,1,3\n", "3 cells for 2 columns"),
+    ("", "is empty"),
+    ("name,label\n" + "".join(f"{c}/{i}.png,{1 if c == 'cat' else 'x'}\n"
+                              for c in ["cat", "dog", "eel"] for i in range(4)), "mix"),
+    ("name,label\n" + "".join(f"{c}/{i}.png,{'' if c == 'eel' else 1}\n"
+                              for c in ["cat", "dog", "eel"] for i in range(4)),
+     "no label"),
+])
+def test_bad_labels_files_leave_no_output(tmp_path, folder, table, message):
+    labels = tmp_path / "l.csv"
+    labels.write_text(table)
+    result = run("compress", folder, tmp_path / "x.vaez", "--labels", labels, "--lossless")
+    assert result.exit_code == 1 and result.output.startswith("Error: ")
+    assert message in result.output
+    assert not (tmp_path / "x.vaez").exists()
+
+
+@pytest.mark.parametrize("document, message", [
+    ("[1, 2]", "an object from image names"),
+    ('{"cat/0.png": 1.5}', "an integer or a class name"),
+    ('{"cat/0.png": true}', "an integer or a class name"),
+    ('{"cat/0.png": {"label": 1, "x": [1]}}', "not a number"),
+    ('{"classes": ["a"], "images": {"cat/0.png": "b"}}', "not among the classes"),
+    ('{"classes": "ab", "images": {}}', "not one string"),
+    ("{", "not valid JSON"),
+])
+def test_bad_json_labels_are_refused(tmp_path, folder, document, message):
+    labels = tmp_path / "l.json"
+    labels.write_text(document)
+    result = run("compress", folder, tmp_path / "x.vaez", "--labels", labels, "--lossless")
+    assert result.exit_code == 1 and message in result.output, result.output
+
+
+def test_appending_with_labels(tmp_path, folder, images):
+    from PIL import Image
+
+    from vaecodec import files
+
+    out = tmp_path / "a.vaez"
+    files.compress([folder], out, lossless=True, labels="folders")
+    more = tmp_path / "more"
+    (more / "fox").mkdir(parents=True)
+    (more / "cat").mkdir()
+    Image.fromarray(images[20]).save(more / "fox" / "9.png")
+    Image.fromarray(images[21]).save(more / "cat" / "9.png")
+    result = run("compress", more, out, "--append")
+    assert result.exit_code == 1 and "stores a label per image" in result.output
+    result = run("compress", more, out, "--append", "--labels-from-folders")
+    assert result.exit_code == 0, result.output
+    with vaecodec.open(out) as archive:
+        assert archive.classes == ("cat", "dog", "eel", "fox")
+        assert archive.label("fox/9.png") == 3 and archive.label("cat/9.png") == 0
+    plain = tmp_path / "p.vaez"
+    files.compress([folder], plain, lossless=True)
+    before = plain.read_bytes()
+    result = run("compress", more, plain, "--append", "--labels-from-folders")
+    assert result.exit_code == 1 and "stores no labels" in result.output
+    assert plain.read_bytes() == before
+
+
+def test_arrays_take_their_labels_from_an_array(tmp_path, images):
+    from vaecodec import files
+
+    np.save(tmp_path / "x.npy", images[:30])
+    np.save(tmp_path / "y.npy", np.arange(30) % 7)
+    result = files.compress([tmp_path / "x.npy"], tmp_path / "a.vaez", lossless=True,
+                            labels=tmp_path / "y.npy")
+    with vaecodec.open(result.output) as archive:
+        assert archive.labels.tolist() == (np.arange(30) % 7).tolist()
+        assert archive.names[0] == "x/00000.png"
+    np.save(tmp_path / "short.npy", np.arange(29))
+    with pytest.raises(vaecodec.errors.InputError, match="holds 29 labels"):
+        files.compress([tmp_path / "x.npy"], tmp_path / "b.vaez", lossless=True,
+                       labels=tmp_path / "short.npy")
+    np.save(tmp_path / "long.npy", np.arange(31))
+    with pytest.raises(vaecodec.errors.InputError, match="1 labels past the last image"):
+        files.compress([tmp_path / "x.npy"], tmp_path / "b.vaez", lossless=True,
+                       labels=tmp_path / "long.npy")
+    assert not (tmp_path / "b.vaez").exists()
+
+
+def test_labels_out_refuses_what_it_cannot_write(tmp_path, images):
+    from vaecodec import files
+
+    with vaecodec.open(tmp_path / "a.vaez", "w", lossless=True) as out:
+        out.write(images[:2], names=["a.png", "b.png"], meta=[{"raw": b"\0"}, None])
+    with pytest.raises(vaecodec.errors.InputError, match="holds bytes"):
+        files.decompress(tmp_path / "a.vaez", tmp_path / "o", labels_out=tmp_path / "l.csv")
+    assert not (tmp_path / "o").exists() and not (tmp_path / "l.csv").exists()
+    with vaecodec.open(tmp_path / "p.vaez", "w", lossless=True) as out:
+        out.write(images[:2])
+    with pytest.raises(vaecodec.errors.InputError, match="no labels nor metadata"):
+        files.decompress(tmp_path / "p.vaez", tmp_path / "o", labels_out=tmp_path / "l.csv")
+    (tmp_path / "l.csv").write_text("mine")
+    with vaecodec.open(tmp_path / "q.vaez", "w", lossless=True) as out:
+        out.write(images[:2], labels=[1, 2])
+    result = run("decompress", tmp_path / "q.vaez", "-o", tmp_path / "o", "--labels-out",
+                 tmp_path / "l.csv")
+    assert result.exit_code == 1 and "already exists" in result.output
+    assert (tmp_path / "l.csv").read_text() == "mine" and not (tmp_path / "o").exists()
+    result = run("decompress", tmp_path / "q.vaez", "-o", tmp_path / "o", "--labels-out",
+                 tmp_path / "l.txt")
+    assert result.exit_code == 1 and ".csv or .json" in result.output

@@ -332,3 +332,57 @@ def test_the_example_classifier_takes_the_image_shape(shape):
     finally:
         sys.path.pop(0)
     assert lenet(7, shape)(torch.zeros(2, 1, *shape)).shape == (2, 7)
+
+
+# --- stored labels and metadata (format version 6) -------------------------------------------
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory, sample_images):
+    """Two labelled archives (130 and 70 images) with metadata and the same classes."""
+    folder = tmp_path_factory.mktemp("labelled")
+    paths = []
+    for k, count in enumerate((130, 70)):
+        images = np.stack([sample_images[(i * 3 + k) % len(sample_images)]
+                           for i in range(count)])
+        with vaecodec.open(folder / f"l{k}.vaez", "w", chunk_images=CHUNK,
+                           classes=["even", "odd"]) as out:
+            out.write(images, labels=[(i + k) % 2 for i in range(count)],
+                      meta=[{"k": k, "i": i} if i % 5 else None for i in range(count)])
+        paths.append(folder / f"l{k}.vaez")
+    return paths
+
+
+def expected_labels():
+    return [i % 2 for i in range(130)] + [(i + 1) % 2 for i in range(70)]
+
+
+def test_stored_labels_and_metadata_come_with_the_images(labelled, archives):
+    data = VaezDataset(labelled)  # labels="auto": the stored ones
+    assert data.classes == ["even", "odd"] and data.targets == expected_labels()
+    image, label = data[131]
+    assert image.shape == (1, 28, 28) and label == 0
+    with_meta = VaezDataset(labelled, metadata=True)
+    assert with_meta[131][1:] == (0, {"k": 1, "i": 1}) and with_meta[130][2] == {}
+    batches = list(DataLoader(VaezDataset(labelled, labels="stored"), batch_size=64,
+                              num_workers=2))
+    assert torch.cat([b[1] for b in batches]).tolist() == expected_labels()
+    assert isinstance(VaezDataset(archives)[0], torch.Tensor)  # no labels stored: images
+    assert VaezDataset(labelled, labels=None)[0].shape == (1, 28, 28)
+    with pytest.raises(vaecodec.errors.SettingsError, match="stores no labels and"):
+        VaezDataset([archives[0], labelled[0]])
+    with pytest.raises(vaecodec.errors.SettingsError, match="stores no labels"):
+        VaezDataset(archives, labels="stored")
+    with pytest.raises(vaecodec.errors.SettingsError, match="stores no metadata"):
+        VaezDataset(archives, metadata=True)
+
+
+def test_the_stream_gives_each_image_its_stored_label(labelled):
+    images = np.concatenate([vaecodec.open(p)[:] for p in labelled])
+    seen = []
+    for image, label, meta in VaezIterableDataset(labelled, metadata=True, seed=3):
+        if meta:
+            position = meta["i"] + 130 * meta["k"]
+            assert np.array_equal((image[0] * 255).round().byte().numpy(), images[position])
+            seen.append(position)
+        assert label == int(expected_labels()[seen[-1]]) if meta else label in (0, 1)
+    assert sorted(seen) == [i + 130 * k for k, n in enumerate((130, 70)) for i in range(n)
+                            if i % 5]

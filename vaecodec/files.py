@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Sequence
 
 from . import archive as archive_io
-from . import arrays, codec, remote
+from . import arrays, codec, labelling, remote
 from . import images as image_files
 from .errors import (
     CorruptModelError,
@@ -112,7 +112,8 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
              options: EncodeOptions | None = None, *, resize: bool = False,
              skip_invalid: bool = False, force: bool = False,
              progress: Progress | None = None, zoo: Zoo | None = None,
-             append: bool = False, grayscale: bool = False, **keywords) -> CompressResult:
+             append: bool = False, grayscale: bool = False, labels=None,
+             **keywords) -> CompressResult:
     """Compress image files and folders (recursively) into one .vaez file.
 
     Names are stored relative to each source folder (a file given directly: its base name).
@@ -132,6 +133,12 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
     IDX files (``arrays``), their images stored as ``STEM/00000.png``, ...; arrays and
     image files go to separate runs.
 
+    ``labels``: store a label (and metadata) per image (a version 6 file): ``"folders"``
+    (the first folder of each stored name is its class, as torchvision's ``ImageFolder``
+    takes it), a labels file (CSV, JSON; an array of labels for array sources), or a dict
+    from stored names to labels or dicts (``labelling``). Every image needs a label;
+    names the file gives that no image has are reported in one ``VaezWarning``.
+
     Images are stored as 8-bit grayscale. A file that holds more (colour, transparency,
     deeper samples) is refused with ``ConversionError`` for an exact file (``lossless``,
     ``max_error``) unless ``grayscale=True`` accepts the conversion; a lossy file converts
@@ -143,31 +150,38 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
     if not to_stream and remote.is_url(output):
         return _compress_to_url(sources, output, options, resize=resize,
                                 skip_invalid=skip_invalid, force=force, progress=progress,
-                                zoo=zoo, append=append, grayscale=grayscale)
+                                zoo=zoo, append=append, grayscale=grayscale, labels=labels)
     counting = _Counting(output) if to_stream else None
+    array_files = _array_sources(sources)
+    given = None if labels is None else labelling.load(labels, arrays_given=array_files)
     if append:
         if to_stream:
             raise OutputPathError("appending needs an archive file, not a stream")
         writer = archive_io.open(output, "a", options, zoo=zoo)
+        _check_append_labels(writer, given, output)
     else:
         # the options and the output are checked before anything is read
         writer = archive_io.ArchiveWriter(
             counting if to_stream else Path(output), resolve(options, zoo=zoo), force=force,
             embed_model=options.embed_model, polarity=options.polarity, named=True,
-            strict=options.strict, check_names=False)  # iter_files checks the names
+            strict=options.strict, check_names=False,  # iter_files checks the names
+            labelled=given is not None and given.has_labels,
+            metadata=given is not None and given.has_meta)
     skipped: list[str] = []
     converted = rounded = 0
     exact = writer.settings.max_error is not None and not grayscale
     before = writer.count  # an archive appended to: the images it holds
     with writer:  # on any error: no new file, an archive appended to as it was
-        array_files = _array_sources(sources)
+        folders: set[str] = set()
         if array_files:
             total = sum(len(arrays.open_array(path)) for path in sources)
+            folders = {arrays.stem(path) for path in sources}
             parts = (image_files.Part(block, names, [], lost) for path in sources
                      for block, names, lost in arrays.parts(
                          path, writer.settings.image_shape, resize, exact))
         else:
-            total = image_files.count_files(sources)  # a walk: for the progress and workers
+            # a walk: for the progress, the workers and the classes of folders
+            total = image_files.count_files(sources, folders)
             # names are unique within one source (the writer need not keep them) and
             # checked across several as they come (iter_files)
             parts = image_files.iter_images(
@@ -176,6 +190,14 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
         if progress is not None:  # files coded (or skipped) of all
             writer.on_progress(lambda coded: progress("compressing", coded + len(skipped),
                                                       total))
+        assign = None
+        if given is not None:
+            stored = writer.header if append else None
+            assign = labelling.Assigner(given, None if stored is None else
+                                        writer.stored_classes,
+                                        None if stored is None else stored.labelled, folders)
+            if assign.classes is not None:
+                writer.add_classes(assign.classes)
         for part in parts:
             skipped.extend(part.skipped)
             if array_files:
@@ -183,12 +205,22 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
             else:
                 converted += part.converted
             if part.names:
-                writer.write(part.pixels, part.names)
+                if assign is None:
+                    writer.write(part.pixels, part.names)
+                else:
+                    writer.write(part.pixels, part.names, *assign(part.names))
         if writer.count == before:
             raise EmptySelectionError("no readable image among the selected files"
                                       + _skipped_list(skipped))
+        unused = [] if assign is None else assign.unused()
+        if unused and given is not None and given.by_position is not None:
+            raise InputError(f"{given.source}: {unused[0]}; give one label per image")
         count = writer.count - before
         quality_report = writer.close()
+    if unused:
+        warnings.warn(f"{len(unused)} of the {len(given.entries or ())} names in "
+                      f"{given.source} match no image compressed (the first: {unused[0]!r})",
+                      VaezWarning, stacklevel=2)
     if converted:
         warnings.warn(image_files.conversion_warning(converted), VaezWarning, stacklevel=2)
     if rounded:
@@ -199,6 +231,24 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
         return CompressResult(None, count, counting.written, skipped, quality_report)
     return CompressResult(Path(output), count, os.path.getsize(output), skipped,
                           quality_report)
+
+
+def _check_append_labels(writer, given, output) -> None:
+    """An archive appended to keeps its labels and metadata: the new images need labels
+    exactly when it has them, and metadata only where it stores them."""
+    header = writer.header
+    problem = None
+    if header.labelled and (given is None or not given.has_labels):
+        problem = (f"{output} stores a label per image: give the new images' labels "
+                   "(--labels FILE, --labels-from-folders)")
+    elif given is not None and given.has_labels and not header.labelled:
+        problem = f"{output} stores no labels, so the images added to it cannot have them"
+    elif given is not None and given.has_meta and "meta" not in header.fields:
+        problem = (f"{output} stores no metadata, so the images added to it cannot have "
+                   f"any ({given.source} gives metadata)")
+    if problem is not None:
+        writer.abort()
+        raise InputError(problem)
 
 
 def _compress_to_url(sources, url: str, options: EncodeOptions, *, append: bool,
@@ -280,6 +330,8 @@ class DecompressResult:
     paths: Sequence[Path]  # the images written, in the archive's order
     lost: tuple = ()  # with salvage: an archive.Damage for each damaged chunk
     trailing: int = 0  # bytes after the archive's end that were ignored
+    annotated: bool = False  # the archive stores labels or metadata per image
+    labels_file: Path | None = None  # where they were written (labels_out)
 
 
 def decompress(archive: str | os.PathLike | bytes, output_dir: str | os.PathLike | None = None,
@@ -288,14 +340,17 @@ def decompress(archive: str | os.PathLike | bytes, output_dir: str | os.PathLike
                zoo: Zoo | None = None,
                max_images: int = DEFAULT_MAX_IMAGES,
                members: Sequence[str] | None = None,
-               salvage: bool = False) -> DecompressResult:
+               salvage: bool = False,
+               labels_out: str | os.PathLike | None = None) -> DecompressResult:
     """Decode a .vaez file (a path, or its bytes) into PNG files under ``output_dir`` (see
     ``images.output_names``; default for a path: ``default_output_dir``). A file of more
     than ``max_images`` images is refused (``ImageLimitError``) before anything is decoded.
     ``members``: only the images of these stored names (``00017.png`` for an archive
     without names). ``salvage``: write every image of the chunks that are intact and
     report the damaged ones in ``lost`` instead of failing (a damaged index: the chunks
-    are found by scanning the file).
+    are found by scanning the file). ``labels_out``: a .csv or .json file to write the
+    images' labels and metadata to (an archive that stores them), by the paths written
+    under ``output_dir``, as ``compress(labels=...)`` reads them back.
 
     Everything is checked before the first file is written: the archive's structure, every
     name, and that no file would be overwritten (unless ``force``). Nothing outside
@@ -324,7 +379,8 @@ def decompress(archive: str | os.PathLike | bytes, output_dir: str | os.PathLike
     with archive_io.open_reader(source, max_images=max_images, zoo=zoo,
                                 salvage=salvage) as reader:
         try:
-            return _decompress(reader, out_dir, force, progress, members, salvage, max_images)
+            return _decompress(reader, out_dir, force, progress, members, salvage, max_images,
+                               labels_out)
         except FormatError as e:  # a damaged file: say which
             if str(e).startswith(f"{shown}:"):
                 raise
@@ -332,8 +388,14 @@ def decompress(archive: str | os.PathLike | bytes, output_dir: str | os.PathLike
 
 
 def _decompress(reader, out_dir: Path, force: bool, progress, members, salvage: bool,
-                max_images: int) -> DecompressResult:
+                max_images: int, labels_out=None) -> DecompressResult:
     check_count(reader.info, max_images)
+    annotated = reader.labelled or reader.has_metadata
+    if labels_out is not None:
+        if not annotated:
+            raise InputError("the archive stores no labels nor metadata to write to "
+                             f"{labels_out}")
+        labels_out = labelling.check_output(labels_out, force)
     lost: list = []
     positions = None  # all images
     if salvage:  # the images of the chunks that decode
@@ -369,8 +431,21 @@ def _decompress(reader, out_dir: Path, force: bool, progress, members, salvage: 
         images = (image for _, batch in reader.chunks(report) for image in batch)
     else:
         images = _images_at(reader, positions, report)
+    table = None
+    if labels_out is not None:  # made before the images are written: nothing half done
+        import numpy as np
+
+        rows = np.arange(len(reader)) if positions is None else np.asarray(positions,
+                                                                          dtype=np.int64)
+        table = labelling.render(labels_out, list(relative),
+                                 reader.label(rows) if reader.labelled else None,
+                                 reader.meta(rows) if reader.has_metadata else None,
+                                 reader.classes)
     _write_tree(top, relative, images, force)
-    return DecompressResult(out_dir, _Paths(out_dir, relative), tuple(lost), reader.trailing)
+    if table is not None:
+        atomic_write_bytes(labels_out, table, force)
+    return DecompressResult(out_dir, _Paths(out_dir, relative), tuple(lost), reader.trailing,
+                            annotated, labels_out)
 
 
 def _chosen(members: list[str], names, relative, positions, count: int) -> list[int]:

@@ -118,13 +118,18 @@ def _check_stored_name(path: str, name: str) -> None:
         raise InputError(f"{shown_path(path)}: {e}") from None
 
 
-def count_files(sources: Iterable[str | os.PathLike]) -> int:
-    """How many images ``iter_files`` yields (a walk of the folders, reading no image)."""
+def count_files(sources: Iterable[str | os.PathLike], folders: set[str] | None = None
+                ) -> int:
+    """How many images ``iter_files`` yields (a walk of the folders, reading no image);
+    ``folders``: a set to add the first folder of every stored name to."""
     total = 0
     for source in sources:
         root = Path(source)
         if root.is_dir():
-            total += sum(1 for _ in _walk(os.fspath(root), "", check=False))
+            for _, name in _walk(os.fspath(root), "", check=False):
+                total += 1
+                if folders is not None and "/" in name:
+                    folders.add(name.split("/", 1)[0])
         elif root.is_file():
             total += 1
     return total

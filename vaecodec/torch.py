@@ -18,10 +18,20 @@ Both datasets pickle without their open files (a spawned worker reopens them by 
 and ``close()`` (or a ``with`` block) closes them.
 
 An image comes as a float32 tensor (1, H, W) in [0, 1] (what torchvision's ``ToTensor``
-gives), passed through ``transform`` when one is given. ``labels="folder"`` adds the
-class of each image, taken from the first folder of its stored name (``3/00018.png`` ->
-class "3"), as torchvision's ``ImageFolder`` does: ``classes`` lists them sorted,
-``class_to_idx`` maps them to the integers returned.
+gives), passed through ``transform`` when one is given. Labels:
+
+- ``labels="auto"`` (the default): the labels the archives store (format version 6:
+  ``compress --labels``), when they store them: items are (image, label); else images;
+- ``labels="stored"``: the stored labels (an archive without them is an error);
+  ``classes`` are the archives' class names;
+- ``labels="folder"``: the class of each image taken from the first folder of its stored
+  name (``3/00018.png`` -> class "3"), as torchvision's ``ImageFolder`` does:
+  ``classes`` lists them sorted, ``class_to_idx`` maps them to the integers returned;
+- ``labels=None``: images only.
+
+``metadata=True`` adds each image's stored metadata, a dict ({} for none), as the last
+element of the item (torch's default collate needs the same keys in every dict of a
+batch; give a ``collate_fn`` otherwise).
 """
 
 from __future__ import annotations
@@ -38,7 +48,7 @@ from . import archive as archive_io
 from .errors import SettingsError
 from .format import chunked
 
-LABELS = (None, "folder")
+LABELS = (None, "auto", "stored", "folder")
 
 
 def _paths(sources) -> list[str]:
@@ -58,13 +68,15 @@ def _to_tensor(images: np.ndarray) -> torch.Tensor:
 
 class _Archives:
     """The archives of a dataset, opened lazily in each process (a forked or spawned
-    worker opens its own files), with their sizes and, for ``labels``, their names'
-    classes."""
+    worker opens its own files), with their sizes and, for ``labels``, their classes:
+    stored in the archives, or their names' folders."""
 
-    def __init__(self, paths: list[str], labels: str | None, zoo=None):
+    def __init__(self, paths: list[str], labels: str | None, zoo=None,
+                 metadata: bool = False):
         if labels not in LABELS:
-            raise SettingsError(f"labels must be None or 'folder', not {labels!r}")
-        self.paths, self.labels, self.zoo = paths, labels, zoo
+            raise SettingsError("labels must be 'auto', 'stored', 'folder' or None, not "
+                                f"{labels!r}")
+        self.paths, self.zoo, self.metadata = paths, zoo, bool(metadata)
         self._readers: list | None = None
         self._limited: int | None = None  # the process whose BLAS pool was limited
         readers = self.readers()
@@ -77,8 +89,29 @@ class _Archives:
         self.image_shape = shapes.pop()
         self.sizes = [len(r) for r in readers]
         self.starts = list(np.cumsum([0] + self.sizes[:-1]))
-        self.targets: np.ndarray | None = None
+        self.targets: np.ndarray | None = None  # labels="folder": every image's
         self.classes: list[str] = []
+        stored = [r.labelled for r in readers]
+        if labels == "auto":
+            if any(stored) and not all(stored):
+                raise SettingsError(f"{paths[stored.index(False)]} stores no labels and "
+                                    f"{paths[stored.index(True)]} does: give labels=None "
+                                    "for images only")
+            labels = "stored" if all(stored) else None
+        if labels == "stored":
+            if not all(stored):
+                raise SettingsError(f"{paths[stored.index(False)]} stores no labels "
+                                    "(labels='folder' takes them from the names' folders)")
+            classes = {r.classes for r in readers}
+            if len(classes) > 1:
+                raise SettingsError("the archives name their classes differently: their "
+                                    "labels do not mean the same")
+            self.classes = list(classes.pop() or ())
+        if self.metadata:
+            lacking = [p for p, r in zip(paths, readers) if not r.has_metadata]
+            if lacking:
+                raise SettingsError(f"{lacking[0]} stores no metadata")
+        self.labels = labels
         if labels == "folder":
             folders = []
             for path, reader in zip(paths, readers):
@@ -119,6 +152,25 @@ class _Archives:
             reader.close()
         self._readers = None
 
+    def labels_of(self, k: int, local: np.ndarray) -> np.ndarray | None:
+        """The labels of archive ``k``'s images at ``local`` positions (None: no labels)."""
+        if self.labels == "stored":
+            return self.readers()[k].label(local)
+        if self.targets is not None:
+            return self.targets[self.starts[k] + local]
+        return None
+
+    def meta_of(self, k: int, local: np.ndarray) -> list | None:
+        """The metadata dicts of archive ``k``'s images at ``local`` ({} for none)."""
+        if not self.metadata:
+            return None
+        return [m or {} for m in self.readers()[k].meta(local)]
+
+    def all_labels(self) -> np.ndarray | None:
+        if self.labels == "stored":
+            return np.concatenate([r.labels for r in self.readers()])
+        return self.targets
+
     def locate(self, i: int) -> tuple[int, int]:
         k = bisect.bisect_right(self.starts, i) - 1
         return k, i - self.starts[k]
@@ -131,19 +183,23 @@ class _Archives:
 class VaezDataset(Dataset):
     """A map-style dataset of the images of one or more .vaez archives, in order.
 
-    ``labels``: None (items are images) or "folder" (items are (image, class index)).
+    ``labels``: "auto" (the stored labels when the archives have them), "stored",
+    "folder" or None (the module's docstring); with labels, items are (image, label).
+    ``metadata``: add each image's metadata dict to the item.
     ``transform`` / ``target_transform``: applied to the image tensor / the label."""
 
     def __init__(self, archives: str | os.PathLike | Sequence[str | os.PathLike], *,
-                 labels: str | None = None, transform: Callable | None = None,
+                 labels: str | None = "auto", metadata: bool = False,
+                 transform: Callable | None = None,
                  target_transform: Callable | None = None, zoo=None):
         """``archives``: .vaez files, or manifests of shards (``vaecodec.dask``)."""
-        self._archives = _Archives(_paths(archives), labels, zoo)
+        self._archives = _Archives(_paths(archives), labels, zoo, metadata)
         self.transform, self.target_transform = transform, target_transform
 
     @property
     def classes(self) -> list[str]:
-        """The class names (folder names, sorted), as torchvision's ImageFolder has them."""
+        """The class names: the archives' (stored labels) or the folder names, sorted, as
+        torchvision's ImageFolder has them."""
         return list(self._archives.classes)
 
     @property
@@ -158,8 +214,9 @@ class VaezDataset(Dataset):
 
     @property
     def targets(self) -> list[int] | None:
-        """Every image's label in order (None without labels)."""
-        t = self._archives.targets
+        """Every image's label in order (None without labels; stored labels are read from
+        every chunk on first use)."""
+        t = self._archives.all_labels()
         return None if t is None else t.tolist()
 
     def __len__(self) -> int:
@@ -184,20 +241,13 @@ class VaezDataset(Dataset):
             raise IndexError(f"index {i} is out of range for {n} images")
         return int(i) % n
 
-    def _item(self, i: int, image: torch.Tensor):
-        if self.transform is not None:
-            image = self.transform(image)
-        if self._archives.targets is None:
-            return image
-        target = int(self._archives.targets[i])
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return image, target
-
     def __getitem__(self, i):
         i = self._position(i)
         k, local = self._archives.locate(i)
-        return self._item(i, _to_tensor(self._archives.readers()[k][local]))
+        image = _to_tensor(self._archives.readers()[k][local])
+        rows = np.array([local])
+        return _item(self, image, self._archives.labels_of(k, rows),
+                     self._archives.meta_of(k, rows), 0)
 
     def __getitems__(self, indices: Sequence[int]) -> list:
         """The items ``[self[i] for i in indices]``, their images decoded together (a
@@ -205,14 +255,33 @@ class VaezDataset(Dataset):
         and only the images it holds are decoded."""
         positions = np.array([self._position(i) for i in indices], dtype=np.int64)
         archives = np.searchsorted(self._archives.starts, positions, side="right") - 1
-        images: list = [None] * len(positions)
+        items: list = [None] * len(positions)
         readers = self._archives.readers()
         for k in np.unique(archives):
             where = np.flatnonzero(archives == k)
-            batch = _to_tensor(readers[k][positions[where] - self._archives.starts[k]])
-            for j, image in zip(where, batch):
-                images[j] = image
-        return [self._item(int(i), image) for i, image in zip(positions, images)]
+            local = positions[where] - self._archives.starts[k]
+            batch = _to_tensor(readers[k][local])
+            labels = self._archives.labels_of(k, local)
+            meta = self._archives.meta_of(k, local)
+            for n, j in enumerate(where):
+                items[j] = _item(self, batch[n], labels, meta, n)
+        return items
+
+
+def _item(dataset, image: torch.Tensor, labels, meta, n: int):
+    """An item: the image (transformed), then its label and its metadata where the
+    dataset gives them (``labels``, ``meta``: of a batch; ``n``: the image's place)."""
+    if dataset.transform is not None:
+        image = dataset.transform(image)
+    item = [image]
+    if labels is not None:
+        target = int(labels[n])
+        if dataset.target_transform is not None:
+            target = dataset.target_transform(target)
+        item.append(target)
+    if meta is not None:
+        item.append(meta[n])
+    return item[0] if len(item) == 1 else tuple(item)
 
 
 class VaezIterableDataset(IterableDataset):
@@ -244,7 +313,8 @@ class VaezIterableDataset(IterableDataset):
     next pass over that epoch yield exactly the images that remain, in the same order."""
 
     def __init__(self, archives: str | os.PathLike | Sequence[str | os.PathLike], *,
-                 labels: str | None = None, transform: Callable | None = None,
+                 labels: str | None = "auto", metadata: bool = False,
+                 transform: Callable | None = None,
                  target_transform: Callable | None = None, shuffle: bool = True,
                  seed: int = 0, rank: int | None = None, world_size: int | None = None,
                  drop_last: bool = False, batch_size: int | None = None, zoo=None):
@@ -253,7 +323,7 @@ class VaezIterableDataset(IterableDataset):
                                        batch_size < 1):
             raise SettingsError(f"batch_size must be a positive int or None, not "
                                 f"{batch_size!r}")
-        self._archives = _Archives(_paths(archives), labels, zoo)
+        self._archives = _Archives(_paths(archives), labels, zoo, metadata)
         self.transform, self.target_transform = transform, target_transform
         self.shuffle, self.seed, self.epoch = shuffle, seed, 0
         self.drop_last, self.batch_size = bool(drop_last), batch_size
@@ -272,7 +342,8 @@ class VaezIterableDataset(IterableDataset):
 
     @property
     def classes(self) -> list[str]:
-        """The class names (folder names, sorted), as torchvision's ImageFolder has them."""
+        """The class names: the archives' (stored labels) or the folder names, sorted, as
+        torchvision's ImageFolder has them."""
         return list(self._archives.classes)
 
     @property
@@ -388,7 +459,6 @@ class VaezIterableDataset(IterableDataset):
         block = self.batch_size or 1
         skip = self._resume[1] if self._resume and self._resume[0] == self.epoch else 0
         readers = self._archives.readers()
-        targets = self._archives.targets
         for done, j, offset, count in self._segments():
             positions = np.arange(done, done + count)
             mine = positions[positions >= skip]
@@ -398,14 +468,7 @@ class VaezIterableDataset(IterableDataset):
             k, _, first, _ = self._chunks[j]
             local = first + self._within(j)[offset + mine - done]  # positions in archive k
             images = _to_tensor(readers[k].decoder.images(local))  # one pass
-            start = self._archives.starts[k]
-            for image, position in zip(images, local):
-                if self.transform is not None:
-                    image = self.transform(image)
-                if targets is None:
-                    yield image
-                    continue
-                target = int(targets[start + position])
-                if self.target_transform is not None:
-                    target = self.target_transform(target)
-                yield image, target
+            labels = self._archives.labels_of(k, local)  # the chunk's: read with its images
+            meta = self._archives.meta_of(k, local)
+            for n, image in enumerate(images):
+                yield _item(self, image, labels, meta, n)

@@ -138,6 +138,24 @@ class ArchiveWriter:
             raise SettingsError("only an appending writer knows its header before writing")
         return self._encoder.header
 
+    @property
+    def stored_classes(self) -> tuple[str, ...] | None:
+        """The class names of the archive appended to (an appending writer only)."""
+        if self._append_state is None or self._encoder is None:
+            raise SettingsError("only an appending writer has stored class names")
+        return self._encoder.classes
+
+    def add_classes(self, classes) -> None:
+        """Set the class names (before the first ``write``), or, appending, extend the
+        archive's (its names first)."""
+        if self._encoder is None:
+            self._classes = classes
+            if self._labelled is None:
+                self._labelled = True
+        else:
+            self._encoder.classes = self._encoder.check_classes(classes,
+                                                                self._encoder.classes or ())
+
     def on_progress(self, callback: Callable[[int], None] | None) -> None:
         """``callback(images coded so far)`` as chunks are coded (within a residual chunk
         too)."""

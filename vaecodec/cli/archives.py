@@ -169,6 +169,7 @@ def info(archive, as_json, max_images):
                      else f"in {_plural(len(shards), 'shard')}") + f" ({coder})"),
         ("residual", _residual_row(header.residual, zoo)),
         ("names", names),
+        *_labels_rows(header),
         ("embedded model", f"{header.embedded_model_size} bytes"
          if header.embedded_model_size else "none"),
         ("file size", f"{size} bytes ({size / header.count:.2f} bytes/image)"),
@@ -176,6 +177,21 @@ def info(archive, as_json, max_images):
     click.echo(f"{archive}:")
     for key, value in rows:
         click.echo(f"  {key + ':':16}{value}")
+
+
+def _labels_rows(header) -> list[tuple[str, str]]:
+    """info's rows for a version 6 file's labels and metadata (none before)."""
+    if not header.fields:
+        return []
+    labels = "none stored"
+    if "label" in header.fields:
+        classes = header.classes
+        labels = "one per image" + ("" if classes is None else (
+            f", {len(classes)} class{'' if len(classes) == 1 else 'es'}: "
+            + ", ".join(classes[:10])
+            + (", ..." if len(classes) > 10 else "")))
+    return [("labels", labels),
+            ("metadata", "per image" if "meta" in header.fields else "none stored")]
 
 
 def _residual_row(layer, zoo) -> str:

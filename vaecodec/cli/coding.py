@@ -75,9 +75,16 @@ from ._base import (
                    "lossy file converts them with a warning).")
 @click.option("--skip-invalid", is_flag=True,
               help="Skip files that cannot be decoded (with a warning) instead of failing.")
+@click.option("--labels", "labels_file", type=click.Path(), default=None, metavar="FILE",
+              help="Store a label and metadata per image from FILE: CSV (columns name, "
+                   "label, any others as metadata), JSON (name -> label or object), or for "
+                   "arrays an array of labels (.npy, IDX). Every image needs one.")
+@click.option("--labels-from-folders", is_flag=True,
+              help="Store each image's first folder as its label (classes sorted by name, "
+                   "as torchvision's ImageFolder).")
 @click.option("-f", "--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
 @click.option("-a", "--append", is_flag=True,
-              help="Add the images to the archive OUTPUT (format version 5), with its own "
+              help="Add the images to the archive OUTPUT (format version 5 or 6), with its own "
                    "model and level; their names must be new to it. On any error, or if "
                    "interrupted, the archive stays as it was.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
@@ -97,8 +104,9 @@ from ._base import (
               help="Print a summary as JSON (output, images, bytes, skipped files).")
 @_report_errors
 def compress(sources, output, quality, quant_step, model, coder, lossless, max_error,
-             search, embed_model, polarity, strict, resize, grayscale, skip_invalid, force,
-             append, workers, scheduler, shard_images, quiet, threads, as_json):
+             search, embed_model, polarity, strict, resize, grayscale, skip_invalid,
+             labels_file, labels_from_folders, force, append, workers, scheduler,
+             shard_images, quiet, threads, as_json):
     """Compress image files and folders (recursively) into OUTPUT (.vaez; - for standard
     output).
 
@@ -112,9 +120,15 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
     if not sources:  # click took the only path given for OUTPUT
         raise click.UsageError(f"Missing argument 'OUTPUT': give the images to compress, then "
                                f"the .vaez file to write (vaecodec compress {output} OUT.vaez)")
+    if labels_file is not None and labels_from_folders:
+        raise click.UsageError("give --labels FILE or --labels-from-folders, not both")
+    labels = "folders" if labels_from_folders else labels_file
     if workers is not None or scheduler is not None:
         if workers is not None and scheduler is not None:
             raise click.UsageError("give --workers or --scheduler, not both")
+        if labels is not None:
+            raise click.UsageError("--labels and --labels-from-folders are not yet taken "
+                                   "with --workers or --scheduler")
         if output == "-" or append or embed_model:
             raise click.UsageError("--workers and --scheduler write a manifest file; they "
                                    "take neither -, --append nor --embed-model")
@@ -138,7 +152,7 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
     with (_progress(quiet or as_json) as progress, _thread_limit(threads),
           _library_warnings()):
         result = files.compress(sources, output, options, force=force, progress=progress,
-                                append=append, **reading)
+                                append=append, labels=labels, **reading)
     shown = "standard output" if to_stdout else result.output
     if result.skipped:
         click.echo(f"Warning: skipped {_plural(len(result.skipped), 'unreadable file')}:",
@@ -205,6 +219,9 @@ def _compress_on_dask(sources, output, workers, scheduler, force, quiet, as_json
 @click.option("--salvage", is_flag=True,
               help="Restore every image of the chunks that are intact, and say which images "
                    "are lost, instead of failing on a damaged archive.")
+@click.option("--labels-out", type=click.Path(), default=None, metavar="FILE",
+              help="Write the images' labels and metadata to FILE (.csv or .json), by the "
+                   "paths written, as compress --labels reads them.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite existing files.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @_threads_option
@@ -212,8 +229,8 @@ def _compress_on_dask(sources, output, workers, scheduler, force, quiet, as_json
 @click.option("--json", "as_json", is_flag=True,
               help="Print a summary as JSON (output folder, images, files written).")
 @_report_errors
-def decompress(archive, members, output_dir, salvage, force, quiet, threads, max_images,
-               as_json):
+def decompress(archive, members, output_dir, salvage, labels_out, force, quiet, threads,
+               max_images, as_json):
     """Decode ARCHIVE (.vaez: a path, a URL, - for standard input with -o) into PNG files,
     restoring their relative names; only the images NAME... when given (as `vaecodec ls`
     lists them)."""
@@ -224,15 +241,20 @@ def decompress(archive, members, output_dir, salvage, force, quiet, threads, max
     with _progress(quiet or as_json) as progress, _thread_limit(threads):
         result = files.decompress(archive, output_dir, force=force, progress=progress,
                                   max_images=max_images, members=members or None,
-                                  salvage=salvage)
+                                  salvage=salvage, labels_out=labels_out)
     for damage in result.lost:
         click.echo(f"Warning: lost {_lost_images(damage)}: {damage.message}", err=True)
+    if result.annotated and result.labels_file is None and not quiet:
+        click.echo("Note: the archive stores labels or metadata, which PNG files do not "
+                   "hold; --labels-out FILE writes them", err=True)
     if result.trailing:
         click.echo(f"Warning: {result.trailing} bytes after the archive's end were ignored "
                    "(an append that did not finish; the next append removes them)", err=True)
     if as_json:
         click.echo(json.dumps({"output_dir": str(result.output_dir), "images": len(result.paths),
                                "files": [str(p) for p in result.paths],
+                               "labels_file": (None if result.labels_file is None
+                                               else str(result.labels_file)),
                                "lost": [dataclasses.asdict(d) for d in result.lost]},
                               indent=2))
     elif not quiet:

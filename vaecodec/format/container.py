@@ -116,6 +116,9 @@ class Header:
     # version 4: which images were coded inverted (dark on light for a light-on-dark model):
     # a bitmap, bit i (little-endian bit order) for image i; None when none was
     inverted: bytes | None = None
+    # version 6: the per-image fields stored ("label", "meta") and the labels' class names
+    fields: tuple[str, ...] = ()
+    classes: tuple[str, ...] | None = None
 
     def to_dict(self) -> dict:
         """A JSON-friendly view (what ``vaecodec info --json`` prints)."""
@@ -138,6 +141,9 @@ class Header:
                 "chunk_sizes": list(self.residual.chunk_sizes),
             },
             "embedded_model_bytes": self.embedded_model_size,
+            "labels": "label" in self.fields,
+            "metadata": "meta" in self.fields,
+            "classes": None if self.classes is None else list(self.classes),
             "inverted_images": None if self.inverted is None else sum(
                 bin(byte).count("1") for byte in self.inverted),
         }

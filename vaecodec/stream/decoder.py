@@ -49,7 +49,8 @@ class ArchiveDecoder:
             self.index = self._scanned_index(size)
         self.trailing = size - self.index.end
         self.model = model or None
-        self.info = info_header(self.header, self.index.count, model_size=len(model))
+        self.info = info_header(self.header, self.index.count, model_size=len(model),
+                                classes=self.index.classes)
         self._zoo, self._settings = zoo, None
         self._starts = [entry.first for entry in self.index.chunks]
         self._starts_array = np.asarray(self._starts, dtype=np.int64)
@@ -404,7 +405,7 @@ class ArchiveDecoder:
         summary = dataclasses.replace(
             info_header(self.header, self.index.count,
                         tuple(listed) if self.header.named and names else None,
-                        self.header.model_size, payload),
+                        self.header.model_size, payload, self.index.classes),
             residual=None if layer is None else dataclasses.replace(
                 layer, chunk_sizes=tuple(residual)),
             names_stored_size=names_size, inverted=bitmap)

@@ -67,7 +67,7 @@ class StreamEncoder:
         if append is None:
             embedded = embedded_family(settings) if embed_model else b""
             self.header = file_header(settings, len(embedded), named, fields)
-            self.classes = self._classes(classes, ())
+            self.classes = self.check_classes(classes, ())
             self._stored_classes = None
             data = chunked.pack_header(self.header, embedded)
             out.write(data)
@@ -77,7 +77,7 @@ class StreamEncoder:
         else:
             index = append.index
             self.header = append.header
-            self.classes = self._classes(classes, index.classes or ())
+            self.classes = self.check_classes(classes, index.classes or ())
             self._stored_classes = index.classes
             self.offset, self.entries = index.end, list(index.chunks)
             self.dead = list(index.dead) + [(index.offset, index.end - index.offset)]
@@ -88,7 +88,7 @@ class StreamEncoder:
         self.named = self.header.named
         self.check_names = check_names or append is not None
 
-    def _classes(self, given, stored: tuple[str, ...]) -> tuple[str, ...] | None:
+    def check_classes(self, given, stored: tuple[str, ...]) -> tuple[str, ...] | None:
         """The class names the file will hold: ``stored`` (an archive appended to), which
         ``given`` may only extend."""
         if given is None:
