@@ -245,7 +245,8 @@ def test_options_that_are_not_options_are_refused(sample_images, tmp_path):
 
 
 PUBLIC_MODULES = ["vaecodec.codec", "vaecodec.archive", "vaecodec.files", "vaecodec.options",
-                  "vaecodec.sampling", "vaecodec.zoo.manage", "vaecodec.dask", "vaecodec.torch"]
+                  "vaecodec.sampling", "vaecodec.zoo.manage", "vaecodec.dask", "vaecodec.torch",
+                  "vaecodec.convert"]
 
 
 def test_every_public_name_is_documented():

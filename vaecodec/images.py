@@ -198,7 +198,7 @@ def _walk(top: str, prefix: str, check: bool = True):
             yield path, folder.prefix + name
 
 
-def _to_gray(image: Image.Image) -> tuple[np.ndarray, str | None]:
+def to_gray(image: Image.Image) -> tuple[np.ndarray, str | None]:
     """Any Pillow mode to uint8 grayscale, scaling deeper modes and compositing alpha on
     black; and what the conversion dropped ("colour", "transparency", "16-bit samples",
     ...), or None when the grayscale image holds everything the file did."""
@@ -355,7 +355,7 @@ def _read_as_gray(path, shape, resize) -> tuple[np.ndarray, str | None]:
                         raise InvalidImageError(f"{path} is too large ({width}x{height})")
                 if orientation in range(2, 9):  # the image as a viewer shows it
                     image = ImageOps.exif_transpose(image)
-                gray, lost = _to_gray(image)
+                gray, lost = to_gray(image)
             damage = [str(w.message) for w in caught
                       if any(word in str(w.message) for word in DAMAGE_WARNINGS)
                       and "EXIF" not in str(w.message)]
