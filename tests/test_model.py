@@ -287,3 +287,37 @@ def test_kl_warm_up_weighs_the_kl_term_from_zero(sample_images, monkeypatch):
         training.train(recipe, sample_images[:50], log=lambda s: None)
     monkeypatch.undo()
     assert losses[1] < losses[0]  # the same first batch, without its KL term
+
+
+def test_the_companion_catalogue_is_up_to_date_and_names_what_is_missing(tmp_path):
+    """checkpoints/companion.json lists the companion package's models as they are, and a
+    zoo without them says which package holds one (by id prefix, by name, a family)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from vaecodec.zoo import companion, models
+
+    repo = Path(__file__).resolve().parent.parent
+    check = subprocess.run([sys.executable, repo / "tools" / "make_companion.py", "--check"],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
+    folders = [repo / "checkpoints"]
+    catalogue = companion.catalogue(folders)
+    names = {entry["name"] for entry in catalogue["models"]}
+    assert {"vae-mse-s05-aug1", "fashion-mnist", "pixel-l1-v3"} <= names
+    held = {m.name for m in models.scan(repo / companion.REPO_FOLDER)}
+    assert "vae-default" not in names and held <= names
+    vae = next(e for e in catalogue["models"] if e["name"] == "vae-mse-s05-aug1")
+    hint = companion.missing(folders, model_id=bytes.fromhex(vae["sha256"])[:4])
+    assert "vae-mse-s05-aug1" in hint and "pip install vaecodec-models" in hint
+    family = next(e for e in catalogue["models"] if e["name"] == "fashion-mnist")
+    assert "family fashion-mnist" in companion.missing(
+        folders, model_id=bytes.fromhex(family["contains"][0])[:4])
+    assert companion.missing(folders, name="fashion-mnist-rd") is not None
+    assert companion.missing(folders, model_id=b"\0\0\0\0") is None
+    # a zoo of the default install's folder alone: the error names the package
+    lean = vaecodec.Zoo.from_folders([repo / "checkpoints"])
+    with pytest.raises(vaecodec.UnknownModelError, match="pip install vaecodec-models"):
+        lean.level_model(lean.level(7))
+    lean.level_model(lean.level(4))

@@ -22,22 +22,24 @@ def run(*cmd, cwd=None, timeout=600):
     return proc
 
 
+MAX_WHEEL_BYTES = 20 * 10**6  # issue 30: the default wheel at most 20 MB
+CORE = {"vae-default.safetensors", "vae-rd-s04-aug1.safetensors", "vae-seed.safetensors",
+        "pixel-l1.safetensors", "pixel-l10.safetensors", "levels.json", "companion.json"}
+COMPANION = {"vae-mse-s05.safetensors", "vae-mse-s05-aug1.safetensors",
+             "vae-rd-s015-aug1.safetensors", "pixel-l1-v2.safetensors",
+             "pixel-l1-v3.safetensors", "fashion-mnist.vaem", "fashion-mnist-2.0.vaem",
+             "fashion-mnist-rd.vaem"}
+
+
 def test_the_wheel_installs_without_extras_and_round_trips(tmp_path):
     run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path / "dist", REPO)
     (wheel,) = (tmp_path / "dist").glob("vaecodec-*.whl")
     contents = zipfile.ZipFile(wheel).namelist()
     assert "vaecodec/py.typed" in contents
     assert any(name.endswith("licenses/LICENSE") for name in contents)
-    assert {"vaecodec/_checkpoints/vae-default.safetensors",
-            "vaecodec/_checkpoints/levels.json",
-            "vaecodec/_checkpoints/pixel-l1.safetensors",
-            "vaecodec/_checkpoints/pixel-l1-v2.safetensors",
-            "vaecodec/_checkpoints/pixel-l1-v3.safetensors",
-            "vaecodec/_checkpoints/pixel-l10.safetensors",
-            "vaecodec/_checkpoints/fashion-mnist.vaem",
-            "vaecodec/_checkpoints/fashion-mnist-2.0.vaem",
-            "vaecodec/_checkpoints/fashion-mnist-rd.vaem",
-            "vaecodec/_checkpoints/vae-rd-s04-aug1.safetensors"} <= set(contents)
+    shipped = {n.split("/")[-1] for n in contents if n.startswith("vaecodec/_checkpoints/")}
+    assert CORE <= shipped and not shipped & COMPANION
+    assert wheel.stat().st_size <= MAX_WHEEL_BYTES, wheel.stat().st_size
     assert not any(name.startswith("tests/") for name in contents)
 
     venv = tmp_path / "venv"
@@ -63,3 +65,46 @@ def test_the_wheel_installs_without_extras_and_round_trips(tmp_path):
              "print(vaecodec.__version__)")
     assert run(python, "-c", check, cwd=work).stdout.strip() == run(
         python, "-m", "vaecodec", "--version", cwd=work).stdout.split()[-1]
+
+
+def test_the_companion_package_adds_what_the_default_install_leaves_out(tmp_path):
+    """Without vaecodec-models: the levels and families it holds, and files made with
+    them, are one error line that says how to install it; with it, they work."""
+    dist = tmp_path / "dist"
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, REPO)
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist,
+        REPO / "packages" / "vaecodec-models")
+    (wheel,) = dist.glob("vaecodec-*.whl")
+    (extra,) = dist.glob("vaecodec_models-*.whl")
+    held = {n.split("/")[-1] for n in zipfile.ZipFile(extra).namelist()
+            if n.startswith("vaecodec_models/checkpoints/")}
+    assert held == COMPANION | {n.replace(".safetensors", ".json") for n in COMPANION
+                                if n.endswith(".safetensors")}
+    venv = tmp_path / "venv"
+    run(sys.executable, "-m", "venv", venv)
+    python, vaecodec = venv / "bin" / "python", venv / "bin" / "vaecodec"
+    run(python, "-m", "pip", "install", "-q", wheel)
+    work = tmp_path / "work"
+    work.mkdir()
+    samples = REPO / "samples" / "digits"
+    # a level-7 file and a Fashion-MNIST one, made here where every model is at hand
+    import vaecodec as here
+
+    here.compress([samples], work / "level7.vaez", quality=7, force=True)
+    for args, hint in [
+        (["compress", samples, "x.vaez", "-q", "7"], "vae-mse-s05-aug1"),
+        (["decompress", "level7.vaez"], "vae-mse-s05-aug1"),
+        (["compress", samples, "x.vaez", "--model", "fashion-mnist"], "fashion-mnist"),
+    ]:
+        proc = subprocess.run([str(vaecodec)] + [str(a) for a in args], cwd=work,
+                              capture_output=True, text=True)
+        assert proc.returncode == 1, proc
+        assert proc.stderr.startswith("Error: ") and len(proc.stderr.splitlines()) == 1
+        assert hint in proc.stderr and "pip install vaecodec-models" in proc.stderr
+    assert not (work / "x.vaez").exists() and not (work / "level7").exists()
+    levels = run(vaecodec, "levels", cwd=work).stdout
+    assert "vae-mse-s05-aug1" in levels and "vaecodec-models" in levels
+    run(python, "-m", "pip", "install", "-q", extra)
+    run(vaecodec, "decompress", "level7.vaez", cwd=work)
+    run(vaecodec, "compress", samples, "f.vaez", "--model", "fashion-mnist", cwd=work)
+    assert "vaecodec-models" not in run(vaecodec, "levels", cwd=work).stdout

@@ -130,10 +130,12 @@ def info(archive, as_json, max_images):
                 shards = reader.manifest.shards
                 named = reader.named
             size += sum(shard.bytes for shard in shards)
+    missing = None
     try:
         model_name = zoo.find(header.model_id).name
     except UnknownModelError:
         model_name = None
+        missing = zoo.not_installed(header.model_id)  # left out of the default install
     if as_json:
         click.echo(json.dumps({**header.to_dict(), "file_size": size, "model_name": model_name},
                               indent=2))
@@ -162,7 +164,8 @@ def info(archive, as_json, max_images):
     rows = [
         ("format version", str(header.version)),
         ("images", f"{header.count} ({shape})"),
-        ("model", f"{model_name or 'unknown to this vaecodec'} ({header.model_id.hex()})"),
+        ("model", f"{model_name or 'unknown to this vaecodec'} ({header.model_id.hex()})"
+         + ("" if missing is None else f"; {missing}")),
         ("latent size", str(header.latent_size)),
         ("quantization", quant),
         ("payload", (f"{header.payload_size} bytes" if shards is None

@@ -23,12 +23,22 @@ from ._base import (
 @_report_errors
 def list_levels(as_json):
     """List the quality levels with their size and quality on the MNIST test split."""
+    from ..errors import UnknownModelError
     from ..zoo import Zoo
 
-    rows = Zoo.installed().levels()
+    zoo = Zoo.installed()
+    rows = zoo.levels()
+    installed = {}
+    for lv in rows:  # a level whose model the default install leaves out (vaecodec-models)
+        try:
+            zoo.level_model(lv)
+            installed[lv.level] = True
+        except UnknownModelError:
+            installed[lv.level] = False
     if as_json:
         click.echo(json.dumps([{"level": lv.level, "model": lv.model,
-                                "quant_step": lv.quant_step, **lv.measured} for lv in rows],
+                                "quant_step": lv.quant_step, **lv.measured,
+                                "installed": installed[lv.level]} for lv in rows],
                               indent=2))
         return
     width = max([len("model")] + [len(lv.model) for lv in rows])
@@ -37,6 +47,8 @@ def list_levels(as_json):
     for lv in rows:
         m = lv.measured
         default = "  (default)" if lv.level == DEFAULT_LEVEL else ""
+        if not installed[lv.level]:
+            default += "  (not installed: pip install vaecodec-models)"
         click.echo(f"{lv.level:5d}  {lv.model:{width}s}  {lv.quant_step:5g}  "
                    f"{m.get('bytes_per_image', 0):11.2f}  {m.get('psnr_db', 0):9.2f}  "
                    f"{m.get('ssim', 0):5.3f}{default}")

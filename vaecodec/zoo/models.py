@@ -79,11 +79,17 @@ def serialize(tensors: dict, metadata: dict) -> bytes:
 
 
 def checkpoint_dirs() -> list[Path]:
-    """Folders searched for models: $VAECODEC_CHECKPOINTS, the installed copy, the repo's."""
+    """Folders searched for models: $VAECODEC_CHECKPOINTS, the installed copy, the repo's,
+    then the companion package's (``vaecodec-models``: installed, or in the repo)."""
+    from .companion import folder as companion_folder
+
     package = Path(__file__).resolve().parent.parent
     dirs = [package / "_checkpoints", package.parent / "checkpoints"]
     if os.environ.get(ENV_DIR):
         dirs.insert(0, Path(os.environ[ENV_DIR]))
+    extra = companion_folder()
+    if extra is not None:
+        dirs.append(extra)
     return [d for d in dirs if d.is_dir()]
 
 

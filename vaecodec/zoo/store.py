@@ -18,6 +18,7 @@ from ..errors import CorruptModelError, UnknownLevelError, UnknownModelError
 from ..format.constants import (
     MODEL_ID_BYTES,  # the id prefix a file stores identifies a model
 )
+from . import companion
 from . import families as family_files
 from . import levels as level_files
 from .defaults import DEFAULT_FAMILY
@@ -129,6 +130,9 @@ class Zoo:
     def family(self, name: str) -> Family:
         """The installed family ``name`` (``UnknownModelError`` when there is none)."""
         if name not in self._families:
+            hint = self.not_installed(name=name)
+            if hint is not None:
+                raise UnknownModelError(hint)
             known = ", ".join([DEFAULT_FAMILY, *sorted(self._families)])
             raise UnknownModelError(f"no model family named {name!r} (available: {known})")
         return self._families[name]
@@ -172,6 +176,10 @@ class Zoo:
                 return info
         known = ", ".join(m.name for m in self.models(kind)) or "none"
         what = "model" if kind == VAE else "pixel model"
+        hint = (self.not_installed(model_id=key) if isinstance(key, bytes)
+                else self.not_installed(name=key))
+        if hint is not None:  # a model the default install leaves out
+            raise UnknownModelError(hint)
         if isinstance(key, bytes):
             raise UnknownModelError(
                 f"unknown {what} id {key.hex()[:16]}: the file was made with a {what} this "
@@ -179,6 +187,12 @@ class Zoo:
                 "import its family: vaecodec models import FILE.vaem"
             )
         raise UnknownModelError(f"no {what} named {key!r} (available: {known})")
+
+    @staticmethod
+    def not_installed(model_id: bytes | None = None, name: str | None = None) -> str | None:
+        """What to install for a model or family (by id prefix or name) that the companion
+        package ``vaecodec-models`` holds and this installation lacks, or None."""
+        return companion.missing(checkpoint_dirs(), model_id, name)
 
     def vae(self, info: ModelInfo):
         """The numpy runtime (``NumpyVAE``) of a VAE, loaded once."""
