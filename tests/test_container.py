@@ -7,6 +7,7 @@ payload's coder checks the payload as ``vaecodec.decode`` decodes it.
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 import zlib
 
@@ -446,3 +447,32 @@ def test_a_step_no_encoder_writes_is_refused_before_decoding(step):
         vaecodec.decode(build_v2({"quant": step}))
     with pytest.raises(CorruptHeaderError, match="quantization step"):
         vaecodec.decode(build({"quant_step": step}))
+
+
+def test_info_reads_headers_without_the_codec_stack(tmp_path, sample_images):
+    """``vaecodec info`` and ``vaecodec.read_info`` on a chunked, labelled archive and an
+    unchunked file import neither numpy nor Pillow (issue 30: info must not import the
+    codec stack to read a header), and say what the full readers say."""
+    import subprocess
+    import sys
+
+    chunked_file = tmp_path / "a.vaez"
+    with vaecodec.open(chunked_file, "w", chunk_images=64) as out:
+        out.write(sample_images[:150], names=[f"{i % 3}/{i}.png" for i in range(150)],
+                  labels=[i % 3 for i in range(150)])
+    small = tmp_path / "b.vaez"
+    small.write_bytes(vaecodec.encode(sample_images[:5], lossless=True))
+    code = ("import sys; from vaecodec.cli import main\n"
+            "try:\n    main(['info', sys.argv[1]])\nexcept SystemExit as e:\n"
+            "    assert not e.code, e.code\n"
+            "import vaecodec; h = vaecodec.read_info(sys.argv[1])\n"
+            "print(h.count, h.image_shape, h.fields)\n"
+            "assert not {'numpy', 'PIL', 'torch'} & set(sys.modules), sorted(sys.modules)")
+    for path, count in ((chunked_file, 150), (small, 5)):
+        proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                              text=True)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.splitlines()[-1].startswith(f"{count} (28, 28)")
+    with vaecodec.open(chunked_file) as archive:  # the same summary as the decoder's
+        full = dataclasses.replace(archive.decoder.summary(), image_shape=(28, 28))
+        assert vaecodec.read_info(chunked_file) == full

@@ -112,7 +112,7 @@ _LAZY = {
     "decode": ("codec", "decode"),
     "compress": ("files", "compress"),
     "decompress": ("files", "decompress"),
-    "read_info": ("files", "read_info"),
+    "read_info": ("headers", "read_info"),
     "open": ("archive", "open"),
     "latents": ("codec", "latents"),
     "sample": ("sampling", "sample"),

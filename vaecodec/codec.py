@@ -8,7 +8,6 @@ read back by the decoder their first bytes call for (``stream``).
 
 from __future__ import annotations
 
-import dataclasses
 import io
 from typing import TYPE_CHECKING, Callable, Iterable
 
@@ -18,7 +17,6 @@ from .errors import (
     ArgumentTypeError,
     OutOfMemoryError,
     TrailingBytesError,
-    UnknownModelError,
     VaezError,
 )
 from .format import chunked, container
@@ -169,12 +167,7 @@ def complete_header(header: container.Header, zoo: Zoo | None = None) -> contain
     it (versions 2-5) and the model is known (``zoo``, default: the installed one)."""
     if header.image_shape is not None:
         return header
-    zoo = Zoo.installed() if zoo is None else zoo
-    try:
-        shape = zoo.find(header.model_id).image_shape
-    except UnknownModelError:
-        return header
-    return dataclasses.replace(header, image_shape=shape)
+    return (Zoo.installed() if zoo is None else zoo).complete_header(header)
 
 
 # vaecodec 2.0 kept the whole pipeline in this module; its names still resolve here, with

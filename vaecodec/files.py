@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Sequence
 
 from . import archive as archive_io
-from . import arrays, codec, labelling, remote
+from . import arrays, labelling, remote
 from . import images as image_files
 from .errors import (
     CorruptModelError,
@@ -30,6 +30,7 @@ from .errors import (
 from .format import container
 from .format.sniff import is_chunked
 from .fsio import OutputTree, atomic_write_bytes, check_output_file, open_regular
+from .headers import read_info  # noqa: F401  (files.read_info: vaecodec.read_info)
 from .options import EncodeOptions, with_keywords
 from .pipeline.guard import QualityReport
 from .pipeline.settings import DEFAULT_MAX_IMAGES, check_count, resolve
@@ -65,38 +66,6 @@ def read_model_source(path: str | os.PathLike) -> bytes:
         raise CorruptModelError(f"{path} carries no model (compress --embed-model makes one "
                                 "that does)")
     return model
-
-
-def read_info(source: str | os.PathLike | bytes, *, zoo: Zoo | None = None,
-              max_images: int = DEFAULT_MAX_IMAGES) -> container.Header:
-    """The header of a .vaez file (path) or of its bytes, without decoding any image.
-
-    ``image_shape`` is filled in from the file's model when the format does not store it
-    (versions 2 to 5) and the model is installed (else None). For a version 5 file the
-    names and sizes are gathered from its chunks' headers; the names of a file of more
-    than ``max_images`` images are not unpacked (``names`` is None, ``names_stored_size``
-    counts their bytes). A manifest gives its shards' common header and all their
-    images (names None)."""
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        if not is_chunked(bytes(source[:5])):
-            return codec.read_header(bytes(source), zoo)
-    elif archive_io.is_manifest(source):  # the shards' common header, all their images
-        with archive_io.ManifestReader(source, zoo=zoo) as reader:
-            return codec.complete_header(reader.info, zoo)
-    else:
-        with remote.open_input(source) as f:
-            try:
-                if not is_chunked(f.read(5)):
-                    f.seek(0)
-                    return codec.complete_header(container.read_header(f)[0], zoo)
-            except VaezError as e:
-                raise type(e)(f"{source}: {e}") from None
-    with archive_io.open_reader(source, zoo=zoo) as reader:
-        try:
-            listed = len(reader) <= max_images
-            return codec.complete_header(reader.decoder.summary(names=listed), zoo)
-        except VaezError as e:
-            raise type(e)(f"{source if reader.path else 'archive'}: {e}") from None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -112,24 +112,32 @@ def info(archive, as_json, max_images):
     """Show what a .vaez file holds (reads only its headers; a path, a URL, - for standard
     input). The names of an archive of more than --max-images images are counted, not
     listed."""
-    from .. import archive as archive_io
-    from .. import files, remote
+    from .. import headers, remote
     from ..errors import UnknownModelError
+    from ..format.manifest import looks_like as looks_like_manifest
     from ..zoo import Zoo
 
-    zoo = Zoo.installed()
+    # the headers alone: neither numpy nor the codec is imported for a .vaez file
+    zoo = Zoo.installed_models()
     shards = None
     if archive == "-":
         data = sys.stdin.buffer.read()
-        header, size = files.read_info(data, zoo=zoo, max_images=max_images), len(data)
+        header, size = headers.read_info(data, zoo=zoo, max_images=max_images), len(data)
     else:
-        header = files.read_info(archive, zoo=zoo, max_images=max_images)
+        header = headers.read_info(archive, zoo=zoo, max_images=max_images)
         size = remote.size_of(archive)
-        if archive_io.is_manifest(archive):  # the data set's size: its shards' and its own
+        with remote.open_input(archive) as f:
+            manifest = looks_like_manifest(f.read(64))
+        if manifest:  # the data set's size: its shards' and its own
+            from .. import archive as archive_io
+
             with archive_io.ManifestReader(archive, zoo=zoo) as reader:
                 shards = reader.manifest.shards
                 named = reader.named
             size += sum(shard.bytes for shard in shards)
+    if not zoo.knows(header.model_id):  # a family's model: the families are read too
+        zoo = Zoo.installed()
+        header = zoo.complete_header(header)
     missing = None
     try:
         model_name = zoo.find(header.model_id).name

@@ -12,9 +12,9 @@ from typing import Callable
 import numpy as np
 
 from ..core import coders, quantize
-from ..errors import CorruptPayloadError, FormatError, UnsafeNameError
+from ..errors import CorruptPayloadError, FormatError
 from ..format import chunked, container
-from ..format.sniff import info_header
+from ..format.sniff import info_header, summarize
 from ..pipeline.chunk import inverted_flags, network_pixels
 from ..pipeline.settings import Settings, pixel_model_for, settings_for, zoo_with
 from ..zoo import Zoo
@@ -381,34 +381,9 @@ class ArchiveDecoder:
         them), so that memory does not grow with the number of images."""
         if self._summary is not None:
             return self._summary
-        listed: list[str] = []
-        payload, residual, inverted, names_size = 0, [], [], 0
-        for n, entry in enumerate(self.index.chunks):
-            chunk = self.read_chunk(n, names=names, meta=False)
-            if chunk.names is not None:
-                listed.extend(chunk.names)
-            names_size += chunk.names_size
-            payload += len(chunk.payload)
-            if chunk.residual is not None:
-                residual.append(len(chunk.residual))
-            if chunk.inverted is not None:  # only chunks with inverted images cost memory
-                inverted.append((entry.first, chunk.count, chunk.inverted))
-        if names and self.header.named and len(set(listed)) != len(listed):
-            raise UnsafeNameError("stored names are not unique")
-        bitmap = None
-        if inverted:
-            flags = np.zeros(self.index.count, dtype=bool)
-            for first, count, packed in inverted:
-                flags[first : first + count] = inverted_flags(packed, count)
-            bitmap = np.packbits(flags, bitorder="little").tobytes() if flags.any() else None
-        layer = self.header.residual
-        summary = dataclasses.replace(
-            info_header(self.header, self.index.count,
-                        tuple(listed) if self.header.named and names else None,
-                        self.header.model_size, payload, self.index.classes),
-            residual=None if layer is None else dataclasses.replace(
-                layer, chunk_sizes=tuple(residual)),
-            names_stored_size=names_size, inverted=bitmap)
+        summary = summarize(self.header, self.index,
+                            lambda n, listed: self.read_chunk(n, names=listed, meta=False),
+                            names)
         if names:
             self._summary = summary
         return summary

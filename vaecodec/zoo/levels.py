@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ..errors import CorruptModelError
 
 if TYPE_CHECKING:
-    from ..core.entropy import Prior
+    from ..core.prior import Prior
 
 from .defaults import DEFAULT_LEVEL  # noqa: F401  (part of this module's API)
 
@@ -43,7 +43,7 @@ class Level:
 
 def from_row(row: dict) -> Level:
     """A level from a row of levels.json; CorruptModelError when the row is not one."""
-    from ..core.entropy import Prior
+    from ..core.prior import Prior  # plain Python: reading the levels imports no numpy
 
     try:
         return Level(

@@ -58,6 +58,18 @@ class Zoo:
                             for p in sorted(store.glob("*" + family_files.SUFFIX)))
         return _installed(tuple(checkpoint_dirs()), store, listing)
 
+    @staticmethod
+    def installed_models() -> "Zoo":
+        """The models and levels installed with vaecodec (and in $VAECODEC_CHECKPOINTS)
+        without the families, whose files are read and checked whole: what reading a
+        file's header needs when its model is not a family's (``vaecodec info``)."""
+        return _installed_models(tuple(checkpoint_dirs()))
+
+    def knows(self, model_id: bytes) -> bool:
+        """Whether this zoo has the model a file names by (a prefix of) its id."""
+        return any(info.model_id.startswith(model_id)
+                   for kind in (VAE, PIXEL_MODEL) for info in self.models(kind))
+
     @classmethod
     def from_folders(cls, folders: Iterable[Path]) -> "Zoo":
         """The models of each folder, in order (the first of a name wins), and the levels
@@ -188,6 +200,17 @@ class Zoo:
             )
         raise UnknownModelError(f"no {what} named {key!r} (available: {known})")
 
+    def complete_header(self, header):
+        """A file's ``format.container.Header`` with its image shape taken from its model
+        where the file does not store it (versions 2-6) and this zoo knows the model."""
+        if header.image_shape is not None:
+            return header
+        try:
+            shape = self.find(header.model_id).image_shape
+        except UnknownModelError:
+            return header
+        return dataclasses.replace(header, image_shape=shape)
+
     @staticmethod
     def not_installed(model_id: bytes | None = None, name: str | None = None) -> str | None:
         """What to install for a model or family (by id prefix or name) that the companion
@@ -276,3 +299,8 @@ def _installed(folders: tuple[Path, ...], store: Path, listing: tuple) -> Zoo:
             zoo = zoo.with_family(family, models, levels)
     zoo._is_installed = True
     return zoo
+
+
+@functools.lru_cache(maxsize=4)
+def _installed_models(folders: tuple[Path, ...]) -> Zoo:
+    return Zoo.from_folders(folders)
