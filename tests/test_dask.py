@@ -81,6 +81,34 @@ def test_the_command_line_and_the_torch_dataset_take_a_manifest(cluster, folder,
     assert tested.exit_code == 1 and "00001.vaez" in tested.output
 
 
+def test_labels_go_to_every_shard(cluster, folder, tmp_path):
+    """Labels from folders and metadata from a file: given to each file by the client,
+    the same class names in every shard, read back across shards as from one file."""
+    single = tmp_path / "single.vaez"
+    table = {f"{i % 10}/{i:05d}.png": {"label": str(9 - i % 10), "i": i} for i in range(COUNT)}
+    vaecodec.compress([folder], single, labels=table)
+    result = vaecodec.dask.compress([folder], tmp_path / "l.json", cluster,
+                                    shard_images=SHARD, labels=table)
+    assert result.shards == 2
+    with vaecodec.open(single) as one, vaecodec.open(tmp_path / "l.json") as many:
+        assert many.labelled and many.has_metadata
+        assert many.classes == one.classes == tuple(str(d) for d in range(10))
+        assert np.array_equal(many.labels, one.labels)
+        assert many.meta(SHARD + 3) == one.meta(SHARD + 3)
+        assert many.meta(f"7/{4007:05d}.png") == {"i": 4007}
+        assert many.metadata == one.metadata
+        assert many.label(f"7/{7:05d}.png") == 2
+    torch_module = pytest.importorskip("vaecodec.torch")
+    data = torch_module.VaezDataset(tmp_path / "l.json")  # the stored labels
+    assert data[SHARD + 3][1] == int(vaecodec.open(single).labels[SHARD + 3])
+    missing = dict(list(table.items())[1:])
+    with pytest.raises(vaecodec.InputError, match="gives this image no entry"):
+        vaecodec.dask.compress([folder], tmp_path / "m.json", cluster, shard_images=SHARD,
+                               labels=missing)
+    assert not (tmp_path / "m.json").exists()
+    assert not list(tmp_path.glob(".m.shards*")) and not (tmp_path / "m.shards").exists()
+
+
 @pytest.mark.slow
 def test_a_killed_worker_s_shard_is_redone(folder, tmp_path):
     """One worker is killed (SIGKILL) while the shards are being written: its task runs

@@ -38,7 +38,7 @@ import warnings
 from pathlib import Path
 
 from . import images as image_files
-from . import remote
+from . import labelling, remote
 from .archive import ArchiveWriter
 from .errors import (
     EmptySelectionError,
@@ -111,7 +111,7 @@ def shard_size(files: int, workers: int) -> int:
 def compress(sources, manifest, client, options: EncodeOptions | None = None, *,
              shard_images: int | None = None, force: bool = False, retries: int = 3,
              resize: bool = False, skip_invalid: bool = False, grayscale: bool = False,
-             progress=None, **keywords) -> DaskResult:
+             progress=None, labels=None, **keywords) -> DaskResult:
     """Compress image files and folders into shards on the cluster of ``client`` (a
     ``dask.distributed.Client``), tied together by the manifest file ``manifest``.
     ``options``: an ``EncodeOptions`` (or its fields as keywords), as for ``compress``;
@@ -121,7 +121,8 @@ def compress(sources, manifest, client, options: EncodeOptions | None = None, *,
     ``shard_size`` for the files and the cluster's workers).
     ``progress("compressing", done, total)`` as shards finish. Paths are made absolute
     here, and each worker checks that the files it reads are those listed here (size and
-    modification time)."""
+    modification time). ``labels``: as ``compress`` takes them ("folders", a CSV or JSON
+    file, a dict), given to each file here; every shard stores the same class names."""
     if shard_images is not None and (isinstance(shard_images, bool) or shard_images < 1 or
                                      shard_images % chunked.CHUNK_IMAGES):
         raise SettingsError(f"shard_images must be a positive multiple of "
@@ -135,24 +136,29 @@ def compress(sources, manifest, client, options: EncodeOptions | None = None, *,
                             "the workers share, not to a URL")
     settings = resolve(options, zoo=None)  # the options are checked before any task runs
     exact = settings.max_error is not None and not grayscale
+    given = None if labels is None else labelling.load(labels)
     # every path leaves this process absolute: a worker runs in a folder of its own
     manifest = Path(os.path.abspath(manifest))
     check_output_file(manifest, force)
     with WriteLock(manifest).acquire():  # one run writes a data set at a time
         check_output_file(manifest, force)
         return _compress(sources, manifest, client, shard_images, force, retries,
-                         (resize, skip_invalid, exact), progress, options)
+                         (resize, skip_invalid, exact), progress, options, given)
 
 
 def _compress(sources, manifest: Path, client, shard_images, force, retries, reading,
-              progress, options: EncodeOptions) -> DaskResult:
+              progress, options: EncodeOptions, given=None) -> DaskResult:
     from dask.distributed import Event, as_completed, wait
 
     final = shards_folder(manifest)
     if final.exists() and not force:
         raise OutputExistsError(f"{final} already exists (use --force to overwrite)")
     sources = [os.path.abspath(os.fspath(s)) for s in sources]
-    total = image_files.count_files(sources)
+    folders: set[str] = set()
+    total = image_files.count_files(sources, folders)
+    # labels are given to the files here, by name: each task gets its files' own, and
+    # every shard the same class names
+    assign = None if given is None else labelling.Assigner(given, None, None, folders)
     if shard_images is None:
         shard_images = shard_size(total, len(client.scheduler_info().get("workers", {})))
     # each file with its size and modification time: a worker checks that it reads the
@@ -171,10 +177,14 @@ def _compress(sources, manifest: Path, client, shard_images, force, retries, rea
             if not part:
                 break
             target = os.fspath(folder / f"{k:05d}.vaez")
+            extras = None
+            if assign is not None:
+                extras = (assign.classes, *assign([name for _, name, _ in part]))
             futures.append(client.submit(_compress_shard, part, target, options,
-                                         reading, stop, key=f"vaecodec-shard-{k}-"
+                                         reading, stop, extras, key=f"vaecodec-shard-{k}-"
                                          f"{hashlib.sha1(target.encode()).hexdigest()[:8]}",
                                          retries=retries, pure=False))
+        unused = [] if assign is None else assign.unused()
         done = 0
         for future in as_completed(futures):
             done += future.result()["files"]
@@ -232,6 +242,10 @@ def _compress(sources, manifest: Path, client, shard_images, force, retries, rea
         raise
     shutil.rmtree(old, ignore_errors=True)
     converted = sum(r["converted"] for r in results)
+    if unused:
+        warnings.warn(f"{len(unused)} of the {len(given.entries or ())} names in "
+                      f"{given.source} match no image listed (the first: {unused[0]!r})",
+                      VaezWarning, stacklevel=3)
     if converted:
         warnings.warn(image_files.conversion_warning(converted), VaezWarning, stacklevel=3)
     judge(quality, strict=False, stacklevel=3)
@@ -274,10 +288,11 @@ STOPPED = {"stopped": True}  # a task's result once its run has failed: nothing 
 
 
 def _compress_shard(files, target: str, options: EncodeOptions, reading: tuple,
-                    stop: str | None = None) -> dict:
+                    stop: str | None = None, extras=None) -> dict:
     """One task: ``files`` (path, name, identity) into the shard ``target`` (written whole
     or not at all); ``reading``: (resize, skip_invalid, exact) for ``iter_images``;
-    ``stop``: the name of the run's Dask event that says to give up."""
+    ``stop``: the name of the run's Dask event that says to give up; ``extras``: (class
+    names, labels, metadata) of the files, the last two lists in their order (or None)."""
     resize, skip_invalid, exact = reading
     event = None
     if stop is not None:
@@ -288,8 +303,15 @@ def _compress_shard(files, target: str, options: EncodeOptions, reading: tuple,
         return STOPPED  # a result, not an error: nothing to log or retry
     files = _check_identity(files)
     settings = _settings(options)
+    classes, by_name = None, None
+    if extras is not None:  # a file skipped as unreadable takes its label with it
+        classes, labels, meta = extras
+        by_name = {name: k for k, (_, name) in enumerate(files)}
     writer = ArchiveWriter(target, settings, force=True, polarity=options.polarity, named=True,
-                           check_names=False)
+                           check_names=False,
+                           labelled=extras is not None and extras[1] is not None,
+                           metadata=extras is not None and extras[2] is not None,
+                           classes=classes)
     skipped: list[str] = []
     converted = 0
     with writer:
@@ -297,8 +319,13 @@ def _compress_shard(files, target: str, options: EncodeOptions, reading: tuple,
                 files, settings.image_shape, resize, skip_invalid, workers=1, exact=exact)):
             skipped += part.skipped
             converted += part.converted
-            if part.names:
+            if part.names and by_name is None:
                 writer.write(part.pixels, part.names)
+            elif part.names:
+                rows = [by_name[name] for name in part.names]
+                writer.write(part.pixels, part.names,
+                             None if labels is None else [labels[r] for r in rows],
+                             None if meta is None else [meta[r] for r in rows])
             if event is not None and k % 16 == 15 and event.is_set():
                 writer.abort()  # what was written is removed
                 return STOPPED

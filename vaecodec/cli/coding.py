@@ -126,9 +126,6 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
     if workers is not None or scheduler is not None:
         if workers is not None and scheduler is not None:
             raise click.UsageError("give --workers or --scheduler, not both")
-        if labels is not None:
-            raise click.UsageError("--labels and --labels-from-folders are not yet taken "
-                                   "with --workers or --scheduler")
         if output == "-" or append or embed_model:
             raise click.UsageError("--workers and --scheduler write a manifest file; they "
                                    "take neither -, --append nor --embed-model")
@@ -140,7 +137,7 @@ def compress(sources, output, quality, quant_step, model, coder, lossless, max_e
     reading = dict(resize=resize, skip_invalid=skip_invalid, grayscale=grayscale)
     if workers is not None or scheduler is not None:
         _compress_on_dask(sources, output, workers, scheduler, force, quiet, as_json,
-                          options, reading, shard_images)
+                          options, dict(reading, labels=labels), shard_images)
         return
     to_stdout = output == "-"
     if to_stdout:
