@@ -23,6 +23,7 @@ SMOKE = {
     "bench_cli": (["--data", "{data}", "--limit", "300", "--repeat", "1"], True),
     "bench_dask": (["--data", "{data}", "--images", "8192", "--workers", "1",
                     "--shard-images", "4096", "--repeat", "1", "--cli"], True),
+    "bench_labels": (["--data", "{data}", "--limit", "300", "--repeat", "1"], True),
     "bench_learning": (["--data", "{data}", "--levels", "4", "--epochs", "1", "--seeds", "1",
                         "--limit", "500"], True),
     "bench_levels": (["--data", "{data}", "--repeat", "1", "--limit", "200"], False),
