@@ -161,6 +161,14 @@ def test_bad_webdataset_samples(tmp_path, digits, samples, message):
         convert.from_webdataset(tmp_path / "junk.tar", tmp_path / "x.vaez")
 
 
+def test_a_name_with_two_dots_is_no_webdataset_key(tmp_path, digits):
+    out = convert.from_arrays(digits[:2], tmp_path / "a.vaez", names=["a.b.png", "c.png"],
+                              lossless=True)
+    with pytest.raises(InputError, match="cannot hold a dot"):
+        convert.to_webdataset(out, tmp_path / "a.tar")
+    assert not (tmp_path / "a.tar").exists()
+
+
 def test_to_arrays(tmp_path, digits):
     out = convert.from_arrays(digits, tmp_path / "a.vaez", labels=np.arange(40) - 3,
                               lossless=True)

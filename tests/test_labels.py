@@ -219,7 +219,8 @@ def header_bytes(fields_value, version: int = 6) -> bytes:
 
 @pytest.mark.parametrize("value, error, message", [
     (["label", "meta"], None, None),
-    ([], None, None),
+    ([], CorruptHeaderError, "at least one per-image field"),
+    (["meta"], None, None),
     (["label", "colour"], UnsupportedVersionError, "'colour'.*upgrade vaecodec"),
     (["meta", "label"], CorruptHeaderError, "each field once, in the order"),
     (["label", "label"], CorruptHeaderError, "each field once"),

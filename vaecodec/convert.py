@@ -350,9 +350,7 @@ def to_webdataset(archive, tar_path, *, force: bool = False) -> int:
                 meta = reader.meta(rows) if reader.has_metadata else None
                 for n, image in enumerate(block):
                     i = first + n
-                    key = (f"{i:0{width}d}" if names is None
-                           else names[i].rsplit(".", 1)[0] if "." in names[i].rsplit("/", 1)[-1]
-                           else names[i])
+                    key = f"{i:0{width}d}" if names is None else _key(names[i])
                     _add(out, f"{key}.png", image_files.png_bytes(image))
                     if labels is not None:
                         _add(out, f"{key}.cls", str(int(labels[n])).encode())
@@ -361,6 +359,17 @@ def to_webdataset(archive, tar_path, *, force: bool = False) -> int:
                     count += 1
         f.commit()
     return count
+
+
+def _key(name: str) -> str:
+    """A stored name as a WebDataset key: without its extension; a key holds no dot in its
+    last part (WebDataset splits a member's name at the first dot)."""
+    folder, _, base = name.rpartition("/")
+    stem = base.split(".", 1)[0] if "." in base else base
+    if base.count(".") > 1 or not stem:
+        raise InputError(f"{name}: a WebDataset key cannot hold a dot (the tar readers split "
+                         "a member's name at the first one); rename the image")
+    return f"{folder}/{stem}" if folder else stem
 
 
 class _Writable:

@@ -167,6 +167,8 @@ def read_file_header(f) -> tuple[FileHeader, bytes]:
         raise CorruptHeaderError(f"header is not a msgpack array of {expected} fields")
     model_id, latent_size, quant, coder, residual, model_size, named = fields[:7]
     stored = per_image.check_fields(fields[7]) if version == FIELDS_VERSION else ()
+    if version == FIELDS_VERSION and not stored:  # else it would have been version 5
+        raise CorruptHeaderError("a version 6 file lists at least one per-image field")
     if not isinstance(model_id, bytes) or len(model_id) != MODEL_ID_BYTES:
         raise CorruptHeaderError(f"header field 'model' must be {MODEL_ID_BYTES} bytes")
     if not is_count(latent_size) or not 1 <= latent_size <= container.MAX_LATENT_SIZE:
