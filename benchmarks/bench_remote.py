@@ -11,7 +11,11 @@ those the image made after it (each a GET with a Range header), and the bytes th
 fetched. "Loading": one epoch of ``VaezDataset`` (shuffled) and of
 ``VaezIterableDataset`` through ``torch.utils.data.DataLoader`` (--workers, batches of
 --batch-size), from the URL and from the local path in turn, --repeat times; images/s
-are medians, and the ratio is URL / local.
+are medians, and the ratio is URL / local. "Lookups" (``--names``: the archive stores
+names, ``D/NNNNNN.png``): --reads times, a fresh open and one image by a random name, as
+``archive[name]`` finds it now (the chunks' headers, then the one chunk) and as it did
+before (every chunk read whole for its names: ``Reader.position``); requests and bytes
+after open, medians. ``--skip-loading`` leaves the DataLoader epochs out.
 """
 
 from __future__ import annotations
@@ -66,6 +70,31 @@ def reads(server, count: int, trials: int, seed: int) -> dict:
             "image_bytes_median": statistics.median(after_bytes)}
 
 
+def lookups(server, count: int, trials: int, seed: int) -> dict:
+    """Requests and bytes of ``archive[name]`` after open, now and the old way."""
+    from vaecodec.archive import Reader
+
+    rng = np.random.default_rng(seed)
+    out: dict = {}
+    for way in ("now", "before"):
+        requests, sizes = [], []
+        for _ in range(trials):
+            i = int(rng.integers(count))
+            with vaecodec.open(server.url("digits.vaez")) as archive:
+                opened = len(server.requests)
+                name = f"{i % 10}/{i:06d}.png"
+                position = (archive.position(name) if way == "now"
+                            else Reader.position(archive, name))
+                archive[position]
+                done = len(server.requests)
+            assert position == i
+            requests.append(done - opened)
+            sizes.append(fetched(server.requests[opened:done]))
+        out[way] = {"requests_median": statistics.median(requests),
+                    "bytes_median": statistics.median(sizes)}
+    return {"trials": trials, **out}
+
+
 def epoch_rate(dataset, batch_size: int, workers: int) -> float:
     streaming = isinstance(dataset, torch.utils.data.IterableDataset)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=not streaming,
@@ -84,13 +113,18 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--names", action="store_true",
+                        help="store names and measure lookups by name")
+    parser.add_argument("--skip-loading", action="store_true",
+                        help="leave out the DataLoader epochs")
     args = parser.parse_args()
     train = mnist_images(args.data, "train")
     images = np.resize(train, (args.images, *train.shape[1:]))  # repeated to --images
     work = Path(tempfile.mkdtemp(prefix="vaecodec-remote-"))
     path = work / "digits.vaez"
     with vaecodec.open(path, "w", quality=4) as out:
-        out.write(images)
+        out.write(images, names=[f"{i % 10}/{i:06d}.png" for i in range(args.images)]
+                  if args.names else None)
     size = path.stat().st_size
     print(f"{args.images:,} digits at level 4: {size:,} bytes", flush=True)
     rows = []
@@ -98,8 +132,11 @@ def main() -> None:
         result = {"archive_bytes": size, "images": args.images,
                   "reads": reads(server, args.images, args.reads, seed=0)}
         print(json.dumps(result["reads"]), flush=True)
+        if args.names:
+            result["lookups"] = lookups(server, args.images, args.reads, seed=1)
+            print(json.dumps(result["lookups"]), flush=True)
         url = server.url("digits.vaez")
-        for label, kind in (("VaezDataset", VaezDataset),
+        for label, kind in () if args.skip_loading else (("VaezDataset", VaezDataset),
                             ("VaezIterableDataset",
                              lambda p: VaezIterableDataset(p, batch_size=args.batch_size))):
             rates: dict[str, list[float]] = {"url": [], "local": []}

@@ -30,7 +30,7 @@ SMOKE = {
     "bench_loader": (["--data", "{data}", "--workers", "1", "--repeat", "1",
                       "--limit", "2000"], True),
     "bench_remote": (["--data", "{data}", "--images", "5000", "--reads", "5",
-                      "--workers", "1", "--repeat", "1"], True),
+                      "--workers", "1", "--repeat", "1", "--names"], True),
     "bench_residual": (["--data", "{data}", "--repeat", "1", "--limit", "100",
                         "--max-errors", "0", "4"], True),
     "bench_train": (["--data", "{data}", "--sets", "fashion-1k", "glyphs", "--limit", "300",

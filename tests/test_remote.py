@@ -200,3 +200,61 @@ def test_compress_writes_an_archive_to_a_url_where_the_file_system_allows(served
         vaecodec.open("memory://x.vaez", "w")
     with pytest.raises(vaecodec.OutputPathError, match="not to a URL"):
         vaecodec.decompress(folder / "a.vaez", "memory://out/")
+
+
+def test_a_name_is_found_over_http_without_reading_every_chunk(served, monkeypatch):
+    """Lookup by name reads the chunks' headers (a small range each) until one lists the
+    name, then that chunk whole, which confirms it: not every chunk whole."""
+    monkeypatch.setattr(remote.RemoteFile, "HEAD", 512)
+    monkeypatch.setattr(remote.RemoteFile, "TAIL", 512)
+    monkeypatch.setattr(vaecodec.format.chunked, "HEADER_GUESS", 256)
+    folder, server = served
+    local = vaecodec.open(folder / "a.vaez")
+    chunks = local.decoder.index.chunks
+    target = local.names[95]  # in the fourth chunk of 30
+    with vaecodec.open(server.url("a.vaez")) as archive:
+        before = len(server.requests)
+        image = archive[target]
+        asked = server.requests[before:]
+        with pytest.raises(KeyError, match="no image named"):
+            archive["nothing.png"]
+    assert np.array_equal(image, local[95])
+    ranges = [tuple(map(int, rng[6:].split("-"))) for _, _, rng in asked]
+    fetched = sum(end + 1 - start for start, end in ranges)
+    whole = {(c.offset, c.offset + c.size - 1) for c in chunks}
+    assert [r for r in ranges if r in whole] == [(chunks[3].offset,
+                                                   chunks[3].offset + chunks[3].size - 1)]
+    assert fetched < chunks[3].size + 4 * 256 + 4 * 100  # 4 headers and one chunk
+    local.close()
+
+
+def test_a_name_is_found_in_a_manifest_over_http(served):
+    folder, server = served
+    with vaecodec.open(server.url("set/m.json")) as remote_set, \
+            vaecodec.open(folder / "set" / "m.json") as local_set:
+        for name in ("3/103.png", "0/000.png", "9/199.png"):
+            assert remote_set.position(name) == local_set.position(name)
+            assert np.array_equal(remote_set[name], local_set[name])
+        with pytest.raises(KeyError, match="no image named"):
+            remote_set.position("3/1030.png")
+
+
+def test_a_damaged_header_is_not_trusted_by_a_lookup(tmp_path, sample_images):
+    """A chunk header edited so that it lists another name (its CRC-32 no longer
+    matches): the lookup does not answer from it."""
+    # one image a chunk: a name alone is stored as it is (zstd would make it longer)
+    names = [f"image-{i}.png" for i in range(60)]
+    path = tmp_path / "a.vaez"
+    with vaecodec.open(path, "w", chunk_images=1) as out:
+        out.write(sample_images[:60], names)
+    data = bytearray(path.read_bytes())
+    at = data.find(names[0].encode())
+    assert at > 0
+    data[at : at + 3] = b"zzz"
+    fsspec.filesystem("memory").pipe("/lookup-damaged.vaez", bytes(data))
+    with vaecodec.open("memory://lookup-damaged.vaez") as archive:
+        with pytest.raises(vaecodec.ChecksumError):
+            archive["zzz" + names[0][3:]]
+        assert np.array_equal(archive[names[31]], vaecodec.open(path)[31])
+        with pytest.raises(KeyError):  # what the damaged chunk really holds is unknown
+            archive[names[0]]

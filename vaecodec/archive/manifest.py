@@ -194,6 +194,21 @@ class ManifestReader(Reader):
                                   "same name")
         return names
 
+    def position(self, name: str) -> int:
+        """The position of the image stored as ``name`` across the shards (KeyError when
+        there is none). Over a URL, shard by shard as ``ArchiveReader.position`` finds it
+        there, instead of every name of every shard."""
+        if not remote.is_url(self.path) or self._name_positions is not None:
+            return super().position(name)
+        if not self.named:
+            raise KeyError(f"{name!r}: this archive stores no names")
+        for k in range(len(self.paths)):
+            try:
+                return int(self._starts[k]) + self.shard(k).position(name)
+            except KeyError:
+                continue
+        raise KeyError(f"no image named {name!r} in the archive")
+
     def __getitem__(self, key):
         if isinstance(key, str):
             return self[self.position(key)]

@@ -16,7 +16,7 @@ from .. import remote
 from ..errors import ArgumentTypeError, FormatError, VaezError
 from ..format import container
 from ..pipeline.settings import DEFAULT_MAX_IMAGES, check_count
-from ..stream import Decoder, open_decoder
+from ..stream import ArchiveDecoder, Decoder, open_decoder
 from ..zoo import Zoo
 
 
@@ -318,6 +318,21 @@ class ArchiveReader(Reader):
         if self.named:
             check_count(self.info, self._max_images, "read its names")
         return self.decoder.names()
+
+    def position(self, name: str) -> int:
+        """The position of the image stored as ``name`` (KeyError when there is none).
+        Over a URL, the chunks' headers are read until one lists it (then that chunk,
+        whole, to confirm), not every chunk: a lookup fetches a few KB per chunk (a name
+        in a chunk whose header is damaged is not found; ``verify`` finds the damage)."""
+        if self.url is None or self._name_positions is not None \
+                or not isinstance(self._decoder, ArchiveDecoder):
+            return super().position(name)
+        if not self.named:
+            raise KeyError(f"{name!r}: this archive stores no names")
+        found = self.decoder.find_name(name)
+        if found is None:
+            raise KeyError(f"no image named {name!r} in the archive")
+        return found
 
     def __getitem__(self, key):
         if isinstance(key, str):

@@ -449,6 +449,35 @@ def read_chunk(f, header: FileHeader, index: Index, n: int, names: bool = True,
     return chunk
 
 
+HEADER_GUESS = 1 << 15  # bytes read first for a chunk's header alone (its names fit, mostly)
+
+
+def read_chunk_names(f, header: FileHeader, index: Index, n: int) -> tuple[str, ...]:
+    """The names chunk ``n``'s header lists, read without the rest of the chunk: one
+    small read (two when the header is longer than HEADER_GUESS) instead of the whole
+    chunk, for finding a name in an archive read over a network. The CRC-32 covers the
+    whole chunk, so these names are **not verified**: a caller takes them only as where
+    to look, and reads that chunk whole (``read_chunk``) to confirm."""
+    entry = index.chunks[n]
+    if not header.named:
+        raise ValueError("the file stores no names")
+    f.seek(entry.offset)
+    head = f.read(min(entry.size, HEADER_GUESS))
+    if head[:4] != CHUNK_MAGIC:
+        raise CorruptHeaderError(f"chunk {n} does not start with its magic bytes")
+    size, pos = read_leb128(head, 4, 5, "a chunk ends inside its header length",
+                            "a chunk header length field is longer than 5 bytes")
+    if size > MAX_CHUNK_HEADER or pos + size + CRC.size > entry.size:
+        raise CorruptHeaderError(f"chunk {n}'s header length does not fit the chunk")
+    if pos + size > len(head):
+        head += _read_exact(f, pos + size - len(head), f"chunk {n}'s header")
+    fields = unpackb(head[pos : pos + size])
+    if not isinstance(fields, list) or len(fields) != _chunk_fields(header) \
+            or fields[2] != entry.count:
+        raise CorruptHeaderError(f"chunk {n}'s header is not the one the index lists")
+    return unpack_names(fields[5], entry.count)
+
+
 SCAN_WORK_PER_BYTE = 16  # bytes a scan may read and check per byte of the file ...
 SCAN_WORK_MIN = 64 * 2**20  # ... and at least this many: false chunk magics cost work
 

@@ -61,6 +61,8 @@ class ArchiveDecoder:
         self._symbol_bytes = self._pixel_bytes = 0
         self._summary: container.Header | None = None
         self._label_cache: collections.OrderedDict = collections.OrderedDict()
+        # the last chunk read, with whether its names and metadata were unpacked
+        self._last_chunk: tuple[int, bool, bool, chunked.Chunk] | None = None
         self._meta_cache: collections.OrderedDict = collections.OrderedDict()
 
     @property
@@ -131,6 +133,9 @@ class ArchiveDecoder:
     def read_chunk(self, n: int, names: bool = True, meta: bool = True) -> chunked.Chunk:
         """Chunk ``n``, checked (``names=False``, ``meta=False``: without its names or
         metadata, to read its images); its labels are kept for ``labels``."""
+        last = self._last_chunk
+        if last is not None and last[0] == n and last[1] >= names and last[2] >= meta:
+            return last[3]  # read a moment ago (a lookup by name confirmed it)
         if self.index_error is None:
             chunk = chunked.read_chunk(self.f, self.header, self.index, n, names, meta)
         else:
@@ -142,6 +147,7 @@ class ArchiveDecoder:
                   self.LABEL_CACHE_CHUNKS)
         if chunk.meta is not None:
             _keep(self._meta_cache, n, chunk.meta, self.META_CACHE_CHUNKS)
+        self._last_chunk = (n, names, meta, chunk)
         return chunk
 
     def _extras_of(self, cache: collections.OrderedDict, rows: np.ndarray, meta: bool):
@@ -367,6 +373,22 @@ class ArchiveDecoder:
             if progress:
                 progress(entry.first + entry.count, self.index.count)
             yield entry.first, images
+
+    def find_name(self, name: str) -> int | None:
+        """The position of the image stored as ``name`` (None: no such image), reading the
+        chunks' headers one after another and only then the chunk that lists it, whole,
+        which confirms it (its CRC-32 covers its names): for a file read over a network,
+        where reading every chunk whole for its names would fetch the whole file."""
+        for n, entry in enumerate(self.index.chunks):
+            try:
+                listed = chunked.read_chunk_names(self.f, self.header, self.index, n)
+            except FormatError:
+                listed = self.read_chunk(n, meta=False).names  # damaged: checked reading
+            if name in listed:
+                confirmed = self.read_chunk(n, meta=False).names  # the CRC-32 checked
+                if confirmed is not None and name in confirmed:
+                    return entry.first + confirmed.index(name)
+        return None
 
     def names(self) -> tuple[str, ...] | None:
         """Every image's name (reading each chunk's header), or None when none are stored."""
