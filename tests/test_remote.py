@@ -207,7 +207,7 @@ def test_a_name_is_found_over_http_without_reading_every_chunk(served, monkeypat
     name, then that chunk whole, which confirms it: not every chunk whole."""
     monkeypatch.setattr(remote.RemoteFile, "HEAD", 512)
     monkeypatch.setattr(remote.RemoteFile, "TAIL", 512)
-    monkeypatch.setattr(vaecodec.format.chunked, "HEADER_GUESS", 256)
+    monkeypatch.setattr(vaecodec.format.chunked, "HEADER_GUESS", 64)
     folder, server = served
     local = vaecodec.open(folder / "a.vaez")
     chunks = local.decoder.index.chunks
@@ -224,7 +224,9 @@ def test_a_name_is_found_over_http_without_reading_every_chunk(served, monkeypat
     whole = {(c.offset, c.offset + c.size - 1) for c in chunks}
     assert [r for r in ranges if r in whole] == [(chunks[3].offset,
                                                    chunks[3].offset + chunks[3].size - 1)]
-    assert fetched < chunks[3].size + 4 * 256 + 4 * 100  # 4 headers and one chunk
+    # a header costs one request (the last header's size, read first, is about right) or
+    # two (it was short); the first chunk's lies in the head block read at open
+    assert len(asked) <= 2 * 3 + 1 and fetched < chunks[3].size + 4 * 200
     local.close()
 
 

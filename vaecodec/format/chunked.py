@@ -449,20 +449,22 @@ def read_chunk(f, header: FileHeader, index: Index, n: int, names: bool = True,
     return chunk
 
 
-HEADER_GUESS = 1 << 15  # bytes read first for a chunk's header alone (its names fit, mostly)
+HEADER_GUESS = 1 << 12  # bytes read first for a chunk's header alone, until one is known
 
 
-def read_chunk_names(f, header: FileHeader, index: Index, n: int) -> tuple[str, ...]:
-    """The names chunk ``n``'s header lists, read without the rest of the chunk: one
-    small read (two when the header is longer than HEADER_GUESS) instead of the whole
-    chunk, for finding a name in an archive read over a network. The CRC-32 covers the
-    whole chunk, so these names are **not verified**: a caller takes them only as where
-    to look, and reads that chunk whole (``read_chunk``) to confirm."""
+def read_chunk_names(f, header: FileHeader, index: Index, n: int,
+                     guess: int = HEADER_GUESS) -> tuple[tuple[str, ...], int]:
+    """The names chunk ``n``'s header lists, read without the rest of the chunk, and the
+    bytes its header took: one small read of ``guess`` bytes (the last header's size
+    is a good guess for the next), a second when the header is longer, instead of the
+    whole chunk, for finding a name in an archive read over a network. The CRC-32 covers
+    the whole chunk, so these names are **not verified**: a caller takes them only as
+    where to look, and reads that chunk whole (``read_chunk``) to confirm."""
     entry = index.chunks[n]
     if not header.named:
         raise ValueError("the file stores no names")
     f.seek(entry.offset)
-    head = f.read(min(entry.size, HEADER_GUESS))
+    head = f.read(min(entry.size, max(16, guess)))
     if head[:4] != CHUNK_MAGIC:
         raise CorruptHeaderError(f"chunk {n} does not start with its magic bytes")
     size, pos = read_leb128(head, 4, 5, "a chunk ends inside its header length",
@@ -475,7 +477,7 @@ def read_chunk_names(f, header: FileHeader, index: Index, n: int) -> tuple[str, 
     if not isinstance(fields, list) or len(fields) != _chunk_fields(header) \
             or fields[2] != entry.count:
         raise CorruptHeaderError(f"chunk {n}'s header is not the one the index lists")
-    return unpack_names(fields[5], entry.count)
+    return unpack_names(fields[5], entry.count), pos + size
 
 
 SCAN_WORK_PER_BYTE = 16  # bytes a scan may read and check per byte of the file ...

@@ -379,9 +379,12 @@ class ArchiveDecoder:
         chunks' headers one after another and only then the chunk that lists it, whole,
         which confirms it (its CRC-32 covers its names): for a file read over a network,
         where reading every chunk whole for its names would fetch the whole file."""
+        guess = chunked.HEADER_GUESS
         for n, entry in enumerate(self.index.chunks):
             try:
-                listed = chunked.read_chunk_names(self.f, self.header, self.index, n)
+                listed, size = chunked.read_chunk_names(self.f, self.header, self.index, n,
+                                                        guess)
+                guess = size + size // 4  # the next chunk's header is about as long
             except FormatError:
                 listed = self.read_chunk(n, meta=False).names  # damaged: checked reading
             if name in listed:
