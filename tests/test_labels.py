@@ -85,6 +85,15 @@ def test_labels_and_metadata_read_back_by_position_and_name(labelled, images):
         assert list(archive.decoder._label_cache) == [100 // CHUNK]
 
 
+def test_every_position_in_any_order_gives_its_own_label(labelled):
+    """A list of every position, first and last in place and the middle reordered, is
+    answered in its own order (not the file's)."""
+    rows = [0, *range(148, 0, -1), 149]
+    with vaecodec.open(labelled) as archive:
+        assert archive.label(rows).tolist() == [labels_of(150)[r] for r in rows]
+        assert archive.meta(rows) == [meta_of(150)[r] for r in rows]
+
+
 def test_the_pixels_do_not_depend_on_the_labels(tmp_path, labelled, images):
     plain = tmp_path / "plain.vaez"
     with vaecodec.open(plain, "w", chunk_images=CHUNK) as out:

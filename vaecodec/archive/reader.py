@@ -273,13 +273,9 @@ class ArchiveReader(Reader):
         return self._decoder.classes
 
     def _labels_at(self, rows: np.ndarray) -> np.ndarray:
-        if len(rows) == len(self) and len(rows) and rows[0] == 0 and rows[-1] == len(self) - 1:
-            return self.decoder.all_labels()
-        return self.decoder.labels(rows)
+        return self.decoder.labels(rows)  # each chunk read once, whatever the order
 
     def _meta_at(self, rows: np.ndarray) -> list:
-        if len(rows) == len(self) and len(rows) and rows[0] == 0 and rows[-1] == len(self) - 1:
-            return self.decoder.all_meta()
         return self.decoder.meta(rows)
 
     @property

@@ -120,6 +120,13 @@ class ArchiveDecoder:
         return self._starts_array + np.asarray([e.count for e in self.index.chunks],
                                                dtype=np.int64)
 
+    def _chunks_of(self, rows: np.ndarray) -> np.ndarray:
+        """The chunk number of each file-wide position in ``rows`` (int64, in range)."""
+        chunks = np.searchsorted(self._starts_array, rows, side="right") - 1
+        if self.index_error is not None:
+            self._check_found(rows, chunks)
+        return chunks
+
     def _check_found(self, rows: np.ndarray, chunks: np.ndarray) -> None:
         """Chunks found by scanning leave gaps where chunks were lost: a position there
         is an error, not another chunk's image."""
@@ -154,9 +161,7 @@ class ArchiveDecoder:
         """(chunk number, rows within it, positions in ``rows``) for each chunk of
         ``rows``, each chunk's labels (or metadata) read into ``cache`` first."""
         rows = np.asarray(rows, dtype=np.int64)
-        chunks = np.searchsorted(self._starts_array, rows, side="right") - 1
-        if self.index_error is not None:
-            self._check_found(rows, chunks)
+        chunks = self._chunks_of(rows)
         for n in np.unique(chunks):
             n = int(n)
             if n in cache:
@@ -306,9 +311,7 @@ class ArchiveDecoder:
         """uint8 images (len(rows), H, W) at file-wide positions ``rows`` (in range)."""
         rows = np.asarray(rows, dtype=np.int64)
         out = np.empty((len(rows), *self.settings.image_shape), dtype=np.uint8)
-        chunks = np.searchsorted(self._starts_array, rows, side="right") - 1
-        if self.index_error is not None:
-            self._check_found(rows, chunks)
+        chunks = self._chunks_of(rows)
         if self._keeps_all:
             self._filled(out, rows, chunks)
             return out
@@ -412,25 +415,6 @@ class ArchiveDecoder:
         if names:
             self._summary = summary
         return summary
-
-    def all_labels(self) -> np.ndarray:
-        """Every image's label, int64 (N,), reading each chunk once."""
-        out = np.empty(self.index.count, dtype=np.int64)
-        for n, entry in enumerate(self.index.chunks):
-            labels = self._label_cache.get(n)
-            if labels is None:
-                labels = np.asarray(self.read_chunk(n, names=False, meta=False).labels,
-                                    dtype=np.int64)
-            out[entry.first : entry.first + entry.count] = labels
-        return out
-
-    def all_meta(self) -> list:
-        """Every image's metadata (a dict or None each), reading each chunk once."""
-        out: list = []
-        for n in range(len(self.index.chunks)):
-            out.extend(None if e is None else dict(e)
-                       for e in self.read_chunk(n, names=False).meta)
-        return out
 
     def latents(self) -> np.ndarray:
         settings = self.settings

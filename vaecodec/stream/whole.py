@@ -166,11 +166,6 @@ class WholeDecoder:
     def meta(self, rows) -> list:
         raise ValueError("the file stores no metadata")
 
-    def all_labels(self) -> np.ndarray:
-        raise ValueError("the file stores no labels")
-
-    def all_meta(self) -> list:
-        raise ValueError("the file stores no metadata")
 
     def read_chunk(self, n: int, names: bool = True, meta: bool = True) -> chunked.Chunk:
         """The file as its one chunk (``decode_chunk`` decodes the whole file)."""
