@@ -33,6 +33,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from . import archive as archive_io
+from . import arrays
 from . import images as image_files
 from .errors import ConversionError, ImageSizeError, InputError, VaezWarning
 from .fsio import AtomicFile, check_output_file
@@ -284,16 +285,12 @@ def _pixels(picture, shape: tuple[int, int], resize: bool, name: str
         if values.ndim != 2:
             raise InputError(f"{name}: an image must be (H, W) or (1, H, W), not "
                              f"{values.shape} (a colour tensor: give PIL images)")
-        if values.dtype == np.uint8:
-            gray = values
-        elif values.dtype.kind == "f":
-            if not np.all(np.isfinite(values)) or values.min() < 0 or values.max() > 1:
-                raise InputError(f"{name}: float images must hold values in [0, 1]")
-            gray = np.rint(values * 255).astype(np.uint8)
-            if not np.allclose(gray / 255.0, values, rtol=0, atol=1e-6):
-                lost = "floating-point samples"
-        else:
+        if values.dtype != np.uint8 and values.dtype.kind != "f":
             raise InputError(f"{name}: images must be uint8 or float, not {values.dtype}")
+        block, rounded = arrays.to_pixels(values[None], name)  # as arrays of files are
+        gray = block[0]
+        if rounded:
+            lost = "floating-point samples"
     if gray.shape != tuple(shape):
         if not resize:
             raise ImageSizeError(
