@@ -31,9 +31,27 @@ COMPANION = {"vae-mse-s05.safetensors", "vae-mse-s05-aug1.safetensors",
              "fashion-mnist-rd.vaem"}
 
 
-def test_the_wheel_installs_without_extras_and_round_trips(tmp_path):
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path / "dist", REPO)
-    (wheel,) = (tmp_path / "dist").glob("vaecodec-*.whl")
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory) -> Path:
+    """The wheels of vaecodec and of its companion package, built once."""
+    folder = tmp_path_factory.mktemp("dist")
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", folder, REPO)
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", folder,
+        REPO / "packages" / "vaecodec-models")
+    return folder
+
+
+def installed(tmp_path: Path, wheel: Path) -> tuple[Path, Path]:
+    """(python, vaecodec) of a new virtual environment with ``wheel`` installed."""
+    venv = tmp_path / "venv"
+    run(sys.executable, "-m", "venv", venv)
+    python, vaecodec = venv / "bin" / "python", venv / "bin" / "vaecodec"
+    run(python, "-m", "pip", "install", "-q", wheel)
+    return python, vaecodec
+
+
+def test_the_wheel_installs_without_extras_and_round_trips(tmp_path, dist):
+    (wheel,) = dist.glob("vaecodec-*.whl")
     contents = zipfile.ZipFile(wheel).namelist()
     assert "vaecodec/py.typed" in contents
     assert any(name.endswith("licenses/LICENSE") for name in contents)
@@ -42,10 +60,7 @@ def test_the_wheel_installs_without_extras_and_round_trips(tmp_path):
     assert wheel.stat().st_size <= MAX_WHEEL_BYTES, wheel.stat().st_size
     assert not any(name.startswith("tests/") for name in contents)
 
-    venv = tmp_path / "venv"
-    run(sys.executable, "-m", "venv", venv)
-    python, vaecodec = venv / "bin" / "python", venv / "bin" / "vaecodec"
-    run(python, "-m", "pip", "install", "-q", wheel)
+    python, vaecodec = installed(tmp_path, wheel)
     work = tmp_path / "elsewhere"
     work.mkdir()
     samples = REPO / "samples" / "digits"
@@ -67,23 +82,16 @@ def test_the_wheel_installs_without_extras_and_round_trips(tmp_path):
         python, "-m", "vaecodec", "--version", cwd=work).stdout.split()[-1]
 
 
-def test_the_companion_package_adds_what_the_default_install_leaves_out(tmp_path):
+def test_the_companion_package_adds_what_the_default_install_leaves_out(tmp_path, dist):
     """Without vaecodec-models: the levels and families it holds, and files made with
     them, are one error line that says how to install it; with it, they work."""
-    dist = tmp_path / "dist"
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, REPO)
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist,
-        REPO / "packages" / "vaecodec-models")
     (wheel,) = dist.glob("vaecodec-*.whl")
     (extra,) = dist.glob("vaecodec_models-*.whl")
     held = {n.split("/")[-1] for n in zipfile.ZipFile(extra).namelist()
             if n.startswith("vaecodec_models/checkpoints/")}
     assert held == COMPANION | {n.replace(".safetensors", ".json") for n in COMPANION
                                 if n.endswith(".safetensors")}
-    venv = tmp_path / "venv"
-    run(sys.executable, "-m", "venv", venv)
-    python, vaecodec = venv / "bin" / "python", venv / "bin" / "vaecodec"
-    run(python, "-m", "pip", "install", "-q", wheel)
+    python, vaecodec = installed(tmp_path, wheel)
     work = tmp_path / "work"
     work.mkdir()
     samples = REPO / "samples" / "digits"
