@@ -143,7 +143,7 @@ class StreamEncoder:
         """The next ``rows`` pending images: (unit, exact, names, labels, metadata), each
         of the last three a tuple or None."""
         units, exacts, taken = [], [], 0
-        extras: list[list | None] = [None, None, None]  # names, labels, metadata
+        extras: list[list] = [[], [], []]  # names, labels, metadata
         while taken < rows:
             unit, exact, *given = self.pending[0]
             n = min(rows - taken, len(unit))
@@ -151,7 +151,7 @@ class StreamEncoder:
             exacts.append(exact[:n] if exact is not None else pixel_conv.to_uint8(unit[:n]))
             for k, values in enumerate(given):
                 if values is not None:
-                    extras[k] = (extras[k] or []) + list(values[:n])
+                    extras[k].extend(values[:n])
             if n == len(unit):
                 self.pending.pop(0)
             else:
@@ -159,7 +159,8 @@ class StreamEncoder:
                                    *(None if v is None else v[n:] for v in given))
             taken += n
         self.pending_count -= rows
-        names, labels, meta = (None if v is None else tuple(v) for v in extras)
+        # a field the file stores is given for every image: an empty list is one it does not
+        names, labels, meta = (tuple(v) if v else None for v in extras)
         return np.concatenate(units), np.concatenate(exacts), names, labels, meta
 
     def _flush(self, rows: int) -> int:
