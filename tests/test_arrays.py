@@ -73,7 +73,7 @@ def test_a_bad_array_is_one_error_line_and_writes_nothing(tmp_path, case):
     elif case == "int64":
         np.save(sources[0], np.zeros((2, 28, 28), np.int64))
     elif case == "4d":
-        np.save(sources[0], np.zeros((2, 28, 28, 3), np.uint8))
+        np.save(sources[0], np.zeros((2, 28, 28, 5), np.uint8))  # no image has 5 channels
     elif case == "truncated":
         sources[0].write_bytes(good.read_bytes()[:-100])
     elif case == "idx size":

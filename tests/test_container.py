@@ -97,8 +97,8 @@ def test_bad_magic():
 
 
 def test_unknown_version():
-    with pytest.raises(UnsupportedVersionError, match="version 7.*upgrade"):
-        container.unpack(build(version=7))
+    with pytest.raises(UnsupportedVersionError, match="version 8.*upgrade"):
+        container.unpack(build(version=8))
     with pytest.raises(UnsupportedVersionError, match="version 0"):
         container.unpack(build(version=0))
 

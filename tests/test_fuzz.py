@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_shapes import random_vae
 
 import vaecodec
-from vaecodec import VaezError
+from vaecodec import VaezError, Zoo
 from vaecodec.format import container, wire
 
 pytestmark = pytest.mark.fuzz
@@ -54,8 +55,26 @@ def labelled_file() -> bytes:
     return out.getvalue()
 
 
+# a model of RGB images (untrained), beside the installed ones, for version 7 files
+COLOUR_SHAPE = (8, 12, 3)
+COLOUR_VAE = random_vae(COLOUR_SHAPE, latent=6, hidden=32)
+ZOO = Zoo.installed().with_models(COLOUR_VAE)
+
+
+def colour_file() -> bytes:
+    """A version 7 file of 3 RGB images in 2 chunks, with names."""
+    import io
+
+    out = io.BytesIO()
+    images = np.random.default_rng(2).integers(0, 256, (3, *COLOUR_SHAPE), dtype=np.uint8)
+    with vaecodec.open(out, "w", chunk_images=2, quant_step=0.3, model=COLOUR_VAE.name,
+                       zoo=ZOO) as archive:
+        archive.write(images, NAMES)
+    return out.getvalue()
+
+
 CHUNKED_FILES = [chunked_file(), chunked_file(lossless=True), chunked_file(quant_step=0.3),
-                 labelled_file()]
+                 labelled_file(), colour_file()]
 VALID_FILES += CHUNKED_FILES
 
 
@@ -86,7 +105,7 @@ def fix_crcs(data: bytearray, regions) -> bytes:
        st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1,
                 max_size=6))
 def test_mutated_chunked_file_with_valid_checksums(which, edits):
-    """Edits anywhere in a version 5 or 6 file, every CRC-32 recomputed so that they reach the
+    """Edits anywhere in a version 5, 6 or 7 file, every CRC-32 recomputed so that they reach the
     headers, the index and the payloads: a decode, or the library's own error, also from
     the random-access reader and salvage."""
     original = CHUNKED_FILES[which]
@@ -97,7 +116,7 @@ def test_mutated_chunked_file_with_valid_checksums(which, edits):
     data = fix_crcs(data, regions)
     decode_or_own_error(data)
     try:
-        with vaecodec.open(data) as archive:
+        with vaecodec.open(data, zoo=ZOO) as archive:
             archive[len(archive) - 1]
             archive.names
             archive.labels, archive.metadata, archive.classes
@@ -106,7 +125,7 @@ def test_mutated_chunked_file_with_valid_checksums(which, edits):
     except (VaezError, IndexError):
         pass
     try:
-        with vaecodec.archive.ArchiveReader(data, salvage=True) as archive:
+        with vaecodec.archive.ArchiveReader(data, salvage=True, zoo=ZOO) as archive:
             archive.verify()
     except VaezError:
         pass
@@ -114,10 +133,10 @@ def test_mutated_chunked_file_with_valid_checksums(which, edits):
 
 def decode_or_own_error(data: bytes) -> None:
     try:
-        out = vaecodec.decode(data)
+        out = vaecodec.decode(data, zoo=ZOO)
     except VaezError:
         return
-    assert out.dtype == np.uint8 and out.shape[1:] == (28, 28)
+    assert out.dtype == np.uint8 and out.shape[1:] in ((28, 28), COLOUR_SHAPE)
 
 
 @given(st.binary(max_size=2048))

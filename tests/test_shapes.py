@@ -17,7 +17,7 @@ SHAPE = (24, 40)  # height, width: neither 28x28 nor square
 def random_vae(shape=SHAPE, latent=8, hidden=64, seed=0) -> ModelInfo:
     """An untrained MLP VAE for ``shape`` images, held in memory (numpy only)."""
     rng = np.random.default_rng(seed)
-    pixels = shape[0] * shape[1]
+    pixels = int(np.prod(shape))  # values per image, every channel counted
 
     def layer(n_in, n_out):
         return (rng.normal(0, 1 / np.sqrt(n_in), (n_out, n_in)).astype(np.float32),

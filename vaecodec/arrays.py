@@ -1,5 +1,6 @@
 """Images held in arrays, as ``compress`` and ``train`` take them: a ``.npy`` file of
-uint8 (0..255) or float (0..1) images (N, H, W) or one image (H, W), and an MNIST-style
+uint8 (0..255) or float (0..1) images (N, H, W), (N, H, W, C) with the channels last (2:
+grayscale and alpha, 3: RGB, 4: RGBA) or one image (H, W), and an MNIST-style
 IDX file (IDX3, uint8). Both are memory-mapped and read a part at a time, so an array
 larger than memory compresses in bounded memory.
 
@@ -19,9 +20,10 @@ import numpy as np
 
 from .core import pixels
 from .errors import ConversionError, ImageSizeError, InputError, UnsafeNameError
+from .format import shapes
 from .format.names import check_name
 from .fsio import open_regular
-from .images import is_image_name, resized
+from .images import convert_channels, is_image_name, resized
 
 IDX3_MAGIC = b"\x00\x00\x08\x03"
 IDX1_MAGIC = b"\x00\x00\x08\x01"
@@ -49,8 +51,8 @@ def array_kind(path) -> str | None:
 
 
 def open_array(path) -> np.ndarray:
-    """The images of an array file, memory-mapped: (N, H, W), uint8 or float, N >= 1,
-    checked (an IDX file's header against its size)."""
+    """The images of an array file, memory-mapped: (N, H, W) or (N, H, W, C), uint8 or
+    float, N >= 1, checked (an IDX file's header against its size)."""
     path = Path(path)
     if array_kind(path) == "idx":
         return _idx(path, IDX3_MAGIC, 16, "an IDX3 image file")
@@ -60,9 +62,16 @@ def open_array(path) -> np.ndarray:
         raise InputError(f"{path} is not a readable .npy array ({e})") from None
     if array.ndim == 2:
         array = array[None]
-    if array.ndim != 3 or array.shape[0] == 0:
+    if array.ndim == 4 and array.shape[3] == 1:
+        array = array[..., 0]
+    colour = array.ndim == 4 and 2 <= array.shape[3] <= shapes.MAX_CHANNELS
+    if (array.ndim != 3 and not colour) or array.shape[0] == 0:
+        hint = ""
+        if array.ndim == 4 and 1 <= array.shape[1] <= shapes.MAX_CHANNELS:
+            hint = " (channels first? move them last: array.transpose(0, 2, 3, 1))"
         raise InputError(f"{path} holds an array of shape {array.shape}; images are "
-                         "(N, height, width)")
+                         "(N, height, width), or (N, height, width, channels) with 2 to "
+                         f"{shapes.MAX_CHANNELS} channels{hint}")
     if array.dtype != np.uint8 and array.dtype.kind != "f":
         raise InputError(f"{path} holds {array.dtype} values; images are uint8 (0..255) "
                          "or float (0..1)")
@@ -107,7 +116,8 @@ def to_pixels(block: np.ndarray, path, exact: bool = False) -> tuple[np.ndarray,
     if not np.all(np.isfinite(values)) or values.min() < 0 or values.max() > 1:
         raise InputError(f"{path}: float images must hold values in [0, 1]")
     out = pixels.to_uint8(values)
-    lost = ~np.all(np.isclose(out / 255.0, values, rtol=0, atol=1e-6), axis=(1, 2))
+    lost = ~np.all(np.isclose(out / 255.0, values, rtol=0, atol=1e-6),
+                   axis=tuple(range(1, values.ndim)))
     if exact and lost.any():
         raise ConversionError(f"{path}: float values that are not multiples of 1/255 would be "
                               "rounded to 8 bits; --lossless and --max-error keep exact "
@@ -121,14 +131,19 @@ def stem(path) -> str:
     return name[:-4] if name.lower().endswith(".npy") else name
 
 
-def parts(path, shape: tuple[int, int], resize: bool = False, exact: bool = False
-          ) -> Iterator[tuple[np.ndarray, list[str], int]]:
-    """(uint8 images of ``shape``, their stored names, how many lost something) of an
-    array file, PART_IMAGES at a time. Images of another size are an ImageSizeError
-    naming the file, or with ``resize`` are scaled (Lanczos) as image files are."""
+def parts(path, shape: tuple[int, ...], resize: bool = False, exact: bool = False
+          ) -> Iterator[tuple[np.ndarray, list[str], int, int, int]]:
+    """(uint8 images of ``shape``, their stored names, how many had float values rounded,
+    how many lost colour or transparency to the shape's channels, how many grayscale
+    ones were widened to colour) of an array file, PART_IMAGES at a time.
+    Images of another size are an ImageSizeError naming the file, or with ``resize`` are
+    scaled (Lanczos) as image files are; other channels are converted as image files are
+    (``images.convert_channels``; with ``exact``, a conversion that loses something is a
+    ConversionError)."""
     array = open_array(path)
-    count, height, width = array.shape
-    if (height, width) != tuple(shape) and not resize:
+    count, height, width = array.shape[:3]
+    channels = shapes.channels(shape)
+    if (height, width) != tuple(shape[:2]) and not resize:
         raise ImageSizeError(f"{path} holds {width}x{height} images; the model needs "
                              f"{shape[1]}x{shape[0]} images (use --resize to scale them)")
     folder = stem(path)
@@ -140,7 +155,13 @@ def parts(path, shape: tuple[int, int], resize: bool = False, exact: bool = Fals
     digits = max(5, len(str(count - 1)))
     for start in range(0, count, PART_IMAGES):
         block, lost = to_pixels(array[start : start + PART_IMAGES], path, exact)
-        if (height, width) != tuple(shape):
+        block, dropped, widened = convert_channels(block, channels)
+        if exact and dropped.any():
+            raise ConversionError(
+                f"{path}: image {start + int(dropped.argmax())} has colour or transparency "
+                f"that the model's {shapes.describe(shape)} images cannot keep; "
+                "--lossless and --max-error keep every value")
+        if (height, width) != tuple(shape[:2]):
             block = np.stack([resized(image, shape) for image in block])
         names = [f"{folder}/{i:0{digits}d}.png" for i in range(start, start + len(block))]
-        yield block, names, lost
+        yield block, names, lost, int(dropped.sum()), int(widened.sum())

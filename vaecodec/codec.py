@@ -95,12 +95,13 @@ def encode_with(settings: _settings.Settings, images: np.ndarray, names=None,
     raises ``QualityError``; ``on_quality(report)`` receives the figures of any lossy file
     coded at a level.
 
-    Up to ``chunked.CHUNK_IMAGES`` images make an unchunked file (version 2, 3 or 4: a
-    single image takes 31-40 bytes); more make a chunked one (version 5)."""
+    Up to ``chunked.CHUNK_IMAGES`` grayscale images make an unchunked file (version 2, 3
+    or 4: a single image takes 31-40 bytes); more, or images of several channels, make a
+    chunked one (version 5, or 7 for several channels)."""
     _settings.check_writing(settings, embed_model, polarity)
     images = _chunk.as_array(images)
     unit, exact = _chunk.pixel_rows(images, settings.image_shape)
-    if len(unit) <= chunked.CHUNK_IMAGES:
+    if len(unit) <= chunked.CHUNK_IMAGES and len(settings.image_shape) == 2:
         names = _chunk.image_names(names, len(unit))
         embedded = _settings.embedded_family(settings) if embed_model else b""
         return _whole_file.encode_whole(settings, unit, exact, names, progress, embedded, strict,

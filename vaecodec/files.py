@@ -17,6 +17,7 @@ from . import archive as archive_io
 from . import arrays, labelling, remote
 from . import images as image_files
 from .errors import (
+    ConversionError,
     CorruptModelError,
     DuplicateNameError,
     EmptySelectionError,
@@ -108,10 +109,14 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
     from stored names to labels or dicts (``labelling``). Every image needs a label;
     names the file gives that no image has are reported in one ``VaezWarning``.
 
-    Images are stored as 8-bit grayscale. A file that holds more (colour, transparency,
-    deeper samples) is refused with ``ConversionError`` for an exact file (``lossless``,
-    ``max_error``) unless ``grayscale=True`` accepts the conversion; a lossy file converts
-    it and says how many were converted in one ``VaezWarning``.
+    Images are stored as 8-bit values in the model's channels: grayscale for the
+    shipped families, RGB (or another layout) for a colour family. A file that holds
+    more (colour for a grayscale model, transparency, deeper samples) is refused with
+    ``ConversionError`` for an exact file (``lossless``, ``max_error``) unless
+    ``grayscale=True`` accepts the conversion to grayscale; a lossy file converts it and
+    says how many were converted in one ``VaezWarning``. A grayscale image given to a
+    colour model is widened (its channels equal), with one ``VaezWarning`` that says
+    how many. With ``strict``, either conversion is a ``ConversionError``.
     """
     options = with_keywords(options, keywords, "compress")
     to_stream = hasattr(output, "write")
@@ -137,7 +142,9 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
             labelled=given is not None and given.has_labels,
             metadata=given is not None and given.has_meta)
     skipped: list[str] = []
-    converted = rounded = 0
+    converted = widened = 0
+    rounded = [0]  # images of arrays whose float values were rounded
+    shape = writer.settings.image_shape
     exact = writer.settings.max_error is not None and not grayscale
     before = writer.count  # an archive appended to: the images it holds
     with writer:  # on any error: no new file, an archive appended to as it was
@@ -145,9 +152,7 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
         if array_files:
             total = sum(len(arrays.open_array(path)) for path in sources)
             folders = {arrays.stem(path) for path in sources}
-            parts = (image_files.Part(block, names, [], lost) for path in sources
-                     for block, names, lost in arrays.parts(
-                         path, writer.settings.image_shape, resize, exact))
+            parts = _array_parts(sources, shape, resize, exact, rounded)
         else:
             # a walk: for the progress, the workers and the classes of folders
             total = image_files.count_files(sources, folders)
@@ -169,10 +174,14 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
                 writer.add_classes(assign.classes)
         for part in parts:
             skipped.extend(part.skipped)
-            if array_files:
-                rounded += part.converted
-            else:
-                converted += part.converted
+            converted += part.converted
+            widened += part.widened
+            if options.strict and (part.converted or part.widened):
+                raise ConversionError(
+                    "--strict: " + (image_files.conversion_warning(converted, shape)
+                                    if part.converted
+                                    else image_files.widening_warning(widened, shape))
+                    + "; nothing was written")
             if part.names:
                 if assign is None:
                     writer.write(part.pixels, part.names)
@@ -191,15 +200,28 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
                       f"{given.source} match no image compressed (the first: {unused[0]!r})",
                       VaezWarning, stacklevel=2)
     if converted:
-        warnings.warn(image_files.conversion_warning(converted), VaezWarning, stacklevel=2)
-    if rounded:
-        were = "image's" if rounded == 1 else "images'"
-        warnings.warn(f"{rounded} {were} float values were rounded to 8 bits (vaecodec "
+        warnings.warn(image_files.conversion_warning(converted, shape), VaezWarning,
+                      stacklevel=2)
+    if widened:
+        warnings.warn(image_files.widening_warning(widened, shape), VaezWarning,
+                      stacklevel=2)
+    if rounded[0]:
+        were = "image's" if rounded[0] == 1 else "images'"
+        warnings.warn(f"{rounded[0]} {were} float values were rounded to 8 bits (vaecodec "
                       "stores 8-bit pixels)", VaezWarning, stacklevel=2)
     if counting is not None:
         return CompressResult(None, count, counting.written, skipped, quality_report)
     return CompressResult(Path(output), count, os.path.getsize(output), skipped,
                           quality_report)
+
+
+def _array_parts(sources, shape, resize: bool, exact: bool, rounded: list[int]):
+    """The ``Part``s of array files read at ``shape``; ``rounded[0]`` counts the images
+    whose float values were rounded to 8 bits."""
+    for path in sources:
+        for block, names, lost, dropped, widened in arrays.parts(path, shape, resize, exact):
+            rounded[0] += lost
+            yield image_files.Part(block, names, [], dropped, widened)
 
 
 def _check_append_labels(writer, given, output) -> None:
@@ -502,7 +524,8 @@ class _Numbered(Sequence[str]):
 
 def write_images(images, output: str | os.PathLike, *, force: bool = False,
                  columns: int | None = None) -> list[Path]:
-    """Write uint8 images (N, H, W): to ``output`` as one grid PNG when it ends in .png
+    """Write uint8 images (N, H, W) or (N, H, W, C): to ``output`` as one grid PNG when
+    it ends in .png
     (``columns`` wide, default about square, 2 black pixels between images), else as
     00000.png, 00001.png, ... into the folder ``output`` (as ``decompress`` writes: no
     link followed, nothing replaced without ``force``, nothing left on failure)."""
@@ -511,10 +534,11 @@ def write_images(images, output: str | os.PathLike, *, force: bool = False,
     images = np.asarray(images, dtype=np.uint8)
     output = Path(output)
     if output.suffix.lower() == ".png":
-        n, h, w = images.shape
+        n, h, w = images.shape[:3]
         columns = columns or int(np.ceil(np.sqrt(n)))
         rows = -(-n // columns)
-        grid = np.zeros((rows * (h + 2) - 2, columns * (w + 2) - 2), dtype=np.uint8)
+        grid = np.zeros((rows * (h + 2) - 2, columns * (w + 2) - 2, *images.shape[3:]),
+                        dtype=np.uint8)
         for i, image in enumerate(images):
             r, c = divmod(i, columns)
             grid[r * (h + 2) : r * (h + 2) + h, c * (w + 2) : c * (w + 2) + w] = image

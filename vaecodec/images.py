@@ -1,4 +1,5 @@
-"""Image files: selecting them, reading them as uint8 grayscale of one size, writing PNGs.
+"""Image files: selecting them, reading them as uint8 images of one size and one channel
+layout (grayscale, or the channels of a colour model), writing PNGs.
 
 The input policy lives here (extensions, pixel modes, sizes, names); nothing here knows
 about models or the container: the size to read images at is the caller's (its model's).
@@ -27,8 +28,16 @@ from .errors import (
     InvalidImageError,
     UnsafeNameError,
 )
+from .format import shapes
 from .format.container import check_name
 from .fsio import open_regular  # noqa: F401  (images.open_regular: its old home)
+from .modes import (  # noqa: F401  (images.to_gray...: their old home)
+    GRAY_MODES,
+    convert_channels,
+    is_gray_mode,
+    to_channels,
+    to_gray,
+)
 
 EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".pnm"}
@@ -198,51 +207,17 @@ def _walk(top: str, prefix: str, check: bool = True):
             yield path, folder.prefix + name
 
 
-def to_gray(image: Image.Image) -> tuple[np.ndarray, str | None]:
-    """Any Pillow mode to uint8 grayscale, scaling deeper modes and compositing alpha on
-    black; and what the conversion dropped ("colour", "transparency", "16-bit samples",
-    ...), or None when the grayscale image holds everything the file did."""
-    mode = image.mode
-    if mode == "L":  # the common case: no conversion, no copy
-        return np.asarray(image, dtype=np.uint8), None
-    if mode == "1":
-        return np.asarray(image.convert("L"), dtype=np.uint8), None
-    if mode.startswith("I;16") or mode == "I":
-        # 16-bit samples (Pillow reads 16-bit PNG/TIFF as I;16 or I): 0..65535 -> 0..255
-        values = np.asarray(image, dtype=np.float64)
-        gray = np.clip(np.rint(values / 257.0), 0, 255).astype(np.uint8)
-        exact = np.array_equal(gray.astype(np.float64) * 257.0, values)
-        return gray, None if exact else "samples deeper than 8 bits"
-    if mode == "F":
-        values = np.asarray(image, dtype=np.float64)  # float samples are taken as 0..1
-        gray = np.clip(np.rint(np.nan_to_num(values) * 255.0), 0, 255).astype(np.uint8)
-        exact = np.array_equal(gray.astype(np.float64) / 255.0, values)
-        return gray, None if exact else "floating-point samples"
-    rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
-    colour = not (np.array_equal(rgba[..., 0], rgba[..., 1])
-                  and np.array_equal(rgba[..., 1], rgba[..., 2]))
-    transparent = bool((rgba[..., 3] != 255).any())
-    lost = " and ".join(what for what, dropped in (("colour", colour),
-                                                   ("transparency", transparent)) if dropped)
-    if mode in ("P", "PA", "LA", "La", "RGBA", "RGBa") or "transparency" in image.info:
-        values = rgba.astype(np.float64)
-        luma = values[..., 0] * 0.299 + values[..., 1] * 0.587 + values[..., 2] * 0.114
-        gray = np.clip(np.rint(luma * values[..., 3] / 255.0), 0, 255).astype(np.uint8)
-    else:
-        gray = np.asarray(image.convert("RGB").convert("L"), dtype=np.uint8)
-    return gray, lost or None
-
-
-def read_image(path: str | os.PathLike, shape: tuple[int, int] | None = None,
+def read_image(path: str | os.PathLike, shape: tuple[int, ...] | None = None,
                resize: bool = False, exact: bool = False) -> np.ndarray:
-    """One image file as uint8 (height, width) = ``shape`` (None: as it is). Raises
-    InvalidImageError, or ImageSizeError for another size unless ``resize``; with
-    ``exact``, ConversionError for a file whose grayscale drops something (colour,
-    transparency, deeper samples)."""
-    gray, lost = read_image_as_gray(path, shape, resize)
+    """One image file as uint8 ``shape``: (height, width) grayscale, or (height, width,
+    channels) (None: grayscale at its own size). Raises InvalidImageError, or
+    ImageSizeError for another size unless ``resize``; with ``exact``, ConversionError
+    for a file whose conversion drops something (colour, transparency, deeper
+    samples)."""
+    pixels, lost, _ = read_image_as(path, shape, resize)
     if exact and lost:
-        raise conversion_error(path, lost)
-    return gray
+        raise conversion_error(path, lost, shape)
+    return pixels
 
 
 def image_size(path: str | os.PathLike) -> tuple[int, int] | None:
@@ -265,7 +240,12 @@ def _shown_size(image: Image.Image) -> tuple[int, tuple[int, int]]:
     return orientation, (height, width)
 
 
-def conversion_error(path, lost: str) -> ConversionError:
+def conversion_error(path, lost: str, shape=None) -> ConversionError:
+    if shape is not None and shapes.channels(shape) > 1:
+        mode = shapes.MODES[shapes.channels(shape)]
+        return ConversionError(
+            f"{path} has {lost}, which the model's {mode} images cannot keep: a --lossless "
+            "or --max-error file would not restore it")
     return ConversionError(
         f"{path} has {lost}, which vaecodec's grayscale cannot keep: a --lossless or "
         "--max-error file would not restore it (give --grayscale to store it as grayscale)")
@@ -276,18 +256,25 @@ TIFF_EXTENSIONS = (".tif", ".tiff")
 
 def read_image_as_gray(path: str | os.PathLike, shape: tuple[int, int] | None = None,
                        resize: bool = False) -> tuple[np.ndarray, str | None]:
-    """``read_image``, and what the conversion to grayscale dropped (None: nothing).
+    """``read_image`` as grayscale, and what the conversion dropped (None: nothing)."""
+    return read_image_as(path, shape, resize)[:2]
+
+
+def read_image_as(path: str | os.PathLike, shape: tuple[int, ...] | None = None,
+                  resize: bool = False) -> tuple[np.ndarray, str | None, bool]:
+    """``read_image``, what the conversion to the shape's channels dropped (None:
+    nothing), and whether a grayscale file was widened to colour (``to_channels``).
 
     libtiff (which Pillow uses for compressed TIFFs) prints its complaints on the
     process's stderr: while a TIFF is read they are captured instead; an error it reports
     makes the file unreadable (with libtiff's words), even where Pillow returned pixels,
     and its warnings are dropped."""
     if os.path.splitext(os.fspath(path))[1].lower() not in TIFF_EXTENSIONS:
-        return _read_as_gray(path, shape, resize)
+        return _read(path, shape, resize)
     complaints: list[str] = []
     try:
         with _stderr_captured(complaints):
-            result = _read_as_gray(path, shape, resize)
+            result = _read(path, shape, resize)
     except InvalidImageError as e:
         errors = _libtiff_errors(complaints)
         if errors:
@@ -334,7 +321,7 @@ def _stderr_captured(lines: list[str]):
 DAMAGE_WARNINGS = ("larger than file", "truncated", "Truncated", "Corrupt", "corrupt")
 
 
-def _read_as_gray(path, shape, resize) -> tuple[np.ndarray, str | None]:
+def _read(path, shape, resize) -> tuple[np.ndarray, str | None, bool]:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -345,7 +332,7 @@ def _read_as_gray(path, shape, resize) -> tuple[np.ndarray, str | None]:
                     raise InvalidImageError(f"{path} holds {frames} frames; vaecodec stores "
                                             "one still image per file")
                 orientation, (height, width) = _shown_size(image)
-                if shape is not None and (height, width) != tuple(shape):
+                if shape is not None and (height, width) != tuple(shape[:2]):
                     if not resize:
                         raise ImageSizeError(
                             f"{path} is {width}x{height}; the model needs {shape[1]}x{shape[0]} "
@@ -355,14 +342,15 @@ def _read_as_gray(path, shape, resize) -> tuple[np.ndarray, str | None]:
                         raise InvalidImageError(f"{path} is too large ({width}x{height})")
                 if orientation in range(2, 9):  # the image as a viewer shows it
                     image = ImageOps.exif_transpose(image)
-                gray, lost = to_gray(image)
+                gray, lost, widened = to_channels(
+                    image, 1 if shape is None else shapes.channels(shape))
             damage = [str(w.message) for w in caught
                       if any(word in str(w.message) for word in DAMAGE_WARNINGS)
                       and "EXIF" not in str(w.message)]
             if damage:
                 raise InvalidImageError(f"{shown_path(path)} is damaged (Pillow: "
                                         f"{damage[0].splitlines()[0]})")
-            if shape is not None and gray.shape != tuple(shape):
+            if shape is not None and gray.shape[:2] != tuple(shape[:2]):
                 gray = resized(gray, shape)
     except InputError:
         raise
@@ -375,15 +363,15 @@ def _read_as_gray(path, shape, resize) -> tuple[np.ndarray, str | None]:
             reason = "not a format Pillow recognises, or damaged"
         raise InvalidImageError(f"{shown_path(path)} is not a readable image ({reason})") \
             from None
-    return gray, lost
+    return gray, lost, widened
 
 
-def resized(gray: np.ndarray, shape) -> np.ndarray:
-    """A uint8 grayscale image scaled to ``shape`` (height, width) as ``--resize`` scales:
-    Lanczos, aspect ratio not kept. A large reduction first averages whole blocks
-    (reducing_gap): the same result as plain Lanczos up to a 3x reduction, bounded memory
-    beyond."""
-    return np.asarray(Image.fromarray(gray).resize(
+def resized(image: np.ndarray, shape) -> np.ndarray:
+    """A uint8 image (H, W) or (H, W, C) scaled to ``shape``'s height and width as
+    ``--resize`` scales: Lanczos, aspect ratio not kept. A large reduction first averages
+    whole blocks (reducing_gap): the same result as plain Lanczos up to a 3x reduction,
+    bounded memory beyond."""
+    return np.asarray(Image.fromarray(image).resize(
         (shape[1], shape[0]), Image.Resampling.LANCZOS, reducing_gap=3.0), dtype=np.uint8)
 
 
@@ -392,25 +380,27 @@ PARALLEL_MIN_FILES = 1000  # below this, starting worker processes costs more th
 
 class Part(NamedTuple):
     """A run of image files read: their pixels, stored names, the messages of the files
-    skipped, and how many were converted to grayscale with a loss (colour...)."""
+    skipped, how many were converted with a loss (colour to grayscale...), and how many
+    grayscale ones were widened to a colour model's channels."""
 
     pixels: np.ndarray
     names: list[str]
     skipped: list[str]
     converted: int = 0
+    widened: int = 0
 
 
 def _read_chunk(files: list[tuple[str, str]], shape: tuple[int, int], resize: bool = False,
                 skip_invalid: bool = False, exact: bool = False):
     """Read one run of files: (a ``Part``, how many files). ``exact``: refuse a file whose
-    grayscale drops something (ConversionError)."""
+    conversion to the shape's channels drops something (ConversionError)."""
     pixels = np.empty((len(files), *shape), dtype=np.uint8)
     names: list[str] = []
     skipped: list[str] = []
-    converted = 0
+    converted = widened = 0
     for path, name in files:
         try:
-            pixels[len(names)], lost = read_image_as_gray(path, shape, resize)
+            pixels[len(names)], lost, wide = read_image_as(path, shape, resize)
         except InvalidImageError as e:
             if not skip_invalid:
                 raise
@@ -418,18 +408,34 @@ def _read_chunk(files: list[tuple[str, str]], shape: tuple[int, int], resize: bo
         else:
             if lost:
                 if exact:
-                    raise conversion_error(path, lost)
+                    raise conversion_error(path, lost, shape)
                 converted += 1
+            widened += wide
             names.append(name)
-    return Part(pixels[: len(names)], names, skipped, converted), len(files)
+    return Part(pixels[: len(names)], names, skipped, converted, widened), len(files)
 
 
-def conversion_warning(converted: int) -> str:
-    """The one line that says how many images lost colour (or more) to grayscale."""
+def conversion_warning(converted: int, shape=None) -> str:
+    """The one line that says how many images lost colour (or more) to grayscale, or
+    (a ``shape`` of several channels) to the model's channels."""
     were = "image was" if converted == 1 else "images were"
+    if shape is not None and shapes.channels(shape) > 1:
+        mode = shapes.MODES[shapes.channels(shape)]
+        return (f"{converted} {were} converted to the model's {mode}, dropping "
+                "transparency, colour or samples deeper than 8 bits (--lossless and "
+                "--max-error refuse such images)")
     return (f"{converted} {were} converted to grayscale, dropping colour, transparency or "
             "samples deeper than 8 bits (vaecodec stores grayscale; --lossless and "
             "--max-error refuse such images unless given --grayscale)")
+
+
+def widening_warning(widened: int, shape) -> str:
+    """The one line that says how many grayscale images a colour model got."""
+    were = "image was" if widened == 1 else "images were"
+    mode = shapes.MODES[shapes.channels(shape)]
+    return (f"{widened} grayscale {were} converted to {mode} for the model's "
+            f"{shapes.describe(shape)} images (their channels are equal; --strict refuses "
+            "such images)")
 
 
 def read_images(
@@ -525,7 +531,8 @@ def _collision(message: str, names: tuple[str, str], written: str) -> DuplicateN
 
 
 def png_bytes(image: np.ndarray) -> bytes:
-    """A uint8 grayscale image as the bytes of a PNG file."""
+    """A uint8 image, grayscale (H, W) or (H, W, C) (LA, RGB, RGBA), as the bytes of a
+    PNG file in that mode."""
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
     return buffer.getvalue()

@@ -17,8 +17,9 @@ not depend on their number; ``state_dict``/``load_state_dict`` resume an epoch m
 Both datasets pickle without their open files (a spawned worker reopens them by path),
 and ``close()`` (or a ``with`` block) closes them.
 
-An image comes as a float32 tensor (1, H, W) in [0, 1] (what torchvision's ``ToTensor``
-gives), passed through ``transform`` when one is given. Labels:
+An image comes as a float32 tensor (1, H, W), or (C, H, W) from a colour archive, in
+[0, 1] (what torchvision's ``ToTensor`` gives), passed through ``transform`` when one
+is given. Labels:
 
 - ``labels="auto"`` (the default): the labels the archives store (format version 6:
   ``compress --labels``), when they store them: items are (image, label); else images;
@@ -61,9 +62,12 @@ def _paths(sources) -> list[str]:
     return paths
 
 
-def _to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 (..., H, W) -> float32 (..., 1, H, W) in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(-3).float().div_(255.0)
+def _to_tensor(images: np.ndarray, shape: tuple[int, ...]) -> torch.Tensor:
+    """uint8 images of ``shape``, (..., H, W) or (..., H, W, C) -> float32 (..., 1, H, W)
+    or (..., C, H, W) in [0, 1]."""
+    tensor = torch.from_numpy(np.ascontiguousarray(images))
+    tensor = tensor.unsqueeze(-3) if len(shape) == 2 else tensor.movedim(-1, -3)
+    return tensor.float().div_(255.0)
 
 
 class _Archives:
@@ -203,8 +207,9 @@ class VaezDataset(Dataset):
         return list(self._archives.classes)
 
     @property
-    def image_shape(self) -> tuple[int, int]:
-        """The images' (height, width): a tensor is (1, height, width)."""
+    def image_shape(self) -> tuple[int, ...]:
+        """The images' (height, width), or (height, width, channels) for colour: a
+        tensor is (1, height, width), or (channels, height, width)."""
         return self._archives.image_shape
 
     @property
@@ -244,7 +249,7 @@ class VaezDataset(Dataset):
     def __getitem__(self, i):
         i = self._position(i)
         k, local = self._archives.locate(i)
-        image = _to_tensor(self._archives.readers()[k][local])
+        image = _to_tensor(self._archives.readers()[k][local], self.image_shape)
         rows = np.array([local])
         return _item(self, image, self._archives.labels_of(k, rows),
                      self._archives.meta_of(k, rows), 0)
@@ -260,7 +265,7 @@ class VaezDataset(Dataset):
         for k in np.unique(archives):
             where = np.flatnonzero(archives == k)
             local = positions[where] - self._archives.starts[k]
-            batch = _to_tensor(readers[k][local])
+            batch = _to_tensor(readers[k][local], self.image_shape)
             labels = self._archives.labels_of(k, local)
             meta = self._archives.meta_of(k, local)
             for n, j in enumerate(where):
@@ -347,8 +352,9 @@ class VaezIterableDataset(IterableDataset):
         return list(self._archives.classes)
 
     @property
-    def image_shape(self) -> tuple[int, int]:
-        """The images' (height, width): a tensor is (1, height, width)."""
+    def image_shape(self) -> tuple[int, ...]:
+        """The images' (height, width), or (height, width, channels) for colour: a
+        tensor is (1, height, width), or (channels, height, width)."""
         return self._archives.image_shape
 
     @property
@@ -467,7 +473,8 @@ class VaezIterableDataset(IterableDataset):
                 continue
             k, _, first, _ = self._chunks[j]
             local = first + self._within(j)[offset + mine - done]  # positions in archive k
-            images = _to_tensor(readers[k].decoder.images(local))  # one pass
+            images = _to_tensor(readers[k].decoder.images(local),  # one pass
+                                self.image_shape)
             labels = self._archives.labels_of(k, local)  # the chunk's: read with its images
             meta = self._archives.meta_of(k, local)
             for n, image in enumerate(images):

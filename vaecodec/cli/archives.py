@@ -9,6 +9,7 @@ import sys
 import click
 
 from ..errors import VaezError
+from ..format import shapes
 from ._base import (
     _archive_arg,
     _lost_images,
@@ -168,7 +169,7 @@ def info(archive, as_json, max_images):
     coder = ("range coder, learned prior" if header.coder == "range"
              else f"zstd, {header.symbol_dtype} symbols")
     shape = ("size unknown" if header.image_shape is None
-             else f"{header.image_shape[1]}x{header.image_shape[0]}")
+             else shapes.describe(header.image_shape))
     rows = [
         ("format version", str(header.version)),
         ("images", f"{header.count} ({shape})"),

@@ -7,6 +7,7 @@ import json
 
 import click
 
+from ..format import shapes
 from ..train.recipes import TRAIN_RECIPES
 from ..zoo.defaults import DEFAULT_FAMILY, DEFAULT_LEVEL
 from ._base import (
@@ -125,7 +126,7 @@ def train(sources, name, recipe, epochs, steps, time_budget, resize, seed, devic
                                         files.stage_progress(progress, "reading"), resize)
         progress("reading", len(images), len(images))
         if described["resized_files"]:
-            h, w = described["image_shape"]
+            h, w = described["image_shape"][:2]
             _warn(f"{_plural(described['resized_files'], 'image')} scaled to {w}x{h}")
         trained = train_family(images, name, recipe=recipe, epochs=epochs, steps=steps,
                                time_budget=time_budget, started=started, seed=seed,
@@ -153,7 +154,9 @@ def train(sources, name, recipe, epochs, steps, time_budget, resize, seed, devic
                f"{seconds['total']:.0f} s ({stages}); wrote {target}")
     _print_family_levels(trained.levels, trained.family.default_level, where,
                          meta["validation"]["mean_image_psnr_db"])
-    click.echo(f"lossless: {meta['validation']['lossless_bits_per_pixel']:.3f} bits/pixel")
+    bpp = meta["validation"].get("lossless_bits_per_pixel")
+    click.echo("lossless: not available for colour families yet (lossy levels only)"
+               if bpp is None else f"lossless: {bpp:.3f} bits/pixel")
 
 
 def _say(line: str) -> None:
@@ -211,12 +214,15 @@ def models(ctx, as_json):
         return
     click.echo(f"model store: {store_dir()}")
     width = max(len(r["name"]) for r in rows)
-    click.echo(f"{'name':{width}s}  {'id':16s}  size   levels  default  lossless bits/pixel")
+    sizes = {r["name"]: shapes.describe(r["image_shape"]) for r in rows}
+    side = max(5, *(len(size) for size in sizes.values()))
+    click.echo(f"{'name':{width}s}  {'id':16s}  {'size':{side}s}  levels  default  "
+               "lossless bits/pixel")
     for r in rows:
-        size = f"{r['image_shape'][1]}x{r['image_shape'][0]}"
+        size = sizes[r["name"]]
         bpp = r["lossless_bits_per_pixel"]
         bpp = "-" if bpp is None else f"{bpp:.3f}"
-        click.echo(f"{r['name']:{width}s}  {r['id'][:16]:16s}  {size:5s}  {r['levels']:6d}  "
+        click.echo(f"{r['name']:{width}s}  {r['id'][:16]:16s}  {size:{side}s}  {r['levels']:6d}  "
                    f"{r['default_level']:7d}  {bpp}")
 
 
@@ -252,8 +258,7 @@ def models_show(name, as_json):
                                "levels": [{"level": lv.level, "quant_step": lv.quant_step,
                                            **lv.measured} for lv in levels]}, indent=2))
         return
-    size = f"{row['image_shape'][1]}x{row['image_shape'][0]}"
-    click.echo(f"{name}: {size} images, model id {row['id']}")
+    click.echo(f"{name}: {shapes.describe(row['image_shape'])} images, model id {row['id']}")
     if row["file"]:
         click.echo(f"file: {row['file']}")
     where = "MNIST test split" if family is None else "validation split"

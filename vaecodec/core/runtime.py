@@ -11,6 +11,7 @@ import collections
 
 import numpy as np
 
+from ..format import shapes
 from . import tensors as tensor_names
 from .fixednet import FixedDecoder
 
@@ -29,10 +30,11 @@ def _claim_blas_buffers() -> None:
 
 class NumpyVAE:
     """The encoder mean and the decoder of a trained MLP VAE, as float32 numpy, for images
-    of ``image_shape`` (height, width). Raises ValueError when the tensors do not make
-    such a network."""
+    of ``image_shape`` ((height, width), or (height, width, channels): its inputs and
+    outputs are the values in numpy's order, channels last). Raises ValueError when the
+    tensors do not make such a network."""
 
-    def __init__(self, tensors: dict[str, np.ndarray], image_shape: tuple[int, int]):
+    def __init__(self, tensors: dict[str, np.ndarray], image_shape: tuple[int, ...]):
         def matrices(layer: dict, name: str) -> tuple[np.ndarray, np.ndarray]:
             w = np.asarray(layer.get("weight", np.zeros((0, 0))), dtype=np.float32)
             b = np.asarray(layer.get("bias", np.zeros(0)), dtype=np.float32)
@@ -43,8 +45,8 @@ class NumpyVAE:
         def layers(prefix: str) -> list[tuple[np.ndarray, np.ndarray]]:
             return [matrices(layer, prefix) for layer in tensor_names.layers(tensors, prefix)]
 
-        self.image_shape = (int(image_shape[0]), int(image_shape[1]))
-        self.pixels = self.image_shape[0] * self.image_shape[1]
+        self.image_shape = shapes.normal(image_shape)
+        self.pixels = shapes.values(self.image_shape)  # values per image
         self.encoder = layers("encoder")
         self.decoder = layers("decoder")
         self.mu = matrices(tensor_names.layer(tensors, "mu"), "mu")
@@ -61,8 +63,8 @@ class NumpyVAE:
                 raise ValueError("decoder weights have inconsistent shapes")
             n_in = w.shape[1]
         if n_in != self.pixels:
-            raise ValueError(f"decoder outputs {n_in} pixels, not "
-                             f"{self.image_shape[0]}x{self.image_shape[1]}")
+            raise ValueError(f"decoder outputs {n_in} values, not the "
+                             f"{self.pixels} of {shapes.describe(self.image_shape)} images")
         for w, b in self.encoder + [self.mu] + self.decoder:
             if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
                 raise ValueError("the weights are not all finite numbers")

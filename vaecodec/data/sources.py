@@ -33,6 +33,20 @@ def _first_size(files: list[tuple[str, str]], skip_invalid: bool) -> tuple[int, 
     return image_files.read_image(files[0][0]).shape
 
 
+def needed_channels(images: np.ndarray) -> int:
+    """The fewest channels that hold uint8 images (N, H, W) or (N, H, W, C) whole: alpha
+    only where some pixel is not fully opaque, colour only where some pixel's colour
+    channels differ (1: grayscale, 2: grayscale and alpha, 3: RGB, 4: RGBA)."""
+    if images.ndim == 3:
+        return 1
+    have = images.shape[3]
+    alpha = have in (2, 4) and bool((images[..., -1] != 255).any())
+    colour = have >= 3 and not (np.array_equal(images[..., 0], images[..., 1])
+                                and np.array_equal(images[..., 1], images[..., 2]))
+    return {(False, False): 1, (True, False): 2, (False, True): 3, (True, True): 4}[
+        (alpha, colour)]
+
+
 def common_size(files: list[tuple[str, str]], skip_invalid: bool = False
                 ) -> tuple[tuple[int, int], int]:
     """The size (height, width) most of the image files have (the first file's among
@@ -73,8 +87,9 @@ def load_images(sources: Sequence[str | os.PathLike], skip_invalid: bool = False
         if resize and parts:
             resized = sum(1 for path, _ in found
                           if image_files.image_size(path) not in (None, shape))
-        read, names, skipped = image_files.read_images(found, shape, resize, skip_invalid,
-                                                       progress)
+        # read with every channel, then cut to what the images use (needed_channels)
+        read, names, skipped = image_files.read_images(found, (*shape[:2], 4), resize,
+                                                       skip_invalid, progress)
         if len(read) == 0:
             raise InputError("no readable images in " + ", ".join(map(str, loose)))
         parts.append((", ".join(map(str, loose)), "images", read))
@@ -82,14 +97,19 @@ def load_images(sources: Sequence[str | os.PathLike], skip_invalid: bool = False
     else:
         skipped_count = 0
     for name, _, array in parts:
-        if not all(1 <= side <= 4096 for side in array.shape[1:]):
+        if not all(1 <= side <= 4096 for side in array.shape[1:3]):
             raise ImageSizeError(f"{name}: images of {array.shape[2]}x{array.shape[1]}; a model "
                                  "takes sides of 1..4096 pixels")
-    shapes = {part.shape[1:] for _, _, part in parts}
-    if len(shapes) > 1:
+    sizes = {part.shape[1:3] for _, _, part in parts}
+    if len(sizes) > 1:
         described = "; ".join(f"{name}: {a.shape[2]}x{a.shape[1]}" for name, _, a in parts)
         raise ImageSizeError(f"the images must all have one size to train a model ({described})")
-    images = np.ascontiguousarray(np.concatenate([a for _, _, a in parts]))
+    # one channel layout, the fewest that hold every source whole
+    wanted = [needed_channels(a) for _, _, a in parts]
+    channels = {(False, False): 1, (True, False): 2, (False, True): 3, (True, True): 4}[(
+        any(c in (2, 4) for c in wanted), any(c >= 3 for c in wanted))]
+    images = np.ascontiguousarray(np.concatenate(
+        [image_files.convert_channels(a, channels)[0] for _, _, a in parts]))
     description = {
         # base names only: a shared model file should not reveal the trainer's folders
         "sources": [{"source": ", ".join(Path(n).name for n in name.split(", ")),

@@ -16,10 +16,11 @@ def psnr(original: np.ndarray, reconstructed: np.ndarray) -> float:
 
 
 def psnr_per_image(original: np.ndarray, reconstructed: np.ndarray) -> np.ndarray:
-    """PSNR of each image (N, H, W) in dB; inf where an image is exact."""
+    """PSNR of each image (N, H, W) or (N, H, W, C) in dB (the squared error over every
+    channel); inf where an image is exact."""
     a = np.asarray(original, dtype=np.float64)
     b = np.asarray(reconstructed, dtype=np.float64)
-    mse = np.mean((a - b) ** 2, axis=(1, 2))
+    mse = np.mean((a - b) ** 2, axis=tuple(range(1, a.ndim)))
     with np.errstate(divide="ignore"):
         return 10.0 * np.log10(255.0**2 / mse)
 
@@ -31,16 +32,18 @@ def _gaussian_window(size: int = 11, sigma: float = 1.5) -> np.ndarray:
 
 
 def _filter_valid(images: np.ndarray, window: np.ndarray) -> np.ndarray:
-    """Separable 'valid' correlation of (N, H, W) images with a 1-d window on both axes."""
+    """Separable 'valid' correlation of (N, H, W) or (N, H, W, C) images with a 1-d window
+    on both spatial axes (each channel on its own)."""
     k = len(window)
-    h, w = images.shape[1:]
+    h, w = images.shape[1:3]
     rows = sum(window[i] * images[:, i : h - k + 1 + i, :] for i in range(k))
     return sum(window[j] * rows[:, :, j : w - k + 1 + j] for j in range(k))
 
 
 def ssim_per_image(original: np.ndarray, reconstructed: np.ndarray) -> np.ndarray:
     """SSIM (Wang et al. 2004) of each image: 11x11 Gaussian window, sigma 1.5,
-    K1 = 0.01, K2 = 0.03, L = 255, mean over the valid region (no padding)."""
+    K1 = 0.01, K2 = 0.03, L = 255, mean over the valid region (no padding) and, for
+    images of several channels, over the channels."""
     a = np.asarray(original, dtype=np.float64)
     b = np.asarray(reconstructed, dtype=np.float64)
     if a.ndim == 2:
@@ -54,7 +57,7 @@ def ssim_per_image(original: np.ndarray, reconstructed: np.ndarray) -> np.ndarra
     ssim_map = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / (
         (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
     )
-    return ssim_map.mean(axis=(1, 2))
+    return ssim_map.mean(axis=tuple(range(1, ssim_map.ndim)))
 
 
 def ssim(original: np.ndarray, reconstructed: np.ndarray, batch: int = 2000) -> float:

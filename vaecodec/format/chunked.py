@@ -38,7 +38,7 @@ from ..errors import (
     TrailingBytesError,
     TruncatedError,
 )
-from . import container
+from . import container, shapes
 from . import fields as per_image
 from .constants import MODEL_ID_BYTES, WIRE_CODERS
 from .names import pack_names, unpack_names
@@ -46,7 +46,8 @@ from .wire import is_count, leb128, read_leb128, unpackb
 
 VERSION = container.CHUNKED_VERSION  # 5: chunks of images and names
 FIELDS_VERSION = container.FIELDS_VERSION  # 6: 5 with labels and metadata per image
-VERSIONS = (VERSION, FIELDS_VERSION)
+CHANNELS_VERSION = container.CHANNELS_VERSION  # 7: 6 for images of several channels
+VERSIONS = (VERSION, FIELDS_VERSION, CHANNELS_VERSION)
 CHUNK_MAGIC = b"VZCK"
 INDEX_MAGIC = b"VZIX"
 TRAILER = struct.Struct("<QQI4s")  # index offset, index size, crc32, magic
@@ -64,7 +65,9 @@ HEADER_FIELDS = ("model", "latent_size", "quant", "coder", "residual", "model_si
 CHUNK_FIELDS = ("seq", "first", "count", "payload_size", "residual_size", "names",
                 "inverted", "symbols")
 # version 6 adds one field to the file header (the per-image fields every chunk stores),
-# one to each chunk header (their data) and one to the index (the labels' class names)
+# one to each chunk header (their data) and one to the index (the labels' class names);
+# version 7 adds one more to the file header (the image shape: height, width, channels),
+# and its chunk headers and index have version 6's fields where it lists per-image fields
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,11 +85,16 @@ class FileHeader:
     named: bool  # every chunk stores its images' names
     size: int = 0  # bytes from the start to the first chunk
     fields: tuple[str, ...] = ()  # per-image fields every chunk stores (fields.KNOWN)
+    # (height, width, channels) for images of several channels (version 7); None for
+    # grayscale, whose shape is the model's (versions 5 and 6)
+    image_shape: tuple[int, ...] | None = None
 
     @property
     def version(self) -> int:
-        """6 when the chunks store labels or metadata, else 5 (what earlier vaecodec
-        reads)."""
+        """7 for images of several channels; else 6 when the chunks store labels or
+        metadata, else 5 (what earlier vaecodec reads)."""
+        if self.image_shape is not None:
+            return CHANNELS_VERSION
         return FIELDS_VERSION if self.fields else VERSION
 
     @property
@@ -145,30 +153,40 @@ def pack_header(header: FileHeader, model: bytes = b"") -> bytes:
               header.level if header.level is not None else float(header.quant_step or 0.0),
               container.CODER_IDS[(header.coder, header.symbol_dtype)], residual,
               header.model_size, header.named]
-    if header.fields:
+    if header.image_shape is not None and len(shapes.check_shape(header.image_shape)) != 3:
+        raise ValueError("a version 7 header stores the shape of images of several channels")
+    if header.fields or header.image_shape is not None:
         fields.append(list(per_image.check_fields(list(header.fields))))
+    if header.image_shape is not None:
+        fields.append(list(header.image_shape))
     raw = msgpack.packb(fields, use_bin_type=True)
     body = container.MAGIC + bytes([header.version]) + leb128(len(raw)) + raw + model
     return body + CRC.pack(zlib.crc32(body))
 
 
 def read_file_header(f) -> tuple[FileHeader, bytes]:
-    """The header of a version 5 or 6 file (``f`` positioned at its start) and the
+    """The header of a version 5, 6 or 7 file (``f`` positioned at its start) and the
     carried model family's bytes (b"" when none), checked by their CRC-32."""
     prefix = f.read(container.MAX_PREFIX)
     version, header_size, prefix_size = container.read_prefix(prefix)
     if version not in VERSIONS:
-        raise ValueError("not a version 5 or 6 file")
+        raise ValueError("not a version 5, 6 or 7 file")
     f.seek(prefix_size)
     raw = _read_exact(f, header_size, "header")
     fields = unpackb(raw)
-    expected = len(HEADER_FIELDS) + (version == FIELDS_VERSION)
+    expected = len(HEADER_FIELDS) + (version >= FIELDS_VERSION) + (version >= CHANNELS_VERSION)
     if not isinstance(fields, list) or len(fields) != expected:
         raise CorruptHeaderError(f"header is not a msgpack array of {expected} fields")
     model_id, latent_size, quant, coder, residual, model_size, named = fields[:7]
-    stored = per_image.check_fields(fields[7]) if version == FIELDS_VERSION else ()
+    stored = per_image.check_fields(fields[7]) if version >= FIELDS_VERSION else ()
     if version == FIELDS_VERSION and not stored:  # else it would have been version 5
         raise CorruptHeaderError("a version 6 file lists at least one per-image field")
+    shape = None
+    if version == CHANNELS_VERSION:
+        shape = shapes.check_shape(fields[8])
+        if len(shape) != 3:  # grayscale is written as version 5 or 6
+            raise CorruptHeaderError("header field 'image' of a version 7 file must be "
+                                     "[height, width, channels]")
     if not isinstance(model_id, bytes) or len(model_id) != MODEL_ID_BYTES:
         raise CorruptHeaderError(f"header field 'model' must be {MODEL_ID_BYTES} bytes")
     if not is_count(latent_size) or not 1 <= latent_size <= container.MAX_LATENT_SIZE:
@@ -196,7 +214,7 @@ def read_file_header(f) -> tuple[FileHeader, bytes]:
         raise ChecksumError("header checksum mismatch: the file is corrupted")
     size = prefix_size + header_size + model_size + CRC.size
     return FileHeader(model_id, latent_size, level, step, coder_name, dtype, layer,
-                      model_size, named, size, stored), model
+                      model_size, named, size, stored, shape), model
 
 
 # --- chunks ----------------------------------------------------------------------------------
@@ -309,7 +327,7 @@ def parse_chunk(data: bytes, header: FileHeader, names: bool = True,
 
 def _chunk_fields(header: FileHeader) -> int:
     """How many fields a chunk header of the file has."""
-    return len(CHUNK_FIELDS) + (header.version == FIELDS_VERSION)
+    return len(CHUNK_FIELDS) + bool(header.fields)
 
 
 def _coder_id(header: FileHeader, dtype: str) -> int:
@@ -321,12 +339,12 @@ def _coder_id(header: FileHeader, dtype: str) -> int:
 def pack_index(index_offset: int, count: int, chunks, dead, header: FileHeader,
                classes: tuple[str, ...] | None = None) -> bytes:
     """The index (at ``index_offset``) and trailer, ending the file; ``classes``: the
-    labels' class names (version 6 only)."""
+    labels' class names (files with per-image fields only)."""
     fields = [count, [[c.offset, c.size, c.count] for c in chunks], [list(d) for d in dead]]
-    if header.version == FIELDS_VERSION:
+    if header.fields:
         fields.append(None if classes is None else list(per_image.check_classes(classes)))
     elif classes is not None:
-        raise ValueError("class names are stored by version 6 files only")
+        raise ValueError("class names are stored by files with per-image fields only")
     raw = msgpack.packb(fields, use_bin_type=True)
     sizes = struct.pack("<QQ", index_offset, len(raw))
     return raw + sizes + CRC.pack(zlib.crc32(raw + sizes)) + INDEX_MAGIC
@@ -392,7 +410,7 @@ def _index_ending_at(f, header: FileHeader, end: int) -> Index:
         raise ChecksumError("index checksum mismatch: the file's index is corrupted "
                             "(decompress --salvage recovers the intact chunks)")
     fields = unpackb(raw)
-    v6 = header.version == FIELDS_VERSION
+    v6 = bool(header.fields)  # version 6, or 7 with per-image fields
     if not (isinstance(fields, list) and len(fields) == 3 + v6 and is_count(fields[0])
             and isinstance(fields[1], list) and isinstance(fields[2], list)):
         raise CorruptHeaderError("the index is not an array of a count and two lists"

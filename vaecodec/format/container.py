@@ -64,7 +64,8 @@ RESIDUAL_VERSION = 3  # ... and for files with a residual layer
 EMBEDDED_VERSION = 4  # ... and for files that carry their model family or invert images
 CHUNKED_VERSION = 5
 FIELDS_VERSION = 6  # ... and for chunked files with labels or metadata per image
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)  # 5, 6: chunked (format/chunked.py)
+CHANNELS_VERSION = 7  # ... and for chunked files of images of several channels (colour)
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7)  # 5, 6, 7: chunked (format/chunked.py)
 MAX_EMBEDDED_MODEL = 2**30  # bytes of an embedded model family file
 RESIDUAL_LAYOUTS = (1, 2)  # residual payload layouts this reader knows (docs/format.md)
 MAX_RESIDUAL_COUNT = 2**20  # images in one file with a residual layer
@@ -101,7 +102,9 @@ HEADER_V2 = ("model", "latent_size", "quant", "coder", "count", "payload_size", 
 class Header:
     model_id: bytes  # sha256 of the weights (v1: all 32 bytes; v2: the first 4)
     latent_size: int
-    image_shape: tuple[int, int] | None  # (height, width); v2 and v3: None, the model's
+    # (height, width), or (height, width, channels) for several channels (version 7);
+    # None where the file does not store it (versions 2-6): the model's
+    image_shape: tuple[int, ...] | None
     count: int
     quant_step: float | None = None  # None when a quality level sets it
     level: int | None = None  # quality level (v2), or None for an explicit step
@@ -437,7 +440,7 @@ def read_header(f) -> tuple[Header, int, int]:
 
     Returns (header, prefix length, header length)."""
     version, header_size, prefix_size = read_prefix(f.read(MAX_PREFIX))
-    if version in (CHUNKED_VERSION, FIELDS_VERSION):  # read with format.chunked
+    if version >= CHUNKED_VERSION:  # read with format.chunked
         raise ValueError(f"a version {version} file is read with vaecodec.format.chunked")
     f.seek(prefix_size)
     header_bytes = f.read(header_size)

@@ -15,7 +15,8 @@ def info_header(header: chunked.FileHeader, count: int, names=None,
     """A version 5 file's header in the shape of the older versions' (what ``info`` shows
     and ``settings_for`` resolves)."""
     return container.Header(
-        model_id=header.model_id, latent_size=header.latent_size, image_shape=None,
+        model_id=header.model_id, latent_size=header.latent_size,
+        image_shape=header.image_shape,
         count=count, quant_step=header.quant_step, level=header.level, coder=header.coder,
         symbol_dtype=header.symbol_dtype, payload_size=payload_size, names=names,
         version=header.version, residual=header.residual, embedded_model_size=model_size,
@@ -23,7 +24,7 @@ def info_header(header: chunked.FileHeader, count: int, names=None,
 
 
 def is_chunked(data: bytes) -> bool:
-    """Whether the bytes start a version 5 or 6 file (chunked)."""
+    """Whether the bytes start a version 5, 6 or 7 file (chunked)."""
     return data[:4] == container.MAGIC and data[4:5] in (bytes([v]) for v in chunked.VERSIONS)
 
 

@@ -11,13 +11,14 @@ import numpy as np
 from ..core import pixels as pixel_conv
 from ..core import quantize, search
 from ..errors import ArgumentTypeError, CorruptModelError, InvalidArrayError
-from ..format import container
+from ..format import container, shapes
 from ..zoo import ModelInfo
 
 if TYPE_CHECKING:
     from .settings import Settings
 
 LIGHT_ON_DARK, DARK_ON_LIGHT = "light-on-dark", "dark-on-light"
+AS_IS = "as-is"  # a colour model's: its images are never inverted
 POLARITIES = ("auto", "as-is")
 
 
@@ -38,14 +39,22 @@ def as_array(images) -> np.ndarray:
     return images
 
 
-def pixel_rows(images: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None]:
-    """(float32 intensities (N, H * W), the uint8 pixels (N, H * W) when given as uint8)."""
-    if images.ndim == 2:
+def pixel_rows(images: np.ndarray, shape: tuple[int, ...]
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+    """(float32 intensities (N, V), the uint8 values (N, V) when given as uint8), V the
+    values of one image of ``shape`` (channels last, numpy's order)."""
+    if images.ndim == len(shape):
         images = images[None]
-    if images.ndim != 3 or images.shape[1:] != tuple(shape):
-        h, w = shape
+    if images.ndim != len(shape) + 1 or images.shape[1:] != tuple(shape):
+        one = ", ".join(map(str, shape))
+        extra = ""
+        if len(shape) == 2 and images.ndim == 4 and images.shape[1:3] == tuple(shape):
+            extra = " (a grayscale model: its images have no channel axis)"
+        elif len(shape) == 3 and images.shape[-2:] == tuple(shape[:2]):
+            extra = (f" (a {shapes.MODES[shape[2]]} model: give the {shape[2]} channels "
+                     "last)")
         raise InvalidArrayError(
-            f"images must have shape (N, {h}, {w}) or ({h}, {w}), got {images.shape}")
+            f"images must have shape (N, {one}) or ({one}), got {images.shape}{extra}")
     if len(images) == 0:
         raise InvalidArrayError("no images to encode (the array is empty)")
     if images.dtype == np.uint8:
@@ -73,9 +82,10 @@ def polarity_of(model: ModelInfo) -> str:
     return model.metadata.get("polarity", LIGHT_ON_DARK)
 
 
-def dark_on_light(images: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Per image (uint8 (N, H * W)): whether its border (the outermost ring of pixels) is
-    light on average, i.e. it is drawn dark on a light ground (exact integer arithmetic)."""
+def dark_on_light(images: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Per grayscale image (uint8 (N, H * W)): whether its border (the outermost ring of
+    pixels) is light on average, i.e. it is drawn dark on a light ground (exact integer
+    arithmetic)."""
     h, w = shape
     grid = images.reshape(len(images), h, w)
     ring = np.ones((h, w), dtype=bool)
@@ -95,7 +105,10 @@ def apply_polarity(settings: Settings, unit: np.ndarray, exact: np.ndarray | Non
               polarity: str) -> tuple[np.ndarray, np.ndarray | None, bytes | None]:
     """Images in the other polarity than the model's are coded inverted (and restored):
     (unit, exact, the inverted-images bitmap or None). Float images with any inverted
-    are rounded to uint8 first, as lossless files do."""
+    are rounded to uint8 first, as lossless files do. Images of several channels are
+    coded as they are (a colour model learns its images' polarities)."""
+    if len(settings.image_shape) == 3:
+        return unit, exact, None
     flags = dark_on_light(exact if exact is not None else pixel_conv.to_uint8(unit),
                           settings.image_shape)
     if polarity_of(settings.model) == DARK_ON_LIGHT:

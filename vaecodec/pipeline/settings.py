@@ -17,7 +17,7 @@ from ..errors import (
     SettingsError,
     UnknownLevelError,
 )
-from ..format import chunked, container
+from ..format import chunked, container, shapes
 from ..format.constants import DEFAULT_MAX_IMAGES  # noqa: F401  (the readers' default)
 from ..options import EncodeOptions, with_keywords
 from ..zoo import DEFAULT_LEVEL, PIXEL_MODEL, VAE, Level, ModelInfo, Zoo, families
@@ -42,7 +42,8 @@ class Settings:
     search: bool = False  # choose the latent symbols by a rate-distortion search (core.search)
 
     @property
-    def image_shape(self) -> tuple[int, int]:
+    def image_shape(self) -> tuple[int, ...]:
+        """(height, width), or (height, width, channels) (``format.shapes``)."""
         return self.vae().image_shape
 
     def vae(self):
@@ -142,6 +143,13 @@ def _pixel_model_of(zoo: Zoo, family: str | None) -> ModelInfo:
         return zoo.find(None, PIXEL_MODEL)
     name = zoo.family(family).pixel_model
     if name is None:
+        shape = zoo.find(zoo.family(family).vae).image_shape or ()
+        if len(shape) == 3:
+            raise SettingsError(
+                f"model {family} is a {shapes.describe(shape)} family without a pixel "
+                "model: this vaecodec codes colour images lossy only (lossless and "
+                "max-error colour files need a colour pixel model, not yet trained by "
+                "vaecodec train)")
         raise SettingsError(f"model {family} has no pixel model, which lossless and "
                             "max-error files need")
     return zoo.find(name, PIXEL_MODEL)
@@ -213,6 +221,9 @@ def settings_for(header: container.Header, zoo: Zoo | None = None) -> Settings:
                         None if header.residual is None else header.residual.max_error,
                         pixel_model, zoo)
     net = settings.vae()
+    if header.image_shape is None and len(net.image_shape) == 3:
+        raise CorruptHeaderError(f"the file names a {shapes.describe(net.image_shape)} "
+                                 "model but does not record its channels (version 7 does)")
     shape_ok = header.image_shape is None or tuple(header.image_shape) == net.image_shape
     if header.latent_size != net.latent_size or not shape_ok:
         shown = "the model's" if header.image_shape is None else str(tuple(header.image_shape))

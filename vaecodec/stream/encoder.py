@@ -218,7 +218,7 @@ class StreamEncoder:
 def file_header(settings: Settings, model_size: int = 0, named: bool = False,
                 fields: tuple[str, ...] = ()) -> chunked.FileHeader:
     """The version 5 file header of files coded with ``settings`` (version 6 with per-image
-    ``fields``)."""
+    ``fields``; version 7 for a model of several channels, whose shape it records)."""
     residual = None
     if settings.max_error is not None:
         residual = container.Residual(settings.pixel_model.model_id, settings.max_error, (),
@@ -228,5 +228,7 @@ def file_header(settings: Settings, model_size: int = 0, named: bool = False,
                               settings.level.level if settings.level else None,
                               None if settings.level else settings.quant_step,
                               settings.coder, "int32", residual, model_size, named,
-                              fields=per_image.check_fields(list(fields)))
+                              fields=per_image.check_fields(list(fields)),
+                              image_shape=(settings.image_shape
+                                           if len(settings.image_shape) == 3 else None))
 

@@ -18,7 +18,8 @@ from ..errors import InputError, SettingsError
 from ..eval import metrics
 from ..eval.evaluate import measure_level
 from ..format import family as family_format
-from ..pipeline.chunk import DARK_ON_LIGHT, LIGHT_ON_DARK, dark_on_light
+from ..format import shapes
+from ..pipeline.chunk import AS_IS, DARK_ON_LIGHT, LIGHT_ON_DARK, dark_on_light
 from ..zoo import Level, ModelInfo, Zoo, families
 from ..zoo.families import Family
 from . import import_torch
@@ -161,17 +162,20 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
     family_format.check_name(name)
     if recipe not in TRAIN_RECIPES:
         raise SettingsError(f"recipe must be one of {', '.join(TRAIN_RECIPES)}, not {recipe!r}")
-    # the family's polarity is its images' majority; the others are trained on inverted,
-    # as the codec will code them
-    light_ground = dark_on_light(images.reshape(len(images), -1), images.shape[1:])
-    polarity = (DARK_ON_LIGHT if 2 * light_ground.sum() > len(images)
-                else LIGHT_ON_DARK)
-    flip = light_ground if polarity == LIGHT_ON_DARK else ~light_ground
-    if flip.any():
-        images = images.copy()
-        images[flip] = 255 - images[flip]
-    train_images, valid_images = split(images, seed)
     shape = tuple(images.shape[1:])
+    colour = len(shape) == 3  # images of several channels: coded as they are
+    polarity = AS_IS
+    if not colour:
+        # the family's polarity is its images' majority; the others are trained on
+        # inverted, as the codec will code them
+        light_ground = dark_on_light(images.reshape(len(images), -1), shape)
+        polarity = (DARK_ON_LIGHT if 2 * light_ground.sum() > len(images)
+                    else LIGHT_ON_DARK)
+        flip = light_ground if polarity == LIGHT_ON_DARK else ~light_ground
+        if flip.any():
+            images = images.copy()
+            images[flip] = 255 - images[flip]
+    train_images, valid_images = split(images, seed)
     chosen, why = (auto_recipe(len(train_images), shape, time_budget) if recipe == "auto"
                    else (RECIPES[recipe], f"the {recipe!r} recipe, as asked"))
     chosen = dataclasses.replace(chosen, seed=seed)
@@ -183,9 +187,9 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
         why += f"; {steps} steps, as asked"
     say = announce or (lambda line: None)
     plan = make_plan(time_budget, started, len(train_images), len(valid_images),
-                     shape[0] * shape[1], len(level_steps(chosen)))
+                     shapes.values(shape), len(level_steps(chosen)), pixel_model=not colour)
     log(f"{len(train_images)} training images, {len(valid_images)} held out for validation, "
-        f"{shape[1]}x{shape[0]}")
+        f"{shapes.describe(shape)}")
     valid_images = valid_images[:plan.measured_images]  # what the budget has time to measure
     say(f"recipe {chosen.name}: {why}")
     say(plan.describe())
@@ -224,28 +228,34 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
     zoo = Zoo().with_family(family, [vae], levels)
     seconds["levels"] = round(time.monotonic() - stage_started, 1)
 
-    # the pixel model over level 1, for lossless and max-error files
+    # the pixel model over level 1, for lossless and max-error files (grayscale only:
+    # the residual layer does not yet code several channels)
     stage_started = time.monotonic()
 
     def pixel_steps(done: int, total: int) -> None:
         if progress:
             progress("pixel model", done, total)
 
-    tensors, meta = train_pixel_model(train_images, zoo=zoo, base_level=1, family=name,
-                                      epochs=pixel_epochs, qat_epochs=pixel_qat_epochs,
-                                      seed=seed, log=log,
-                                      time_budget=plan.until_end_of("pixel model"),
-                                      max_images=plan.pixel_images, progress=pixel_steps)
-    pixel = ModelInfo.in_memory(f"{name}.pixel", tensors, meta)
-    family = Family(name, name, pixel.name, default)
-    zoo = Zoo().with_family(family, [vae, pixel], levels)
+    models = [vae]
+    if not colour:
+        tensors, meta = train_pixel_model(train_images, zoo=zoo, base_level=1, family=name,
+                                          epochs=pixel_epochs, qat_epochs=pixel_qat_epochs,
+                                          seed=seed, log=log,
+                                          time_budget=plan.until_end_of("pixel model"),
+                                          max_images=plan.pixel_images, progress=pixel_steps)
+        models.append(ModelInfo.in_memory(f"{name}.pixel", tensors, meta))
+    pixel_name = None if colour else models[-1].name
+    family = Family(name, name, pixel_name, default)
+    zoo = Zoo().with_family(family, models, levels)
     seconds["pixel_model"] = round(time.monotonic() - stage_started, 1)
 
     # the checks: exact round trip, per-image figures, every level against the mean image
     stage_started = time.monotonic()
-    lossless = codec.encode(valid_images, lossless=True, model=name, zoo=zoo)
-    if not np.array_equal(codec.decode(lossless, zoo=zoo), valid_images):
-        raise AssertionError("the trained pixel model does not round-trip")  # a bug
+    lossless = None
+    if not colour:
+        lossless = codec.encode(valid_images, lossless=True, model=name, zoo=zoo)
+        if not np.array_equal(codec.decode(lossless, zoo=zoo), valid_images):
+            raise AssertionError("the trained pixel model does not round-trip")  # a bug
     if progress:
         progress("checks", 1, 2)
     mean_psnr = mean_image_psnr(train_images, valid_images)
@@ -261,12 +271,13 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
         "levels": {str(lv.level): {"bytes_per_image": round(lv.measured["bytes_per_image"], 2),
                               "psnr_db": round(lv.measured["psnr_db"], 2)} for lv in levels},
         "mean_image_psnr_db": round(mean_psnr, 2),
-        "lossless_bytes_per_image": round(len(lossless) / len(valid_images), 2),
-        "lossless_bits_per_pixel": round(8 * len(lossless) / valid_images.size, 4),
+        **({} if lossless is None else {
+            "lossless_bytes_per_image": round(len(lossless) / len(valid_images), 2),
+            "lossless_bits_per_pixel": round(8 * len(lossless) / valid_images.size, 4)}),
         "psnr_db_per_image": quantiles,
         "checks": {"passed": not problems, "problems": problems},
     }
-    family = Family(name, name, pixel.name, default, {
+    family = Family(name, name, pixel_name, default, {
         "data": {**(data or {}), "train_images": len(train_images),
                  "validation_images": len(valid_images), "split_seed": seed},
         "validation": validation,
@@ -279,7 +290,6 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
                          "python": platform.python_version(),
                          "threads": torch.get_num_threads(), "device": device},
     })
-    models = [vae, pixel]
     return Trained(family, models, levels, families.to_bytes(family, models, levels), problems)
 
 

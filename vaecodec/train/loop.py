@@ -20,22 +20,23 @@ F = torch.nn.functional
 
 
 def to_tensor(images: np.ndarray):
-    """uint8 images (N, H, W) -> float intensities in [0, 1], (N, H * W)."""
+    """uint8 images (N, H, W) or (N, H, W, C) -> float intensities in [0, 1], flattened
+    to (N, H * W (* C))."""
     return torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0).reshape(
         len(images), -1)
 
 
-def random_shift(x, image_shape: tuple[int, int], shift: int, generator,
+def random_shift(x, image_shape: tuple[int, ...], shift: int, generator,
                  fill: str = "zero"):
-    """Flattened images x (N, H * W), each moved by its own random offset in -shift..shift
-    rows and columns; pixels moved in from outside are 0 (``fill="zero"``) or the nearest
-    border pixel's (``fill="edge"``)."""
-    n, (height, width) = len(x), image_shape
+    """Flattened images x (N, H * W (* C), channels last), each moved by its own random
+    offset in -shift..shift rows and columns; pixels moved in from outside are 0
+    (``fill="zero"``) or the nearest border pixel's (``fill="edge"``)."""
+    n, (height, width) = len(x), image_shape[:2]
+    channels = image_shape[2] if len(image_shape) == 3 else 1
     pad = (shift, shift, shift, shift)
-    if fill == "edge":
-        padded = F.pad(x.reshape(n, 1, height, width), pad, mode="replicate")[:, 0]
-    else:
-        padded = F.pad(x.reshape(n, height, width), pad)
+    planes = x.reshape(n, height, width, channels).permute(0, 3, 1, 2)  # (n, C, H, W)
+    padded = F.pad(planes, pad, mode="replicate") if fill == "edge" else F.pad(planes, pad)
+    padded = padded.permute(0, 2, 3, 1)  # (n, H + 2 shift, W + 2 shift, C)
     dy = torch.randint(0, 2 * shift + 1, (n, 1, 1), generator=generator).to(x.device)
     dx = torch.randint(0, 2 * shift + 1, (n, 1, 1), generator=generator).to(x.device)
     rows = torch.arange(height, device=x.device).view(1, height, 1) + dy
@@ -43,7 +44,7 @@ def random_shift(x, image_shape: tuple[int, int], shift: int, generator,
     return padded[torch.arange(n, device=x.device).view(n, 1, 1), rows, cols].reshape(n, -1)
 
 
-def build_model(recipe: Recipe, image_shape: tuple[int, int]) -> VAE:
+def build_model(recipe: Recipe, image_shape: tuple[int, ...]) -> VAE:
     if recipe.architecture == "conv":
         return ConvVAE(image_shape, recipe.latent_size, recipe.hidden)
     return VAE(image_shape, recipe.latent_size, recipe.hidden)

@@ -6,6 +6,7 @@ weights with numpy (see ``vaecodec.core.runtime``).
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 from . import import_torch
@@ -26,7 +27,8 @@ def _mlp(sizes: Sequence[int]) -> nn.Sequential:
 
 
 class VAE(nn.Module):
-    """MLP VAE: x (H x W intensities in [0, 1]) -> q(z|x) = N(mu, exp(logvar)) -> p(x|z).
+    """MLP VAE: x (the H x W (x C) intensities in [0, 1] of an image, channels last) ->
+    q(z|x) = N(mu, exp(logvar)) -> p(x|z).
 
     ``hidden`` lists the encoder's hidden widths; the decoder mirrors them.
     """
@@ -36,8 +38,8 @@ class VAE(nn.Module):
         super().__init__()
         self.latent_size = latent_size
         self.hidden = tuple(hidden)
-        self.image_shape = (int(image_shape[0]), int(image_shape[1]))
-        self.pixels = self.image_shape[0] * self.image_shape[1]
+        self.image_shape = tuple(int(v) for v in image_shape)
+        self.pixels = math.prod(self.image_shape)  # values per image
         enc_sizes = [self.pixels, *self.hidden]
         self.encoder = nn.Sequential(_mlp(enc_sizes), nn.ReLU())
         self.to_mu = nn.Linear(enc_sizes[-1], latent_size)
@@ -76,6 +78,8 @@ class ConvVAE(VAE):
                  channels: Sequence[int] = (32, 64), dense: int = 256):
         nn.Module.__init__(self)
         c1, c2 = channels
+        if len(image_shape) != 2:
+            raise ValueError("the convolutional VAE takes grayscale images only")
         height, width = int(image_shape[0]), int(image_shape[1])
         if height % 4 or width % 4:
             raise ValueError(f"the convolutional VAE needs sides that are multiples of 4, "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..format import shapes
+
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
@@ -145,6 +147,6 @@ def auto_recipe(count: int, image_shape: tuple[int, ...], time_budget: float | N
                     batch_size=batch, shift=shift, shift_fill="edge")
     schedule = (f"as many steps as fit (at most {steps})" if time_budget is not None
                 else f"{steps} steps")
-    why = (f"{count} training images of {image_shape[1]}x{image_shape[0]}: {schedule}"
+    why = (f"{count} training images of {shapes.describe(image_shape)}: {schedule}"
            + (", shifted by up to a pixel" if shift else ""))
     return recipe, why

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..errors import CorruptModelError
 from ..format import family as family_format
+from ..format import shapes
 from .levels import Level, from_row
 from .models import PIXEL_MODEL, VAE, ModelInfo
 
@@ -56,8 +57,7 @@ def from_bytes(data: bytes, path: Path | None = None
         vae = next(m for m in models if m.kind == VAE)
         shape = vae.metadata.get("architecture", {}).get("image_shape") \
             if isinstance(vae.metadata.get("architecture"), dict) else None
-        if not (isinstance(shape, list) and len(shape) == 2
-                and all(isinstance(v, int) and 1 <= v <= 4096 for v in shape)):
+        if not shapes.is_shape(shape):
             raise CorruptModelError("its VAE's metadata lacks a valid image shape")
         levels = [from_row({**row, "model_sha256": vae.model_id.hex()})
                   for row in header["levels"]]

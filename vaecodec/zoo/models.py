@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from ..errors import CorruptModelError
+from ..format import shapes
 from ..fsio import atomic_write_bytes
 from .defaults import DEFAULT_MODEL, DEFAULT_PIXEL_MODEL
 
@@ -38,11 +39,17 @@ class ModelInfo:
         return self.metadata.get("kind", VAE)
 
     @property
-    def image_shape(self) -> tuple[int, int] | None:
-        """(height, width) from the metadata; None where it does not say (pixel models
+    def image_shape(self) -> tuple[int, ...] | None:
+        """(height, width), or (height, width, channels) for several channels
+        (``format.shapes``), from the metadata; None where it does not say (pixel models
         written before vaecodec 2.0 take their base model's)."""
         shape = self.metadata.get("architecture", {}).get("image_shape")
-        return None if shape is None else (int(shape[0]), int(shape[1]))
+        if shape is None:
+            return None
+        if not shapes.is_shape(shape):
+            raise CorruptModelError(f"model {self.name}: its image shape {shape!r} is not "
+                                    "[height, width] or [height, width, channels]")
+        return tuple(shape)
 
     def read_weights(self) -> bytes:
         """The weights file's bytes, checked against the model id."""

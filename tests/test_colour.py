@@ -1,0 +1,226 @@
+"""Colour through the codec: a model of several channels (RGB here) codes colour images
+as they are, in format version 7, through arrays, files, archives and the torch
+datasets; grayscale given to it is widened with a warning (refused with strict); the
+header records the channels and is checked as strictly as the rest."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import msgpack
+import numpy as np
+import pytest
+from PIL import Image
+from test_shapes import random_vae
+
+import vaecodec
+from vaecodec import files
+from vaecodec.core.entropy import fit_prior
+from vaecodec.core.quantize import quantize
+from vaecodec.data.sources import load_images, needed_channels
+from vaecodec.format import chunked, container, shapes
+from vaecodec.pipeline.settings import settings_for
+from vaecodec.zoo import Level, Zoo
+from vaecodec.zoo.families import Family
+
+SHAPE = (16, 20, 3)  # height, width, channels
+
+
+@pytest.fixture(scope="module")
+def model():
+    return random_vae(SHAPE, latent=8, hidden=64)
+
+
+@pytest.fixture(scope="module")
+def images() -> np.ndarray:
+    rng = np.random.default_rng(1)
+    return rng.integers(0, 256, (12, *SHAPE), dtype=np.uint8)
+
+
+@pytest.fixture(scope="module")
+def zoo(model, images):
+    """A colour family of one level (step 0.2, a prior fitted on the images), without a
+    pixel model."""
+    means = Zoo([model]).vae(model).encode_mean(images.reshape(len(images), -1) / 255.0)
+    level = Level(1, model.name, model.model_id, 0.2, fit_prior(quantize(means, 0.2)),
+                  measured={"bytes_per_image": 10.0, "psnr_db": 10.0, "ssim": 0.1})
+    return Zoo().with_family(Family("rgb", model.name, None, 1), [model], [level])
+
+
+def test_shapes_have_one_spelling():
+    assert shapes.is_shape([32, 32]) and shapes.is_shape((32, 32, 3))
+    for bad in ([32, 32, 1], [32, 32, 5], [0, 3], [32], [32, 32.0], [4097, 2], "32x32",
+                [32, True]):
+        assert not shapes.is_shape(bad), bad
+    assert shapes.normal((8, 9, 1)) == (8, 9)
+    assert shapes.describe((32, 28, 3)) == "28x32 RGB" and shapes.describe((5, 6)) == "6x5"
+    assert shapes.values((32, 28, 4)) == 32 * 28 * 4
+
+
+def test_lossy_colour_round_trip_is_a_version_7_file(zoo, model, images):
+    data = vaecodec.encode(images, model="rgb", zoo=zoo)
+    header = vaecodec.read_info(data, zoo=zoo)
+    assert header.version == 7 and header.image_shape == SHAPE
+    decoded = vaecodec.decode(data, zoo=zoo)
+    assert decoded.shape == images.shape and decoded.dtype == np.uint8
+    # the same pixels as the model's own decoder at the level's step, channel for channel
+    net = zoo.vae(model)
+    means = net.encode_mean(images.reshape(len(images), -1) / np.float32(255))
+    expected = net.decode_pixels((np.rint(means / 0.2) * 0.2).astype(np.float32))
+    assert np.abs(decoded.astype(int) - expected.reshape(decoded.shape)).max() <= 1
+    # one image, without the N axis; float images in [0, 1]
+    assert vaecodec.decode(vaecodec.encode(images[0], model="rgb", zoo=zoo),
+                           zoo=zoo).shape == (1, *SHAPE)
+    floats = vaecodec.encode(images / 255.0, model="rgb", zoo=zoo)
+    assert np.array_equal(vaecodec.decode(floats, zoo=zoo), decoded)
+
+
+def test_arrays_of_the_wrong_layout_say_which(zoo):
+    with pytest.raises(vaecodec.InvalidArrayError, match=r"\(N, 16, 20, 3\).*channels last"):
+        vaecodec.encode(np.zeros((2, 3, 16, 20), np.uint8), model="rgb", zoo=zoo)
+    with pytest.raises(vaecodec.InvalidArrayError, match=r"\(N, 16, 20, 3\)"):
+        vaecodec.encode(np.zeros((2, 16, 20), np.uint8), model="rgb", zoo=zoo)
+    with pytest.raises(vaecodec.InvalidArrayError, match="no channel axis"):
+        vaecodec.encode(np.zeros((2, 28, 28, 3), np.uint8))  # the shipped grayscale model
+
+
+def test_lossless_colour_is_refused_with_the_reason(zoo, images):
+    for kwargs in ({"lossless": True}, {"max_error": 4}):
+        with pytest.raises(vaecodec.SettingsError, match="20x16 RGB family without a pixel "
+                                                         "model.*lossy only"):
+            vaecodec.encode(images, model="rgb", zoo=zoo, **kwargs)
+
+
+def _chunked_header(model, image_shape, fields=()):
+    return chunked.FileHeader(model.model_id, 8, 1, None, "range", "int32", None, 0, False,
+                              fields=fields, image_shape=image_shape)
+
+
+def test_the_version_7_header_round_trips_and_is_checked(model):
+    header = _chunked_header(model, SHAPE)
+    data = chunked.pack_header(header)
+    assert data[4] == 7
+    parsed, _ = chunked.read_file_header(io.BytesIO(data))
+    assert parsed.image_shape == SHAPE and parsed.version == 7 and parsed.fields == ()
+    labelled, _ = chunked.read_file_header(io.BytesIO(chunked.pack_header(
+        _chunked_header(model, SHAPE, ("label",)))))
+    assert labelled.labelled and labelled.image_shape == SHAPE
+    with pytest.raises(ValueError):  # grayscale is never written as version 7
+        chunked.pack_header(_chunked_header(model, (16, 20)))
+
+    def hand_made(fields) -> bytes:
+        raw = msgpack.packb(fields, use_bin_type=True)
+        body = container.MAGIC + bytes([7]) + bytes([len(raw)]) + raw
+        return body + container.CRC.pack(__import__("zlib").crc32(body))
+
+    base = [model.model_id[:4], 8, 1, 0, None, 0, False]
+    assert chunked.read_file_header(io.BytesIO(hand_made(base + [[], [16, 20, 3]])))[0] \
+        .image_shape == SHAPE
+    for image, message in (([16, 20], "height, width, channels"),
+                           ([16, 20, 1], "2..4 channels"), ([16, 20, 9], "2..4 channels"),
+                           ([0, 20, 3], "sides"), ("16x20", "must be"),
+                           ([16, 20, 3, 1], "must be")):
+        with pytest.raises(vaecodec.CorruptHeaderError, match=message):
+            chunked.read_file_header(io.BytesIO(hand_made(base + [[], image])))
+    with pytest.raises(vaecodec.CorruptHeaderError, match="array of 9 fields"):
+        chunked.read_file_header(io.BytesIO(hand_made(base + [[]])))
+
+
+def test_a_file_that_hides_a_colour_models_channels_is_refused(zoo, model):
+    """A header of version 2-6 names no channels: naming a colour model, it is damaged."""
+    header = container.Header(model_id=model.model_id, latent_size=8, image_shape=None,
+                              count=1, level=1, coder="range", version=5)
+    with pytest.raises(vaecodec.CorruptHeaderError, match="does not record its channels"):
+        settings_for(header, zoo)
+
+
+def test_colour_files_compress_and_decompress_in_colour(zoo, images, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for i, image in enumerate(images[:4]):
+        Image.fromarray(image).save(src / f"{i}.png")
+    out = tmp_path / "out.vaez"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # colour for a colour model: no conversion, no warning
+        files.compress([src], out, model="rgb", zoo=zoo)
+    restored = files.decompress(out, tmp_path / "restored", zoo=zoo)
+    decoded = vaecodec.decode(out.read_bytes(), zoo=zoo)
+    for path, expected in zip(restored.paths, decoded):
+        with Image.open(path) as png:
+            assert png.mode == "RGB" and np.array_equal(np.asarray(png), expected)
+    # grayscale (widened, its channels equal) and transparency (composited on black)
+    Image.fromarray(images[4, ..., 0]).save(src / "gray.png")
+    rgba = np.concatenate([images[5], np.full((*SHAPE[:2], 1), 128, np.uint8)], -1)
+    Image.fromarray(rgba, "RGBA").save(src / "glass.png")
+    with pytest.warns(vaecodec.VaezWarning) as caught:
+        files.compress([src], tmp_path / "mixed.vaez", model="rgb", zoo=zoo)
+    said = [str(w.message) for w in caught]
+    assert any("1 grayscale image was converted to RGB" in m for m in said), said
+    assert any("1 image was converted to the model's RGB, dropping transparency" in m
+               for m in said), said
+    with pytest.raises(vaecodec.ConversionError, match="--strict"):
+        files.compress([src], tmp_path / "strict.vaez", model="rgb", zoo=zoo, strict=True)
+    assert not (tmp_path / "strict.vaez").exists()
+
+
+def test_colour_arrays_compress_and_colour_is_not_given_to_a_gray_model(zoo, images,
+                                                                           tmp_path):
+    np.save(tmp_path / "rgb.npy", images)
+    out = tmp_path / "rgb.vaez"
+    files.compress([tmp_path / "rgb.npy"], out, model="rgb", zoo=zoo)
+    assert vaecodec.decode(out.read_bytes(), zoo=zoo).shape == images.shape
+    np.save(tmp_path / "first.npy", images.transpose(0, 3, 1, 2))
+    with pytest.raises(vaecodec.InputError, match="channels first"):
+        files.compress([tmp_path / "first.npy"], tmp_path / "x.vaez", model="rgb", zoo=zoo)
+
+
+def test_archives_of_colour_images_read_at_random_and_append(zoo, images, tmp_path):
+    path = tmp_path / "a.vaez"
+    with vaecodec.open(path, "w", model="rgb", zoo=zoo) as archive:
+        archive.write(images[:7], names=[f"{i}.png" for i in range(7)])
+    with vaecodec.open(path, "a", zoo=zoo) as archive:
+        archive.write(images[7:], names=[f"{i}.png" for i in range(7, 12)])
+    whole = vaecodec.decode(path.read_bytes(), zoo=zoo)
+    with vaecodec.open(path, zoo=zoo) as archive:
+        assert len(archive) == 12 and archive.image_shape == SHAPE
+        assert np.array_equal(archive[9], whole[9]) and archive["3.png"].shape == SHAPE
+    assert vaecodec.read_info(path, zoo=zoo).version == 7
+
+
+def test_the_torch_datasets_give_channels_first(zoo, images, tmp_path):
+    torch = pytest.importorskip("torch")
+    from vaecodec.torch import VaezDataset, VaezIterableDataset
+
+    path = tmp_path / "a.vaez"
+    path.write_bytes(vaecodec.encode(images, model="rgb", zoo=zoo))
+    decoded = vaecodec.decode(path.read_bytes(), zoo=zoo)
+    with VaezDataset(path, zoo=zoo) as dataset:
+        assert dataset.image_shape == SHAPE
+        image = dataset[2]
+        assert image.shape == (3, 16, 20)
+        assert torch.equal(image, torch.from_numpy(decoded[2]).permute(2, 0, 1) / 255.0)
+    with VaezIterableDataset(path, zoo=zoo, shuffle=False) as dataset:
+        batch = torch.stack(list(dataset))
+    assert batch.shape == (12, 3, 16, 20)
+
+
+def test_training_data_keeps_the_channels_the_images_use(tmp_path, images):
+    gray, rgb, opaque = tmp_path / "gray", tmp_path / "rgb", tmp_path / "opaque"
+    for folder in (gray, rgb, opaque):
+        folder.mkdir()
+    for i in range(3):
+        Image.fromarray(images[i, ..., 1]).save(gray / f"{i}.png")
+        Image.fromarray(images[i]).save(rgb / f"c{i}.png")
+        Image.fromarray(np.concatenate([images[i], np.full((16, 20, 1), 255, np.uint8)], -1),
+                        "RGBA").save(opaque / f"{i}.png")
+    loaded, described = load_images([gray])
+    assert loaded.shape == (3, 16, 20) and np.array_equal(loaded, images[:3, ..., 1])
+    loaded, described = load_images([opaque])  # alpha only where something is transparent
+    assert loaded.shape == (3, 16, 20, 3) and np.array_equal(loaded, images[:3])
+    loaded, described = load_images([gray, rgb])  # mixed: the grayscale ones widened
+    assert loaded.shape == (6, 16, 20, 3) and described["image_shape"] == [16, 20, 3]
+    assert np.array_equal(loaded[3:], images[:3])
+    assert np.array_equal(loaded[:3], np.repeat(images[:3, ..., 1:2], 3, -1))
+    assert needed_channels(np.full((2, 4, 4, 4), 255, np.uint8)) == 1
+    assert needed_channels(np.zeros((2, 4, 4, 2), np.uint8)) == 2

@@ -1,0 +1,125 @@
+"""Pixel modes: any Pillow image, or an array of images, as the model's channels
+(grayscale; grayscale and alpha; RGB; RGBA), and what the conversion dropped. The input
+policy of ``images`` and ``arrays`` converts through here (numpy and Pillow only)."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from .format import shapes
+
+
+def to_gray(image: Image.Image) -> tuple[np.ndarray, str | None]:
+    """Any Pillow mode to uint8 grayscale, scaling deeper modes and compositing alpha on
+    black; and what the conversion dropped ("colour", "transparency", "16-bit samples",
+    ...), or None when the grayscale image holds everything the file did."""
+    mode = image.mode
+    if mode == "L":  # the common case: no conversion, no copy
+        return np.asarray(image, dtype=np.uint8), None
+    if mode == "1":
+        return np.asarray(image.convert("L"), dtype=np.uint8), None
+    if mode.startswith("I;16") or mode == "I":
+        # 16-bit samples (Pillow reads 16-bit PNG/TIFF as I;16 or I): 0..65535 -> 0..255
+        values = np.asarray(image, dtype=np.float64)
+        gray = np.clip(np.rint(values / 257.0), 0, 255).astype(np.uint8)
+        exact = np.array_equal(gray.astype(np.float64) * 257.0, values)
+        return gray, None if exact else "samples deeper than 8 bits"
+    if mode == "F":
+        values = np.asarray(image, dtype=np.float64)  # float samples are taken as 0..1
+        gray = np.clip(np.rint(np.nan_to_num(values) * 255.0), 0, 255).astype(np.uint8)
+        exact = np.array_equal(gray.astype(np.float64) / 255.0, values)
+        return gray, None if exact else "floating-point samples"
+    rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
+    colour = not (np.array_equal(rgba[..., 0], rgba[..., 1])
+                  and np.array_equal(rgba[..., 1], rgba[..., 2]))
+    transparent = bool((rgba[..., 3] != 255).any())
+    lost = " and ".join(what for what, dropped in (("colour", colour),
+                                                   ("transparency", transparent)) if dropped)
+    if mode in ("P", "PA", "LA", "La", "RGBA", "RGBa") or "transparency" in image.info:
+        values = rgba.astype(np.float64)
+        luma = values[..., 0] * 0.299 + values[..., 1] * 0.587 + values[..., 2] * 0.114
+        gray = np.clip(np.rint(luma * values[..., 3] / 255.0), 0, 255).astype(np.uint8)
+    else:
+        gray = np.asarray(image.convert("RGB").convert("L"), dtype=np.uint8)
+    return gray, lost or None
+
+
+GRAY_MODES = ("1", "L", "LA", "La", "I", "F")  # modes without colour (and I;16...)
+
+
+def is_gray_mode(mode: str) -> bool:
+    return mode in GRAY_MODES or mode.startswith("I;16")
+
+
+def to_channels(image: Image.Image, channels: int) -> tuple[np.ndarray, str | None, bool]:
+    """Any Pillow mode to uint8 (H, W) for ``channels`` 1 (``to_gray``) or (H, W,
+    channels) for 2 (grayscale and alpha), 3 (RGB) or 4 (RGBA): what the conversion
+    dropped (as ``to_gray`` says it), and whether a grayscale image was widened to colour
+    (nothing lost, but the user gave grayscale to a colour model)."""
+    if channels == 1:
+        return (*to_gray(image), False)
+    widened = channels >= 3 and is_gray_mode(image.mode)
+    deeper = image.mode.startswith("I;16") or image.mode in ("I", "F")
+    lost = []
+    if deeper:  # through to_gray's scaling, then as an L image
+        gray, dropped = to_gray(image)
+        if dropped:
+            lost.append(dropped)
+        image = Image.fromarray(gray)
+    rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
+    alpha = rgba[..., 3]
+    if channels in (2, 4):
+        colour = rgba[..., :3]
+    else:  # no alpha kept: composited on black, as to_gray does
+        opaque = alpha == 255
+        if not opaque.all():
+            lost.append("transparency")
+        colour = np.where(opaque[..., None], rgba[..., :3], np.rint(
+            rgba[..., :3].astype(np.float64) * alpha[..., None] / 255.0).astype(np.uint8))
+    if channels == 2:
+        if not (np.array_equal(colour[..., 0], colour[..., 1])
+                and np.array_equal(colour[..., 1], colour[..., 2])):
+            lost.insert(0, "colour")
+        values = colour.astype(np.float64)
+        luma = values[..., 0] * 0.299 + values[..., 1] * 0.587 + values[..., 2] * 0.114
+        out = np.stack([np.clip(np.rint(luma), 0, 255).astype(np.uint8), alpha], -1)
+    elif channels == 4:
+        out = rgba
+    else:
+        out = np.ascontiguousarray(colour)
+    return out, " and ".join(lost) or None, widened
+
+
+def convert_channels(images: np.ndarray, channels: int
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """uint8 images (N, H, W) or (N, H, W, C) as ``channels`` (1: (N, H, W)), as image
+    files are read (``to_channels``): (the images, per image whether something was lost
+    (colour, transparency), per image whether grayscale was widened to colour)."""
+    have = images.shape[3] if images.ndim == 4 else 1
+    n = len(images)
+    none = np.zeros(n, dtype=bool)
+    if have == channels:
+        return images, none, none
+    if have == 1:
+        gray = images.reshape(images.shape[:3])
+        planes = [gray] * (1 if channels == 2 else 3)
+        if channels in (2, 4):
+            planes.append(np.full_like(gray, 255))
+        return np.stack(planes, -1), none, np.full(n, channels >= 3)
+    opaque = have in (1, 3) or bool((images[..., -1] == 255).all())
+    if opaque and channels in (1, 3) and have > channels:  # nothing to drop: a slice
+        if channels == 3:
+            return images[..., :3], none, none
+        if have == 2 or (np.array_equal(images[..., 0], images[..., 1])
+                         and np.array_equal(images[..., 1], images[..., 2])):
+            return images[..., 0], none, none
+    mode = shapes.MODES[have]
+    out = np.empty((n, *images.shape[1:3], *((channels,) if channels > 1 else ())),
+                   dtype=np.uint8)
+    lost = np.zeros(n, dtype=bool)
+    widened = np.zeros(n, dtype=bool)
+    for i, image in enumerate(images):
+        out[i], dropped, widened[i] = to_channels(Image.fromarray(image, mode), channels)
+        lost[i] = dropped is not None
+    return out, lost, widened
