@@ -33,9 +33,10 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from . import archive as archive_io
-from . import arrays
+from . import arrays, modes
 from . import images as image_files
 from .errors import ConversionError, ImageSizeError, InputError, VaezWarning
+from .format import shapes
 from .fsio import AtomicFile, check_output_file
 from .options import EncodeOptions, with_keywords
 
@@ -243,7 +244,9 @@ def _write(items, count: int | None, output, options: EncodeOptions, force: bool
             pixels, lost = _pixels(picture, shape, resize, name)
             if lost is not None:
                 if exact:
-                    raise ConversionError(f"{name}: storing it as 8-bit grayscale would drop "
+                    into = ("8-bit grayscale" if len(shape) == 2
+                            else f"the model's {shapes.describe(shape)} images")
+                    raise ConversionError(f"{name}: storing it as {into} would drop "
                                           f"its {lost}; lossless and max_error keep exact "
                                           "pixels (grayscale=True accepts the conversion)")
                 converted += 1
@@ -258,7 +261,8 @@ def _write(items, count: int | None, output, options: EncodeOptions, force: bool
         if not position:
             raise InputError("the data set holds no images")
     if converted:
-        warnings.warn(image_files.conversion_warning(converted), VaezWarning, stacklevel=3)
+        warnings.warn(image_files.conversion_warning(converted, shape), VaezWarning,
+                      stacklevel=3)
     return Path(output)
 
 
@@ -269,35 +273,47 @@ def _flush(out, batch: list, labelled: bool, with_meta: bool) -> None:
     batch.clear()
 
 
-def _pixels(picture, shape: tuple[int, int], resize: bool, name: str
+def _pixels(picture, shape: tuple[int, ...], resize: bool, name: str
             ) -> tuple[np.ndarray, str | None]:
-    """(uint8 image of ``shape``, what the grayscale conversion dropped or None) of a PIL
-    image, an array or a CPU tensor ((1, H, W) or (H, W); floats in [0, 1])."""
+    """(uint8 image of ``shape``, what the conversion to its channels dropped or None) of
+    a PIL image, an array or a CPU tensor ((1, H, W) or (H, W); (C, H, W) or (H, W, C)
+    for a colour model; floats in [0, 1])."""
     from PIL import Image
 
+    channels = shapes.channels(shape)
     lost = None
     if isinstance(picture, Image.Image):
-        gray, lost = image_files.to_gray(picture)
+        pixels, lost, _ = modes.to_channels(picture, channels)
     else:
         values = np.asarray(picture.numpy() if hasattr(picture, "numpy") else picture)
         if values.ndim == 3 and values.shape[0] == 1:
             values = values[0]
-        if values.ndim != 2:
-            raise InputError(f"{name}: an image must be (H, W) or (1, H, W), not "
-                             f"{values.shape} (a colour tensor: give PIL images)")
+        elif (values.ndim == 3 and channels > 1 and values.shape[0] == channels
+              and values.shape[2] != channels):  # a tensor's (C, H, W)
+            values = np.moveaxis(values, 0, -1)
+        layout = (2,) if channels == 1 else (2, 3)
+        if values.ndim not in layout or (values.ndim == 3 and values.shape[2] != channels):
+            wanted = "(H, W) or (1, H, W)" if channels == 1 else \
+                f"(H, W, {channels}) or ({channels}, H, W)"
+            raise InputError(f"{name}: an image must be {wanted}, not {values.shape}"
+                             + (" (a colour tensor: give PIL images)" if channels == 1
+                                else ""))
         if values.dtype != np.uint8 and values.dtype.kind != "f":
             raise InputError(f"{name}: images must be uint8 or float, not {values.dtype}")
         block, rounded = arrays.to_pixels(values[None], name)  # as arrays of files are
-        gray = block[0]
+        block, dropped, _ = modes.convert_channels(block, channels)
+        pixels = block[0]
         if rounded:
             lost = "floating-point samples"
-    if gray.shape != tuple(shape):
+        elif dropped[0]:
+            lost = "colour or transparency"
+    if pixels.shape[:2] != tuple(shape[:2]):
         if not resize:
             raise ImageSizeError(
-                f"{name}: {gray.shape[1]}x{gray.shape[0]}, the model takes "
+                f"{name}: {pixels.shape[1]}x{pixels.shape[0]}, the model takes "
                 f"{shape[1]}x{shape[0]} (resize=True scales it)")
-        gray = image_files.resized(gray, shape)
-    return gray, lost
+        pixels = image_files.resized(pixels, shape)
+    return pixels, lost
 
 
 # --- out ---------------------------------------------------------------------------------------

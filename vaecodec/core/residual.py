@@ -53,30 +53,98 @@ C_SIDE = max(abs(dx) for _, dx in CAUSAL)
 R_PAD = max(max(abs(dy), abs(dx)) for dy, dx in WINDOW)
 
 
+NEAR = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1))  # a 3x3 window
+_NONE = np.zeros((0, 0), dtype=np.int64)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Geometry:
-    """The index tables of one image shape (height, width)."""
+    """The index tables of one image shape (height, width), or (height, width, channels).
+
+    An image of several channels is coded plane by plane: every value of channel 0 in
+    raster order, then channel 1, ...: position q = c * height * width + i * width + j
+    (``to_planes`` and ``from_planes`` reorder numpy's channels-last values). A value of
+    channel c also sees, for each earlier channel c - 1, c - 2, ... (one slot each of
+    channels - 1; a slot without a channel sees zeros), the 3x3 window around its pixel of
+    that channel's decoded values and of its base image, then a one-hot of c (255 or 0
+    per channel): the ``cross`` features, after the local ones."""
 
     height: int
     width: int
-    canvas_size: int  # (height + C_TOP) x (width + 2 C_SIDE)
-    causal_index: np.ndarray  # (pixels, 17): each position's causal neighbours in the canvas
-    window_index: np.ndarray  # (pixels, 25): its base window in the padded base image
-    canvas_index: np.ndarray  # (pixels,): the position itself in the canvas
+    canvas_size: int  # per plane (height + C_TOP (+ 1)) x (width + 2 C_SIDE) (+ one cell)
+    causal_index: np.ndarray  # (positions, 17): each position's causal neighbours
+    window_index: np.ndarray  # (positions, 25): its base window in the padded base image
+    canvas_index: np.ndarray  # (positions,): the position itself in the canvas
+    channels: int = 1
+    # (positions, 9 (channels - 1) + channels) and (positions, 9 (channels - 1))
+    cross_canvas_index: np.ndarray = dataclasses.field(default_factory=lambda: _NONE)
+    cross_window_index: np.ndarray = dataclasses.field(default_factory=lambda: _NONE)
+    one_index: int | None = None  # the canvas cell that holds 255 (several channels)
 
     @property
     def pixels(self) -> int:
-        return self.height * self.width
+        """The positions: values per image (every channel counted)."""
+        return self.height * self.width * self.channels
+
+    @property
+    def cross_width(self) -> int:
+        if self.channels == 1:
+            return 0
+        return self.cross_canvas_index.shape[1] + self.cross_window_index.shape[1]
+
+    def to_planes(self, values: np.ndarray) -> np.ndarray:
+        """(N, values) in numpy's order (channels last) -> (N, values) plane by plane."""
+        if self.channels == 1:
+            return values
+        return np.ascontiguousarray(values.reshape(
+            len(values), self.height * self.width, self.channels).transpose(0, 2, 1)
+        ).reshape(len(values), -1)
+
+    def from_planes(self, values: np.ndarray) -> np.ndarray:
+        """The inverse of ``to_planes``."""
+        if self.channels == 1:
+            return values
+        return np.ascontiguousarray(values.reshape(
+            len(values), self.channels, self.height * self.width).transpose(0, 2, 1)
+        ).reshape(len(values), -1)
 
 
 @functools.lru_cache(maxsize=8)
-def geometry(height: int, width: int) -> Geometry:
+def geometry(height: int, width: int, channels: int = 1) -> Geometry:
     c_w, r_w = width + 2 * C_SIDE, width + 2 * R_PAD
+    # several channels: a row below each plane, for the 3x3 windows of the cross features
+    c_plane = (height + C_TOP + (channels > 1)) * c_w
+    r_plane = (height + 2 * R_PAD) * r_w
     i, j = np.divmod(np.arange(height * width), width)
     causal = np.stack([(i + C_TOP + dy) * c_w + j + C_SIDE + dx for dy, dx in CAUSAL], 1)
     window = np.stack([(i + R_PAD + dy) * r_w + j + R_PAD + dx for dy, dx in WINDOW], 1)
-    return Geometry(height, width, (height + C_TOP) * c_w, causal, window,
-                    (i + C_TOP) * c_w + j + C_SIDE)
+    itself = (i + C_TOP) * c_w + j + C_SIDE
+    if channels == 1:
+        return Geometry(height, width, c_plane, causal, window, itself)
+    planes = range(channels)
+    one = channels * c_plane  # canvas cell 0 (plane 0's top padding) always holds 0
+    near_c = np.stack([(i + C_TOP + dy) * c_w + j + C_SIDE + dx for dy, dx in NEAR], 1)
+    near_r = np.stack([(i + R_PAD + dy) * r_w + j + R_PAD + dx for dy, dx in NEAR], 1)
+    zeros = np.zeros_like(near_c)  # cell 0 of the canvas and of the padded base: padding
+
+    def slots(c: int, near, plane):
+        return [near + (c - 1 - s) * plane if c - 1 - s >= 0 else zeros
+                for s in range(channels - 1)]
+
+    cross_c = np.concatenate([np.concatenate(
+        slots(c, near_c, c_plane)
+        + [np.full((len(i), 1), one if k == c else 0) for k in planes], 1) for c in planes])
+    cross_r = np.concatenate([np.concatenate(slots(c, near_r, r_plane), 1) for c in planes])
+    return Geometry(height, width, channels * c_plane + 1,
+                    np.concatenate([causal + c * c_plane for c in planes]),
+                    np.concatenate([window + c * r_plane for c in planes]),
+                    np.concatenate([itself + c * c_plane for c in planes]),
+                    channels, cross_c, cross_r, one)
+
+
+def geometry_of(image_shape) -> Geometry:
+    """The geometry of an image shape (height, width) or (height, width, channels)."""
+    return geometry(*(int(v) for v in image_shape))
 
 
 def quantization_levels(max_error: int, both_ends: bool = True
@@ -105,23 +173,32 @@ def quantization_levels(max_error: int, both_ends: bool = True
     return levels.astype(np.uint8), nearest.astype(np.int64)
 
 
-def canvas_of(pixels: np.ndarray, geo: Geometry) -> np.ndarray:
-    canvas = np.zeros((len(pixels), geo.canvas_size), dtype=np.uint8)
-    canvas[:, geo.canvas_index] = pixels
+def canvas_of(planes: np.ndarray, geo: Geometry) -> np.ndarray:
+    """The canvas (N, canvas size) of values (N, P) plane by plane (``to_planes``)."""
+    canvas = np.zeros((len(planes), geo.canvas_size), dtype=np.uint8)
+    canvas[:, geo.canvas_index] = planes
+    if geo.one_index is not None:
+        canvas[:, geo.one_index] = 255
     return canvas
 
 
-def padded_base(base: np.ndarray, geo: Geometry) -> np.ndarray:
-    return np.pad(base.reshape(-1, geo.height, geo.width),
-                  ((0, 0), (R_PAD, R_PAD), (R_PAD, R_PAD))).reshape(len(base), -1)
+def padded_base(planes: np.ndarray, geo: Geometry) -> np.ndarray:
+    """The base images (N, P), plane by plane, each plane padded by R_PAD zeros."""
+    return np.pad(planes.reshape(-1, geo.channels, geo.height, geo.width),
+                  ((0, 0), (0, 0), (R_PAD, R_PAD), (R_PAD, R_PAD))).reshape(len(planes), -1)
 
 
 def features(pixels: np.ndarray, base: np.ndarray, geo: Geometry, extras: tuple = (),
              symbols: np.ndarray | None = None) -> np.ndarray:
-    """Network inputs (N, P, features) uint8 for known pixels (N, P) and base images: the
-    42 local features, then ``extras`` (``symbols``: the base layer's, for "latent")."""
-    canvas, window = canvas_of(pixels, geo), padded_base(base, geo)
+    """Network inputs (N, P, features) uint8 for known values (N, P) and base images (both
+    in numpy's order, channels last), rows in coding order (``Geometry``): the 42 local
+    features, the cross features of several channels, then ``extras`` (``symbols``: the
+    base layer's, for "latent")."""
+    canvas = canvas_of(geo.to_planes(pixels), geo)
+    window = padded_base(geo.to_planes(base), geo)
     parts = [canvas[:, geo.causal_index], window[:, geo.window_index]]
+    if geo.channels > 1:
+        parts += [canvas[:, geo.cross_canvas_index], window[:, geo.cross_window_index]]
     n = len(pixels)
     if "position" in extras:
         parts.append(np.broadcast_to(position_inputs(geo), (n, geo.pixels, 2)))
@@ -133,7 +210,7 @@ def features(pixels: np.ndarray, base: np.ndarray, geo: Geometry, extras: tuple 
 
 def position_inputs(geo: Geometry) -> np.ndarray:
     """(P, 2) uint8: each position's row and column, scaled to 0..255."""
-    i, j = np.divmod(np.arange(geo.pixels), geo.width)
+    i, j = np.divmod(np.arange(geo.pixels) % (geo.height * geo.width), geo.width)
     return np.stack([i * 255 // max(geo.height - 1, 1),
                      j * 255 // max(geo.width - 1, 1)], 1).astype(np.uint8)
 
@@ -188,12 +265,18 @@ class PixelModel:
     trivial_lo: np.ndarray  # (16, 16)
     extras: tuple = ()  # the inputs besides the local features (EXTRAS, in order)
 
+    @property
+    def local_width(self) -> int:
+        """The inputs before the extras: the local features and, for several channels,
+        the cross features."""
+        return FEATURES + self.geometry.cross_width
+
     @classmethod
     def from_tensors(cls, name: str, model_id: bytes, metadata: dict,
                      tensors: dict[str, np.ndarray],
-                     image_shape: tuple[int, int]) -> "PixelModel":
+                     image_shape: tuple[int, ...]) -> "PixelModel":
         """Raises ValueError when the tensors are not a pixel model for ``image_shape``."""
-        geo = geometry(int(image_shape[0]), int(image_shape[1]))
+        geo = geometry_of(image_shape)
         base = intnet.IntMLP.from_tensors(tensors, "base", SYMBOL_LIMIT)
         net = intnet.IntMLP.from_tensors(tensors, "pixel", 255)
         thresholds = np.asarray(tensors["base_thresholds"], dtype=np.int64)
@@ -209,7 +292,8 @@ class PixelModel:
         extras = tuple(extras)
         if (base.out_size != geo.pixels or thresholds.shape != (255,)
                 or np.any(np.diff(thresholds) < 0)
-                or net.in_size != FEATURES + extra_width(extras, base.in_size)
+                or net.in_size != FEATURES + geo.cross_width + extra_width(extras,
+                                                                            base.in_size)
                 or net.out_size != 16 + 256
                 or lut.shape != (LUT_SIZE,) or lut.min() < 1 or lut.max() >= 2**PROB_BITS
                 or np.any(np.diff(lut) > 0) or head.shape != (1,)
@@ -236,7 +320,8 @@ class PixelModel:
                                         or np.shape(symbols)[1] != self.base.in_size):
             raise ValueError(f"pixel model {self.name} needs the base layer's symbols")
         if "position" in self.extras:
-            per_position = self.net.partial_sums(position_inputs(self.geometry), FEATURES)
+            per_position = self.net.partial_sums(position_inputs(self.geometry),
+                                                 self.local_width)
         if "latent" in self.extras:  # the last inputs
             lat = latent_inputs(symbols)
             per_image = self.net.partial_sums(lat, self.net.in_size - lat.shape[1])
@@ -244,7 +329,8 @@ class PixelModel:
 
     def hidden(self, local: np.ndarray, positions, images: np.ndarray,
                sums: tuple) -> np.ndarray:
-        """The network's last hidden layer for local feature rows (n, 42) at ``positions``
+        """The network's last hidden layer for local feature rows (n, local_width) at
+        ``positions``
         (n,), or all at one position (an int), of ``images`` (n,); ``sums`` from
         ``extra_sums``."""
         per_position, per_image = sums
@@ -434,19 +520,20 @@ PROGRESS_EVERY = 64  # raster positions between two calls of a progress callback
 
 def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: int,
            progress=None, latent: np.ndarray | None = None, both_ends: bool = True) -> bytes:
-    """Range-coded residual of uint8 ``pixels`` (N, P) given the base images (N, P) and
+    """Range-coded residual of uint8 ``pixels`` (N, P) given the base images (N, P) (both
+    channels last; coded in the geometry's order) and
     (for a model that sees them) the base layer's symbols ``latent`` (N, latent size);
     ``progress(positions done, P)`` now and then; ``both_ends``: the levels of
     ``max_error`` (``quantization_levels``)."""
     constriction = _constriction()
     geo = model.geometry
     levels, nearest, starts = _bins(max_error, both_ends)
-    pixels = np.asarray(pixels, dtype=np.uint8).reshape(len(pixels), geo.pixels)
+    pixels = geo.to_planes(np.asarray(pixels, dtype=np.uint8).reshape(len(pixels), geo.pixels))
     n = len(pixels)
     symbols = nearest[pixels]
     # position-major copies: row q of canvas / window / symbols is position q of every image
     canvas = np.ascontiguousarray(canvas_of(levels[symbols], geo).T)
-    window = np.ascontiguousarray(padded_base(base, geo).T)
+    window = np.ascontiguousarray(padded_base(geo.to_planes(base), geo).T)
     symbols = np.ascontiguousarray(symbols.T)
     sums = model.extra_sums(latent)
     encoder = constriction.stream.queue.RangeEncoder()
@@ -468,8 +555,11 @@ def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: i
         if max_error == 0:  # busy rows sorted by high nibble: one low-nibble head per run
             busy = busy[np.argsort(s[busy] >> 4, kind="stable")]
         pos, img = np.divmod(busy, n)
-        hidden = model.hidden(np.concatenate([causal[pos, :, img], near[pos, :, img]], 1),
-                              p0 + pos, img, sums)
+        local = [causal[pos, :, img], near[pos, :, img]]
+        if geo.channels > 1:
+            local += [canvas[geo.cross_canvas_index[span]][pos, :, img],
+                      window[geo.cross_window_index[span]][pos, :, img]]
+        hidden = model.hidden(np.concatenate(local, 1), p0 + pos, img, sums)
         if max_error == 0:
             hi, lo = s >> 4, s & 15
             p_hi = np.empty((len(s), 16), dtype=np.float64)
@@ -496,8 +586,8 @@ def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: i
 def decode(model: PixelModel, data: bytes, base: np.ndarray, max_error: int,
            progress=None, latent: np.ndarray | None = None, both_ends: bool = True
            ) -> np.ndarray:
-    """Pixels (N, P) uint8 of a residual made by ``encode`` (with the same ``latent`` and
-    ``both_ends``).
+    """Pixels (N, P) uint8 (channels last) of a residual made by ``encode`` (with the same
+    ``latent`` and ``both_ends``).
     Raises ValueError when the data is not a whole number of 32-bit words (other damage
     is caught by the file's CRC)."""
     constriction = _constriction()
@@ -508,7 +598,9 @@ def decode(model: PixelModel, data: bytes, base: np.ndarray, max_error: int,
     family = constriction.stream.model.Categorical(perfect=False)
     n, geo = len(base), model.geometry
     canvas = np.zeros((geo.canvas_size, n), dtype=np.uint8)  # position-major, like encode's
-    window = np.ascontiguousarray(padded_base(base, geo).T)
+    if geo.one_index is not None:
+        canvas[geo.one_index] = 255
+    window = np.ascontiguousarray(padded_base(geo.to_planes(base), geo).T)
     sums = model.extra_sums(latent)
     if max_error == 0:
         t_hi = model.trivial_hi.astype(np.float64)
@@ -524,8 +616,11 @@ def decode(model: PixelModel, data: bytes, base: np.ndarray, max_error: int,
         busy = np.flatnonzero(~trivial)
         hidden = None
         if len(busy):
-            hidden = model.hidden(np.concatenate([causal[:, busy], near[:, busy]]).T,
-                                  p, busy, sums)
+            local = [causal[:, busy], near[:, busy]]
+            if geo.channels > 1:
+                local += [canvas[geo.cross_canvas_index[p]][:, busy],
+                          window[geo.cross_window_index[p]][:, busy]]
+            hidden = model.hidden(np.concatenate(local).T, p, busy, sums)
         if max_error == 0:
             probs = np.empty((n, 16), dtype=np.float64)
             probs[trivial] = t_hi
@@ -544,4 +639,4 @@ def decode(model: PixelModel, data: bytes, base: np.ndarray, max_error: int,
                 probs[busy] = model.bin_probs(hidden, max_error, both_ends)
             sym = np.asarray(decoder.decode(family, probs), dtype=np.int64)
             canvas[geo.canvas_index[p]] = levels[sym]
-    return np.ascontiguousarray(canvas[geo.canvas_index].T)
+    return geo.from_planes(np.ascontiguousarray(canvas[geo.canvas_index].T))

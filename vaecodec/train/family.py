@@ -187,7 +187,7 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
         why += f"; {steps} steps, as asked"
     say = announce or (lambda line: None)
     plan = make_plan(time_budget, started, len(train_images), len(valid_images),
-                     shapes.values(shape), len(level_steps(chosen)), pixel_model=not colour)
+                     shapes.values(shape), len(level_steps(chosen)))
     log(f"{len(train_images)} training images, {len(valid_images)} held out for validation, "
         f"{shapes.describe(shape)}")
     valid_images = valid_images[:plan.measured_images]  # what the budget has time to measure
@@ -228,34 +228,28 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
     zoo = Zoo().with_family(family, [vae], levels)
     seconds["levels"] = round(time.monotonic() - stage_started, 1)
 
-    # the pixel model over level 1, for lossless and max-error files (grayscale only:
-    # the residual layer does not yet code several channels)
+    # the pixel model over level 1, for lossless and max-error files
     stage_started = time.monotonic()
 
     def pixel_steps(done: int, total: int) -> None:
         if progress:
             progress("pixel model", done, total)
 
-    models = [vae]
-    if not colour:
-        tensors, meta = train_pixel_model(train_images, zoo=zoo, base_level=1, family=name,
-                                          epochs=pixel_epochs, qat_epochs=pixel_qat_epochs,
-                                          seed=seed, log=log,
-                                          time_budget=plan.until_end_of("pixel model"),
-                                          max_images=plan.pixel_images, progress=pixel_steps)
-        models.append(ModelInfo.in_memory(f"{name}.pixel", tensors, meta))
-    pixel_name = None if colour else models[-1].name
-    family = Family(name, name, pixel_name, default)
-    zoo = Zoo().with_family(family, models, levels)
+    tensors, meta = train_pixel_model(train_images, zoo=zoo, base_level=1, family=name,
+                                      epochs=pixel_epochs, qat_epochs=pixel_qat_epochs,
+                                      seed=seed, log=log,
+                                      time_budget=plan.until_end_of("pixel model"),
+                                      max_images=plan.pixel_images, progress=pixel_steps)
+    pixel = ModelInfo.in_memory(f"{name}.pixel", tensors, meta)
+    family = Family(name, name, pixel.name, default)
+    zoo = Zoo().with_family(family, [vae, pixel], levels)
     seconds["pixel_model"] = round(time.monotonic() - stage_started, 1)
 
     # the checks: exact round trip, per-image figures, every level against the mean image
     stage_started = time.monotonic()
-    lossless = None
-    if not colour:
-        lossless = codec.encode(valid_images, lossless=True, model=name, zoo=zoo)
-        if not np.array_equal(codec.decode(lossless, zoo=zoo), valid_images):
-            raise AssertionError("the trained pixel model does not round-trip")  # a bug
+    lossless = codec.encode(valid_images, lossless=True, model=name, zoo=zoo)
+    if not np.array_equal(codec.decode(lossless, zoo=zoo), valid_images):
+        raise AssertionError("the trained pixel model does not round-trip")  # a bug
     if progress:
         progress("checks", 1, 2)
     mean_psnr = mean_image_psnr(train_images, valid_images)
@@ -271,13 +265,14 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
         "levels": {str(lv.level): {"bytes_per_image": round(lv.measured["bytes_per_image"], 2),
                               "psnr_db": round(lv.measured["psnr_db"], 2)} for lv in levels},
         "mean_image_psnr_db": round(mean_psnr, 2),
-        **({} if lossless is None else {
-            "lossless_bytes_per_image": round(len(lossless) / len(valid_images), 2),
-            "lossless_bits_per_pixel": round(8 * len(lossless) / valid_images.size, 4)}),
+        "lossless_bytes_per_image": round(len(lossless) / len(valid_images), 2),
+        # per pixel, every channel of it together (24 raw bits for RGB)
+        "lossless_bits_per_pixel": round(
+            8 * len(lossless) / (len(valid_images) * shape[0] * shape[1]), 4),
         "psnr_db_per_image": quantiles,
         "checks": {"passed": not problems, "problems": problems},
     }
-    family = Family(name, name, pixel_name, default, {
+    family = Family(name, name, pixel.name, default, {
         "data": {**(data or {}), "train_images": len(train_images),
                  "validation_images": len(valid_images), "split_seed": seed},
         "validation": validation,
@@ -290,6 +285,7 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
                          "python": platform.python_version(),
                          "threads": torch.get_num_threads(), "device": device},
     })
+    models = [vae, pixel]
     return Trained(family, models, levels, families.to_bytes(family, models, levels), problems)
 
 

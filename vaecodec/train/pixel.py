@@ -101,14 +101,15 @@ def _trivial_tables(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def pixel_bits(model: residual.PixelModel, images: np.ndarray, base: np.ndarray,
                max_error: int = 0, latent: np.ndarray | None = None,
                both_ends: bool = True) -> np.ndarray:
-    """Ideal code length (bits) of every pixel (N, P) of uint8 ``images`` under the
-    integer model, for a file with this ``max_error`` (what the range coder spends, to
+    """Ideal code length (bits) of every value (N, P), in coding order, of uint8 ``images``
+    under the integer model, for a file with this ``max_error`` (what the range coder spends, to
     within its small overhead); ``latent``: the base layer's symbols, for a model that
     sees them; ``both_ends``: the levels of ``max_error`` (residual layout 2, or 1)."""
     levels_k, nearest, starts = residual._bins(max_error, both_ends)
-    symbols = nearest[images.reshape(len(images), -1)].reshape(-1)
-    feats = residual.features(levels_k[nearest[images.reshape(len(images), -1)]], base,
-                              model.geometry, model.extras, latent)
+    flat = images.reshape(len(images), -1)
+    symbols = nearest[model.geometry.to_planes(flat)].reshape(-1)  # in coding order
+    feats = residual.features(levels_k[nearest[flat]], base, model.geometry, model.extras,
+                              latent)
     feats = feats.reshape(-1, model.net.in_size)
     trivial = residual.trivial_mask(feats, model.trivial_threshold)
     bits = np.empty(len(symbols))
@@ -164,7 +165,7 @@ def float_bits_per_image(net, model: residual.PixelModel, images: np.ndarray,
     flat = images.reshape(len(images), -1)
     feats = residual.features(flat, base, model.geometry, model.extras, latent)
     feats = feats.reshape(-1, model.net.in_size)
-    values = flat.reshape(-1).astype(np.int64)
+    values = model.geometry.to_planes(flat).reshape(-1).astype(np.int64)  # coding order
     trivial = residual.trivial_mask(feats, model.trivial_threshold)
     bits = table_bits(model.trivial_hi, model.trivial_lo, values[trivial])
     busy = np.flatnonzero(~trivial)
@@ -268,7 +269,8 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
                       extras: tuple[str, ...] = (),
                       time_budget: float | None = None, max_images: int | None = None,
                       log=print, progress=None) -> tuple[dict[str, np.ndarray], dict]:
-    """Fit a pixel model on uint8 training images (N, H, W) over the base level of ``zoo``
+    """Fit a pixel model on uint8 training images (N, H, W) or (N, H, W, C) over the base
+    level of ``zoo``
     (default: the installed one; ``family``: the base level of that model family). Returns
     (tensors, metadata) ready for
     ``ModelInfo.in_memory`` and ``zoo.models.write_model``.
@@ -317,11 +319,11 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
         base[:] = 0
     flat = train_images.reshape(len(train_images), -1)
     levels_k, nearest = residual.quantization_levels(context_max_error)
-    feats = residual.features(levels_k[nearest[flat]], base, residual.geometry(*image_shape),
-                              extras, symbols)
+    geo = residual.geometry_of(image_shape)
+    feats = residual.features(levels_k[nearest[flat]], base, geo, extras, symbols)
     width = feats.shape[-1]
     feats = feats.reshape(-1, width)
-    values = flat.reshape(-1)
+    values = geo.to_planes(flat).reshape(-1)  # in coding order, as the feature rows
     trivial = residual.trivial_mask(feats, trivial_threshold)
     t_hi, t_lo = _trivial_tables(values[trivial].astype(np.int64))
     x_all = torch.from_numpy(feats[~trivial])
