@@ -3,6 +3,11 @@
     python benchmarks/rd_benchmark.py --data ../shared/data --json docs/data/rd.json \\
         --plot docs/images/rd.png --picture docs/images/digits.png
 
+A colour set of ``tools/make_train_sets.py --colour`` (its test split, built into
+--sets-dir when missing) with a colour family of your own:
+
+    python benchmarks/rd_benchmark.py --dataset icons --model icons
+
 Prints a table (one row per codec setting) and, per classical lossy codec, how many times
 the bytes of vaecodec it needs for the same PSNR. The plot is drawn from the JSON alone:
 `--from-json FILE --plot OUT.png` redraws it without measuring anything.
@@ -17,9 +22,22 @@ from pathlib import Path
 
 import numpy as np
 
-from vaecodec import images
 from vaecodec.data import mnist
+from vaecodec.data.sources import load_images
 from vaecodec.eval import benchmark
+
+COLOUR_SETS = ("icons", "colour-tiles")
+
+
+def colour_set(name: str, sets_dir: Path) -> np.ndarray:
+    """The test split of a colour set, built offline when it is not there yet."""
+    path = sets_dir / f"{name}-test.npy"
+    if not path.exists():
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+        from make_train_sets import build_colour
+
+        build_colour(sets_dir)
+    return np.load(path)
 
 
 def parse_args(argv):
@@ -34,8 +52,13 @@ def parse_args(argv):
                              "of MNIST")
     parser.add_argument("--split", choices=["test", "train"], default="test",
                         help="MNIST split (default: %(default)s)")
-    parser.add_argument("--dataset", choices=["MNIST", "FashionMNIST"], default="MNIST",
-                        help="which IDX data set under --data (default: %(default)s)")
+    parser.add_argument("--dataset", choices=["MNIST", "FashionMNIST", *COLOUR_SETS],
+                        default="MNIST",
+                        help="which IDX data set under --data, or a colour set of "
+                             "tools/make_train_sets.py --colour (its test split) "
+                             "(default: %(default)s)")
+    parser.add_argument("--sets-dir", default="build/colour-sets",
+                        help="where the colour sets are (built there when missing)")
     parser.add_argument("--model", metavar="FAMILY",
                         help="vaecodec's model family (default: the shipped mnist)")
     parser.add_argument("--limit", type=int, metavar="N", help="only the first N images")
@@ -64,11 +87,12 @@ def main(argv=None) -> int:
     if args.from_json:
         results = json.loads(Path(args.from_json).read_text())
     else:
-        if args.images:
-            files = images.collect([args.images])
-            shape = images.read_image(files[0][0]).shape  # the first image's size
-            pixels, _, _ = images.read_images(files, shape)
+        if args.images:  # in the channels they use (grayscale, RGB...)
+            pixels, _ = load_images([args.images])
             source = f"images in {args.images}"
+        elif args.dataset in COLOUR_SETS:
+            pixels = colour_set(args.dataset, Path(args.sets_dir))
+            source = f"{args.dataset} test split (tools/make_train_sets.py --colour)"
         else:
             pixels = mnist.mnist_images(args.data, args.split, args.dataset)
             source = f"{args.dataset} {args.split} split"

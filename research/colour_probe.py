@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import time
 
 import numpy as np
 from PIL import Image
@@ -55,9 +56,15 @@ def levels(images: np.ndarray, family: str) -> list[dict]:
     if zoo.family(family).pixel_model is not None:
         settings += [("max-error 4", {"max_error": 4}), ("lossless", {"lossless": True})]
     for setting, options in settings:
+        started = time.perf_counter()
         data = vaecodec.encode(images, model=family, **options)
-        rows.append(_row(f"vaecodec {family}", setting, len(data) / len(images), images,
-                         vaecodec.decode(data)))
+        encoded = time.perf_counter()
+        decoded = vaecodec.decode(data)
+        done = time.perf_counter()
+        rows.append({**_row(f"vaecodec {family}", setting, len(data) / len(images), images,
+                            decoded),
+                     "encode_images_per_s": len(images) / (encoded - started),
+                     "decode_images_per_s": len(images) / (done - encoded)})
     return rows
 
 
@@ -71,8 +78,12 @@ def main() -> None:
     rows = (levels(images, args.family) if args.family else []) + classical(images)
     print(f"{len(images)} images of {images.shape[2]}x{images.shape[1]}, {args.test}")
     for row in rows:
+        speed = ""
+        if "encode_images_per_s" in row:
+            speed = (f"  encode {row['encode_images_per_s']:,.0f}/s, decode "
+                     f"{row['decode_images_per_s']:,.0f}/s")
         print(f"{row['codec']:22s} {row['setting']:22s} {row['bytes_per_image']:8.1f} B "
-              f"{row['psnr_db']:6.2f} dB {row['bits_per_pixel']:6.3f} bits/pixel")
+              f"{row['psnr_db']:6.2f} dB {row['bits_per_pixel']:6.3f} bits/pixel{speed}")
 
 
 if __name__ == "__main__":

@@ -226,18 +226,11 @@ def test_training_data_keeps_the_channels_the_images_use(tmp_path, images):
     assert needed_channels(np.zeros((2, 4, 4, 2), np.uint8)) == 2
 
 
-def test_data_sets_in_colour_convert_in_one_call(zoo, model, images, tmp_path,
-                                                  monkeypatch):
+def test_data_sets_in_colour_convert_in_one_call(installed, zoo, images, tmp_path):
     """``convert.from_arrays`` takes (N, H, W, C) arrays for a colour model; PIL images
     and channels-first tensors of a data set keep their colour."""
     from vaecodec import convert
-    from vaecodec.zoo import families
 
-    store = tmp_path / "store"  # the family installed, as convert uses the installed zoo
-    store.mkdir()
-    (store / "rgb.vaem").write_bytes(families.to_bytes(
-        zoo.family("rgb"), [model], zoo.levels("rgb")))
-    monkeypatch.setenv("VAECODEC_MODELS", str(store))
     out = tmp_path / "a.vaez"
     convert.from_arrays(images, out, labels=np.arange(12) % 3, model="rgb")
     assert vaecodec.decode(out.read_bytes(), zoo=zoo).shape == images.shape
@@ -303,3 +296,73 @@ def test_a_colour_pixel_model_codes_exact_and_bounded_colour(zoo, model, images)
     bounded = vaecodec.decode(vaecodec.encode(images, max_error=4, model="rgb", zoo=full),
                               zoo=full)
     assert np.abs(bounded.astype(int) - images).max() <= 4
+
+
+@pytest.fixture
+def installed(zoo, model, tmp_path, monkeypatch):
+    """The rgb family installed in a store of its own (for what uses the installed zoo)."""
+    from vaecodec.zoo import families
+
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "rgb.vaem").write_bytes(families.to_bytes(
+        zoo.family("rgb"), [model], zoo.levels("rgb")))
+    monkeypatch.setenv("VAECODEC_MODELS", str(store))
+    return "rgb"
+
+
+def test_the_rate_distortion_benchmark_measures_colour(installed, images, tmp_path):
+    """The classical codecs keep the channels (lossless ones are exact), the colour
+    family's levels are measured, and the picture is drawn in colour."""
+    from vaecodec.eval import benchmark
+
+    results, kept = benchmark.run(images, ["vaecodec", "png", "png-atlas", "webp-lossless",
+                                           "webp"], "colour", log=lambda line: None,
+                                  family=installed, published=False)
+    points = {(p["family"], p["setting"]): p for p in results["points"]}
+    for lossless in (("PNG", "optimize"), ("PNG atlas", "optimize"),
+                     ("WebP lossless", "default")):
+        assert points[lossless]["exact"], lossless
+    assert results["dataset"]["image_shape"] == list(SHAPE)
+    assert points[(benchmark.LEVELS_FAMILY, "q=1")]["bits_per_pixel"] == pytest.approx(
+        8 * points[(benchmark.LEVELS_FAMILY, "q=1")]["bytes_per_image"] / (16 * 20))
+    assert kept[("WebP", "q=0")].shape == (len(images), *SHAPE)
+    benchmark.picture(images[:4], benchmark.picture_rows(results, kept)[:2],
+                      str(tmp_path / "p.png"))
+    assert Image.open(tmp_path / "p.png").mode == "RGB"
+
+
+def test_salvage_restores_the_intact_colour_chunks(zoo, images, tmp_path):
+    """A colour archive with one chunk damaged: salvage writes the others' images in
+    colour and names what it lost."""
+    path = tmp_path / "a.vaez"
+    with vaecodec.open(path, "w", model="rgb", zoo=zoo, chunk_images=4) as out:
+        out.write(images, names=[f"{i:02d}.png" for i in range(12)])
+    with vaecodec.open(path, zoo=zoo) as archive:
+        decoded, middle = archive[:], archive.decoder.index.chunks[1]
+    data = bytearray(path.read_bytes())
+    data[middle.offset + middle.size // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    result = files.decompress(path, tmp_path / "out", zoo=zoo, salvage=True)
+    written = sorted(p.name for p in result.paths)
+    assert written == [f"{i:02d}.png" for i in (0, 1, 2, 3, 8, 9, 10, 11)]
+    for name in written:
+        with Image.open(tmp_path / "out" / name) as png:
+            assert png.mode == "RGB"
+            assert np.array_equal(np.asarray(png), decoded[int(name[:2])])
+    assert [(d.chunk, d.first, d.count) for d in result.lost] == [(1, 4, 4)]
+
+
+def test_info_shows_the_channels_without_the_model(zoo, images, tmp_path):
+    """``info`` reads a version 7 file's shape from its header: no model needed."""
+    from click.testing import CliRunner
+
+    from vaecodec.cli import main
+
+    path = tmp_path / "a.vaez"
+    path.write_bytes(vaecodec.encode(images, model="rgb", zoo=zoo))
+    result = CliRunner().invoke(main, ["info", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "12 (20x16 RGB)" in result.output and "format version: 7" in result.output
+    shown = CliRunner().invoke(main, ["info", "--json", str(path)])
+    assert '"image_shape": [\n    16,\n    20,\n    3\n  ]' in shown.output

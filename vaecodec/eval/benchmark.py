@@ -22,6 +22,7 @@ from PIL import Image, features
 
 from .. import codec as vae_codec
 from ..core.parallel import map_chunks, worker_count
+from ..format import shapes
 from ..zoo import Zoo
 from . import metrics
 
@@ -59,7 +60,7 @@ class Codec:
 
 
 def pillow_encode(fmt: str, save_args: dict, images: np.ndarray) -> list[bytes]:
-    """Each image (uint8 (N, H, W)) as one file of Pillow format ``fmt``."""
+    """Each image (uint8 (N, H, W) or (N, H, W, C)) as one file of Pillow format ``fmt``."""
     blobs = []
     for image in images:
         buf = io.BytesIO()
@@ -69,11 +70,13 @@ def pillow_encode(fmt: str, save_args: dict, images: np.ndarray) -> list[bytes]:
 
 
 def pillow_decode(blobs: list[bytes], shape: tuple[int, int, int]) -> np.ndarray:
-    """The images (uint8 ``shape``) of ``pillow_encode``'s files."""
+    """The images (uint8 ``shape``: (N, H, W), or (N, H, W, C) in C's mode) of
+    ``pillow_encode``'s files."""
     out = np.empty(shape, dtype=np.uint8)
+    mode = shapes.MODES[shapes.channels(shape[1:])]
     for i, blob in enumerate(blobs):
         with Image.open(io.BytesIO(blob)) as image:
-            out[i] = np.asarray(image.convert("L"))
+            out[i] = np.asarray(image.convert(mode))
     return out
 
 
@@ -107,21 +110,25 @@ def _atlas_codec() -> Codec:
     """All images tiled into one PNG (a grid of image-sized cells)."""
 
     def encode(images: np.ndarray) -> list[bytes]:
-        n, h, w = images.shape
+        n, h, w = images.shape[:3]
+        rest = images.shape[3:]  # the channels, if any
         cols = math.ceil(math.sqrt(n))
         rows = math.ceil(n / cols)
-        grid = np.zeros((rows * cols, h, w), dtype=np.uint8)
+        grid = np.zeros((rows * cols, h, w, *rest), dtype=np.uint8)
         grid[:n] = images
-        atlas = grid.reshape(rows, cols, h, w).transpose(0, 2, 1, 3).reshape(rows * h, -1)
+        atlas = grid.reshape(rows, cols, h, w, *rest).swapaxes(1, 2).reshape(
+            rows * h, cols * w, *rest)
         buf = io.BytesIO()
         Image.fromarray(atlas).save(buf, format="PNG", optimize=True)
         return [buf.getvalue()]
 
-    def decode(blobs: list[bytes], shape: tuple[int, int, int]) -> np.ndarray:
-        count, h, w = shape
-        atlas = np.asarray(Image.open(io.BytesIO(blobs[0])).convert("L"))
+    def decode(blobs: list[bytes], shape: tuple[int, ...]) -> np.ndarray:
+        count, h, w = shape[:3]
+        rest = tuple(shape[3:])
+        mode = shapes.MODES[shapes.channels(shape[1:])]
+        atlas = np.asarray(Image.open(io.BytesIO(blobs[0])).convert(mode))
         rows, cols = atlas.shape[0] // h, atlas.shape[1] // w
-        cells = atlas.reshape(rows, h, cols, w).transpose(0, 2, 1, 3).reshape(-1, h, w)
+        cells = atlas.reshape(rows, h, cols, w, *rest).swapaxes(1, 2).reshape(-1, h, w, *rest)
         return cells[:count].copy()
 
     return Codec("PNG atlas", "optimize", encode, decode, lossless=True)
@@ -536,17 +543,19 @@ def picture(images: np.ndarray, rows: list[tuple[str, np.ndarray]], path: str,
     """A labelled grid: the originals, then one row per (label, decoded images)."""
     from PIL import ImageDraw
 
-    count, height, width = images.shape
+    count, height, width = images.shape[:3]
     label_w, pad = 260, 2
     cell_h, cell_w = height * scale, width * scale
     all_rows = [("original (PNG: exact)", images)] + rows
-    canvas = Image.new("L", (label_w + count * (cell_w + pad), len(all_rows) * (cell_h + pad)),
-                       255)
+    mode = "L" if images.ndim == 3 else "RGB"
+    canvas = Image.new(mode, (label_w + count * (cell_w + pad), len(all_rows) * (cell_h + pad)),
+                       255 if mode == "L" else (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
     for r, (label, pixels) in enumerate(all_rows):
         y = r * (cell_h + pad)
-        draw.text((4, y + cell_h // 2 - 6), label, fill=0)
+        draw.text((4, y + cell_h // 2 - 6), label, fill="black")
         for c in range(count):
-            tile = Image.fromarray(pixels[c]).resize((cell_w, cell_h), Image.Resampling.NEAREST)
+            tile = Image.fromarray(pixels[c]).convert(mode).resize(
+                (cell_w, cell_h), Image.Resampling.NEAREST)
             canvas.paste(tile, (label_w + c * (cell_w + pad), y))
     canvas.save(path)
