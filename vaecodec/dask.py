@@ -242,12 +242,17 @@ def _compress(sources, manifest: Path, client, shard_images, force, retries, rea
         raise
     shutil.rmtree(old, ignore_errors=True)
     converted = sum(r["converted"] for r in results)
+    widened = sum(r.get("widened", 0) for r in results)
     if unused:
         warnings.warn(f"{len(unused)} of the {len(given.entries or ())} names in "
                       f"{given.source} match no image listed (the first: {unused[0]!r})",
                       VaezWarning, stacklevel=3)
     if converted:
-        warnings.warn(image_files.conversion_warning(converted), VaezWarning, stacklevel=3)
+        warnings.warn(image_files.conversion_warning(converted, _settings(options).image_shape),
+                      VaezWarning, stacklevel=3)
+    if widened:
+        warnings.warn(image_files.widening_warning(widened, _settings(options).image_shape),
+                      VaezWarning, stacklevel=3)
     judge(quality, strict=False, stacklevel=3)
     return DaskResult(manifest, count, sum(s.bytes for s in shards), len(shards), skipped,
                       quality)
@@ -313,12 +318,13 @@ def _compress_shard(files, target: str, options: EncodeOptions, reading: tuple,
                            metadata=extras is not None and extras[2] is not None,
                            classes=classes)
     skipped: list[str] = []
-    converted = 0
+    converted = widened = 0
     with writer:
         for k, part in enumerate(image_files.iter_images(
                 files, settings.image_shape, resize, skip_invalid, workers=1, exact=exact)):
             skipped += part.skipped
             converted += part.converted
+            widened += part.widened
             if part.names and by_name is None:
                 writer.write(part.pixels, part.names)
             elif part.names:
@@ -344,7 +350,8 @@ def _compress_shard(files, target: str, options: EncodeOptions, reading: tuple,
             digest.update(block)
     return {"path": target, "images": count, "bytes": os.path.getsize(target),
             "sha256": digest.hexdigest(), "files": len(files), "skipped": skipped,
-            "converted": converted, "model": settings.model.model_id[:4].hex(),
+            "converted": converted, "widened": widened,
+            "model": settings.model.model_id[:4].hex(),
             "quality": None if report is None else dataclasses.asdict(report)}
 
 
