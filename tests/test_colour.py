@@ -250,7 +250,8 @@ def test_data_sets_in_colour_convert_in_one_call(installed, zoo, images, tmp_pat
                           expected)
 
 
-def test_a_colour_pixel_model_codes_exact_and_bounded_colour(zoo, model, images):
+@pytest.mark.parametrize("predictor", [None, "med"])
+def test_a_colour_pixel_model_codes_exact_and_bounded_colour(zoo, model, images, predictor):
     """A pixel model fitted on colour images (a few steps) codes every channel, plane by
     plane with the earlier planes as context: lossless files restore every value,
     max-error files bound each channel's error, the bytes are the ideal code length (to
@@ -265,7 +266,8 @@ def test_a_colour_pixel_model_codes_exact_and_bounded_colour(zoo, model, images)
     train = rng.integers(0, 256, (40, *SHAPE), dtype=np.uint8)
     tensors, meta = fitting.train_pixel_model(train, zoo=zoo, family="rgb", epochs=2,
                                               batch_size=1024, extras=("position", "latent"),
-                                              log=lambda *a: None)
+                                              predictor=predictor, log=lambda *a: None)
+    assert meta["architecture"].get("predictor") == predictor
     assert meta["architecture"]["image_shape"] == list(SHAPE)
     geo = residual.geometry(*SHAPE)
     assert geo.cross_width == 2 * 18 + 3
@@ -291,8 +293,16 @@ def test_a_colour_pixel_model_codes_exact_and_bounded_colour(zoo, model, images)
     family = Family("rgb", model.name, info.name, 1)
     full = Zoo().with_family(family, [model, info], zoo.levels("rgb"))
     exact = vaecodec.encode(images, lossless=True, model="rgb", zoo=full)
-    assert vaecodec.read_info(exact, zoo=full).version == 7
+    header = vaecodec.read_info(exact, zoo=full)
+    assert header.version == 7 and header.residual.layout == (3 if predictor else 1)
     assert np.array_equal(vaecodec.decode(exact, zoo=full), images)
+    # a header whose layout does not match the pixel model's kind is refused
+    import dataclasses
+
+    wrong = dataclasses.replace(header, residual=dataclasses.replace(
+        header.residual, layout=1 if predictor else 3))
+    with pytest.raises(vaecodec.CorruptHeaderError, match="does not match pixel model"):
+        settings_for(wrong, full)
     bounded = vaecodec.decode(vaecodec.encode(images, max_error=4, model="rgb", zoo=full),
                               zoo=full)
     assert np.abs(bounded.astype(int) - images).max() <= 4

@@ -96,7 +96,7 @@ def test_the_encoder_writes_the_same_bytes(entry, inputs, monkeypatch):
     if residual:  # the pixel model of 1.3.0 (and 2.0.0), no longer the default, and the
         # residual layout it wrote (new files with some max errors take layout 2)
         monkeypatch.setitem(models.DEFAULTS, models.PIXEL_MODEL, PIXEL_MODEL_1_3)
-        monkeypatch.setattr(coders, "residual_coder", lambda k: coders.RESIDUAL_CODERS[1])
+        monkeypatch.setattr(coders, "residual_coder", lambda *_: coders.RESIDUAL_CODERS[1])
     data = vaecodec.encode(images, **entry["encode"], polarity="as-is")
     assert data == (GOLDEN / entry["file"]).read_bytes()
 

@@ -156,7 +156,7 @@ def test_layout_2_codes_near_white_ink_in_fewer_bytes(sample_images, monkeypatch
     """--max-error 4 with layout 2's levels against layout 1's: smaller, and layout 1 files
     (written by vaecodec before it) still decode within the bound."""
     new = vaecodec.encode(sample_images, max_error=4)
-    monkeypatch.setattr(coders, "residual_coder", lambda k: coders.RESIDUAL_CODERS[1])
+    monkeypatch.setattr(coders, "residual_coder", lambda *_: coders.RESIDUAL_CODERS[1])
     old = vaecodec.encode(sample_images, max_error=4)
     assert vaecodec.read_info(old).residual.layout == 1
     assert len(new) < 0.98 * len(old)
@@ -169,7 +169,7 @@ def test_an_append_keeps_the_archives_residual_layout(tmp_path, sample_images, m
     its header names for every chunk."""
     path = tmp_path / "old.vaez"
     with monkeypatch.context() as m:
-        m.setattr(coders, "residual_coder", lambda k: coders.RESIDUAL_CODERS[1])
+        m.setattr(coders, "residual_coder", lambda *_: coders.RESIDUAL_CODERS[1])
         with vaecodec.open(path, "w", max_error=4, chunk_images=16) as out:
             out.write(sample_images[:40])
     with vaecodec.open(path, "a") as out:
@@ -259,7 +259,14 @@ def pixel_id() -> bytes:
 
 
 def test_newer_residual_layout_is_reported_clearly():
-    with pytest.raises(UnsupportedVersionError, match="layout 3.*reads layout 1, 2.*upgrade"):
+    with pytest.raises(UnsupportedVersionError, match="layout 4.*reads layout 1, 2, 3.*upgrade"):
+        vaecodec.decode(build_v3([4, pixel_id(), 0, [0]]))
+
+
+def test_a_layout_that_does_not_match_the_pixel_model_is_refused():
+    """Layout 3 codes differences from a prediction: the shipped pixel model codes values,
+    so a file that claims layout 3 with it is damaged (not decoded as garbage)."""
+    with pytest.raises(CorruptHeaderError, match="layout 3 does not match pixel model"):
         vaecodec.decode(build_v3([3, pixel_id(), 0, [0]]))
 
 

@@ -124,7 +124,8 @@ def _progress(quiet: bool = False, lines: bool = False):
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="vaecodec")
 def main() -> None:
-    """vaecodec: compress small grayscale images (digits) with a trained VAE.
+    """vaecodec: compress small images (digits; your own, grayscale or colour) with a
+    trained VAE.
 
     \b
       vaecodec compress digits/ out.vaez

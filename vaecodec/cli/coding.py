@@ -66,13 +66,15 @@ from ._base import (
                    "every image as it is.")
 @click.option("--strict", is_flag=True,
               help="Refuse (write nothing) when the images reconstruct far worse than the "
-                   "model does on its own data, instead of warning.")
+                   "model does on its own data, or when images must change channels "
+                   "(colour to a grayscale model, grayscale to a colour one), instead of "
+                   "warning.")
 @click.option("--resize", is_flag=True,
               help="Scale images that are not the model's size to it (Lanczos).")
 @click.option("--grayscale", is_flag=True,
               help="Accept storing colour, transparent or 16-bit images as 8-bit grayscale "
-                   "in --lossless and --max-error files (which refuse them otherwise; a "
-                   "lossy file converts them with a warning).")
+                   "in --lossless and --max-error files of a grayscale model (which refuse "
+                   "them otherwise; a lossy file converts them with a warning).")
 @click.option("--skip-invalid", is_flag=True,
               help="Skip files that cannot be decoded (with a warning) instead of failing.")
 @click.option("--labels", "labels_file", type=click.Path(), default=None, metavar="FILE",

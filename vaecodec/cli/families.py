@@ -93,7 +93,9 @@ def list_levels(as_json):
 def train(sources, name, recipe, epochs, steps, time_budget, resize, seed, device,
           skip_invalid, force, quiet):
     """Train a model family on your images: image files and folders, MNIST-style IDX
-    files or .npy arrays (N, height, width), all of one size (or --resize), grayscale.
+    files or .npy arrays (N, height, width) or (N, height, width, channels), all of one
+    size (or --resize). Colour images make a colour family (RGB; RGBA where some pixel
+    is transparent), grayscale ones a grayscale family.
     10% are held out to measure it. Then it is checked: every level must beat the mean
     image and quality must rise with bytes; a family that fails is not installed (unless
     --force). The family (VAE, quality levels, pixel model) goes into the model store
@@ -154,9 +156,7 @@ def train(sources, name, recipe, epochs, steps, time_budget, resize, seed, devic
                f"{seconds['total']:.0f} s ({stages}); wrote {target}")
     _print_family_levels(trained.levels, trained.family.default_level, where,
                          meta["validation"]["mean_image_psnr_db"])
-    bpp = meta["validation"].get("lossless_bits_per_pixel")
-    click.echo("lossless: not available for colour families yet (lossy levels only)"
-               if bpp is None else f"lossless: {bpp:.3f} bits/pixel")
+    click.echo(f"lossless: {meta['validation']['lossless_bits_per_pixel']:.3f} bits/pixel")
 
 
 def _say(line: str) -> None:

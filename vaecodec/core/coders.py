@@ -87,6 +87,7 @@ class ResidualLayout1:
 
     layout = 1
     both_ends = False  # residual.quantization_levels
+    predictive = False  # the pixel model codes differences from a prediction (layout 3)
 
     def encode(self, pixel_model, pixels: np.ndarray, symbols: np.ndarray, max_error: int,
                progress: Callable[[int, int], None] | None = None) -> list[bytes]:
@@ -155,14 +156,29 @@ class ResidualLayout2(ResidualLayout1):
     both_ends = True
 
 
-RESIDUAL_CODERS = {1: ResidualLayout1(), 2: ResidualLayout2()}
+class ResidualLayout3(ResidualLayout2):
+    """Residual layout 3: layout 2 for a predictive pixel model (``predictor`` "med"):
+    each value is coded as its difference from the median edge detector of its decoded
+    neighbours (lossless: modulo 256), or its level with the probabilities of those
+    differences moved onto the values (max-error). Needs such a model, and only such a
+    model may be used with it."""
+
+    layout = 3
+    predictive = True
 
 
-def residual_coder(max_error: int) -> ResidualLayout1:
-    """The layout new files with ``max_error`` use: 2, or 1 where the two code alike
-    (lossless, and K whose 2K+1 divides 255), so that readers before layout 2 read them."""
+RESIDUAL_CODERS = {1: ResidualLayout1(), 2: ResidualLayout2(), 3: ResidualLayout3()}
+
+
+def residual_coder(max_error: int, predictive: bool = False) -> ResidualLayout1:
+    """The layout new files with ``max_error`` use: 3 for a predictive pixel model; else 2,
+    or 1 where the two code alike (lossless, and K whose 2K+1 divides 255), so that
+    readers before layout 2 read them."""
     from . import residual
+
+    if predictive:
+        return RESIDUAL_CODERS[3]
 
     same = all(np.array_equal(a, b) for a, b in zip(residual.quantization_levels(max_error, False),
                                                     residual.quantization_levels(max_error, True)))
-    return RESIDUAL_CODERS[1 if same else max(RESIDUAL_CODERS)]
+    return RESIDUAL_CODERS[1 if same else 2]

@@ -1,6 +1,8 @@
 """The residual layer: exact (lossless) or error-bounded pixels on top of the VAE base layer.
 
-Every pixel is coded, in raster order, with a categorical distribution from a *pixel model*:
+Every pixel is coded, in raster order (images of several channels plane by plane, the
+earlier planes as context: ``context.Geometry``), with a categorical distribution from a
+*pixel model*:
 a small integer MLP (``vaecodec.intnet``) that sees the already decoded causal neighbours
 and a 5x5 window of the base reconstruction, itself computed by an integer copy of the
 VAE decoder; a model may also see ``EXTRAS``: the pixel's row and column, and the base
@@ -15,6 +17,9 @@ mapped to the nearest of levels 2K+1 apart, 0 and 255 among them (so black and w
 exact; ``quantization_levels``: residual layout 2 counts them from both ends, layout 1
 from 0), and the level index is sent with the network's 256-value distribution summed
 over each level's values; the neighbours the model sees are the decoded levels.
+
+A predictive pixel model (residual layout 3) codes each value's difference from the
+median edge detector of its decoded neighbours (``context.med``) instead of the value.
 
 All probabilities are integers (lookup tables indexed by integer logit differences);
 constriction's range coder receives them as float64 numbers that represent those integers
@@ -31,121 +36,33 @@ import numpy as np
 
 from ..format.container import MAX_RESIDUAL_ERROR
 from . import intnet
+from .context import (  # noqa: F401  (residual.features...: what the pixel model sees)
+    CAUSAL,
+    EXTRAS,
+    FEATURES,
+    NEAR,
+    PREDICTORS,
+    SYMBOL_LIMIT,
+    WINDOW,
+    Geometry,
+    canvas_of,
+    extra_width,
+    features,
+    geometry,
+    geometry_of,
+    is_trivial,
+    latent_inputs,
+    med,
+    padded_base,
+    position_inputs,
+    trivial_mask,
+)
 
-CAUSAL = tuple((dy, dx) for dy in (-2, -1) for dx in range(-3, 4)) + ((0, -3), (0, -2), (0, -1))
-WINDOW = tuple((dy, dx) for dy in range(-2, 3) for dx in range(-2, 3))
-FEATURES = len(CAUSAL) + len(WINDOW)  # the local features, first in every feature row
-# optional inputs after them, in this order: "position" (row and column, each scaled to
-# 0..255), "latent" (each base-layer symbol clipped to +-SYMBOL_LIMIT, plus 128)
-EXTRAS = ("position", "latent")
 LUT_SIZE = 2048
 LUT_STEPS_PER_NAT = 64  # about; the exact step is the output layer's unit times 2**head_shift
 PROB_BITS = 20  # lookup-table probabilities are integers below 2**PROB_BITS
-SYMBOL_LIMIT = 127  # base-layer symbols are clipped to +-127 before the integer decoder
 ENCODE_CHUNK = 8  # raster positions whose features are built at once (bounds memory)
 PROB_BLOCK = 512  # pixels whose level probabilities are computed at once (cache-sized)
-
-# The decoded image sits in a zero-padded canvas (room above and on both sides for the
-# causal offsets), the base image in a zero-padded window; a geometry's index tables give
-# each position's neighbours as flat indices into them.
-C_TOP = max(-dy for dy, _ in CAUSAL)
-C_SIDE = max(abs(dx) for _, dx in CAUSAL)
-R_PAD = max(max(abs(dy), abs(dx)) for dy, dx in WINDOW)
-
-
-NEAR = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1))  # a 3x3 window
-_NONE = np.zeros((0, 0), dtype=np.int64)
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class Geometry:
-    """The index tables of one image shape (height, width), or (height, width, channels).
-
-    An image of several channels is coded plane by plane: every value of channel 0 in
-    raster order, then channel 1, ...: position q = c * height * width + i * width + j
-    (``to_planes`` and ``from_planes`` reorder numpy's channels-last values). A value of
-    channel c also sees, for each earlier channel c - 1, c - 2, ... (one slot each of
-    channels - 1; a slot without a channel sees zeros), the 3x3 window around its pixel of
-    that channel's decoded values and of its base image, then a one-hot of c (255 or 0
-    per channel): the ``cross`` features, after the local ones."""
-
-    height: int
-    width: int
-    canvas_size: int  # per plane (height + C_TOP (+ 1)) x (width + 2 C_SIDE) (+ one cell)
-    causal_index: np.ndarray  # (positions, 17): each position's causal neighbours
-    window_index: np.ndarray  # (positions, 25): its base window in the padded base image
-    canvas_index: np.ndarray  # (positions,): the position itself in the canvas
-    channels: int = 1
-    # (positions, 9 (channels - 1) + channels) and (positions, 9 (channels - 1))
-    cross_canvas_index: np.ndarray = dataclasses.field(default_factory=lambda: _NONE)
-    cross_window_index: np.ndarray = dataclasses.field(default_factory=lambda: _NONE)
-    one_index: int | None = None  # the canvas cell that holds 255 (several channels)
-
-    @property
-    def pixels(self) -> int:
-        """The positions: values per image (every channel counted)."""
-        return self.height * self.width * self.channels
-
-    @property
-    def cross_width(self) -> int:
-        if self.channels == 1:
-            return 0
-        return self.cross_canvas_index.shape[1] + self.cross_window_index.shape[1]
-
-    def to_planes(self, values: np.ndarray) -> np.ndarray:
-        """(N, values) in numpy's order (channels last) -> (N, values) plane by plane."""
-        if self.channels == 1:
-            return values
-        return np.ascontiguousarray(values.reshape(
-            len(values), self.height * self.width, self.channels).transpose(0, 2, 1)
-        ).reshape(len(values), -1)
-
-    def from_planes(self, values: np.ndarray) -> np.ndarray:
-        """The inverse of ``to_planes``."""
-        if self.channels == 1:
-            return values
-        return np.ascontiguousarray(values.reshape(
-            len(values), self.channels, self.height * self.width).transpose(0, 2, 1)
-        ).reshape(len(values), -1)
-
-
-@functools.lru_cache(maxsize=8)
-def geometry(height: int, width: int, channels: int = 1) -> Geometry:
-    c_w, r_w = width + 2 * C_SIDE, width + 2 * R_PAD
-    # several channels: a row below each plane, for the 3x3 windows of the cross features
-    c_plane = (height + C_TOP + (channels > 1)) * c_w
-    r_plane = (height + 2 * R_PAD) * r_w
-    i, j = np.divmod(np.arange(height * width), width)
-    causal = np.stack([(i + C_TOP + dy) * c_w + j + C_SIDE + dx for dy, dx in CAUSAL], 1)
-    window = np.stack([(i + R_PAD + dy) * r_w + j + R_PAD + dx for dy, dx in WINDOW], 1)
-    itself = (i + C_TOP) * c_w + j + C_SIDE
-    if channels == 1:
-        return Geometry(height, width, c_plane, causal, window, itself)
-    planes = range(channels)
-    one = channels * c_plane  # canvas cell 0 (plane 0's top padding) always holds 0
-    near_c = np.stack([(i + C_TOP + dy) * c_w + j + C_SIDE + dx for dy, dx in NEAR], 1)
-    near_r = np.stack([(i + R_PAD + dy) * r_w + j + R_PAD + dx for dy, dx in NEAR], 1)
-    zeros = np.zeros_like(near_c)  # cell 0 of the canvas and of the padded base: padding
-
-    def slots(c: int, near, plane):
-        return [near + (c - 1 - s) * plane if c - 1 - s >= 0 else zeros
-                for s in range(channels - 1)]
-
-    cross_c = np.concatenate([np.concatenate(
-        slots(c, near_c, c_plane)
-        + [np.full((len(i), 1), one if k == c else 0) for k in planes], 1) for c in planes])
-    cross_r = np.concatenate([np.concatenate(slots(c, near_r, r_plane), 1) for c in planes])
-    return Geometry(height, width, channels * c_plane + 1,
-                    np.concatenate([causal + c * c_plane for c in planes]),
-                    np.concatenate([window + c * r_plane for c in planes]),
-                    np.concatenate([itself + c * c_plane for c in planes]),
-                    channels, cross_c, cross_r, one)
-
-
-def geometry_of(image_shape) -> Geometry:
-    """The geometry of an image shape (height, width) or (height, width, channels)."""
-    return geometry(*(int(v) for v in image_shape))
-
 
 def quantization_levels(max_error: int, both_ends: bool = True
                         ) -> tuple[np.ndarray, np.ndarray]:
@@ -171,69 +88,6 @@ def quantization_levels(max_error: int, both_ends: bool = True
     above = np.minimum(below + 1, len(levels) - 1)
     nearest = np.where(levels[above] - values < values - levels[below], above, below)
     return levels.astype(np.uint8), nearest.astype(np.int64)
-
-
-def canvas_of(planes: np.ndarray, geo: Geometry) -> np.ndarray:
-    """The canvas (N, canvas size) of values (N, P) plane by plane (``to_planes``)."""
-    canvas = np.zeros((len(planes), geo.canvas_size), dtype=np.uint8)
-    canvas[:, geo.canvas_index] = planes
-    if geo.one_index is not None:
-        canvas[:, geo.one_index] = 255
-    return canvas
-
-
-def padded_base(planes: np.ndarray, geo: Geometry) -> np.ndarray:
-    """The base images (N, P), plane by plane, each plane padded by R_PAD zeros."""
-    return np.pad(planes.reshape(-1, geo.channels, geo.height, geo.width),
-                  ((0, 0), (0, 0), (R_PAD, R_PAD), (R_PAD, R_PAD))).reshape(len(planes), -1)
-
-
-def features(pixels: np.ndarray, base: np.ndarray, geo: Geometry, extras: tuple = (),
-             symbols: np.ndarray | None = None) -> np.ndarray:
-    """Network inputs (N, P, features) uint8 for known values (N, P) and base images (both
-    in numpy's order, channels last), rows in coding order (``Geometry``): the 42 local
-    features, the cross features of several channels, then ``extras`` (``symbols``: the
-    base layer's, for "latent")."""
-    canvas = canvas_of(geo.to_planes(pixels), geo)
-    window = padded_base(geo.to_planes(base), geo)
-    parts = [canvas[:, geo.causal_index], window[:, geo.window_index]]
-    if geo.channels > 1:
-        parts += [canvas[:, geo.cross_canvas_index], window[:, geo.cross_window_index]]
-    n = len(pixels)
-    if "position" in extras:
-        parts.append(np.broadcast_to(position_inputs(geo), (n, geo.pixels, 2)))
-    if "latent" in extras:
-        lat = latent_inputs(symbols)
-        parts.append(np.broadcast_to(lat[:, None, :], (n, geo.pixels, lat.shape[1])))
-    return np.concatenate(parts, axis=2)
-
-
-def position_inputs(geo: Geometry) -> np.ndarray:
-    """(P, 2) uint8: each position's row and column, scaled to 0..255."""
-    i, j = np.divmod(np.arange(geo.pixels) % (geo.height * geo.width), geo.width)
-    return np.stack([i * 255 // max(geo.height - 1, 1),
-                     j * 255 // max(geo.width - 1, 1)], 1).astype(np.uint8)
-
-
-def latent_inputs(symbols: np.ndarray) -> np.ndarray:
-    """(N, latent) uint8: base-layer symbols clipped to +-SYMBOL_LIMIT, plus 128."""
-    symbols = np.clip(np.asarray(symbols, dtype=np.int64), -SYMBOL_LIMIT, SYMBOL_LIMIT)
-    return (symbols + 128).astype(np.uint8)
-
-
-def extra_width(extras: tuple, latent_size: int) -> int:
-    return 2 * ("position" in extras) + latent_size * ("latent" in extras)
-
-
-def is_trivial(causal: np.ndarray, window: np.ndarray, threshold: int, axis: int = -1):
-    """Pixels coded with the fixed tables: black causal neighbours and a base window at
-    most ``threshold`` (the neighbours along ``axis``)."""
-    return (causal.max(axis=axis) == 0) & (window.max(axis=axis) <= threshold)
-
-
-def trivial_mask(feats: np.ndarray, threshold: int) -> np.ndarray:
-    """``is_trivial`` on feature rows (..., features)."""
-    return is_trivial(feats[..., : len(CAUSAL)], feats[..., len(CAUSAL):FEATURES], threshold)
 
 
 def base_pixels(decoder: intnet.IntMLP, thresholds: np.ndarray, symbols: np.ndarray):
@@ -264,6 +118,9 @@ class PixelModel:
     trivial_hi: np.ndarray  # (16,) integer probabilities for trivial pixels
     trivial_lo: np.ndarray  # (16, 16)
     extras: tuple = ()  # the inputs besides the local features (EXTRAS, in order)
+    # "med": each value is coded as its difference from ``med`` of its decoded neighbours
+    # (modulo 256; residual layout 3), None: as it is (layouts 1 and 2)
+    predictor: str | None = None
 
     @property
     def local_width(self) -> int:
@@ -290,6 +147,9 @@ class PixelModel:
                 and extras == [e for e in EXTRAS if e in extras]):
             raise ValueError(f"pixel model {name} has unknown extra inputs {extras!r}")
         extras = tuple(extras)
+        predictor = architecture.get("predictor") if isinstance(architecture, dict) else None
+        if predictor is not None and predictor not in PREDICTORS:
+            raise ValueError(f"pixel model {name} has an unknown predictor {predictor!r}")
         if (base.out_size != geo.pixels or thresholds.shape != (255,)
                 or np.any(np.diff(thresholds) < 0)
                 or net.in_size != FEATURES + geo.cross_width + extra_width(extras,
@@ -303,7 +163,8 @@ class PixelModel:
                 or max(t_hi.max(), t_lo.max()) >= 2**PROB_BITS):
             raise ValueError(f"pixel model {name} has inconsistent tensors")
         return cls(name, model_id, int(metadata["base_level"]), geo, base, thresholds, net,
-                   int(head[0]), lut, int(metadata["trivial_threshold"]), t_hi, t_lo, extras)
+                   int(head[0]), lut, int(metadata["trivial_threshold"]), t_hi, t_lo, extras,
+                   predictor)
 
     # --- base layer --------------------------------------------------------------------
 
@@ -397,6 +258,17 @@ class PixelModel:
         hi = self._table(logits[:, :16], exact_int=True)
         lo = self._table(logits[:, 16:].reshape(-1, 16, 16), exact_int=True)
         return _joint(hi, lo)
+
+    def shifted_bin_probs(self, value_probs: np.ndarray, pred: np.ndarray, max_error: int,
+                          both_ends: bool = True) -> np.ndarray:
+        """Integer probabilities (n, levels) as float64 of the levels of ``max_error``
+        for a predictive model: ``value_probs`` (n, 256) are those of the differences
+        (value - ``pred``) modulo 256; each value's is its difference's, summed over each
+        level's values (integers below 2**48: exact)."""
+        _, _, starts = _bins(max_error, both_ends)
+        index = (np.arange(256)[None, :] - np.asarray(pred, dtype=np.int64)[:, None]) & 255
+        values = np.take_along_axis(np.atleast_2d(value_probs), index, axis=1)
+        return _bin_probs(values, starts).astype(np.float64)
 
     def bin_probs(self, hidden: np.ndarray, max_error: int, both_ends: bool = True
                   ) -> np.ndarray:
@@ -542,7 +414,8 @@ def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: i
         t_hi = model.trivial_hi.astype(np.float64)
         t_lo = model.trivial_lo.astype(np.float64)
     else:
-        t_bins = _bin_probs(model.trivial_value_probs(), starts).astype(np.float64)
+        t_values = model.trivial_value_probs()
+        t_bins = _bin_probs(t_values, starts).astype(np.float64)
     for p0 in range(0, geo.pixels, ENCODE_CHUNK):
         if progress and p0 % PROGRESS_EVERY == 0:
             progress(p0, geo.pixels)
@@ -551,6 +424,11 @@ def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: i
         near = window[geo.window_index[span]]  # (S, 25, N)
         trivial = is_trivial(causal, near, model.trivial_threshold, axis=1).reshape(-1)
         s = symbols[span].reshape(-1)
+        pred = None
+        if model.predictor is not None:
+            pred = med(causal, axis=1).reshape(-1)
+            if max_error == 0:  # the difference from the prediction is what is coded
+                s = (s - pred) & 255
         busy = np.flatnonzero(~trivial)
         if max_error == 0:  # busy rows sorted by high nibble: one low-nibble head per run
             busy = busy[np.argsort(s[busy] >> 4, kind="stable")]
@@ -575,8 +453,16 @@ def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: i
                 encoder.encode(lo[q], family, p_lo[q])
         else:
             probs = np.empty((len(s), len(starts)), dtype=np.float64)
-            probs[trivial] = t_bins
-            probs[busy] = model.bin_probs(hidden, max_error, both_ends)
+            if pred is None:
+                probs[trivial] = t_bins
+                probs[busy] = model.bin_probs(hidden, max_error, both_ends)
+            else:
+                rows = np.flatnonzero(trivial)
+                probs[rows] = model.shifted_bin_probs(
+                    np.broadcast_to(t_values, (len(rows), 256)), pred[rows], max_error,
+                    both_ends)
+                probs[busy] = model.shifted_bin_probs(model.value_probs(hidden), pred[busy],
+                                                      max_error, both_ends)
             s, probs = s.reshape(-1, n).astype(np.int32), probs.reshape(-1, n, len(starts))
             for q in range(len(s)):
                 encoder.encode(s[q], family, probs[q])
@@ -606,7 +492,8 @@ def decode(model: PixelModel, data: bytes, base: np.ndarray, max_error: int,
         t_hi = model.trivial_hi.astype(np.float64)
         t_lo = model.trivial_lo.astype(np.float64)
     else:
-        t_bins = _bin_probs(model.trivial_value_probs(), starts).astype(np.float64)
+        t_values = model.trivial_value_probs()
+        t_bins = _bin_probs(t_values, starts).astype(np.float64)
     for p in range(geo.pixels):
         if progress and p % PROGRESS_EVERY == 0:
             progress(p, geo.pixels)
@@ -631,12 +518,25 @@ def decode(model: PixelModel, data: bytes, base: np.ndarray, max_error: int,
             if hidden is not None:
                 probs[busy] = model.lo_probs(hidden, hi[busy])
             lo = np.asarray(decoder.decode(family, probs), dtype=np.int64)
-            canvas[geo.canvas_index[p]] = (hi << 4) | lo
+            if model.predictor is None:
+                canvas[geo.canvas_index[p]] = (hi << 4) | lo
+            else:
+                canvas[geo.canvas_index[p]] = (((hi << 4) | lo) + med(causal, axis=0)) & 255
         else:
             probs = np.empty((n, len(starts)), dtype=np.float64)
-            probs[trivial] = t_bins
-            if hidden is not None:
-                probs[busy] = model.bin_probs(hidden, max_error, both_ends)
+            if model.predictor is None:
+                probs[trivial] = t_bins
+                if hidden is not None:
+                    probs[busy] = model.bin_probs(hidden, max_error, both_ends)
+            else:
+                pred = med(causal, axis=0)
+                rows = np.flatnonzero(trivial)
+                probs[rows] = model.shifted_bin_probs(
+                    np.broadcast_to(t_values, (len(rows), 256)), pred[rows], max_error,
+                    both_ends)
+                if hidden is not None:
+                    probs[busy] = model.shifted_bin_probs(model.value_probs(hidden),
+                                                          pred[busy], max_error, both_ends)
             sym = np.asarray(decoder.decode(family, probs), dtype=np.int64)
             canvas[geo.canvas_index[p]] = levels[sym]
     return geo.from_planes(np.ascontiguousarray(canvas[geo.canvas_index].T))

@@ -221,6 +221,13 @@ def settings_for(header: container.Header, zoo: Zoo | None = None) -> Settings:
                         None if header.residual is None else header.residual.max_error,
                         pixel_model, zoo)
     net = settings.vae()
+    if header.residual is not None and pixel_model is not None and (
+            predictive(settings) != coders.RESIDUAL_CODERS[header.residual.layout].predictive):
+        raise CorruptHeaderError(
+            f"the residual layer's layout {header.residual.layout} does not match pixel "
+            f"model {pixel_model.name}, which codes "
+            + ("differences from a prediction (layout 3)" if predictive(settings)
+               else "values as they are (layouts 1 and 2)"))
     if header.image_shape is None and len(net.image_shape) == 3:
         raise CorruptHeaderError(f"the file names a {shapes.describe(net.image_shape)} "
                                  "model but does not record its channels (version 7 does)")
@@ -268,6 +275,13 @@ def zoo_with(model: bytes | None, model_id: bytes, pixel_id: bytes | None,
             pixel_id is not None and not (pixel and pixel[0].model_id.startswith(pixel_id))):
         raise CorruptHeaderError("the embedded model is not the one the header names")
     return zoo.with_family(family, models, levels)
+
+
+def predictive(settings: Settings) -> bool:
+    """Whether the settings' pixel model codes differences from a prediction (residual
+    layout 3)."""
+    return (settings.pixel_model is not None
+            and settings.zoo.pixel_model(settings.pixel_model).predictor is not None)
 
 
 def pixel_model_for(settings: Settings, level: int):

@@ -239,7 +239,9 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
                                       epochs=pixel_epochs, qat_epochs=pixel_qat_epochs,
                                       seed=seed, log=log,
                                       time_budget=plan.until_end_of("pixel model"),
-                                      max_images=plan.pixel_images, progress=pixel_steps)
+                                      max_images=plan.pixel_images, progress=pixel_steps,
+                                      # colour: differences from a prediction (layout 3)
+                                      predictor="med" if colour else None)
     pixel = ModelInfo.in_memory(f"{name}.pixel", tensors, meta)
     family = Family(name, name, pixel.name, default)
     zoo = Zoo().with_family(family, [vae, pixel], levels)
