@@ -250,7 +250,7 @@ def test_data_sets_in_colour_convert_in_one_call(installed, zoo, images, tmp_pat
                           expected)
 
 
-@pytest.mark.parametrize("predictor", [None, "med"])
+@pytest.mark.parametrize("predictor", [None, "med", "med-planes"])
 def test_a_colour_pixel_model_codes_exact_and_bounded_colour(zoo, model, images, predictor):
     """A pixel model fitted on colour images (a few steps) codes every channel, plane by
     plane with the earlier planes as context: lossless files restore every value,
@@ -376,3 +376,61 @@ def test_info_shows_the_channels_without_the_model(zoo, images, tmp_path):
     assert "12 (20x16 RGB)" in result.output and "format version: 7" in result.output
     shown = CliRunner().invoke(main, ["info", "--json", str(path)])
     assert '"image_shape": [\n    16,\n    20,\n    3\n  ]' in shown.output
+
+
+def test_a_colour_familys_predictor_is_chosen_from_its_images():
+    """Flat icons differ least from their own plane's prediction; photographs, whose
+    edges fall at the same pixels in every channel, from the planes' together."""
+    from vaecodec.train.pixel import choose_predictor
+
+    rng = np.random.default_rng(3)
+    flat = np.repeat(rng.integers(0, 256, (30, 1, 1, 3), dtype=np.uint8), 16, 1)
+    flat = np.repeat(flat, 16, 2)
+    flat[:, 4:12, 4:12] = rng.integers(0, 256, (30, 1, 1, 3), dtype=np.uint8)
+    assert choose_predictor(flat)[0] == "med"
+    ramp = (np.linspace(0, 200, 16)[None, :, None, None]
+            + np.linspace(0, 40, 16)[None, None, :, None])
+    shade = rng.uniform(0.3, 1.0, (30, 1, 1, 1)) * np.array([1.0, 0.8, 0.6])
+    texture = rng.normal(0, 6, (30, 16, 16, 1))  # the same in every channel
+    photo = np.clip((ramp + texture) * shade, 0, 255).astype(np.uint8)
+    name, figures = choose_predictor(photo)
+    assert name == "med-planes" and figures["med-planes"] < figures["med"]
+
+
+@pytest.mark.slow  # trains a colour family (about 2 minutes)
+def test_train_makes_a_colour_family_that_codes_colour(tmp_path, model_store):
+    """The user's way, on icons drawn offline: ``vaecodec train`` on an (N, 32, 32, 3)
+    array makes a colour family that passes its checks, with a predictive pixel model
+    chosen from the images; it codes colour lossy, lossless (exactly) and error-bounded,
+    and ``sample`` draws colour images."""
+    import sys
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from vaecodec.cli import main
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+    from make_train_sets import icons
+
+    np.save(tmp_path / "icons.npy", icons(1200, seed=5))
+    result = CliRunner().invoke(main, ["train", str(tmp_path / "icons.npy"), "--name", "ic",
+                                       "--time-budget", "150"])
+    assert result.exit_code == 0, result.output
+    assert "1080 training images of 32x32 RGB" in result.output
+    assert "pixel model predictor med" in result.output
+    zoo = Zoo.installed()
+    pixel = zoo.find(zoo.family("ic").pixel_model, "pixel-model")
+    assert pixel.metadata["architecture"]["predictor"] in ("med", "med-planes")
+    test = icons(40, seed=6)
+    exact = vaecodec.encode(test, model="ic", lossless=True)
+    assert vaecodec.read_info(exact).residual.layout == 3
+    assert np.array_equal(vaecodec.decode(exact), test)
+    bounded = vaecodec.decode(vaecodec.encode(test, model="ic", max_error=4))
+    assert np.abs(bounded.astype(int) - test).max() <= 4
+    lossy = vaecodec.decode(vaecodec.encode(test, model="ic"))
+    mean = np.broadcast_to(test.mean(axis=0).round().astype(np.uint8), test.shape)
+    from vaecodec.eval import metrics
+
+    assert metrics.psnr(test, lossy) > metrics.psnr(test, mean) + 3
+    assert vaecodec.sample(4, model="ic").shape == (4, 32, 32, 3)

@@ -179,8 +179,20 @@ def is_trivial(causal: np.ndarray, window: np.ndarray, threshold: int, axis: int
     return (causal.max(axis=axis) == 0) & (window.max(axis=axis) <= threshold)
 
 
-PREDICTORS = ("med",)  # a pixel model's optional predictor (metadata architecture.predictor)
+# a pixel model's optional predictor (metadata architecture.predictor): "med", LOCO-I's
+# median edge detector in the value's own plane; "med-planes", that plus, for a plane
+# after the first, the previous plane's difference from its own median edge detector at
+# the same pixel (clipped to 0..255): colour edges fall at the same pixels in every plane
+PREDICTORS = ("med", "med-planes")
 _LEFT, _UP, _UP_LEFT = (CAUSAL.index(o) for o in ((0, -1), (-1, 0), (-1, -1)))
+# the previous plane's window in the cross features: its first 9 (slot 0, NEAR's order)
+_X_LEFT, _X_UP, _X_UP_LEFT, _X_HERE = (NEAR.index(o) for o in
+                                       ((0, -1), (-1, 0), (-1, -1), (0, 0)))
+
+
+def _med(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    low, high = np.minimum(a, b), np.maximum(a, b)
+    return np.where(c >= high, low, np.where(c <= low, high, a + b - c))
 
 
 def med(causal: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -188,8 +200,20 @@ def med(causal: np.ndarray, axis: int = -1) -> np.ndarray:
     ``axis``): left a, up b, up-left c give min(a, b) when c >= max(a, b), max(a, b) when
     c <= min(a, b), else a + b - c; int64."""
     a, b, c = (np.take(causal, k, axis=axis).astype(np.int64) for k in (_LEFT, _UP, _UP_LEFT))
-    low, high = np.minimum(a, b), np.maximum(a, b)
-    return np.where(c >= high, low, np.where(c <= low, high, a + b - c))
+    return _med(a, b, c)
+
+
+def predict(predictor: str, causal: np.ndarray, cross: np.ndarray | None,
+            axis: int = -1) -> np.ndarray:
+    """A predictive pixel model's prediction (int64, 0..255) of each value from its causal
+    neighbours and (several channels, "med-planes") the cross features' rows, along
+    ``axis``; a first plane's cross features are zeros, so its prediction is its "med"."""
+    own = med(causal, axis)
+    if predictor == "med" or cross is None:
+        return own
+    a, b, c, here = (np.take(cross, k, axis=axis).astype(np.int64)
+                     for k in (_X_LEFT, _X_UP, _X_UP_LEFT, _X_HERE))
+    return np.clip(own + here - _med(a, b, c), 0, 255)
 
 
 def trivial_mask(feats: np.ndarray, threshold: int) -> np.ndarray:

@@ -55,6 +55,7 @@ from .context import (  # noqa: F401  (residual.features...: what the pixel mode
     med,
     padded_base,
     position_inputs,
+    predict,
     trivial_mask,
 )
 
@@ -390,6 +391,30 @@ def _constriction():
 PROGRESS_EVERY = 64  # raster positions between two calls of a progress callback
 
 
+def _level_probs(model: PixelModel, trivial: np.ndarray, busy: np.ndarray, hidden,
+                 pred: np.ndarray | None, tables: tuple, max_error: int, both_ends: bool
+                 ) -> np.ndarray:
+    """Integer probabilities (rows, levels) as float64 of ``max_error``'s levels: the
+    ``trivial`` rows' from the fixed tables (``tables``: their level and value
+    probabilities), the ``busy`` rows' from the network (``hidden``: their last hidden
+    layer, None when there are none); a predictive model's moved onto the values by
+    ``pred``."""
+    t_bins, t_values = tables
+    probs = np.empty((len(trivial), len(t_bins)), dtype=np.float64)
+    if pred is None:
+        probs[trivial] = t_bins
+        if hidden is not None:
+            probs[busy] = model.bin_probs(hidden, max_error, both_ends)
+        return probs
+    rows = np.flatnonzero(trivial)
+    probs[rows] = model.shifted_bin_probs(np.broadcast_to(t_values, (len(rows), 256)),
+                                          pred[rows], max_error, both_ends)
+    if hidden is not None:
+        probs[busy] = model.shifted_bin_probs(model.value_probs(hidden), pred[busy],
+                                              max_error, both_ends)
+    return probs
+
+
 def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: int,
            progress=None, latent: np.ndarray | None = None, both_ends: bool = True) -> bytes:
     """Range-coded residual of uint8 ``pixels`` (N, P) given the base images (N, P) (both
@@ -426,7 +451,8 @@ def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: i
         s = symbols[span].reshape(-1)
         pred = None
         if model.predictor is not None:
-            pred = med(causal, axis=1).reshape(-1)
+            cross = (canvas[geo.cross_canvas_index[span]] if geo.channels > 1 else None)
+            pred = predict(model.predictor, causal, cross, axis=1).reshape(-1)
             if max_error == 0:  # the difference from the prediction is what is coded
                 s = (s - pred) & 255
         busy = np.flatnonzero(~trivial)
@@ -452,17 +478,8 @@ def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: i
                 encoder.encode(hi[q], family, p_hi[q])
                 encoder.encode(lo[q], family, p_lo[q])
         else:
-            probs = np.empty((len(s), len(starts)), dtype=np.float64)
-            if pred is None:
-                probs[trivial] = t_bins
-                probs[busy] = model.bin_probs(hidden, max_error, both_ends)
-            else:
-                rows = np.flatnonzero(trivial)
-                probs[rows] = model.shifted_bin_probs(
-                    np.broadcast_to(t_values, (len(rows), 256)), pred[rows], max_error,
-                    both_ends)
-                probs[busy] = model.shifted_bin_probs(model.value_probs(hidden), pred[busy],
-                                                      max_error, both_ends)
+            probs = _level_probs(model, trivial, busy, hidden, pred, (t_bins, t_values),
+                                 max_error, both_ends)
             s, probs = s.reshape(-1, n).astype(np.int32), probs.reshape(-1, n, len(starts))
             for q in range(len(s)):
                 encoder.encode(s[q], family, probs[q])
@@ -501,6 +518,10 @@ def decode(model: PixelModel, data: bytes, base: np.ndarray, max_error: int,
         near = window[geo.window_index[p]]  # (25, N)
         trivial = is_trivial(causal, near, model.trivial_threshold, axis=0)
         busy = np.flatnonzero(~trivial)
+        pred = None
+        if model.predictor is not None:
+            pred = predict(model.predictor, causal, canvas[geo.cross_canvas_index[p]]
+                           if geo.channels > 1 else None, axis=0)
         hidden = None
         if len(busy):
             local = [causal[:, busy], near[:, busy]]
@@ -521,22 +542,10 @@ def decode(model: PixelModel, data: bytes, base: np.ndarray, max_error: int,
             if model.predictor is None:
                 canvas[geo.canvas_index[p]] = (hi << 4) | lo
             else:
-                canvas[geo.canvas_index[p]] = (((hi << 4) | lo) + med(causal, axis=0)) & 255
+                canvas[geo.canvas_index[p]] = (((hi << 4) | lo) + pred) & 255
         else:
-            probs = np.empty((n, len(starts)), dtype=np.float64)
-            if model.predictor is None:
-                probs[trivial] = t_bins
-                if hidden is not None:
-                    probs[busy] = model.bin_probs(hidden, max_error, both_ends)
-            else:
-                pred = med(causal, axis=0)
-                rows = np.flatnonzero(trivial)
-                probs[rows] = model.shifted_bin_probs(
-                    np.broadcast_to(t_values, (len(rows), 256)), pred[rows], max_error,
-                    both_ends)
-                if hidden is not None:
-                    probs[busy] = model.shifted_bin_probs(model.value_probs(hidden),
-                                                          pred[busy], max_error, both_ends)
+            probs = _level_probs(model, trivial, busy, hidden, pred, (t_bins, t_values),
+                                 max_error, both_ends)
             sym = np.asarray(decoder.decode(family, probs), dtype=np.int64)
             canvas[geo.canvas_index[p]] = levels[sym]
     return geo.from_planes(np.ascontiguousarray(canvas[geo.canvas_index].T))

@@ -114,7 +114,7 @@ def pixel_bits(model: residual.PixelModel, images: np.ndarray, base: np.ndarray,
     trivial = residual.trivial_mask(feats, model.trivial_threshold)
     pred = None
     if model.predictor is not None:
-        pred = residual.med(feats[:, : len(residual.CAUSAL)])
+        pred = predicted(model.predictor, feats, model.geometry)
         if max_error == 0:
             symbols = (symbols - pred) & 255  # what layout 3 codes
     bits = np.empty(len(symbols))
@@ -151,6 +151,33 @@ def pixel_bits(model: residual.PixelModel, images: np.ndarray, base: np.ndarray,
     return bits.reshape(len(images), -1)
 
 
+def predicted(predictor: str, feats: np.ndarray, geo) -> np.ndarray:
+    """A predictive model's predictions of feature rows (n, features)."""
+    cross = (feats[:, residual.FEATURES : residual.FEATURES + len(residual.NEAR)]
+             if geo.channels > 1 else None)
+    return residual.predict(predictor, feats[:, : len(residual.CAUSAL)], cross)
+
+
+PREDICTOR_SAMPLE = 256  # images whose differences choose a colour family's predictor
+
+
+def choose_predictor(images: np.ndarray) -> tuple[str, dict[str, float]]:
+    """The predictor (``context.PREDICTORS``) under which uint8 images (N, H, W[, C])
+    differ least from their predictions: the lowest entropy of the differences (bits a
+    value, counted over the first PREDICTOR_SAMPLE images), and each one's figure."""
+    sample = images[:PREDICTOR_SAMPLE]
+    geo = residual.geometry_of(sample.shape[1:])
+    flat = sample.reshape(len(sample), -1)
+    feats = residual.features(flat, flat, geo).reshape(-1, residual.FEATURES + geo.cross_width)
+    values = geo.to_planes(flat).reshape(-1).astype(np.int64)
+    figures = {}
+    for name in residual.PREDICTORS:
+        counts = np.bincount((values - predicted(name, feats, geo)) & 255, minlength=256)
+        p = counts[counts > 0] / counts.sum()
+        figures[name] = round(float(-(p * np.log2(p)).sum()), 4)
+    return min(figures, key=lambda name: (figures[name], name)), figures
+
+
 def bits_per_image(model: residual.PixelModel, images: np.ndarray, base: np.ndarray,
                    latent: np.ndarray | None = None) -> float:
     """Ideal code length (bits/image) of lossless residuals under the integer model."""
@@ -179,7 +206,7 @@ def float_bits_per_image(net, model: residual.PixelModel, images: np.ndarray,
     feats = feats.reshape(-1, model.net.in_size)
     values = model.geometry.to_planes(flat).reshape(-1).astype(np.int64)  # coding order
     if model.predictor is not None:
-        values = (values - residual.med(feats[:, : len(residual.CAUSAL)])) & 255
+        values = (values - predicted(model.predictor, feats, model.geometry)) & 255
     trivial = residual.trivial_mask(feats, model.trivial_threshold)
     bits = table_bits(model.trivial_hi, model.trivial_lo, values[trivial])
     busy = np.flatnonzero(~trivial)
@@ -312,7 +339,8 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
     ``extras``: inputs besides the local features (``residual.EXTRAS``: the pixel's
     position, the base layer's latent symbols).
     ``predictor``: "med" fits the distribution of each value's difference from the
-    median edge detector of its neighbours (modulo 256: residual layout 3), which a small
+    median edge detector of its neighbours (modulo 256: residual layout 3), "med-planes"
+    from that plus the previous plane's difference (``context.PREDICTORS``), which a small
     network learns far better than the value itself where values are arbitrary (colour
     icons: 12.95 bits a pixel without, 6.68 with, docs/notes/training.md#colour); None
     the value itself."""
@@ -348,8 +376,7 @@ def train_pixel_model(train_images: np.ndarray, *, zoo: Zoo | None = None,
             raise ValueError(f"predictor must be one of {residual.PREDICTORS}, not "
                              f"{predictor!r}")
         # what layout 3 codes: the difference from the prediction (int64 -> uint8 view)
-        values = ((values - residual.med(feats[:, : len(residual.CAUSAL)])) & 255
-                  ).astype(np.uint8)
+        values = ((values - predicted(predictor, feats, geo)) & 255).astype(np.uint8)
     trivial = residual.trivial_mask(feats, trivial_threshold)
     t_hi, t_lo = _trivial_tables(values[trivial].astype(np.int64))
     x_all = torch.from_numpy(feats[~trivial])
