@@ -157,11 +157,11 @@ class ResidualLayout2(ResidualLayout1):
 
 
 class ResidualLayout3(ResidualLayout2):
-    """Residual layout 3: layout 2 for a predictive pixel model (``predictor`` "med"):
-    each value is coded as its difference from the median edge detector of its decoded
-    neighbours (lossless: modulo 256), or its level with the probabilities of those
-    differences moved onto the values (max-error). Needs such a model, and only such a
-    model may be used with it."""
+    """Residual layout 3: layout 2 for a predictive pixel model (``predictor`` "med" or
+    "med-planes", ``context.predict``): each value is coded as its difference from the
+    prediction made from its decoded neighbours (lossless: modulo 256), or its level with
+    the probabilities of those differences moved onto the values (max-error). Needs such
+    a model, and only such a model may be used with it."""
 
     layout = 3
     predictive = True

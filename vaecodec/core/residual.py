@@ -18,8 +18,8 @@ exact; ``quantization_levels``: residual layout 2 counts them from both ends, la
 from 0), and the level index is sent with the network's 256-value distribution summed
 over each level's values; the neighbours the model sees are the decoded levels.
 
-A predictive pixel model (residual layout 3) codes each value's difference from the
-median edge detector of its decoded neighbours (``context.med``) instead of the value.
+A predictive pixel model (residual layout 3) codes each value's difference from a
+prediction made from its decoded neighbours (``context.predict``) instead of the value.
 
 All probabilities are integers (lookup tables indexed by integer logit differences);
 constriction's range coder receives them as float64 numbers that represent those integers

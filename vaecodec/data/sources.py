@@ -43,8 +43,10 @@ def needed_channels(images: np.ndarray) -> int:
     alpha = have in (2, 4) and bool((images[..., -1] != 255).any())
     colour = have >= 3 and not (np.array_equal(images[..., 0], images[..., 1])
                                 and np.array_equal(images[..., 1], images[..., 2]))
-    return {(False, False): 1, (True, False): 2, (False, True): 3, (True, True): 4}[
-        (alpha, colour)]
+    return _LAYOUTS[(alpha, colour)]
+
+
+_LAYOUTS = {(False, False): 1, (True, False): 2, (False, True): 3, (True, True): 4}
 
 
 def common_size(files: list[tuple[str, str]], skip_invalid: bool = False
@@ -106,8 +108,7 @@ def load_images(sources: Sequence[str | os.PathLike], skip_invalid: bool = False
         raise ImageSizeError(f"the images must all have one size to train a model ({described})")
     # one channel layout, the fewest that hold every source whole
     wanted = [needed_channels(a) for _, _, a in parts]
-    channels = {(False, False): 1, (True, False): 2, (False, True): 3, (True, True): 4}[(
-        any(c in (2, 4) for c in wanted), any(c >= 3 for c in wanted))]
+    channels = _LAYOUTS[(any(c in (2, 4) for c in wanted), any(c >= 3 for c in wanted))]
     images = np.ascontiguousarray(np.concatenate(
         [image_files.convert_channels(a, channels)[0] for _, _, a in parts]))
     description = {

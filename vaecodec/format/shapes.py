@@ -14,7 +14,6 @@ from ..errors import CorruptHeaderError
 MAX_SIDE = 4096
 MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}  # channels -> Pillow's mode
 MAX_CHANNELS = max(MODES)
-DESCRIBED = {1: "grayscale", 2: "grayscale with alpha", 3: "RGB", 4: "RGBA"}
 
 
 def is_shape(shape) -> bool:

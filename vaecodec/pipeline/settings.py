@@ -143,13 +143,6 @@ def _pixel_model_of(zoo: Zoo, family: str | None) -> ModelInfo:
         return zoo.find(None, PIXEL_MODEL)
     name = zoo.family(family).pixel_model
     if name is None:
-        shape = zoo.find(zoo.family(family).vae).image_shape or ()
-        if len(shape) == 3:
-            raise SettingsError(
-                f"model {family} is a {shapes.describe(shape)} family without a pixel "
-                "model: this vaecodec codes colour images lossy only (lossless and "
-                "max-error colour files need a colour pixel model, not yet trained by "
-                "vaecodec train)")
         raise SettingsError(f"model {family} has no pixel model, which lossless and "
                             "max-error files need")
     return zoo.find(name, PIXEL_MODEL)

@@ -73,10 +73,10 @@ class Plan:
 
 
 def make_plan(budget: float | None, started: float, train_count: int, valid_count: int,
-              image_pixels: int, levels: int, pixel_model: bool = True) -> Plan:
+              image_pixels: int, levels: int) -> Plan:
     """The plan of a run that started at ``started`` (``time.monotonic()``, before the
     images were read) with ``budget`` seconds in all (``image_pixels``: values per
-    image, every channel counted); ``pixel_model``: whether the run trains one."""
+    image, every channel counted)."""
     pixel_images = min(train_count, max(1, MAX_PIXEL_MODEL_PIXELS // image_pixels))
     per_image = (levels * SECONDS_PER_MPIXEL["levels"] + SECONDS_PER_MPIXEL["checks"]) \
         * image_pixels / 1e6
@@ -97,9 +97,7 @@ def make_plan(budget: float | None, started: float, train_count: int, valid_coun
     left = max(0.0, budget * (1 - MARGIN) - spent - after_vae["levels"] - after_vae["checks"])
     features = SECONDS_PER_MPIXEL["features"] * pixel_images * image_pixels / 1e6
     pixel = max(PIXEL_SHARE * left, min(features * 1.5 + PIXEL_FIXED_SECONDS, left / 2))
-    if not pixel_model:
-        pixel = 0.0
-    elif features > pixel / 2:  # fewer images, so that training has the other half
+    if features > pixel / 2:  # fewer images, so that training has the other half
         pixel_images = max(1, int(pixel_images * (pixel / 2) / features))
     stages = {"reading": spent, "VAE": max(0.0, left - pixel), **after_vae}
     stages["pixel model"] = pixel
