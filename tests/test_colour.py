@@ -243,10 +243,22 @@ def test_data_sets_in_colour_convert_in_one_call(installed, zoo, images, tmp_pat
                        else images[i].transpose(2, 0, 1).copy())  # (C, H, W)
             return picture, i
 
-    convert.from_torchvision(Pictures(), tmp_path / "t.vaez", model="rgb")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # colour to a colour model: nothing to say
+        convert.from_torchvision(Pictures(), tmp_path / "t.vaez", model="rgb")
     expected = vaecodec.decode(vaecodec.encode(images[:4], model="rgb", zoo=zoo), zoo=zoo)
     assert np.array_equal(vaecodec.decode((tmp_path / "t.vaez").read_bytes(), zoo=zoo),
                           expected)
+
+    class Gray(Pictures):  # grayscale PIL images and a (1, H, W) tensor: widened, said
+        def __getitem__(self, i):
+            gray = images[i, ..., 0]
+            return (Image.fromarray(gray) if i % 2 else gray[None].copy()), i
+
+    with pytest.warns(vaecodec.VaezWarning, match="4 grayscale images were converted to RGB"):
+        convert.from_torchvision(Gray(), tmp_path / "g.vaez", model="rgb")
+    widened = vaecodec.decode((tmp_path / "g.vaez").read_bytes(), zoo=zoo)
+    assert widened.shape == (4, *SHAPE)
 
 
 @pytest.mark.parametrize("predictor", [None, "med", "med-planes"])

@@ -231,7 +231,7 @@ def _write(items, count: int | None, output, options: EncodeOptions, force: bool
     """An archive of ``items``: (picture, label, metadata[, name]) each, gathered into
     batches and written; pictures converted as ``images`` converts files."""
     width = max(5, len(str(max((count or 1) - 1, 0))))
-    converted = 0
+    converted = widened = 0
     with archive_io.open(output, "w", options, force=force, named=True, classes=classes,
                          labelled=labelled, metadata=with_meta) as out:
         shape = out.settings.image_shape
@@ -241,7 +241,8 @@ def _write(items, count: int | None, output, options: EncodeOptions, force: bool
         for item in items:
             picture, label, entry = item[:3]
             name = item[3] if named else f"{position:0{width}d}.png"
-            pixels, lost = _pixels(picture, shape, resize, name)
+            pixels, lost, wide = _pixels(picture, shape, resize, name)
+            widened += wide
             if lost is not None:
                 if exact:
                     into = ("8-bit grayscale" if len(shape) == 2
@@ -263,6 +264,8 @@ def _write(items, count: int | None, output, options: EncodeOptions, force: bool
     if converted:
         warnings.warn(image_files.conversion_warning(converted, shape), VaezWarning,
                       stacklevel=3)
+    if widened:
+        warnings.warn(image_files.widening_warning(widened, shape), VaezWarning, stacklevel=3)
     return Path(output)
 
 
@@ -274,16 +277,17 @@ def _flush(out, batch: list, labelled: bool, with_meta: bool) -> None:
 
 
 def _pixels(picture, shape: tuple[int, ...], resize: bool, name: str
-            ) -> tuple[np.ndarray, str | None]:
-    """(uint8 image of ``shape``, what the conversion to its channels dropped or None) of
-    a PIL image, an array or a CPU tensor ((1, H, W) or (H, W); (C, H, W) or (H, W, C)
-    for a colour model; floats in [0, 1])."""
+            ) -> tuple[np.ndarray, str | None, bool]:
+    """(uint8 image of ``shape``, what the conversion to its channels dropped or None,
+    whether a grayscale image was widened to colour) of a PIL image, an array or a CPU
+    tensor ((1, H, W) or (H, W); (C, H, W) or (H, W, C) for a colour model; floats in
+    [0, 1])."""
     from PIL import Image
 
     channels = shapes.channels(shape)
     lost = None
     if isinstance(picture, Image.Image):
-        pixels, lost, _ = modes.to_channels(picture, channels)
+        pixels, lost, widened = modes.to_channels(picture, channels)
     else:
         values = np.asarray(picture.numpy() if hasattr(picture, "numpy") else picture)
         if values.ndim == 3 and values.shape[0] == 1:
@@ -301,8 +305,8 @@ def _pixels(picture, shape: tuple[int, ...], resize: bool, name: str
         if values.dtype != np.uint8 and values.dtype.kind != "f":
             raise InputError(f"{name}: images must be uint8 or float, not {values.dtype}")
         block, rounded = arrays.to_pixels(values[None], name)  # as arrays of files are
-        block, dropped, _ = modes.convert_channels(block, channels)
-        pixels = block[0]
+        block, dropped, wide = modes.convert_channels(block, channels)
+        pixels, widened = block[0], bool(wide[0])
         if rounded:
             lost = "floating-point samples"
         elif dropped[0]:
@@ -313,7 +317,7 @@ def _pixels(picture, shape: tuple[int, ...], resize: bool, name: str
                 f"{name}: {pixels.shape[1]}x{pixels.shape[0]}, the model takes "
                 f"{shape[1]}x{shape[0]} (resize=True scales it)")
         pixels = image_files.resized(pixels, shape)
-    return pixels, lost
+    return pixels, lost, widened
 
 
 # --- out ---------------------------------------------------------------------------------------
