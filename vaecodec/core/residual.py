@@ -449,9 +449,10 @@ def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: i
         near = window[geo.window_index[span]]  # (S, 25, N)
         trivial = is_trivial(causal, near, model.trivial_threshold, axis=1).reshape(-1)
         s = symbols[span].reshape(-1)
+        # the earlier planes around each pixel (S, X, N): the network's and the predictor's
+        cross = canvas[geo.cross_canvas_index[span]] if geo.channels > 1 else None
         pred = None
         if model.predictor is not None:
-            cross = (canvas[geo.cross_canvas_index[span]] if geo.channels > 1 else None)
             pred = predict(model.predictor, causal, cross, axis=1).reshape(-1)
             if max_error == 0:  # the difference from the prediction is what is coded
                 s = (s - pred) & 255
@@ -460,9 +461,8 @@ def encode(model: PixelModel, pixels: np.ndarray, base: np.ndarray, max_error: i
             busy = busy[np.argsort(s[busy] >> 4, kind="stable")]
         pos, img = np.divmod(busy, n)
         local = [causal[pos, :, img], near[pos, :, img]]
-        if geo.channels > 1:
-            local += [canvas[geo.cross_canvas_index[span]][pos, :, img],
-                      window[geo.cross_window_index[span]][pos, :, img]]
+        if cross is not None:
+            local += [cross[pos, :, img], window[geo.cross_window_index[span]][pos, :, img]]
         hidden = model.hidden(np.concatenate(local, 1), p0 + pos, img, sums)
         if max_error == 0:
             hi, lo = s >> 4, s & 15
@@ -518,16 +518,15 @@ def decode(model: PixelModel, data: bytes, base: np.ndarray, max_error: int,
         near = window[geo.window_index[p]]  # (25, N)
         trivial = is_trivial(causal, near, model.trivial_threshold, axis=0)
         busy = np.flatnonzero(~trivial)
+        cross = canvas[geo.cross_canvas_index[p]] if geo.channels > 1 else None  # (X, N)
         pred = None
         if model.predictor is not None:
-            pred = predict(model.predictor, causal, canvas[geo.cross_canvas_index[p]]
-                           if geo.channels > 1 else None, axis=0)
+            pred = predict(model.predictor, causal, cross, axis=0)
         hidden = None
         if len(busy):
             local = [causal[:, busy], near[:, busy]]
-            if geo.channels > 1:
-                local += [canvas[geo.cross_canvas_index[p]][:, busy],
-                          window[geo.cross_window_index[p]][:, busy]]
+            if cross is not None:
+                local += [cross[:, busy], window[geo.cross_window_index[p]][:, busy]]
             hidden = model.hidden(np.concatenate(local).T, p, busy, sums)
         if max_error == 0:
             probs = np.empty((n, 16), dtype=np.float64)
