@@ -10,6 +10,19 @@ from PIL import Image
 from .format import shapes
 
 
+def has_colour(values: np.ndarray) -> bool:
+    """Whether some pixel of uint8 values (..., 3 or more channels) has colour channels
+    that differ (R, G, B the first three)."""
+    return not (np.array_equal(values[..., 0], values[..., 1])
+                and np.array_equal(values[..., 1], values[..., 2]))
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    """ITU-R 601 luma (float64) of RGB values (..., 3 or more channels)."""
+    values = rgb.astype(np.float64)
+    return values[..., 0] * 0.299 + values[..., 1] * 0.587 + values[..., 2] * 0.114
+
+
 def to_gray(image: Image.Image) -> tuple[np.ndarray, str | None]:
     """Any Pillow mode to uint8 grayscale, scaling deeper modes and compositing alpha on
     black; and what the conversion dropped ("colour", "transparency", "16-bit samples",
@@ -31,15 +44,12 @@ def to_gray(image: Image.Image) -> tuple[np.ndarray, str | None]:
         exact = np.array_equal(gray.astype(np.float64) / 255.0, values)
         return gray, None if exact else "floating-point samples"
     rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
-    colour = not (np.array_equal(rgba[..., 0], rgba[..., 1])
-                  and np.array_equal(rgba[..., 1], rgba[..., 2]))
+    colour = has_colour(rgba)
     transparent = bool((rgba[..., 3] != 255).any())
     lost = " and ".join(what for what, dropped in (("colour", colour),
                                                    ("transparency", transparent)) if dropped)
     if mode in ("P", "PA", "LA", "La", "RGBA", "RGBa") or "transparency" in image.info:
-        values = rgba.astype(np.float64)
-        luma = values[..., 0] * 0.299 + values[..., 1] * 0.587 + values[..., 2] * 0.114
-        gray = np.clip(np.rint(luma * values[..., 3] / 255.0), 0, 255).astype(np.uint8)
+        gray = np.clip(np.rint(_luma(rgba) * rgba[..., 3] / 255.0), 0, 255).astype(np.uint8)
     else:
         gray = np.asarray(image.convert("RGB").convert("L"), dtype=np.uint8)
     return gray, lost or None
@@ -78,12 +88,9 @@ def to_channels(image: Image.Image, channels: int) -> tuple[np.ndarray, str | No
         colour = np.where(opaque[..., None], rgba[..., :3], np.rint(
             rgba[..., :3].astype(np.float64) * alpha[..., None] / 255.0).astype(np.uint8))
     if channels == 2:
-        if not (np.array_equal(colour[..., 0], colour[..., 1])
-                and np.array_equal(colour[..., 1], colour[..., 2])):
+        if has_colour(colour):
             lost.insert(0, "colour")
-        values = colour.astype(np.float64)
-        luma = values[..., 0] * 0.299 + values[..., 1] * 0.587 + values[..., 2] * 0.114
-        out = np.stack([np.clip(np.rint(luma), 0, 255).astype(np.uint8), alpha], -1)
+        out = np.stack([np.clip(np.rint(_luma(colour)), 0, 255).astype(np.uint8), alpha], -1)
     elif channels == 4:
         out = rgba
     else:
@@ -107,12 +114,11 @@ def convert_channels(images: np.ndarray, channels: int
         if channels in (2, 4):
             planes.append(np.full_like(gray, 255))
         return np.stack(planes, -1), none, np.full(n, channels >= 3)
-    opaque = have in (1, 3) or bool((images[..., -1] == 255).all())
+    opaque = have == 3 or bool((images[..., -1] == 255).all())
     if opaque and channels in (1, 3) and have > channels:  # nothing to drop: a slice
         if channels == 3:
             return images[..., :3], none, none
-        if have == 2 or (np.array_equal(images[..., 0], images[..., 1])
-                         and np.array_equal(images[..., 1], images[..., 2])):
+        if have == 2 or not has_colour(images):
             return images[..., 0], none, none
     mode = shapes.MODES[have]
     out = np.empty((n, *images.shape[1:3], *((channels,) if channels > 1 else ())),

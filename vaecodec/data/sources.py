@@ -14,6 +14,7 @@ import numpy as np
 from .. import arrays
 from .. import images as image_files
 from ..errors import EmptySelectionError, ImageSizeError, InputError
+from ..modes import has_colour
 
 
 def _read_array(path: Path) -> np.ndarray:
@@ -41,8 +42,7 @@ def needed_channels(images: np.ndarray) -> int:
         return 1
     have = images.shape[3]
     alpha = have in (2, 4) and bool((images[..., -1] != 255).any())
-    colour = have >= 3 and not (np.array_equal(images[..., 0], images[..., 1])
-                                and np.array_equal(images[..., 1], images[..., 2]))
+    colour = have >= 3 and has_colour(images)
     return _LAYOUTS[(alpha, colour)]
 
 
