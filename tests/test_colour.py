@@ -12,6 +12,7 @@ import msgpack
 import numpy as np
 import pytest
 from PIL import Image
+from test_residual import check_split_layer_and_coding
 from test_shapes import random_vae
 
 import vaecodec
@@ -284,21 +285,9 @@ def test_a_colour_pixel_model_codes_exact_and_bounded_colour(zoo, model, images,
     assert geo.cross_width == 2 * 18 + 3
     assert meta["architecture"]["features"] == residual.FEATURES + geo.cross_width + 2 + 8
     pixel = residual.PixelModel.from_tensors("p", b"", meta, tensors, SHAPE)
-    flat = images.reshape(len(images), -1)
     latent = fitting.base_symbols(zoo.level(1, "rgb"), images, zoo)
-    base = pixel.base_pixels(latent)
-    rows = residual.features(flat, base, pixel.geometry, pixel.extras, latent)
-    pick = rng.integers(0, rows.shape[0] * rows.shape[1], 2000)
-    img, pos = np.divmod(pick, rows.shape[1])
-    assert np.array_equal(pixel.net.hidden(rows[img, pos]),
-                          pixel.hidden(rows[img, pos, : pixel.local_width], pos, img,
-                                       pixel.extra_sums(latent)))
-    for max_error in (0, 3):
-        data = residual.encode(pixel, flat, base, max_error, latent=latent)
-        out = residual.decode(pixel, data, base, max_error, latent=latent)
-        assert np.abs(out.astype(int) - flat).max() <= max_error
-        ideal = fitting.pixel_bits(pixel, images, base, max_error, latent).sum() / 8
-        assert ideal <= len(data) <= ideal * 1.01 + 8
+    check_split_layer_and_coding(pixel, images, pixel.base_pixels(latent), latent, (0, 3),
+                                 picks=2000)
     # through the codec: a family with the pixel model writes version 7 residual files
     info = ModelInfo.in_memory("rgb.pixel", tensors, meta)
     family = Family("rgb", model.name, info.name, 1)

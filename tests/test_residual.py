@@ -333,6 +333,30 @@ def test_training_a_pixel_model_gives_a_usable_integer_model(sample_images):
     assert ideal <= len(data) <= ideal * 1.01 + 8
 
 
+def check_split_layer_and_coding(model, images, base, latent, max_errors, picks: int,
+                                 seed: int = 0) -> None:
+    """For a pixel model that sees extra inputs: the codec's split first layer (extra
+    inputs summed once per position and per image) equals the network on whole feature
+    rows (``picks`` rows drawn), and files of each of ``max_errors`` round-trip within
+    the bound at the ideal code length (to within the coder's overhead)."""
+    from vaecodec.train import pixel as residual_training
+
+    flat = images.reshape(len(images), -1)
+    rows = residual.features(flat, base, model.geometry, model.extras, latent)
+    pick = np.random.default_rng(seed).integers(0, rows.shape[0] * rows.shape[1], picks)
+    img, pos = np.divmod(pick, rows.shape[1])
+    whole = model.net.hidden(rows[img, pos])
+    split = model.hidden(rows[img, pos, : model.local_width], pos, img,
+                         model.extra_sums(latent))
+    assert np.array_equal(whole, split)
+    for max_error in max_errors:
+        data = residual.encode(model, flat, base, max_error, latent=latent)
+        out = residual.decode(model, data, base, max_error, latent=latent)
+        assert np.abs(out.astype(int) - flat).max() <= max_error
+        ideal = residual_training.pixel_bits(model, images, base, max_error, latent).sum() / 8
+        assert ideal <= len(data) <= ideal * 1.01 + 8
+
+
 @pytest.mark.slow  # trains two pixel models (about 6 s)
 def test_a_pixel_model_that_sees_position_and_latent(sample_images):
     """A model with the extra inputs (the pixel's position, the base layer's symbols):
@@ -354,19 +378,7 @@ def test_a_pixel_model_that_sees_position_and_latent(sample_images):
     flat = images.reshape(len(images), -1)
     latent = residual_training.base_symbols(zoo.level(1), images, zoo)
     base = model.base_pixels(latent)
-    rows = residual.features(flat, base, model.geometry, model.extras, latent)
-    pick = np.random.default_rng(0).integers(0, rows.shape[0] * rows.shape[1], 3000)
-    img, pos = np.divmod(pick, rows.shape[1])
-    whole = model.net.hidden(rows[img, pos])
-    split = model.hidden(rows[img, pos, : residual.FEATURES], pos, img,
-                         model.extra_sums(latent))
-    assert np.array_equal(whole, split)
-    for max_error in (0, 4):
-        data = residual.encode(model, flat, base, max_error, latent=latent)
-        out = residual.decode(model, data, base, max_error, latent=latent)
-        assert np.abs(out.astype(int) - flat).max() <= max_error
-        ideal = residual_training.pixel_bits(model, images, base, max_error, latent).sum() / 8
-        assert ideal <= len(data) <= ideal * 1.01 + 8
+    check_split_layer_and_coding(model, images, base, latent, (0, 4), picks=3000)
     with pytest.raises(ValueError, match="symbols"):
         residual.encode(model, flat, base, 0)
     for bad in (["latent", "position"], ["colour"], "position", [1]):
