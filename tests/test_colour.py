@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from pathlib import Path
 
 import msgpack
 import numpy as np
@@ -20,6 +21,7 @@ from vaecodec import files
 from vaecodec.core.entropy import fit_prior
 from vaecodec.core.quantize import quantize
 from vaecodec.data.sources import load_images, needed_channels
+from vaecodec.eval import metrics
 from vaecodec.format import chunked, container, shapes
 from vaecodec.pipeline.settings import settings_for
 from vaecodec.zoo import Level, Zoo
@@ -434,3 +436,25 @@ def test_train_makes_a_colour_family_that_codes_colour(tmp_path, model_store):
 
     assert metrics.psnr(test, lossy) > metrics.psnr(test, mean) + 3
     assert vaecodec.sample(4, model="ic").shape == (4, 32, 32, 3)
+
+
+def test_the_shipped_colour_family_codes_its_samples(tmp_path):
+    """The companion's icons family on samples/icons (its test images): lossy within its
+    measured quality, with no warning; lossless every pixel as it was, as RGB PNGs."""
+    icons = Path(__file__).resolve().parent.parent / "samples" / "icons"
+    given = np.stack([np.asarray(Image.open(p)) for p in sorted(icons.glob("*.png"))])
+    assert given.shape == (100, 32, 32, 3)
+    zoo = Zoo.installed()
+    assert tuple(zoo.find(zoo.family("icons").vae).image_shape) == (32, 32, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # in colour and of the family's kind: nothing to say
+        data = vaecodec.encode(given, model="icons")
+    level = zoo.levels("icons")[zoo.family("icons").default_level - 1]
+    assert len(data) / 100 < 2 * level.measured["bytes_per_image"] + 50
+    assert metrics.psnr(given, vaecodec.decode(data)) > level.measured["psnr_db"] - 1.5
+    out = tmp_path / "exact.vaez"
+    files.compress([icons], out, model="icons", lossless=True)
+    restored = files.decompress(out, tmp_path / "back")
+    for path in restored.paths:
+        with Image.open(path) as back, Image.open(icons / Path(path).name) as source:
+            assert back.mode == "RGB" and np.array_equal(np.asarray(back), np.asarray(source))

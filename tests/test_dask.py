@@ -331,3 +331,36 @@ def test_the_cli_takes_a_shard_size_only_for_a_cluster(folder, tmp_path):
                                     "--workers", "1", "--shard-images", "5000"])
     assert odd.exit_code == 1 and "multiple of 4096" in odd.output
     assert not (tmp_path / "x.json").exists()
+
+
+def test_colour_goes_through_the_cluster_in_colour(cluster, tmp_path):
+    """The shipped colour family on the cluster: the icons' shards read back as the single
+    file does and, lossless, give the PNGs back exactly; a grayscale image among them is
+    widened with one warning on the client, and --strict refuses it, writing nothing."""
+    icons = os.path.join(os.path.dirname(__file__), "..", "samples", "icons")
+    single = tmp_path / "one.vaez"
+    vaecodec.compress([icons], single, model="icons", lossless=True)
+    result = vaecodec.dask.compress([icons], tmp_path / "c.json", cluster, model="icons",
+                                    lossless=True)
+    assert result.count == 100
+    with vaecodec.open(single) as one, vaecodec.open(tmp_path / "c.json") as many:
+        pixels = many[:]
+        assert pixels.shape == (100, 32, 32, 3) and np.array_equal(pixels, one[:])
+        with Image.open(os.path.join(icons, "00042.png")) as png:
+            assert np.array_equal(many["00042.png"], np.asarray(png))
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("00000.png", "00001.png"):
+        with Image.open(os.path.join(icons, name)) as png:
+            png.save(src / name)
+    with Image.open(os.path.join(icons, "00002.png")) as png:
+        png.convert("L").save(src / "gray.png")
+    with pytest.warns(vaecodec.VaezWarning) as caught:
+        vaecodec.dask.compress([src], tmp_path / "w.json", cluster, model="icons")
+    said = [str(w.message) for w in caught if issubclass(w.category, vaecodec.VaezWarning)]
+    assert sum("1 grayscale image was converted to RGB" in m for m in said) == 1, said
+    with pytest.raises(vaecodec.ConversionError, match="--strict"):
+        vaecodec.dask.compress([src], tmp_path / "s.json", cluster, model="icons",
+                               strict=True)
+    assert not (tmp_path / "s.json").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith((".s.", "s."))]

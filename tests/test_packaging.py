@@ -9,7 +9,9 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -28,7 +30,7 @@ CORE = {"vae-default.safetensors", "vae-rd-s04-aug1.safetensors", "vae-seed.safe
 COMPANION = {"vae-mse-s05.safetensors", "vae-mse-s05-aug1.safetensors",
              "vae-rd-s015-aug1.safetensors", "pixel-l1-v2.safetensors",
              "pixel-l1-v3.safetensors", "fashion-mnist.vaem", "fashion-mnist-2.0.vaem",
-             "fashion-mnist-rd.vaem"}
+             "fashion-mnist-rd.vaem", "icons.vaem"}
 
 
 @pytest.fixture(scope="module")
@@ -68,9 +70,6 @@ def test_the_wheel_installs_without_extras_and_round_trips(tmp_path, dist):
     run(vaecodec, "decompress", "digits.vaez", cwd=work)
     written = sorted(p.relative_to(work / "digits") for p in (work / "digits").rglob("*.png"))
     assert written == sorted(p.relative_to(samples) for p in samples.rglob("*.png"))
-    import numpy as np
-    from PIL import Image
-
     for rel in written:  # lossless: every pixel as it was
         assert np.array_equal(np.asarray(Image.open(work / "digits" / rel)),
                               np.asarray(Image.open(samples / rel)))
@@ -103,6 +102,7 @@ def test_the_companion_package_adds_what_the_default_install_leaves_out(tmp_path
         (["compress", samples, "x.vaez", "-q", "7"], "vae-mse-s05-aug1"),
         (["decompress", "level7.vaez"], "vae-mse-s05-aug1"),
         (["compress", samples, "x.vaez", "--model", "fashion-mnist"], "fashion-mnist"),
+        (["compress", REPO / "samples" / "icons", "x.vaez", "--model", "icons"], "icons"),
     ]:
         proc = subprocess.run([str(vaecodec)] + [str(a) for a in args], cwd=work,
                               capture_output=True, text=True)
@@ -115,4 +115,10 @@ def test_the_companion_package_adds_what_the_default_install_leaves_out(tmp_path
     run(python, "-m", "pip", "install", "-q", extra)
     run(vaecodec, "decompress", "level7.vaez", cwd=work)
     run(vaecodec, "compress", samples, "f.vaez", "--model", "fashion-mnist", cwd=work)
+    icons = REPO / "samples" / "icons"  # the colour family, lossless: the PNGs as they were
+    run(vaecodec, "compress", icons, "i.vaez", "--model", "icons", "--lossless", cwd=work)
+    run(vaecodec, "decompress", "i.vaez", cwd=work)
+    for path in icons.glob("*.png"):
+        with Image.open(path) as given, Image.open(work / "i" / path.name) as back:
+            assert back.mode == "RGB" and np.array_equal(np.asarray(back), np.asarray(given))
     assert "vaecodec-models" not in run(vaecodec, "levels", cwd=work).stdout

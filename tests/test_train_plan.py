@@ -98,3 +98,12 @@ def test_a_short_budget_measures_fewer_validation_images():
 def test_with_a_time_budget_the_auto_recipe_trains_for_what_fits():
     recipe, why = auto_recipe(1000, (28, 28), time_budget=600)
     assert recipe.steps == AUTO_MAX_STEPS and "as many steps as fit" in why
+
+
+def test_the_auto_network_narrows_for_images_of_many_values():
+    """1024-512 up to 1,024 values (28x28, 32x32 grayscale), 512-256 above (32x32 RGB):
+    what the measurements of docs/notes/training.md#colour chose."""
+    assert auto_recipe(5000, (28, 28))[0].hidden == (1024, 512)
+    assert auto_recipe(5000, (32, 32))[0].hidden == (1024, 512)
+    assert auto_recipe(5000, (32, 32, 3))[0].hidden == (512, 256)
+    assert auto_recipe(5000, (64, 64), 600)[0].hidden == (512, 256)

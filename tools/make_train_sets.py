@@ -6,7 +6,7 @@ split each (``benchmarks/bench_train.py``).
     python tools/make_train_sets.py --colour --out build/colour-sets
 
 - **glyphs**: letters, digits and symbols drawn dark on light with the font Pillow ships
-  (``ImageFont.load_default(size=...)``: Aileron, SIL Open Font Licence), at random sizes,
+  (``ImageFont.load_default(size=...)``: Aileron by dotcolon, CC0 1.0), at random sizes,
   positions, rotations and stroke widths. Training and test draw from separate seeds; the
   test split uses the same characters in new poses.
 - **tiles**: 32x32 grayscale tiles of the photographs scikit-image ships in
@@ -46,6 +46,7 @@ TEST_PHOTOS = ("chelsea.png", "coffee.png", "rocket.jpg")
 COLOUR_TRAIN_PHOTOS = ("astronaut.png", "hubble_deep_field.jpg", "ihc.png",
                        "motorcycle_left.png", "motorcycle_right.png", "retina.jpg")
 COLOUR_TEST_PHOTOS = TEST_PHOTOS
+TEST_SEED = 2  # of the icons' test split (its first images are samples/icons)
 
 
 def glyphs(count: int, seed: int) -> np.ndarray:
@@ -147,7 +148,7 @@ def build_colour(out: Path, limit: int | None = None) -> dict[str, Path]:
     train_tiles = tiles(COLOUR_TRAIN_PHOTOS, 16, "RGB")
     sets = {
         "icons-train": icons(limit or 12000, seed=1),
-        "icons-test": icons(min(limit or 2000, 2000), seed=2),
+        "icons-test": icons(min(limit or 2000, 2000), seed=TEST_SEED),
         "colour-tiles-train": train_tiles[rng.permutation(len(train_tiles))][:limit],
         "colour-tiles-test": tiles(COLOUR_TEST_PHOTOS, 32, "RGB")[:limit],
     }

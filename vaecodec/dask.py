@@ -41,6 +41,7 @@ from . import images as image_files
 from . import labelling, remote
 from .archive import ArchiveWriter
 from .errors import (
+    ConversionError,
     EmptySelectionError,
     InputError,
     OutputExistsError,
@@ -115,8 +116,9 @@ def compress(sources, manifest, client, options: EncodeOptions | None = None, *,
     """Compress image files and folders into shards on the cluster of ``client`` (a
     ``dask.distributed.Client``), tied together by the manifest file ``manifest``.
     ``options``: an ``EncodeOptions`` (or its fields as keywords), as for ``compress``;
-    a shard is written whole, so ``embed_model`` is not taken; ``strict`` judges the
-    whole data set's figures, gathered from the workers, before anything takes its
+    a shard is written whole, so ``embed_model`` is not taken; ``strict`` refuses a
+    conversion (colour to grayscale, grayscale widened) as ``compress`` does, and judges
+    the whole data set's figures, gathered from the workers, before anything takes its
     place. ``shard_images``: files per shard, a multiple of the chunk size (default:
     ``shard_size`` for the files and the cluster's workers).
     ``progress("compressing", done, total)`` as shards finish. Paths are made absolute
@@ -214,8 +216,17 @@ def _compress(sources, manifest: Path, client, shard_images, force, retries, rea
         raise EmptySelectionError("no readable image among the selected files")
     quality = QualityReport.combine(
         [QualityReport(**r["quality"]) for r in results if r["quality"]])
+    converted = sum(r["converted"] for r in results)
+    widened = sum(r.get("widened", 0) for r in results)
     if options.strict:  # refused: nothing takes the data set's place
         try:
+            shape = _settings(options).image_shape
+            if converted or widened:  # as compress refuses a conversion
+                raise ConversionError(
+                    "--strict: " + (image_files.conversion_warning(converted, shape)
+                                    if converted
+                                    else image_files.widening_warning(widened, shape))
+                    + "; nothing was written")
             judge(quality, strict=True, stacklevel=3)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
@@ -241,8 +252,6 @@ def _compress(sources, manifest: Path, client, shard_images, force, retries, rea
         shutil.rmtree(folder, ignore_errors=True)
         raise
     shutil.rmtree(old, ignore_errors=True)
-    converted = sum(r["converted"] for r in results)
-    widened = sum(r.get("widened", 0) for r in results)
     if unused:
         warnings.warn(f"{len(unused)} of the {len(given.entries or ())} names in "
                       f"{given.source} match no image listed (the first: {unused[0]!r})",

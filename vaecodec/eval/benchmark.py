@@ -230,6 +230,8 @@ def available_codecs(family: str | None = None
         "png-atlas": lambda: [_atlas_codec()],
         "webp-lossless": lambda: [_pillow_codec("WebP lossless", "default", "WEBP",
                                                 {"lossless": True}, True)],
+        "jxl-lossless": lambda: [_pillow_codec("JPEG XL lossless", "effort 7", "JXL",
+                                               {"lossless": True, "effort": 7}, True)],
         "jpeg": lambda: [_pillow_codec("JPEG", f"q={q}", "JPEG", {"quality": q, "optimize": True},
                                        param=q) for q in JPEG_QUALITIES],
         "webp": lambda: [_pillow_codec("WebP", f"q={q}", "WEBP", {"quality": q, "method": 6},
@@ -252,14 +254,15 @@ def available_codecs(family: str | None = None
     try:
         import pillow_jxl  # noqa: F401  (registers the JXL format with Pillow)
     except ImportError:
-        missing["jxl"] = "pillow-jxl-plugin is not installed (pip install -e '.[bench]')"
+        missing["jxl"] = missing["jxl-lossless"] = (
+            "pillow-jxl-plugin is not installed (pip install -e '.[bench]')")
     for name in missing:
         groups.pop(name)
     return groups, missing
 
 
 ALL_GROUPS = ("vaecodec", "vaecodec-search", "vaecodec-residual", "png", "png-atlas",
-              "webp-lossless", "jpeg", "webp", "avif", "jxl", "zstd", "lzma")
+              "webp-lossless", "jxl-lossless", "jpeg", "webp", "avif", "jxl", "zstd", "lzma")
 
 
 # --- measuring ----------------------------------------------------------------------------------
