@@ -71,3 +71,24 @@ def test_weights_that_are_not_finite_are_refused():
     layers[1][0][3, 4] = np.nan
     with pytest.raises(ValueError, match="not all finite"):
         fixednet.FixedDecoder(layers, 0.1)
+
+
+def test_the_weight_scales_are_the_one_answer_whatever_the_search_starts_from():
+    """The exponents are the largest that keep every sum exact: the column's own estimate
+    (the default start) and starts far below and far above give the same ones, for
+    random layers and for the shipped decoder's first and last layers."""
+    from vaecodec.zoo import Zoo
+
+    rng = np.random.default_rng(8)
+    layers = random_layers(rng, (20, 300, 784))
+    layers.append((np.zeros((784, 5), np.float32), np.zeros(5, np.float32)))  # no weights
+    zoo = Zoo.installed()
+    decoder = zoo.vae(zoo.find(None)).decoder
+    layers += [decoder[0], decoder[-1]]
+    for w, b in layers:
+        w, b = np.asarray(w, np.float64), np.asarray(b, np.float64)
+        bounds = rng.integers(1, 2**26, w.shape[0])
+        found = fixednet._column_exponents(w, b, bounds)
+        for start in (-100, 300):
+            far = np.full(w.shape[1], start)
+            assert np.array_equal(fixednet._column_exponents(w, b, bounds, far), found)

@@ -53,12 +53,15 @@ def pixel_thresholds() -> np.ndarray:
     return np.array([-np.inf, *values, np.inf], dtype=np.float64)
 
 
-def _column_exponents(weight: np.ndarray, bias: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+def _column_exponents(weight: np.ndarray, bias: np.ndarray, bounds: np.ndarray,
+                      start: np.ndarray | None = None) -> np.ndarray:
     """For each output j the largest a_j (|a_j| < MAX_EXPONENT) such that the integer
     weights round(w_ij * 2**a_j) and bias round(b_j * 2**a_j) keep
-    sum_i bounds_i * |w_int_ij| + |b_int_j| below 2**53 - 1. The sum grows with a_j, so
-    an exact search finds the one answer whatever the starting guess: the result depends
-    on the weights alone."""
+    sum_i bounds_i * |w_int_ij| + |b_int_j| below 2**53 - 1. The sum grows with a_j (at
+    a_j + 1 it is at least twice the sum at a_j less sum_i bounds_i, far below 2**52),
+    so the exact search finds the one answer whatever the starting guess: the result
+    depends on the weights alone. The guess (``start`` for a test) is each column's own
+    float estimate, a step or two from the answer."""
     bounds_f = bounds.astype(np.float64)[:, None]
     bounds_i = bounds.astype(np.int64)[:, None]
 
@@ -78,9 +81,11 @@ def _column_exponents(weight: np.ndarray, bias: np.ndarray, bounds: np.ndarray) 
             total = np.minimum(total + np.minimum(block, EXACT), EXACT)
         return ok & (total < EXACT - 1)
 
-    peak = np.maximum(np.abs(weight).max(axis=0, initial=0), np.abs(bias))
-    guess = np.floor(np.log2(2.0**52 / (bounds_f.sum() + 1.0) / np.maximum(peak, 2.0**-300)))
-    a = np.clip(guess, -MAX_EXPONENT + 1, MAX_EXPONENT - 1).astype(np.int64)
+    if start is None:
+        total = (bounds_f * np.abs(weight)).sum(axis=0) + np.abs(bias)
+        with np.errstate(divide="ignore"):  # a column of zeros: +inf, clipped below
+            start = np.floor(np.log2(2.0**52 / total))
+    a = np.clip(start, -MAX_EXPONENT + 1, MAX_EXPONENT - 1).astype(np.int64)
     while not (fitting := fits(a)).all():  # down until every column fits ...
         a = np.where(fitting, a, a - 1)
         if (a <= -MAX_EXPONENT).any():
