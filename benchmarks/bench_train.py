@@ -9,7 +9,8 @@ first --test images of its test split), and the glyphs and photograph tiles of
 built into --sets-dir when they are not there).
 Per set it prints the whole run's wall time, the mean image's PSNR, each level's bytes and
 PSNR, the lossless bits per pixel, --max-error 4, and the classical codecs (WebP, JPEG,
-AVIF, JPEG XL at several qualities; PNG, WebP lossless, lzma), then the issue's checks:
+AVIF, JPEG XL at several qualities; PNG, WebP lossless, JPEG XL lossless, lzma), then
+the issue's checks:
 best level >= mean image + 6 dB, PSNR rising with bytes, the levels reaching WebP quality
 0's PSNR at >= 3x fewer bytes, --max-error 4 below WebP at its PSNR, lossless at or below
 the best classical lossless codec.
@@ -29,8 +30,8 @@ from pathlib import Path
 import numpy as np
 
 SETS = ("fashion-1k", "fashion-5k", "fashion-60k", "glyphs", "tiles")
-GROUPS = ("vaecodec", "vaecodec-residual", "png", "webp-lossless", "jpeg", "webp", "avif",
-          "jxl", "lzma")
+GROUPS = ("vaecodec", "vaecodec-residual", "png", "webp-lossless", "jxl-lossless", "jpeg",
+          "webp", "avif", "jxl", "lzma")
 
 
 def load_set(name: str, data: Path, sets: Path, test: int, limit: int | None

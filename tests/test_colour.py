@@ -420,7 +420,7 @@ def test_train_makes_a_colour_family_that_codes_colour(tmp_path, model_store):
                                        "--time-budget", "150"])
     assert result.exit_code == 0, result.output
     assert "1080 training images of 32x32 RGB" in result.output
-    assert "pixel model predictor med" in result.output
+    assert "pixel model: med" in result.output
     zoo = Zoo.installed()
     pixel = zoo.find(zoo.family("ic").pixel_model, "pixel-model")
     assert pixel.metadata["architecture"]["predictor"] in ("med", "med-planes")

@@ -53,6 +53,11 @@ def test_a_trained_family_has_levels_a_pixel_model_and_its_measurements(trained)
     assert 0 < meta["validation"]["lossless_bits_per_pixel"] < 8
     # the pixel model is fine-tuned through its integer rounding, as pixel-l1-v2/v3 were
     assert header["models"][1]["metadata"]["recipe"]["quantization_aware_epochs"] == 0.25
+    # digits: a model of the values, chosen over the MED's differences by their entropies
+    pixel_meta = header["models"][1]["metadata"]
+    entropies = pixel_meta["predictor_entropies"]
+    assert set(entropies) == {"values", "med"} and entropies["values"] < entropies["med"]
+    assert pixel_meta["architecture"].get("predictor") is None
     sizes = [lv.measured["bytes_per_image"] for lv in trained.levels]
     assert sizes == sorted(sizes)  # finer steps cost more
 

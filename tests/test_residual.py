@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from pathlib import Path
 
 import msgpack
 import numpy as np
@@ -497,3 +498,56 @@ def test_level_probabilities_are_those_of_the_released_computation(sample_images
             assert got.dtype == np.float64
             assert np.array_equal(got, expected.astype(np.float64)), max_error
             assert np.array_equal(got, expected)  # and every one an exact integer
+
+
+@pytest.mark.slow  # trains a pixel model (about 4 s)
+def test_a_grayscale_predictive_pixel_model_codes_exact_and_bounded_files(sample_images):
+    """Layout 3 for one plane, as `vaecodec train` now chooses for grayscale photographs:
+    the model codes differences from the MED, files round-trip within each bound at the
+    ideal code length, and a family with it writes layout 3 files that decode exactly."""
+    pytest.importorskip("torch")
+    from vaecodec.train import pixel as residual_training
+    from vaecodec.zoo import ModelInfo
+    from vaecodec.zoo.families import Family
+
+    zoo = Zoo.installed()
+    tensors, meta = residual_training.train_pixel_model(
+        sample_images[:150], epochs=2, batch_size=1024, predictor="med", log=lambda *a: None)
+    assert meta["architecture"]["predictor"] == "med"
+    model = residual.PixelModel.from_tensors("probe", b"", meta, tensors, (28, 28))
+    images = sample_images[150:]
+    latent = residual_training.base_symbols(zoo.level(1), images, zoo)
+    check_split_layer_and_coding(model, images, model.base_pixels(latent), latent, (0, 2, 4),
+                                 picks=2000)
+    vae = zoo.find(zoo.level(1).model)
+    pixel = ModelInfo.in_memory("g.pixel", tensors, meta)
+    family = Zoo().with_family(Family("g", vae.name, pixel.name, 1), [vae, pixel],
+                               [zoo.level(1)])
+    for bound, options in ((0, {"lossless": True}), (3, {"max_error": 3})):
+        data = vaecodec.encode(images, model="g", zoo=family, **options)
+        assert vaecodec.read_info(data, zoo=family).residual.layout == 3
+        out = vaecodec.decode(data, zoo=family)
+        assert np.abs(out.astype(int) - images).max() <= bound
+
+
+def test_a_grayscale_family_models_values_or_differences_as_its_images_need(sample_images):
+    """Digits, mostly black and white, are cheaper as values than as differences from
+    the MED: a model of the values; clothes a little dearer (not enough to pay, as
+    measured): the values too; photographs far dearer: the predictive model."""
+    from PIL import Image
+
+    from vaecodec.train.pixel import PREDICTIVE_SHARE, VALUES, choose_predictor
+
+    rng = np.random.default_rng(4)
+    name, figures = choose_predictor(sample_images, values=True)
+    assert name == VALUES and set(figures) == {VALUES, "med"}
+    clothes = np.stack([np.asarray(Image.open(p)) for p in sorted(
+        (Path(__file__).resolve().parent.parent / "samples" / "fashion").rglob("*.png"))])
+    name, figures = choose_predictor(clothes, values=True)
+    assert figures["med"] < figures[VALUES] < figures["med"] / PREDICTIVE_SHARE
+    assert name == VALUES
+    ramp = np.linspace(0, 180, 28)[None, :, None] + np.linspace(0, 60, 28)[None, None, :]
+    photos = np.clip(ramp + rng.normal(0, 3, (40, 28, 28)), 0, 255).astype(np.uint8)
+    name, figures = choose_predictor(photos, values=True)
+    assert name == "med" and figures["med"] < figures[VALUES] - 1
+    assert VALUES not in choose_predictor(photos)[1]  # colour families: predictors only

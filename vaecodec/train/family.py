@@ -154,7 +154,7 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
     ``pixel-l1-v2`` and ``pixel-l1-v3``), both cut in proportion to fit a budget."""
     import_torch()
     from . import export, loop
-    from .pixel import choose_predictor, train_pixel_model
+    from .pixel import VALUES, choose_predictor, train_pixel_model
     from .plan import make_plan
     from .recipes import RECIPES, TRAIN_RECIPES, auto_recipe
 
@@ -235,19 +235,19 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
         if progress:
             progress("pixel model", done, total)
 
-    predictor = None  # colour: the predictor its images differ least from (layout 3)
-    if colour:
-        predictor, entropies = choose_predictor(train_images)
-        say(f"pixel model predictor {predictor} (differences: " + ", ".join(
-            f"{k} {v:.2f}" for k, v in entropies.items()) + " bits a value)")
+    # the predictor the images differ least from (layout 3), or, for grayscale images
+    # that no predictor helps (drawings of two tones), a model of the values (layouts 1, 2)
+    kind, entropies = choose_predictor(train_images, values=not colour)
+    say(f"pixel model: {kind} (entropy: " + ", ".join(
+        f"{k} {v:.2f}" for k, v in entropies.items()) + " bits a value)")
+    predictor = None if kind == VALUES else kind
     tensors, meta = train_pixel_model(train_images, zoo=zoo, base_level=1, family=name,
                                       epochs=pixel_epochs, qat_epochs=pixel_qat_epochs,
                                       seed=seed, log=log,
                                       time_budget=plan.until_end_of("pixel model"),
                                       max_images=plan.pixel_images, progress=pixel_steps,
                                       predictor=predictor)
-    if predictor is not None:
-        meta["predictor_entropies"] = entropies  # bits a value, what chose it
+    meta["predictor_entropies"] = entropies  # bits a value, what chose it
     pixel = ModelInfo.in_memory(f"{name}.pixel", tensors, meta)
     family = Family(name, name, pixel.name, default)
     zoo = Zoo().with_family(family, [vae, pixel], levels)
