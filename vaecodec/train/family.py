@@ -235,8 +235,9 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
         if progress:
             progress("pixel model", done, total)
 
-    # the predictor the images differ least from (layout 3), or, for grayscale images
-    # that no predictor helps (drawings of two tones), a model of the values (layouts 1, 2)
+    # the predictor the images differ least from (layout 3), or, for grayscale images a
+    # predictor helps too little (drawings of few tones, clothes), a model of the values
+    # (layouts 1 and 2; pixel.PREDICTIVE_SHARE)
     kind, entropies = choose_predictor(train_images, values=not colour)
     say(f"pixel model: {kind} (entropy: " + ", ".join(
         f"{k} {v:.2f}" for k, v in entropies.items()) + " bits a value)")
