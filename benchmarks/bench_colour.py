@@ -115,7 +115,7 @@ def main() -> None:
                  else f"{'':9s}")
         dfirst = (f"{r['decode_first_images_per_s']:9,.0f}" if "decode_first_images_per_s" in r
                   else f"{'':9s}")
-        label = r["codec"] if r["codec"].startswith("vaecodec") is False else r["setting"]
+        label = r["setting"] if r["codec"].startswith("vaecodec") else r["codec"]
         print(f"{label:22s} {r['bytes_per_image']:8.1f} {r['psnr_db']:6.2f} {first} "
               f"{r['encode_images_per_s']:9,.0f} {dfirst} {r['decode_images_per_s']:9,.0f}")
     if args.json:

@@ -41,7 +41,6 @@ from . import images as image_files
 from . import labelling, remote
 from .archive import ArchiveWriter
 from .errors import (
-    ConversionError,
     EmptySelectionError,
     InputError,
     OutputExistsError,
@@ -220,13 +219,9 @@ def _compress(sources, manifest: Path, client, shard_images, force, retries, rea
     widened = sum(r.get("widened", 0) for r in results)
     if options.strict:  # refused: nothing takes the data set's place
         try:
-            shape = _settings(options).image_shape
             if converted or widened:  # as compress refuses a conversion
-                raise ConversionError(
-                    "--strict: " + (image_files.conversion_warning(converted, shape)
-                                    if converted
-                                    else image_files.widening_warning(widened, shape))
-                    + "; nothing was written")
+                raise image_files.strict_refusal(converted, widened,
+                                                 _settings(options).image_shape)
             judge(quality, strict=True, stacklevel=3)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)

@@ -17,7 +17,6 @@ from . import archive as archive_io
 from . import arrays, labelling, remote
 from . import images as image_files
 from .errors import (
-    ConversionError,
     CorruptModelError,
     DuplicateNameError,
     EmptySelectionError,
@@ -177,11 +176,8 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
             converted += part.converted
             widened += part.widened
             if options.strict and (part.converted or part.widened):
-                raise ConversionError(
-                    "--strict: " + (image_files.conversion_warning(converted, shape)
-                                    if part.converted
-                                    else image_files.widening_warning(widened, shape))
-                    + "; nothing was written")
+                raise image_files.strict_refusal(converted if part.converted else 0, widened,
+                                                 shape)
             if part.names:
                 if assign is None:
                     writer.write(part.pixels, part.names)

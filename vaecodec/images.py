@@ -438,6 +438,14 @@ def widening_warning(widened: int, shape) -> str:
             "such images)")
 
 
+def strict_refusal(converted: int, widened: int, shape) -> ConversionError:
+    """What ``--strict`` raises for images converted (``conversion_warning``) or else
+    widened (``widening_warning``): nothing was written."""
+    said = (conversion_warning(converted, shape) if converted
+            else widening_warning(widened, shape))
+    return ConversionError(f"--strict: {said}; nothing was written")
+
+
 def read_images(
     files: list[tuple[str, str]],
     shape: tuple[int, int],
