@@ -313,14 +313,18 @@ def test_strict_refuses_the_whole_data_set_and_writes_nothing(cluster, tmp_path)
 
 
 def test_shards_are_sized_for_the_cluster():
-    """About two shards per worker, in whole chunks of 4,096, at most 65,536 files: 100,000
-    files on 2 workers make 4 tasks (3 of 28,672), not 2 uneven ones of 65,536 and 34,464."""
-    from vaecodec.dask import shard_size
+    """About two shards per worker, in whole chunks of 4,096 dealt out evenly, at most
+    65,536 files each: 100,000 files (25 chunks) on 2 workers make 4 tasks of 7, 6, 6 and 6
+    chunks, not 7, 7, 7 and 4 (one worker left coding 14 chunks while the other codes 11)."""
+    from vaecodec.dask import shard_sizes
 
-    assert shard_size(100_000, 2) == 28_672
-    assert shard_size(100_000, 1) == 53_248
-    assert shard_size(10**7, 4) == 65_536
-    assert shard_size(4200, 2) == shard_size(1, 8) == shard_size(0, 0) == 4096
+    assert shard_sizes(100_000, 2) == [7 * 4096, 6 * 4096, 6 * 4096, 6 * 4096]
+    assert shard_sizes(100_000, 1) == [13 * 4096, 12 * 4096]
+    many = shard_sizes(10**7, 4)  # 2,442 chunks: 153 shards of 15 or 16 chunks
+    assert len(many) == 153 and set(many) == {15 * 4096, 16 * 4096}
+    assert sum(many) >= 10**7 and sorted(many, reverse=True) == many
+    assert shard_sizes(4200, 2) == [4096, 4096]
+    assert shard_sizes(1, 8) == shard_sizes(0, 0) == [4096]
 
 
 def test_the_cli_takes_a_shard_size_only_for_a_cluster(folder, tmp_path):

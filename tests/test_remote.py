@@ -230,6 +230,36 @@ def test_a_name_is_found_over_http_without_reading_every_chunk(served, monkeypat
     local.close()
 
 
+def test_a_lookup_reuses_the_headers_read_before(served, monkeypatch):
+    """The names of the headers a lookup read are kept: a name they list costs its chunk
+    alone, and once a miss has read every header, so does any name."""
+    monkeypatch.setattr(remote.RemoteFile, "HEAD", 512)
+    monkeypatch.setattr(remote.RemoteFile, "TAIL", 512)
+    folder, server = served
+    with vaecodec.open(folder / "a.vaez") as local:
+        chunks = local.decoder.index.chunks
+        names = local.names
+        expected = {k: local[k] for k in (35, 65, 95, 125)}
+    whole = [(c.offset, c.offset + c.size - 1) for c in chunks]
+
+    def fetched(archive, name):
+        before = len(server.requests)
+        image = archive[name]
+        asked = server.requests[before:]
+        return image, [tuple(map(int, rng[6:].split("-"))) for _, _, rng in asked]
+
+    with vaecodec.open(server.url("a.vaez")) as archive:
+        image, ranges = fetched(archive, names[95])  # headers 0..3, then chunk 3
+        assert np.array_equal(image, expected[95]) and ranges[-1] == whole[3]
+        image, ranges = fetched(archive, names[35])  # listed already: chunk 1 alone
+        assert np.array_equal(image, expected[35]) and ranges == [whole[1]]
+        with pytest.raises(KeyError, match="no image named"):
+            archive["nothing.png"]  # reads the headers not read yet
+        for k in (125, 65):  # chunks 4 and 2 (30 images a chunk)
+            image, ranges = fetched(archive, names[k])
+            assert np.array_equal(image, expected[k]) and ranges == [whole[k // 30]]
+
+
 def test_a_name_is_found_in_a_manifest_over_http(served):
     folder, server = served
     with vaecodec.open(server.url("set/m.json")) as remote_set, \

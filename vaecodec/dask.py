@@ -7,8 +7,8 @@
     vaecodec.open("/shared/images.json")             # the shards, read as one archive
 
 The files are listed here, in the order ``compress`` stores them, and dealt out in shards
-of ``shard_images`` files (by default about two shards per worker, at most 65,536
-files each); each shard is one task, which reads its files and writes one
+of ``shard_images`` files (by default about two shards per worker, of nearly equal
+sizes, at most 65,536 files each); each shard is one task, which reads its files and writes one
 .vaez file (a multiple of the chunk size, so that the shards' chunks are those a single
 file would hold and decode to the same pixels). A shard file appears complete or not at
 all (it is written under a temporary name and renamed), and a task whose worker fails or
@@ -99,13 +99,17 @@ def shards_folder(manifest: Path) -> Path:
     return manifest.with_name(manifest.stem + ".shards")
 
 
-def shard_size(files: int, workers: int) -> int:
-    """Files per shard for ``files`` files on ``workers`` workers: about
-    TASKS_PER_WORKER shards each, in whole chunks, at most SHARD_IMAGES."""
-    tasks = max(1, workers) * TASKS_PER_WORKER
-    per_task = -(-max(1, files) // tasks)
-    whole_chunks = -(-per_task // chunked.CHUNK_IMAGES) * chunked.CHUNK_IMAGES
-    return min(SHARD_IMAGES, whole_chunks)
+def shard_sizes(files: int, workers: int) -> list[int]:
+    """Files per shard for ``files`` files on ``workers`` workers, in whole chunks: about
+    TASKS_PER_WORKER shards each (more where a shard would pass SHARD_IMAGES), their
+    chunks dealt out evenly, so that no worker is left with a short last shard while
+    another still codes a long one (100,000 files on 2 workers: 7, 6, 6 and 6 chunks,
+    not 7, 7, 7 and 4)."""
+    chunks = max(1, -(-files // chunked.CHUNK_IMAGES))
+    tasks = max(max(1, workers) * TASKS_PER_WORKER,
+                -(-chunks * chunked.CHUNK_IMAGES // SHARD_IMAGES))
+    each, extra = divmod(chunks, min(tasks, chunks))
+    return [(each + (k < extra)) * chunked.CHUNK_IMAGES for k in range(min(tasks, chunks))]
 
 
 def compress(sources, manifest, client, options: EncodeOptions | None = None, *,
@@ -119,7 +123,7 @@ def compress(sources, manifest, client, options: EncodeOptions | None = None, *,
     conversion (colour to grayscale, grayscale widened) as ``compress`` does, and judges
     the whole data set's figures, gathered from the workers, before anything takes its
     place. ``shard_images``: files per shard, a multiple of the chunk size (default:
-    ``shard_size`` for the files and the cluster's workers).
+    ``shard_sizes`` for the files and the cluster's workers).
     ``progress("compressing", done, total)`` as shards finish. Paths are made absolute
     here, and each worker checks that the files it reads are those listed here (size and
     modification time). ``labels``: as ``compress`` takes them ("folders", a CSV or JSON
@@ -160,8 +164,12 @@ def _compress(sources, manifest: Path, client, shard_images, force, retries, rea
     # labels are given to the files here, by name: each task gets its files' own, and
     # every shard the same class names
     assign = None if given is None else labelling.Assigner(given, None, None, folders)
-    if shard_images is None:
-        shard_images = shard_size(total, len(client.scheduler_info().get("workers", {})))
+    if shard_images is None:  # (more files than counted, listed meanwhile: more shards)
+        sizes = itertools.chain(
+            shard_sizes(total, len(client.scheduler_info().get("workers", {}))),
+            itertools.repeat(SHARD_IMAGES))
+    else:
+        sizes = itertools.repeat(shard_images)
     # each file with its size and modification time: a worker checks that it reads the
     # file the client listed, not another one at the same path
     files = ((path, name, _identity(path)) for path, name in image_files.iter_files(sources))
@@ -173,8 +181,8 @@ def _compress(sources, manifest: Path, client, shard_images, force, retries, rea
     stop = f"vaecodec-stop-{token}"  # set when the run fails: the tasks stop writing
     futures, count = [], 0
     try:
-        for k in itertools.count():
-            part = list(itertools.islice(files, shard_images))
+        for k, size in enumerate(sizes):
+            part = list(itertools.islice(files, size))
             if not part:
                 break
             target = os.fspath(folder / f"{k:05d}.vaez")

@@ -13,6 +13,8 @@ from .wire import ZSTD_LEVEL, is_count, zstd_chunks
 
 MAX_NAME_BYTES = 1024  # one name, UTF-8
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_CONTROL = re.compile(r"[\x00-\x1f\\]")  # a control character or a backslash
+_BAD_PART = re.compile(r"(?:^|/)\.{0,2}(?:/|$)")  # an empty, "." or ".." component
 
 
 def check_name(name: str) -> str:
@@ -21,11 +23,11 @@ def check_name(name: str) -> str:
         raise UnsafeNameError("stored name is empty or not text")
     if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
         raise UnsafeNameError(f"stored name is longer than {MAX_NAME_BYTES} bytes")
-    if "\x00" in name or "\\" in name or any(ord(c) < 32 for c in name):
+    if _CONTROL.search(name):
         raise UnsafeNameError(f"stored name {name!r} contains a control character or backslash")
     if name.startswith("/") or _DRIVE.match(name):
         raise UnsafeNameError(f"stored name {name!r} is an absolute path")
-    if any(part in ("", ".", "..") for part in name.split("/")):
+    if _BAD_PART.search(name):
         raise UnsafeNameError(f"stored name {name!r} has an empty, '.' or '..' component")
     return name
 

@@ -64,6 +64,10 @@ class ArchiveDecoder:
         # the last chunk read, with whether its names and metadata were unpacked
         self._last_chunk: tuple[int, bool, bool, chunked.Chunk] | None = None
         self._meta_cache: collections.OrderedDict = collections.OrderedDict()
+        # find_name: the chunks whose headers were read, and which chunk listed each name
+        self._listed_chunks = 0
+        self._listed: dict[str, int] = {}
+        self._header_guess = chunked.HEADER_GUESS
 
     @property
     def named(self) -> bool:
@@ -381,20 +385,33 @@ class ArchiveDecoder:
         """The position of the image stored as ``name`` (None: no such image), reading the
         chunks' headers one after another and only then the chunk that lists it, whole,
         which confirms it (its CRC-32 covers its names): for a file read over a network,
-        where reading every chunk whole for its names would fetch the whole file."""
-        guess = chunked.HEADER_GUESS
-        for n, entry in enumerate(self.index.chunks):
-            try:
-                listed, size = chunked.read_chunk_names(self.f, self.header, self.index, n,
-                                                        guess)
-                guess = size + size // 4  # the next chunk's header is about as long
-            except FormatError:
-                listed = self.read_chunk(n, meta=False).names  # damaged: checked reading
-            if name in listed:
-                confirmed = self.read_chunk(n, meta=False).names  # the CRC-32 checked
-                if confirmed is not None and name in confirmed:
-                    return entry.first + confirmed.index(name)
-        return None
+        where reading every chunk whole for its names would fetch the whole file. The
+        names of the headers read are kept: a later lookup of a name they list reads
+        only its chunk, and once every header has been read no lookup reads another."""
+        n = self._listed.get(name)
+        while n is None and self._listed_chunks < len(self.index.chunks):
+            n = self._list_next_chunk(name)
+        if n is None:
+            return None
+        confirmed = self.read_chunk(n, meta=False).names  # the CRC-32 checked
+        if confirmed is None or name not in confirmed:
+            return None
+        return self.index.chunks[n].first + confirmed.index(name)
+
+    def _list_next_chunk(self, name: str) -> int | None:
+        """Read the next unread chunk's header, keep the names it lists; its number if
+        ``name`` is among them."""
+        n = self._listed_chunks
+        try:
+            listed, size = chunked.read_chunk_names(self.f, self.header, self.index, n,
+                                                    self._header_guess)
+            self._header_guess = size + size // 4  # the next chunk's is about as long
+        except FormatError:
+            listed = self.read_chunk(n, meta=False).names or ()  # damaged: checked reading
+        self._listed_chunks += 1
+        for listed_name in listed:
+            self._listed.setdefault(listed_name, n)  # names are unique; a second is damage
+        return n if name in listed else None
 
     def names(self) -> tuple[str, ...] | None:
         """Every image's name (reading each chunk's header), or None when none are stored."""
