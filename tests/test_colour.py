@@ -264,7 +264,9 @@ def test_data_sets_in_colour_convert_in_one_call(installed, zoo, images, tmp_pat
     assert widened.shape == (4, *SHAPE)
 
 
-@pytest.mark.parametrize("predictor", [None, "med", "med-planes"])
+# the default suite fits the predictor the icons use; the long set the other two as well
+@pytest.mark.parametrize("predictor", [pytest.param(None, marks=pytest.mark.slow), "med",
+                                       pytest.param("med-planes", marks=pytest.mark.slow)])
 def test_a_colour_pixel_model_codes_exact_and_bounded_colour(zoo, model, images, predictor):
     """A pixel model fitted on colour images (a few steps) codes every channel, plane by
     plane with the earlier planes as context: lossless files restore every value,

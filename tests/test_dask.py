@@ -337,6 +337,7 @@ def test_the_cli_takes_a_shard_size_only_for_a_cluster(folder, tmp_path):
     assert not (tmp_path / "x.json").exists()
 
 
+@pytest.mark.slow  # a cluster is tested in the default suite; colour through one, here
 def test_colour_goes_through_the_cluster_in_colour(cluster, tmp_path):
     """The shipped colour family on the cluster: the icons' shards read back as the single
     file does and, lossless, give the PNGs back exactly; a grayscale image among them is

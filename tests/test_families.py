@@ -118,6 +118,7 @@ def test_cli_train_writes_a_family_into_the_store(tmp_path, sample_images, model
     assert listing.exit_code == 0 and "\nmine " in listing.output and "\nmnist " in listing.output
 
 
+@pytest.mark.slow  # training through the command line: the long set
 def test_cli_train_plans_shows_progress_and_refuses_a_family_that_fails_its_checks(
         tmp_path, sample_images, model_store):
     """Five steps leave every level at the mean image: the family is not installed, and
@@ -142,6 +143,7 @@ def test_cli_train_plans_shows_progress_and_refuses_a_family_that_fails_its_chec
     assert " mean image " in refused.stderr  # the measured table, beside the error
 
 
+@pytest.mark.slow
 def test_cli_train_resize_scales_a_folder_of_mixed_sizes_and_force_installs(
         tmp_path, sample_images, model_store):
     """--resize scales the odd sizes (a warning says how many); --force installs a family
