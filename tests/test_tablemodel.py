@@ -1,0 +1,75 @@
+"""The table pixel model (``core/tablemodel.py``): exact round trips, a code length that
+follows the tables, and what it refuses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vaecodec.core import tablemodel
+from vaecodec.core.tablemodel import TableModel
+
+pytest.importorskip("constriction")
+
+
+def icons(count: int, seed: int) -> np.ndarray:
+    """Flat three-colour pictures (a background, a box, a bar) with a little noise in
+    some: what the "match" prediction is for, and values of every kind."""
+    rng = np.random.default_rng(seed)
+    out = np.empty((count, 12, 10, 3), dtype=np.uint8)
+    for image in out:
+        colours = rng.integers(0, 256, (3, 3), dtype=np.uint8)
+        image[:] = colours[0]
+        top, left = rng.integers(0, 6, 2)
+        image[top : top + 5, left : left + 4] = colours[1]
+        image[rng.integers(0, 12)] = colours[2]
+        if rng.random() < 0.3:
+            image[:] = np.clip(image + rng.integers(-3, 4, image.shape), 0, 255)
+    return out
+
+
+def test_values_come_back_exactly_at_the_tables_code_length():
+    """Every value of images the tables were not counted on comes back; the bytes are
+    within the coder's overhead of the tables' own code length, and below the bits of
+    the plane's distribution alone (the contexts pay)."""
+    model = TableModel.fit(icons(300, 1), min_count=4)
+    test = icons(40, 2)
+    data = model.encode(test)
+    assert np.array_equal(model.decode(data, len(test)), test)
+    ids, symbols = TableModel._ids_and_symbols(test)
+    rows = model.rows[ids]
+    hi, lo = model.hi[rows], model.lo[rows, symbols >> 4]
+    p_hi = hi[np.arange(len(rows)), symbols >> 4] / hi.sum(1)
+    p_lo = lo[np.arange(len(rows)), symbols & 15] / lo.sum(1)
+    ideal = -np.log2(p_hi).sum() - np.log2(p_lo).sum()
+    assert ideal <= len(data) * 8 <= ideal * 1.01 + 64
+    plane_rows = model.rows[ids] * 0 + ids // (tablemodel.context_count(3) // 3)
+    p_plane = (model.hi[plane_rows, symbols >> 4] / model.hi[plane_rows].sum(1)
+               * model.lo[plane_rows, symbols >> 4, symbols & 15]
+               / model.lo[plane_rows, symbols >> 4].sum(1))
+    assert len(data) * 8 < 0.9 * -np.log2(p_plane).sum()
+
+
+def test_the_match_predicts_a_flat_colour_from_the_first_plane():
+    """A pixel whose first plane equals its left neighbour's takes the left neighbour's
+    other planes as their prediction: a copy of a colour costs almost nothing."""
+    canvas = np.zeros((3, 3, 4, 2), dtype=np.int64)
+    canvas[:, 1, 1] = [[10, 20], [30, 40], [50, 60]]  # the left neighbour, two images
+    canvas[0, 1, 2] = [10, 99]  # this pixel's first plane: equal in image 0 only
+    pred, ids = tablemodel._context(canvas, 1, 1, 2, np.zeros(2, dtype=np.int64))
+    assert pred[0] == 30 and ids[0] % 5 == 1  # matched the left neighbour
+    assert ids[1] % 5 == 0  # no match: the MED (of zeros and 40)
+
+
+def test_random_values_round_trip_and_every_shape_is_checked():
+    rng = np.random.default_rng(3)
+    noise = rng.integers(0, 256, (20, 5, 7, 3), dtype=np.uint8)
+    model = TableModel.fit(noise)
+    assert np.array_equal(model.decode(model.encode(noise[:6]), 6), noise[:6])
+    assert (model.hi >= 1).all() and (model.lo >= 1).all()
+    with pytest.raises(ValueError, match="not"):
+        model.encode(noise[:, :4])
+    with pytest.raises(ValueError, match="uint8"):
+        model.encode(noise.astype(np.int16))
+    with pytest.raises(ValueError, match="32-bit words"):
+        model.decode(b"abc", 1)
