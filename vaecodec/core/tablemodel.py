@@ -167,15 +167,17 @@ class TableModel:
             raise ValueError(f"images of shape {images.shape[1:]}, not {self.shape}")
         n = len(images)
         ids, symbols = self._ids_and_symbols(images)
-        rows = self.rows[ids]
-        hi_p, lo_p = self.hi.astype(np.float64), self.lo.astype(np.float64)
+        rows = self.rows.take(ids)
+        hi_p = self.hi.astype(np.float64)
+        lo_p = self.lo.astype(np.float64).reshape(-1, 16)  # row r, high nibble h: 16r + h
         encoder = constriction.stream.queue.RangeEncoder()
         family = constriction.stream.model.Categorical(perfect=False)
         hi, lo = (symbols >> 4).astype(np.int32), (symbols & 15).astype(np.int32)
+        lo_rows = rows * 16 + hi
         for start in range(0, len(symbols), n):
             at = slice(start, start + n)
-            encoder.encode(hi[at], family, hi_p[rows[at]])
-            encoder.encode(lo[at], family, lo_p[rows[at], hi[at]])
+            encoder.encode(hi[at], family, hi_p.take(rows[at], axis=0))
+            encoder.encode(lo[at], family, lo_p.take(lo_rows[at], axis=0))
         return encoder.get_compressed().astype("<u4").tobytes()
 
     def decode(self, data: bytes, n: int) -> np.ndarray:
@@ -188,16 +190,18 @@ class TableModel:
         decoder = constriction.stream.queue.RangeDecoder(
             np.frombuffer(data, dtype="<u4").copy())
         family = constriction.stream.model.Categorical(perfect=False)
-        hi_p, lo_p = self.hi.astype(np.float64), self.lo.astype(np.float64)
+        hi_p = self.hi.astype(np.float64)
+        lo_p = self.lo.astype(np.float64).reshape(-1, 16)  # row r, high nibble h: 16r + h
         canvas = np.zeros((planes, height + 1, width + 2, n), dtype=np.int64)
         previous = None
         for k, i, j in _positions(self.shape):
             if j == 1 and i == 1:
                 diffs = np.zeros(canvas.shape[1:], dtype=np.int64)
             pred, ctx = _context(canvas, k, i, j, None if k == 0 else previous[i, j])
-            rows = self.rows[ctx]
-            hi = np.asarray(decoder.decode(family, hi_p[rows]), dtype=np.int64)
-            lo = np.asarray(decoder.decode(family, lo_p[rows, hi]), dtype=np.int64)
+            rows = self.rows.take(ctx)
+            hi = np.asarray(decoder.decode(family, hi_p.take(rows, axis=0)), dtype=np.int64)
+            lo = np.asarray(decoder.decode(family, lo_p.take(rows * 16 + hi, axis=0)),
+                            dtype=np.int64)
             diff = (hi << 4) | lo
             canvas[k, i, j] = (pred + diff) & 255
             diffs[i, j] = _signed(diff)
