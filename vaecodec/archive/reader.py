@@ -318,8 +318,9 @@ class ArchiveReader(Reader):
     def position(self, name: str) -> int:
         """The position of the image stored as ``name`` (KeyError when there is none).
         Over a URL, the chunks' headers are read until one lists it (then that chunk,
-        whole, to confirm), not every chunk: a lookup fetches a few KB per chunk (a name
-        in a chunk whose header is damaged is not found; ``verify`` finds the damage)."""
+        whole, to confirm), not every chunk: a lookup fetches a few KB per chunk not read
+        before (the names of the headers read are kept), then its chunk (a name in a
+        chunk whose header is damaged is not found; ``verify`` finds the damage)."""
         if self.url is None or self._name_positions is not None \
                 or not isinstance(self._decoder, ArchiveDecoder):
             return super().position(name)
