@@ -73,3 +73,20 @@ def test_random_values_round_trip_and_every_shape_is_checked():
         model.encode(noise.astype(np.int16))
     with pytest.raises(ValueError, match="32-bit words"):
         model.decode(b"abc", 1)
+
+
+@pytest.mark.parametrize("max_error", [1, 4])
+def test_max_error_bounds_every_value_and_costs_less(max_error):
+    """With --max-error K the decoded values are the residual layer's levels (every value
+    within K, black and white exact), the same on decoding as the encoder formed its
+    contexts from, in fewer bytes than exact values."""
+    from vaecodec.core.residual import quantization_levels
+
+    model = TableModel.fit(icons(300, 1), min_count=4)
+    test = icons(30, 4)
+    data = model.encode(test, max_error=max_error)
+    back = model.decode(data, len(test), max_error=max_error)
+    levels, nearest = quantization_levels(max_error)
+    assert np.array_equal(back, levels[nearest[test]])
+    assert np.abs(back.astype(int) - test).max() <= max_error
+    assert len(data) < len(model.encode(test))

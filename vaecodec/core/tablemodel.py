@@ -19,6 +19,11 @@ two nibbles with the table row of the context, exactly as the residual layer sen
 value (integer probabilities, constriction's range coder): files decode to the same
 values on every machine.
 
+With ``max_error`` K > 0 the values are coded as the residual layer's levels (each
+within K, black and white exact): the contexts are formed from the decoded levels, and a
+level's probability is the sum of its values', each value's being that of its difference
+from the prediction (as residual layout 3 does), in integer arithmetic.
+
 A context seen fewer than ``min_count`` times in training has no row of its own and
 uses its plane's row; a row is the context's counts mixed with its plane's distribution
 (``weight`` pseudo-counts), so no value has probability 0.
@@ -27,6 +32,7 @@ uses its plane's row; a row is the context's counts mixed with its plane's distr
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -158,20 +164,35 @@ class TableModel:
                 previous = diffs
         return np.concatenate(ids), np.concatenate(symbols)
 
-    def encode(self, images: np.ndarray) -> bytes:
-        """The range-coded values of uint8 ``images`` (N, H, W, C) of the model's shape."""
+    def encode(self, images: np.ndarray, max_error: int = 0) -> bytes:
+        """The range-coded values of uint8 ``images`` (N, H, W, C) of the model's shape:
+        exact, or with ``max_error`` K > 0 each value within K (the residual layer's
+        levels, ``residual.quantization_levels``; the contexts are then formed from the
+        decoded levels, as the decoder sees them)."""
         import constriction
 
         images = _as_planes(images)
         if images.shape[1:] != self.shape:
             raise ValueError(f"images of shape {images.shape[1:]}, not {self.shape}")
         n = len(images)
+        encoder = constriction.stream.queue.RangeEncoder()
+        family = constriction.stream.model.Categorical(perfect=False)
+        if max_error:
+            levels, nearest, starts = _levels(max_error)
+            decoded = levels[nearest[images]]
+            ids, symbols = self._ids_and_symbols(decoded)
+            preds = (decoded.transpose(3, 1, 2, 0).reshape(-1) - symbols) & 255
+            coded = nearest[decoded].transpose(3, 1, 2, 0).reshape(-1).astype(np.int32)
+            rows = self.rows.take(ids)
+            for start in range(0, len(symbols), n):
+                at = slice(start, start + n)
+                encoder.encode(coded[at], family,
+                               self._level_probs(rows[at], preds[at], starts))
+            return encoder.get_compressed().astype("<u4").tobytes()
         ids, symbols = self._ids_and_symbols(images)
         rows = self.rows.take(ids)
         hi_p = self.hi.astype(np.float64)
         lo_p = self.lo.astype(np.float64).reshape(-1, 16)  # row r, high nibble h: 16r + h
-        encoder = constriction.stream.queue.RangeEncoder()
-        family = constriction.stream.model.Categorical(perfect=False)
         hi, lo = (symbols >> 4).astype(np.int32), (symbols & 15).astype(np.int32)
         lo_rows = rows * 16 + hi
         for start in range(0, len(symbols), n):
@@ -180,8 +201,9 @@ class TableModel:
             encoder.encode(lo[at], family, lo_p.take(lo_rows[at], axis=0))
         return encoder.get_compressed().astype("<u4").tobytes()
 
-    def decode(self, data: bytes, n: int) -> np.ndarray:
-        """The ``n`` images (N, H, W, C) uint8 that ``encode`` coded into ``data``."""
+    def decode(self, data: bytes, n: int, max_error: int = 0) -> np.ndarray:
+        """The ``n`` images (N, H, W, C) uint8 that ``encode`` coded into ``data`` (with
+        the same ``max_error``)."""
         import constriction
 
         if len(data) % 4:
@@ -192,6 +214,8 @@ class TableModel:
         family = constriction.stream.model.Categorical(perfect=False)
         hi_p = self.hi.astype(np.float64)
         lo_p = self.lo.astype(np.float64).reshape(-1, 16)  # row r, high nibble h: 16r + h
+        if max_error:
+            levels, _, starts = _levels(max_error)
         canvas = np.zeros((planes, height + 1, width + 2, n), dtype=np.int64)
         previous = None
         for k, i, j in _positions(self.shape):
@@ -199,15 +223,56 @@ class TableModel:
                 diffs = np.zeros(canvas.shape[1:], dtype=np.int64)
             pred, ctx = _context(canvas, k, i, j, None if k == 0 else previous[i, j])
             rows = self.rows.take(ctx)
-            hi = np.asarray(decoder.decode(family, hi_p.take(rows, axis=0)), dtype=np.int64)
-            lo = np.asarray(decoder.decode(family, lo_p.take(rows * 16 + hi, axis=0)),
-                            dtype=np.int64)
-            diff = (hi << 4) | lo
-            canvas[k, i, j] = (pred + diff) & 255
+            if max_error:
+                level = decoder.decode(family, self._level_probs(rows, pred, starts))
+                canvas[k, i, j] = levels[np.asarray(level, dtype=np.int64)]
+                diff = (canvas[k, i, j] - pred) & 255
+            else:
+                hi = np.asarray(decoder.decode(family, hi_p.take(rows, axis=0)),
+                                dtype=np.int64)
+                lo = np.asarray(decoder.decode(family, lo_p.take(rows * 16 + hi, axis=0)),
+                                dtype=np.int64)
+                diff = (hi << 4) | lo
+                canvas[k, i, j] = (pred + diff) & 255
             diffs[i, j] = _signed(diff)
             if i == height and j == width:
                 previous = diffs
         return canvas[:, 1:, 1:-1].transpose(3, 1, 2, 0).astype(np.uint8)
+
+    def _level_probs(self, rows: np.ndarray, pred: np.ndarray, starts: np.ndarray
+                     ) -> np.ndarray:
+        """Integer probabilities (n, levels), as float64, of the levels whose first values
+        are ``starts``: each value v's is that of its difference (v - ``pred``) modulo 256,
+        summed over the level's values: a difference of two running sums over the
+        differences' distribution written twice (a level's values may wrap past 255).
+        Integers below 2**45: every sum exact."""
+        values = self._joint.take(rows, axis=0)  # (n, 256)
+        running = np.zeros((len(rows), 513), dtype=np.int64)
+        np.cumsum(np.concatenate([values, values], axis=1), axis=1, out=running[:, 1:])
+        sizes = np.diff(np.append(starts, 256))
+        first = (starts[None, :] - pred[:, None]) & 255  # each level's first difference
+        return (np.take_along_axis(running, first + sizes, axis=1)
+                - np.take_along_axis(running, first, axis=1)).astype(np.float64)
+
+    @functools.cached_property
+    def _joint(self) -> np.ndarray:
+        """(rows, 256) int64: each difference's integer probability, P(hi) times
+        P(lo | hi) renormalised to LEVEL_BITS bits (integer arithmetic)."""
+        lo = np.maximum(1, (self.lo << LEVEL_BITS) // self.lo.sum(axis=2, keepdims=True))
+        return (self.hi[:, :, None] * lo).reshape(len(self.hi), 256)
+
+
+LEVEL_BITS = 20  # P(lo | hi) renormalised to this many bits before the levels' sums
+
+
+def _levels(max_error: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(levels, level of each value, first value of each level) of ``max_error``, as
+    the residual layer's layout 2 has them."""
+    from .residual import quantization_levels
+
+    levels, nearest = quantization_levels(max_error)
+    starts = np.flatnonzero(np.diff(nearest, prepend=-1))
+    return levels.astype(np.int64), nearest, starts
 
 
 def _integers(p: np.ndarray) -> np.ndarray:
