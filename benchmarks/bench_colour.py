@@ -72,12 +72,14 @@ def pillow(images: np.ndarray, fmt: str, options: dict, repeat: int) -> dict:
             "encode_images_per_s": len(images) / enc, "decode_images_per_s": len(images) / dec}
 
 
-def icons(count: int) -> np.ndarray:
+def icons(count: int, seed: int | None = None) -> np.ndarray:
+    """``count`` icons as tools/make_train_sets.py draws them: its test split's (or
+    ``seed``'s)."""
     sys.path.insert(0, str(REPO / "tools"))
     from make_train_sets import TEST_SEED
     from make_train_sets import icons as draw
 
-    return draw(count, seed=TEST_SEED)
+    return draw(count, seed=TEST_SEED if seed is None else seed)
 
 
 def table_row(images: np.ndarray, train: str, repeat: int) -> dict:
@@ -86,10 +88,7 @@ def table_row(images: np.ndarray, train: str, repeat: int) -> dict:
     from vaecodec.core.tablemodel import TableModel
 
     if train == "icons":
-        sys.path.insert(0, str(REPO / "tools"))
-        from make_train_sets import icons as draw
-
-        fitted_on = draw(12000, seed=1)  # make_train_sets.build_colour's training split
+        fitted_on = icons(12000, seed=1)  # make_train_sets.build_colour's training split
     else:
         fitted_on = np.load(train)
     start = time.perf_counter()

@@ -36,6 +36,8 @@ import functools
 
 import numpy as np
 
+from . import residual
+
 GRADIENT_EDGES = np.array([-21, -7, -3, 0, 1, 4, 8, 22])  # LOCO-I's 9 regions (T1..T3)
 PLANE_EDGES = np.array([-16, -4, -1, 1, 2, 5, 17])  # the earlier plane's difference
 AROUND = ((0, -1), (-1, 0), (-1, -1), (-1, 1))  # left, up, up-left, up-right
@@ -178,7 +180,7 @@ class TableModel:
         encoder = constriction.stream.queue.RangeEncoder()
         family = constriction.stream.model.Categorical(perfect=False)
         if max_error:
-            levels, nearest, starts = _levels(max_error)
+            levels, nearest, starts = residual._bins(max_error)
             decoded = levels[nearest[images]]
             ids, symbols = self._ids_and_symbols(decoded)
             preds = (decoded.transpose(3, 1, 2, 0).reshape(-1) - symbols) & 255
@@ -215,7 +217,7 @@ class TableModel:
         hi_p = self.hi.astype(np.float64)
         lo_p = self.lo.astype(np.float64).reshape(-1, 16)  # row r, high nibble h: 16r + h
         if max_error:
-            levels, _, starts = _levels(max_error)
+            levels, _, starts = residual._bins(max_error)
         canvas = np.zeros((planes, height + 1, width + 2, n), dtype=np.int64)
         previous = None
         for k, i, j in _positions(self.shape):
@@ -256,23 +258,9 @@ class TableModel:
 
     @functools.cached_property
     def _joint(self) -> np.ndarray:
-        """(rows, 256) int64: each difference's integer probability, P(hi) times
-        P(lo | hi) renormalised to LEVEL_BITS bits (integer arithmetic)."""
-        lo = np.maximum(1, (self.lo << LEVEL_BITS) // self.lo.sum(axis=2, keepdims=True))
-        return (self.hi[:, :, None] * lo).reshape(len(self.hi), 256)
-
-
-LEVEL_BITS = 20  # P(lo | hi) renormalised to this many bits before the levels' sums
-
-
-def _levels(max_error: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(levels, level of each value, first value of each level) of ``max_error``, as
-    the residual layer's layout 2 has them."""
-    from .residual import quantization_levels
-
-    levels, nearest = quantization_levels(max_error)
-    starts = np.flatnonzero(np.diff(nearest, prepend=-1))
-    return levels.astype(np.int64), nearest, starts
+        """(rows, 256) int64: each difference's integer probability, as the residual
+        layer's network rows have theirs (``residual._joint``)."""
+        return residual._joint(self.hi, self.lo)
 
 
 def _integers(p: np.ndarray) -> np.ndarray:
