@@ -312,6 +312,84 @@ def test_a_colour_pixel_model_codes_exact_and_bounded_colour(zoo, model, images,
     assert np.abs(bounded.astype(int) - images).max() <= 4
 
 
+def test_a_table_pixel_model_is_residual_layout_4(zoo, model, images, tmp_path):
+    """A family whose pixel model is a table (``core.tablemodel``) writes residual layout
+    4: lossless files and archives restore every value, max-error files bound each
+    channel's error, the table loads from its model file's tensors, and a header that
+    gives the table another layout (or a network layout 4) is refused."""
+    import dataclasses
+
+    from vaecodec.core import tablemodel
+    from vaecodec.zoo import ModelInfo
+
+    rng = np.random.default_rng(8)
+    train = rng.integers(0, 256, (40, *SHAPE), dtype=np.uint8)
+    tensors, meta = tablemodel.fit_pixel_model(train, 1, model.model_id.hex(), min_count=4)
+    info = ModelInfo.in_memory("rgb.table", tensors, meta)
+    full = Zoo().with_family(Family("rgb", model.name, info.name, 1), [model, info],
+                             zoo.levels("rgb"))
+    assert isinstance(full.pixel_model(info), tablemodel.TablePixelModel)
+    exact = vaecodec.encode(images, lossless=True, model="rgb", zoo=full)
+    header = vaecodec.read_info(exact, zoo=full)
+    assert header.version == 7 and header.residual.layout == 4
+    assert np.array_equal(vaecodec.decode(exact, zoo=full), images)
+    for layout in (1, 3):
+        wrong = dataclasses.replace(header, residual=dataclasses.replace(
+            header.residual, layout=layout))
+        with pytest.raises(vaecodec.CorruptHeaderError, match=f"layout {layout} does not "
+                           "match pixel model rgb.table, which codes with a table"):
+            settings_for(wrong, full)
+    bounded = vaecodec.decode(vaecodec.encode(images, max_error=3, model="rgb", zoo=full),
+                              zoo=full)
+    assert np.abs(bounded.astype(int) - images).max() <= 3
+    path = tmp_path / "table.vaez"
+    with vaecodec.open(path, "w", model="rgb", lossless=True, zoo=full,
+                       chunk_images=5) as archive:
+        archive.write(images, names=[f"i{n}" for n in range(len(images))])
+    assert vaecodec.read_info(path, zoo=full).residual.layout == 4
+    with vaecodec.open(path, zoo=full) as archive:
+        assert np.array_equal(archive[7], images[7])
+        assert np.array_equal(np.stack([archive[n] for n in range(len(images))]), images)
+
+
+def test_a_grayscale_family_takes_a_table_too(tmp_path):
+    """Layout 4 on one plane: a grayscale family whose pixel model is a table codes
+    exactly, within K, and in a family file that keeps its network pixel model second
+    (the first is the one new files use; files naming the second still decode)."""
+    from vaecodec.core import tablemodel
+    from vaecodec.zoo import ModelInfo, families
+
+    vae = random_vae((10, 12), latent=4, hidden=16, seed=3)
+    rng = np.random.default_rng(2)
+    digits = rng.integers(0, 256, (30, 10, 12), dtype=np.uint8)
+    digits[:, :, :4] = 0  # some flat ink-free ground
+    means = Zoo([vae]).vae(vae).encode_mean(digits.reshape(len(digits), -1) / 255.0)
+    level = Level(1, vae.name, vae.model_id, 0.2, fit_prior(quantize(means, 0.2)),
+                  measured={"bytes_per_image": 3.0, "psnr_db": 10.0, "ssim": 0.1})
+    info = ModelInfo.in_memory("g.table", *tablemodel.fit_pixel_model(
+        digits, 1, vae.model_id.hex(), min_count=2))
+    full = Zoo().with_family(Family("g", vae.name, info.name, 1), [vae, info], [level])
+    exact = vaecodec.encode(digits, lossless=True, model="g", zoo=full)
+    assert vaecodec.read_info(exact, zoo=full).residual.layout == 4
+    assert np.array_equal(vaecodec.decode(exact, zoo=full), digits)
+    near = vaecodec.decode(vaecodec.encode(digits, max_error=2, model="g", zoo=full),
+                           zoo=full)
+    assert np.abs(near.astype(int) - digits).max() <= 2
+    # a second pixel model in the family: exported with it, found by the files' ids
+    other = ModelInfo.in_memory("g.table2", *tablemodel.fit_pixel_model(
+        digits[:10], 1, vae.model_id.hex(), min_count=2))
+    both = Zoo().with_family(Family("g", vae.name, other.name, 1), [vae, other, info],
+                             [level])
+    _, models, _ = families.from_bytes(both.family_file("g"))
+    assert [m.name for m in models] == [vae.name, "g.table2", "g.table"]
+    family, models, levels = families.from_bytes(both.family_file("g"))
+    reloaded = Zoo().with_family(family, models, levels)
+    assert family.pixel_model == "g.table2"
+    assert np.array_equal(vaecodec.decode(exact, zoo=reloaded), digits)
+    newer = vaecodec.encode(digits, lossless=True, model="g", zoo=reloaded)
+    assert vaecodec.read_info(newer, zoo=reloaded).residual.model_id == other.model_id[:4]
+
+
 @pytest.fixture
 def installed(zoo, model, tmp_path, monkeypatch):
     """The rgb family installed in a store of its own (for what uses the installed zoo)."""
@@ -404,9 +482,10 @@ def test_a_colour_familys_predictor_is_chosen_from_its_images():
 @pytest.mark.slow  # trains a colour family (about 2 minutes)
 def test_train_makes_a_colour_family_that_codes_colour(tmp_path, model_store):
     """The user's way, on icons drawn offline: ``vaecodec train`` on an (N, 32, 32, 3)
-    array makes a colour family that passes its checks, with a predictive pixel model
-    chosen from the images; it codes colour lossy, lossless (exactly) and error-bounded,
-    and ``sample`` draws colour images."""
+    array makes a colour family that passes its checks, with a predictive pixel network
+    chosen from the images and a table pixel model, keeping the one that codes its
+    validation images in fewer bytes (the table); it codes colour lossy, lossless
+    (exactly) and error-bounded, and ``sample`` draws colour images."""
     import sys
     from pathlib import Path
 
@@ -423,12 +502,16 @@ def test_train_makes_a_colour_family_that_codes_colour(tmp_path, model_store):
     assert result.exit_code == 0, result.output
     assert "1080 training images of 32x32 RGB" in result.output
     assert "pixel model: med" in result.output
+    # the network and the table are both tried; on icons the table codes fewer bytes
+    assert "pixel model: the table (network " in result.output
     zoo = Zoo.installed()
+    choice = zoo.family("ic").metadata["validation"]["pixel_model_choice"]
+    assert choice["kept"] == "table" and choice["table"] < choice["network"]
     pixel = zoo.find(zoo.family("ic").pixel_model, "pixel-model")
-    assert pixel.metadata["architecture"]["predictor"] in ("med", "med-planes")
+    assert pixel.metadata["architecture"]["type"] == "table"
     test = icons(40, seed=6)
     exact = vaecodec.encode(test, model="ic", lossless=True)
-    assert vaecodec.read_info(exact).residual.layout == 3
+    assert vaecodec.read_info(exact).residual.layout == 4
     assert np.array_equal(vaecodec.decode(exact), test)
     bounded = vaecodec.decode(vaecodec.encode(test, model="ic", max_error=4))
     assert np.abs(bounded.astype(int) - test).max() <= 4

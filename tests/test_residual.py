@@ -260,8 +260,9 @@ def pixel_id() -> bytes:
 
 
 def test_newer_residual_layout_is_reported_clearly():
-    with pytest.raises(UnsupportedVersionError, match="layout 4.*reads layout 1, 2, 3.*upgrade"):
-        vaecodec.decode(build_v3([4, pixel_id(), 0, [0]]))
+    with pytest.raises(UnsupportedVersionError,
+                       match="layout 5.*reads layout 1, 2, 3, 4.*upgrade"):
+        vaecodec.decode(build_v3([5, pixel_id(), 0, [0]]))
 
 
 def test_a_layout_that_does_not_match_the_pixel_model_is_refused():
@@ -269,6 +270,8 @@ def test_a_layout_that_does_not_match_the_pixel_model_is_refused():
     so a file that claims layout 3 with it is damaged (not decoded as garbage)."""
     with pytest.raises(CorruptHeaderError, match="layout 3 does not match pixel model"):
         vaecodec.decode(build_v3([3, pixel_id(), 0, [0]]))
+    with pytest.raises(CorruptHeaderError, match="layout 4 does not match pixel model"):
+        vaecodec.decode(build_v3([4, pixel_id(), 0, [0]]))
 
 
 @pytest.mark.parametrize("field, error, message", [

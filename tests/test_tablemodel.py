@@ -90,3 +90,64 @@ def test_max_error_bounds_every_value_and_costs_less(max_error):
     assert np.array_equal(back, levels[nearest[test]])
     assert np.abs(back.astype(int) - test).max() <= max_error
     assert len(data) < len(model.encode(test))
+
+
+def test_the_model_files_tensors_round_trip_and_hostile_ones_are_refused():
+    """``to_tensors`` / ``from_tensors`` give the same integer tables (derived from the
+    stored counts in integer arithmetic); tensors of the wrong type, size or order, and
+    counts whose frame does not hold exactly the rows declared, are a ValueError, before
+    the counts are decompressed."""
+    import zstandard
+
+    model = TableModel.fit(icons(200, 1), min_count=4)
+    tensors = model.to_tensors()
+    back = TableModel.from_tensors(tensors, (12, 10, 3))
+    assert np.array_equal(back.hi, model.hi) and np.array_equal(back.lo, model.lo)
+    assert np.array_equal(back.rows, model.rows)
+    test = icons(10, 9)
+    assert back.encode(test) == model.encode(test)
+    contexts = tensors["table.contexts"]
+    counts = np.frombuffer(zstandard.ZstdDecompressor().decompress(
+        tensors["table.counts"].tobytes()), dtype="<u2")
+
+    def frame(values: np.ndarray) -> np.ndarray:
+        data = zstandard.ZstdCompressor().compress(values.astype("<u2").tobytes())
+        return np.frombuffer(data, dtype=np.uint8)
+
+    bad = [
+        ({**tensors, "extra": contexts}, "exactly the tensors"),
+        ({k: v for k, v in tensors.items() if k != "table.weight"}, "exactly the tensors"),
+        ({**tensors, "table.contexts": contexts.astype(np.int64)}, "types or sizes"),
+        ({**tensors, "table.weight": np.array([0])}, "types or sizes"),
+        ({**tensors, "table.weight": np.array([2**16 + 1])}, "types or sizes"),
+        ({**tensors, "table.contexts": contexts[::-1].copy()}, "increasing"),
+        ({**tensors, "table.contexts": np.append(contexts, contexts[-1:])}, "increasing"),
+        ({**tensors, "table.contexts": np.append(contexts, np.int32(10**7))}, "increasing"),
+        ({**tensors, "table.contexts": np.append(np.int32(-1), contexts[1:])}, "increasing"),
+        ({**tensors, "table.contexts": np.zeros(tablemodel.MAX_ROWS + 1, np.int32)},
+         "types or sizes"),
+        ({**tensors, "table.counts": frame(counts[:-1])}, "counts"),
+        ({**tensors, "table.counts": frame(np.append(counts, 1))}, "counts"),
+        ({**tensors, "table.counts": tensors["table.counts"][:-3]}, "counts"),
+        ({**tensors, "table.counts": np.zeros(9, np.uint8)}, "counts"),
+    ]
+    for damaged, message in bad:
+        with pytest.raises(ValueError, match=message):
+            TableModel.from_tensors(damaged, (12, 10, 3))
+    with pytest.raises(ValueError, match="counts"):  # another shape: another row count
+        TableModel.from_tensors(tensors, (12, 10, 4))
+    # any uint16 counts of the right size make a valid model: no probability is 0
+    rng = np.random.default_rng(0)
+    for values in (np.zeros_like(counts), np.full_like(counts, 65535),
+                   rng.integers(0, 65536, counts.shape).astype(np.uint16)):
+        odd = TableModel.from_tensors({**tensors, "table.counts": frame(values)}, (12, 10, 3))
+        assert odd.hi.min() >= 1 and odd.lo.min() >= 1
+        assert np.array_equal(odd.decode(odd.encode(test), len(test)), test)
+
+
+def test_counts_past_16_bits_are_scaled_and_seen_values_stay_seen():
+    counts = np.array([[0, 1, 70000, 200000] + [0] * 252, [0, 5, 65535, 3] + [0] * 252])
+    stored = tablemodel.stored_counts(counts)
+    assert stored.dtype == np.uint16
+    assert stored[0, :4].tolist() == [0, 1, 22938, 65535]  # 70000 x 65535 / 200000, rounded up
+    assert stored[1, :4].tolist() == [0, 5, 65535, 3]

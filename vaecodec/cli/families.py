@@ -8,7 +8,7 @@ import json
 import click
 
 from ..format import shapes
-from ..train.recipes import TRAIN_RECIPES
+from ..train.recipes import PIXEL_MODELS, TRAIN_RECIPES
 from ..zoo.defaults import DEFAULT_FAMILY, DEFAULT_LEVEL
 from ._base import (
     _plural,
@@ -78,6 +78,11 @@ def list_levels(as_json):
               help="Scale image files of another size (Lanczos) to the size most of them "
                    "have (or that of the .npy or IDX images given), with a warning that "
                    "says how many.")
+@click.option("--pixel-model", type=click.Choice(PIXEL_MODELS), default="auto",
+              show_default=True,
+              help="The pixel model of --lossless and --max-error files: a network, a "
+                   "table of contexts (counted in seconds), or auto: both, keeping the one "
+                   "that codes the held-out images in fewer bytes.")
 @click.option("--seed", type=int, default=1, show_default=True,
               help="Seed of the split and the training: the same data, seed and thread "
                    "count give the same model.")
@@ -90,8 +95,8 @@ def list_levels(as_json):
                    "fails its checks.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors and warnings.")
 @_report_errors
-def train(sources, name, recipe, epochs, steps, time_budget, resize, seed, device,
-          skip_invalid, force, quiet):
+def train(sources, name, recipe, epochs, steps, time_budget, resize, pixel_model, seed,
+          device, skip_invalid, force, quiet):
     """Train a model family on your images: image files and folders, MNIST-style IDX
     files or .npy arrays (N, height, width) or (N, height, width, channels), all of one
     size (or --resize). Colour images make a colour family (RGB; RGBA where some pixel
@@ -132,7 +137,8 @@ def train(sources, name, recipe, epochs, steps, time_budget, resize, seed, devic
             _warn(f"{_plural(described['resized_files'], 'image')} scaled to {w}x{h}")
         trained = train_family(images, name, recipe=recipe, epochs=epochs, steps=steps,
                                time_budget=time_budget, started=started, seed=seed,
-                               device=device, data=described, log=lambda line: None,
+                               device=device, pixel_model=pixel_model, data=described,
+                               log=lambda line: None,
                                announce=None if quiet else _say, progress=progress)
     meta = trained.family.metadata
     where = f"validation, {meta['data']['validation_images']} images"

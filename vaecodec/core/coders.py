@@ -87,7 +87,9 @@ class ResidualLayout1:
 
     layout = 1
     both_ends = False  # residual.quantization_levels
-    predictive = False  # the pixel model codes differences from a prediction (layout 3)
+    # what the pixel model codes (its ``coding``): "values" as they are (layouts 1 and 2),
+    # their "differences" from a prediction (layout 3), or a "table" model's (layout 4)
+    coding = "values"
 
     def encode(self, pixel_model, pixels: np.ndarray, symbols: np.ndarray, max_error: int,
                progress: Callable[[int, int], None] | None = None) -> list[bytes]:
@@ -164,19 +166,60 @@ class ResidualLayout3(ResidualLayout2):
     a model, and only such a model may be used with it."""
 
     layout = 3
-    predictive = True
+    coding = "differences"
 
 
-RESIDUAL_CODERS = {1: ResidualLayout1(), 2: ResidualLayout2(), 3: ResidualLayout3()}
+class ResidualLayout4(ResidualLayout2):
+    """Residual layout 4: a table pixel model (``core.tablemodel``) codes each chunk's
+    values, position by position, plane by plane; with max_error K, layout 2's levels.
+    The base layer is in the file (its level is the model's ``base_level``) but the
+    table does not read it."""
+
+    layout = 4
+    coding = "table"
+
+    def encode(self, pixel_model, pixels, symbols, max_error, progress=None):
+        step, chunks = container.RESIDUAL_CHUNK, []
+        for i in range(0, len(pixels), step):
+            chunks.append(pixel_model.encode(pixels[i : i + step], max_error))
+            if progress:
+                progress(i + len(pixels[i : i + step]), len(pixels))
+        return chunks
+
+    def decode(self, pixel_model, data, chunk_sizes, symbols, max_error, progress=None):
+        step, offset, total = container.RESIDUAL_CHUNK, 0, len(symbols)
+        for n, size in enumerate(chunk_sizes):
+            rows = len(symbols[n * step : (n + 1) * step])
+            with _decoding(f"residual chunk {n}"):
+                pixels = pixel_model.decode(data[offset : offset + size], rows, max_error)
+            offset += size
+            if progress:
+                progress(n * step + rows, total)
+            yield pixels
+
+    def decode_one(self, pixel_model, data, symbols, max_error, what="residual chunk",
+                   progress=None):
+        with _decoding(what):
+            pixels = pixel_model.decode(data, len(symbols), max_error)
+        if progress:
+            progress(len(symbols), len(symbols))
+        return pixels
 
 
-def residual_coder(max_error: int, predictive: bool = False) -> ResidualLayout1:
-    """The layout new files with ``max_error`` use: 3 for a predictive pixel model; else 2,
-    or 1 where the two code alike (lossless, and K whose 2K+1 divides 255), so that
-    readers before layout 2 read them."""
+RESIDUAL_CODERS = {1: ResidualLayout1(), 2: ResidualLayout2(), 3: ResidualLayout3(),
+                   4: ResidualLayout4()}
+
+
+def residual_coder(max_error: int, coding: str = "values") -> ResidualLayout1:
+    """The layout new files with ``max_error`` use for a pixel model of ``coding``: 4
+    for a table, 3 for a predictive network; else 2, or 1 where the two code alike
+    (lossless, and K whose 2K+1 divides 255), so that readers before layout 2 read
+    them."""
     from . import residual
 
-    if predictive:
+    if coding == "table":
+        return RESIDUAL_CODERS[4]
+    if coding == "differences":
         return RESIDUAL_CODERS[3]
 
     same = all(np.array_equal(a, b) for a, b in zip(residual.quantization_levels(max_error, False),

@@ -20,6 +20,7 @@ over each level's values; the neighbours the model sees are the decoded levels.
 
 A predictive pixel model (residual layout 3) codes each value's difference from a
 prediction made from its decoded neighbours (``context.predict``) instead of the value.
+A pixel model without a network, a table of contexts, is ``tablemodel`` (layout 4).
 
 All probabilities are integers (lookup tables indexed by integer logit differences);
 constriction's range coder receives them as float64 numbers that represent those integers
@@ -122,6 +123,13 @@ class PixelModel:
     # "med": each value is coded as its difference from ``med`` of its decoded neighbours
     # (modulo 256; residual layout 3), None: as it is (layouts 1 and 2)
     predictor: str | None = None
+
+    @property
+    def coding(self) -> str:
+        """What the residual layout codes with it (``coders.RESIDUAL_CODERS``): the
+        values as they are (layouts 1 and 2), or their differences from the prediction
+        (layout 3)."""
+        return "values" if self.predictor is None else "differences"
 
     @property
     def local_width(self) -> int:

@@ -2,9 +2,10 @@
 distributions per context, counted on training images (issue 29's lossless speed; the
 probe and its figures: research/context_model_probe.py, docs/notes/training.md).
 
-Not yet a residual layout of the file format: this module is the model and its exact
-coder, tested on their own, so that the format, training and the shipped family can be
-built on a measured base.
+As a family's pixel model (``TablePixelModel``) it is residual layout 4 (docs/format.md):
+its tensors are the contexts that have rows of their own, the rows' counts (uint16, one
+zstd frame) and the weight of the planes' distribution in each row; the integer
+probabilities are derived from them in integer arithmetic (``TableModel.from_counts``).
 
 The values of an image (H, W, C) are coded plane by plane, each plane in raster order. A
 value's **prediction** is LOCO-I's median edge detector (MED) of its left, upper and
@@ -41,7 +42,10 @@ from . import residual
 GRADIENT_EDGES = np.array([-21, -7, -3, 0, 1, 4, 8, 22])  # LOCO-I's 9 regions (T1..T3)
 PLANE_EDGES = np.array([-16, -4, -1, 1, 2, 5, 17])  # the earlier plane's difference
 AROUND = ((0, -1), (-1, 0), (-1, -1), (-1, 1))  # left, up, up-left, up-right
-PROB_BITS = 16  # the tables' probabilities: integers 1 .. 2**PROB_BITS
+PROB_BITS = 16  # the tables' probabilities: integers 1 .. about 2**PROB_BITS
+COUNT_LIMIT = 2**16 - 1  # a stored count's largest value (uint16)
+MAX_ROWS = 2**17  # rows of their own a model file may declare (bounds the load's memory)
+MAX_WEIGHT = 2**16  # the largest pseudo-count weight (keeps from_counts below 2**63)
 _GRADIENT_LUT = np.searchsorted(GRADIENT_EDGES, np.arange(-255, 256), side="right")
 _PLANE_LUT = np.searchsorted(PLANE_EDGES, np.arange(-128, 128), side="right")
 
@@ -102,6 +106,22 @@ def _canvas(images: np.ndarray) -> np.ndarray:
     return canvas
 
 
+def _walk(images: np.ndarray):
+    """(raw context ids, symbols) of every image's value at each position in coding
+    order, one position at a time: the symbol is the value's difference from its
+    prediction, modulo 256."""
+    canvas = _canvas(images)
+    height, width, _ = images.shape[1:]
+    previous = diffs = None
+    for k, i, j in _positions(images.shape[1:]):
+        if j == 1 and i == 1:
+            previous, diffs = diffs, np.zeros(canvas.shape[1:], dtype=np.int64)
+        pred, ctx = _context(canvas, k, i, j, None if k == 0 else previous[i, j])
+        symbol = (canvas[k, i, j] - pred) & 255
+        diffs[i, j] = _signed(symbol)
+        yield ctx, symbol
+
+
 def _as_planes(images: np.ndarray) -> np.ndarray:
     images = np.asarray(images)
     if images.dtype != np.uint8 or images.ndim != 4:
@@ -116,11 +136,14 @@ class TableModel:
 
     shape: tuple[int, int, int]  # (height, width, planes) of the images it codes
     rows: np.ndarray  # (context_count(planes),) int32
-    hi: np.ndarray  # (rows, 16) int64, each in 1 .. 2**PROB_BITS
+    hi: np.ndarray  # (rows, 16) int64, each in 1 .. about 2**PROB_BITS
     lo: np.ndarray  # (rows, 16, 16) int64, likewise
+    contexts: np.ndarray  # (rows - planes,) int32: the contexts with rows of their own
+    counts: np.ndarray  # (rows, 256) uint16: what the rows were made of (``from_counts``)
+    weight: int  # the planes' pseudo-counts in every row
 
     @classmethod
-    def fit(cls, images: np.ndarray, min_count: int = 16, weight: float = 32.0
+    def fit(cls, images: np.ndarray, min_count: int = 16, weight: int = 32
             ) -> "TableModel":
         """Count the training ``images`` (N, H, W, C) uint8 into tables."""
         images = _as_planes(images)
@@ -130,77 +153,128 @@ class TableModel:
         total = context_count(planes)
         counts_of = np.bincount(ids, minlength=total)
         own = np.flatnonzero(counts_of >= min_count)
-        rows = np.zeros(total, dtype=np.int32)
+        rows = np.zeros(total, dtype=np.int64)
         plane_of = np.arange(total) // (total // planes)
         rows[:] = plane_of  # every context starts on its plane's row
-        rows[own] = planes + np.arange(len(own), dtype=np.int32)
-        counts = np.bincount(rows[ids].astype(np.int64) * 256 + symbols,
-                             minlength=(planes + len(own)) * 256
-                             ).reshape(-1, 256).astype(np.float64)
+        rows[own] = planes + np.arange(len(own))
+        counts = np.bincount(rows[ids] * 256 + symbols, minlength=(planes + len(own)) * 256
+                             ).reshape(-1, 256)
         for k in range(planes):  # a plane's row: every value of the plane
             counts[k] = np.bincount(symbols[plane_of[ids] == k], minlength=256)
-        plane_p = (counts[:planes] + 0.5) / (counts[:planes] + 0.5).sum(1, keepdims=True)
-        row_plane = np.concatenate([np.arange(planes), plane_of[own]])
-        mixed = counts + weight * plane_p[row_plane]
-        mixed /= mixed.sum(1, keepdims=True)
-        joint = mixed.reshape(-1, 16, 16)  # (row, hi, lo)
-        hi = joint.sum(2)
-        lo = joint / hi[:, :, None]
-        return cls(shape, rows, _integers(hi), _integers(lo))
+        return cls.from_counts(shape, own.astype(np.int32), stored_counts(counts), weight)
+
+    @classmethod
+    def from_counts(cls, shape: tuple[int, int, int], contexts: np.ndarray,
+                    counts: np.ndarray, weight: int) -> "TableModel":
+        """The tables of stored counts, in integer arithmetic only (the same integers on
+        every machine): ``contexts`` (R,) the raw context ids that have rows of their own,
+        increasing; ``counts`` (planes + R, 256) uint16, the planes' rows then theirs.
+
+        A plane's distribution is q(v) = max(1, round(2**16 (2 c(v) + 1) / sum)) over its
+        row's counts c; a row's mixed counts are m(v) = c(v) sum(q) + ``weight`` q(v) with
+        q its plane's; the high nibble's probabilities are round(2**16 x its values' sum of
+        m / the row's), each low nibble's round(2**16 m / its high nibble's sum), at least
+        1 (rounding half up)."""
+        planes = shape[2]
+        c = counts.astype(np.int64)
+        doubled = 2 * c[:planes] + 1
+        plane_q = np.maximum(1, _ratio(doubled, doubled.sum(1, keepdims=True)))
+        row_plane = np.concatenate([np.arange(planes),
+                                    contexts.astype(np.int64) // (context_count(planes)
+                                                                  // planes)])
+        mixed = c * plane_q.sum(1)[row_plane, None] + weight * plane_q[row_plane]
+        joint = mixed.reshape(-1, 16, 16)
+        hi_sum = joint.sum(2)
+        hi = np.maximum(1, _ratio(hi_sum, hi_sum.sum(1, keepdims=True)))
+        lo = np.maximum(1, _ratio(joint, hi_sum[:, :, None]))
+        rows = (np.arange(context_count(planes)) // (context_count(planes) // planes)
+                ).astype(np.int32)
+        rows[contexts] = planes + np.arange(len(contexts), dtype=np.int32)
+        return cls(tuple(shape), rows, hi, lo, contexts.astype(np.int32),
+                   counts.astype(np.uint16), int(weight))
+
+    def to_tensors(self) -> dict[str, np.ndarray]:
+        """The model's tensors (``from_tensors``): its contexts, its counts as one zstd
+        frame of uint16 little-endian, and its weight."""
+        import zstandard
+
+        raw = np.ascontiguousarray(self.counts, dtype="<u2").tobytes()
+        frame = zstandard.ZstdCompressor(level=19).compress(raw)
+        return {"table.contexts": self.contexts.astype("<i4"),
+                "table.counts": np.frombuffer(frame, dtype=np.uint8).copy(),
+                "table.weight": np.array([self.weight], dtype="<i8")}
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, np.ndarray], shape: tuple[int, ...]
+                     ) -> "TableModel":
+        """The model of ``to_tensors``'s tensors for images of ``shape`` ((H, W) or
+        (H, W, C)); ValueError when they are not a valid one (checked before any
+        allocation that their sizes decide)."""
+        from ..errors import FormatError
+        from ..format.wire import decompress_exact
+
+        shape = tuple(int(x) for x in shape)
+        if len(shape) == 2:
+            shape = (*shape, 1)
+        planes = shape[2]
+        contexts, frame, weight = (tensors.get(f"table.{k}")
+                                   for k in ("contexts", "counts", "weight"))
+        if any(t is None for t in (contexts, frame, weight)) or len(tensors) != 3:
+            raise ValueError("a table model has exactly the tensors table.contexts, "
+                             "table.counts and table.weight")
+        if not (1 <= planes <= 4 and contexts.dtype == np.int32 and contexts.ndim == 1
+                and len(contexts) <= MAX_ROWS and frame.dtype == np.uint8
+                and frame.ndim == 1 and weight.dtype == np.int64 and weight.shape == (1,)
+                and 1 <= int(weight[0]) <= MAX_WEIGHT):
+            raise ValueError("the table's tensors have the wrong types or sizes")
+        if len(contexts) and (contexts[0] < 0 or contexts[-1] >= context_count(planes)
+                              or np.any(np.diff(contexts) <= 0)):
+            raise ValueError("the table's contexts are not increasing context ids")
+        size = (planes + len(contexts)) * 256 * 2
+        try:
+            raw = decompress_exact(frame.tobytes(), size, "the table's counts")
+        except FormatError as e:  # the frame does not hold exactly that many bytes
+            raise ValueError(str(e)) from None
+        counts = np.frombuffer(raw, dtype="<u2").reshape(-1, 256)
+        return cls.from_counts(shape, contexts, counts, int(weight[0]))
 
     @staticmethod
     def _ids_and_symbols(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Raw context ids and symbols of every value of the images, in coding order
         (position-major: every image's value at a position, then the next position)."""
-        canvas = _canvas(images)
-        ids, symbols = [], []
-        previous = None
-        for k, i, j in _positions(images.shape[1:]):
-            if j == 1 and i == 1:
-                diffs = np.zeros(canvas.shape[1:], dtype=np.int64)
-            pred, ctx = _context(canvas, k, i, j, None if k == 0 else previous[i, j])
-            ids.append(ctx)
-            symbols.append((canvas[k, i, j] - pred) & 255)
-            diffs[i, j] = _signed(canvas[k, i, j] - pred)
-            if i == images.shape[1] and j == images.shape[2]:
-                previous = diffs
+        ids, symbols = zip(*_walk(images))
         return np.concatenate(ids), np.concatenate(symbols)
 
     def encode(self, images: np.ndarray, max_error: int = 0) -> bytes:
         """The range-coded values of uint8 ``images`` (N, H, W, C) of the model's shape:
         exact, or with ``max_error`` K > 0 each value within K (the residual layer's
         levels, ``residual.quantization_levels``; the contexts are then formed from the
-        decoded levels, as the decoder sees them)."""
+        decoded levels, as the decoder sees them). One position of every image at a
+        time: memory for the images and one position's rows."""
         import constriction
 
         images = _as_planes(images)
         if images.shape[1:] != self.shape:
             raise ValueError(f"images of shape {images.shape[1:]}, not {self.shape}")
-        n = len(images)
         encoder = constriction.stream.queue.RangeEncoder()
         family = constriction.stream.model.Categorical(perfect=False)
         if max_error:
             levels, nearest, starts = residual._bins(max_error)
             decoded = levels[nearest[images]]
-            ids, symbols = self._ids_and_symbols(decoded)
-            preds = (decoded.transpose(3, 1, 2, 0).reshape(-1) - symbols) & 255
-            coded = nearest[decoded].transpose(3, 1, 2, 0).reshape(-1).astype(np.int32)
-            rows = self.rows.take(ids)
-            for start in range(0, len(symbols), n):
-                at = slice(start, start + n)
-                encoder.encode(coded[at], family,
-                               self._level_probs(rows[at], preds[at], starts))
+            coded = nearest[decoded].transpose(3, 1, 2, 0).reshape(-1, len(images))
+            values = decoded.transpose(3, 1, 2, 0).reshape(-1, len(images))
+            for q, (ids, symbols) in enumerate(_walk(decoded)):
+                pred = (values[q].astype(np.int64) - symbols) & 255
+                encoder.encode(coded[q].astype(np.int32), family,
+                               self._level_probs(self.rows.take(ids), pred, starts))
             return encoder.get_compressed().astype("<u4").tobytes()
-        ids, symbols = self._ids_and_symbols(images)
-        rows = self.rows.take(ids)
         hi_p = self.hi.astype(np.float64)
         lo_p = self.lo.astype(np.float64).reshape(-1, 16)  # row r, high nibble h: 16r + h
-        hi, lo = (symbols >> 4).astype(np.int32), (symbols & 15).astype(np.int32)
-        lo_rows = rows * 16 + hi
-        for start in range(0, len(symbols), n):
-            at = slice(start, start + n)
-            encoder.encode(hi[at], family, hi_p.take(rows[at], axis=0))
-            encoder.encode(lo[at], family, lo_p.take(lo_rows[at], axis=0))
+        for ids, symbols in _walk(images):
+            rows = self.rows.take(ids)
+            hi, lo = (symbols >> 4).astype(np.int32), (symbols & 15).astype(np.int32)
+            encoder.encode(hi, family, hi_p.take(rows, axis=0))
+            encoder.encode(lo, family, lo_p.take(rows * 16 + hi, axis=0))
         return encoder.get_compressed().astype("<u4").tobytes()
 
     def decode(self, data: bytes, n: int, max_error: int = 0) -> np.ndarray:
@@ -263,6 +337,79 @@ class TableModel:
         return residual._joint(self.hi, self.lo)
 
 
-def _integers(p: np.ndarray) -> np.ndarray:
-    """Probabilities (..., 16) as integers 1 .. 2**PROB_BITS (never 0)."""
-    return np.maximum(1, np.rint(p * 2**PROB_BITS)).astype(np.int64)
+def _ratio(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """round(2**PROB_BITS x part / whole) in int64, half up: exact (every operand below
+    2**63, ``from_counts``)."""
+    return (part * 2**PROB_BITS + whole // 2) // whole
+
+
+def stored_counts(counts: np.ndarray) -> np.ndarray:
+    """Counts (rows, 256) as uint16: a row whose largest count passes COUNT_LIMIT is
+    scaled to it, each count rounded up (a value seen stays seen)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    top = np.maximum(counts.max(1, keepdims=True), COUNT_LIMIT)
+    return (-(-counts * COUNT_LIMIT // top)).astype(np.uint16)
+
+
+TABLE = "table"  # the ``architecture.type`` of a table pixel model's metadata
+
+
+@dataclasses.dataclass
+class TablePixelModel:
+    """A table model as a family's pixel model: residual layout 4 (docs/format.md). It
+    works beside a base layer at ``base_level`` but does not read it."""
+
+    name: str
+    model_id: bytes  # sha256 of the weights file
+    base_level: int
+    image_shape: tuple[int, ...]  # (H, W) or (H, W, C)
+    table: TableModel
+    coding = "table"  # what its values are coded with (``coders.RESIDUAL_CODERS``)
+
+    @classmethod
+    def from_tensors(cls, name: str, model_id: bytes, metadata: dict,
+                     tensors: dict[str, np.ndarray], image_shape: tuple[int, ...]
+                     ) -> "TablePixelModel":
+        """Raises ValueError when the tensors are not a table for ``image_shape``."""
+        try:
+            table = TableModel.from_tensors(tensors, image_shape)
+        except ValueError as e:
+            raise ValueError(f"pixel model {name}: {e}") from None
+        return cls(name, model_id, int(metadata["base_level"]), tuple(image_shape), table)
+
+    def to_planes(self, pixels: np.ndarray) -> np.ndarray:
+        """Pixels (N, P), channels last, as the table's images (N, H, W, C)."""
+        return np.asarray(pixels, dtype=np.uint8).reshape(len(pixels), *self.table.shape)
+
+    def encode(self, pixels: np.ndarray, max_error: int) -> bytes:
+        return self.table.encode(self.to_planes(pixels), max_error)
+
+    def decode(self, data: bytes, n: int, max_error: int) -> np.ndarray:
+        """The pixels (n, P), channels last, of ``encode``'s bytes."""
+        return self.table.decode(data, n, max_error).reshape(n, -1)
+
+
+def is_table(metadata: dict) -> bool:
+    """Whether a pixel model's metadata describes a table model."""
+    architecture = metadata.get("architecture")
+    return isinstance(architecture, dict) and architecture.get("type") == TABLE
+
+
+def fit_pixel_model(images: np.ndarray, base_level: int, base_model_sha256: str,
+                    min_count: int = 16, weight: int = 32
+                    ) -> tuple[dict[str, np.ndarray], dict]:
+    """The tensors and metadata of a table pixel model counted on uint8 ``images``
+    (N, H, W) or (N, H, W, C), for a family whose VAE's weights have sha256
+    ``base_model_sha256`` (hex) and whose files' base layer is ``base_level``."""
+    images = np.asarray(images)
+    shape = images.shape[1:]
+    table = TableModel.fit(images.reshape(len(images), *shape[:2], -1), min_count, weight)
+    return table.to_tensors(), {
+        "kind": "pixel-model",
+        "base_level": int(base_level),
+        "base_model_sha256": base_model_sha256,
+        "architecture": {"type": TABLE, "image_shape": list(shape),
+                         "contexts": "plane, LOCO-I gradients, earlier plane, equal, match"},
+        "recipe": {"min_count": int(min_count), "weight": int(weight),
+                   "train_images": len(images)},
+    }

@@ -214,13 +214,12 @@ def settings_for(header: container.Header, zoo: Zoo | None = None) -> Settings:
                         None if header.residual is None else header.residual.max_error,
                         pixel_model, zoo)
     net = settings.vae()
-    if header.residual is not None and pixel_model is not None and (
-            predictive(settings) != coders.RESIDUAL_CODERS[header.residual.layout].predictive):
+    kind = coding(settings)
+    if header.residual is not None and pixel_model is not None and kind is not None and (
+            kind != coders.RESIDUAL_CODERS[header.residual.layout].coding):
         raise CorruptHeaderError(
             f"the residual layer's layout {header.residual.layout} does not match pixel "
-            f"model {pixel_model.name}, which codes "
-            + ("differences from a prediction (layout 3)" if predictive(settings)
-               else "values as they are (layouts 1 and 2)"))
+            f"model {pixel_model.name}, which codes {CODINGS[kind]}")
     if header.image_shape is None and len(net.image_shape) == 3:
         raise CorruptHeaderError(f"the file names a {shapes.describe(net.image_shape)} "
                                  "model but does not record its channels (version 7 does)")
@@ -270,11 +269,17 @@ def zoo_with(model: bytes | None, model_id: bytes, pixel_id: bytes | None,
     return zoo.with_family(family, models, levels)
 
 
-def predictive(settings: Settings) -> bool:
-    """Whether the settings' pixel model codes differences from a prediction (residual
-    layout 3)."""
-    return (settings.pixel_model is not None
-            and settings.zoo.pixel_model(settings.pixel_model).predictor is not None)
+CODINGS = {"values": "values as they are (layouts 1 and 2)",
+           "differences": "differences from a prediction (layout 3)",
+           "table": "with a table of contexts (layout 4)"}
+
+
+def coding(settings: Settings) -> str | None:
+    """What the settings' pixel model codes (``coders.RESIDUAL_CODERS``' ``coding``):
+    None without a pixel model."""
+    if settings.pixel_model is None:
+        return None
+    return settings.zoo.pixel_model(settings.pixel_model).coding
 
 
 def pixel_model_for(settings: Settings, level: int):

@@ -22,7 +22,7 @@ from ..pipeline.chunk import (
     pixel_rows,
 )
 from ..pipeline.guard import GuardTally, QualityReport, judge
-from ..pipeline.settings import Settings, check_writing, embedded_family, predictive
+from ..pipeline.settings import Settings, check_writing, coding, embedded_family
 
 if TYPE_CHECKING:
     from .decoder import ArchiveDecoder
@@ -223,7 +223,7 @@ def file_header(settings: Settings, model_size: int = 0, named: bool = False,
     if settings.max_error is not None:
         residual = container.Residual(settings.pixel_model.model_id, settings.max_error, (),
                                       coders.residual_coder(settings.max_error,
-                                                            predictive(settings)).layout)
+                                                            coding(settings)).layout)
     # the file's coder id; each chunk records its own symbol type (zstd: the narrowest)
     return chunked.FileHeader(settings.model.model_id, settings.vae().latent_size,
                               settings.level.level if settings.level else None,

@@ -60,7 +60,7 @@ def encode_whole(settings: Settings, unit: np.ndarray, exact: np.ndarray | None,
     pixel_model = settings.zoo.pixel_model(settings.pixel_model)
     if exact is None:  # float input (checked to be in [0, 1]): the uint8 pixels it rounds to
         exact = pixel_conv.to_uint8(unit)
-    coder = coders.residual_coder(settings.max_error, pixel_model.predictor is not None)
+    coder = coders.residual_coder(settings.max_error, pixel_model.coding)
     chunks = coder.encode(pixel_model, exact, symbols, settings.max_error, progress)
     header = dataclasses.replace(header, residual=container.Residual(
         pixel_model.model_id, settings.max_error, tuple(len(c) for c in chunks), coder.layout))

@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 
 from .. import __version__, codec
-from ..core import pixels, quantize
+from ..core import pixels, quantize, tablemodel
 from ..core.entropy import fit_prior
 from ..errors import InputError, SettingsError
 from ..eval import metrics
@@ -78,6 +78,9 @@ class Trained:
     problems: list[str] = dataclasses.field(default_factory=list)
 
 
+TABLE_VALUES = 40_000_000  # training values a table is counted on, at most (memory)
+
+
 def split(images: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(training, validation) images: a seeded shuffle, 10% (at most 5,000, at least 1)
     held out."""
@@ -135,7 +138,8 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
                  epochs: int | None = None, steps: int | None = None,
                  time_budget: float | None = None, started: float | None = None,
                  seed: int = 1, device: str = "cpu", pixel_epochs: float = 6.0,
-                 pixel_qat_epochs: float = 1.0, data: dict | None = None,
+                 pixel_qat_epochs: float = 1.0, pixel_model: str = "auto",
+                 data: dict | None = None,
                  log: Callable[[str], None] = print,
                  announce: Callable[[str], None] | None = None,
                  progress: Callable[..., None] | None = None) -> Trained:
@@ -151,17 +155,23 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
     ``progress(stage, done, total[, note])``: "VAE" per epoch (with the loss), "levels",
     "pixel model", "checks". The pixel model trains ``pixel_epochs``, then
     ``pixel_qat_epochs`` through its integer rounding (quantization-aware, as the shipped
-    ``pixel-l1-v2`` and ``pixel-l1-v3``), both cut in proportion to fit a budget."""
+    ``pixel-l1-v2`` and ``pixel-l1-v3``), both cut in proportion to fit a budget.
+    ``pixel_model``: "network" that pixel network, "table" a table of contexts counted on
+    the training images instead (residual layout 4; seconds, no training loop), "auto"
+    both, keeping the one that codes the validation images in fewer bytes."""
     import_torch()
     from . import export, loop
     from .pixel import VALUES, choose_predictor, train_pixel_model
     from .plan import make_plan
-    from .recipes import RECIPES, TRAIN_RECIPES, auto_recipe
+    from .recipes import PIXEL_MODELS, RECIPES, TRAIN_RECIPES, auto_recipe
 
     started = time.monotonic() if started is None else started
     family_format.check_name(name)
     if recipe not in TRAIN_RECIPES:
         raise SettingsError(f"recipe must be one of {', '.join(TRAIN_RECIPES)}, not {recipe!r}")
+    if pixel_model not in PIXEL_MODELS:
+        raise SettingsError(f"pixel_model must be one of {', '.join(PIXEL_MODELS)}, not "
+                            f"{pixel_model!r}")
     shape = tuple(images.shape[1:])
     colour = len(shape) == 3  # images of several channels: coded as they are
     polarity = AS_IS
@@ -235,28 +245,45 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
         if progress:
             progress("pixel model", done, total)
 
-    # the predictor the images differ least from (layout 3), or, for grayscale images a
-    # predictor helps too little (drawings of few tones, clothes), a model of the values
-    # (layouts 1 and 2; pixel.PREDICTIVE_SHARE)
-    kind, entropies = choose_predictor(train_images, values=not colour)
-    say(f"pixel model: {kind} (entropy: " + ", ".join(
-        f"{k} {v:.2f}" for k, v in entropies.items()) + " bits a value)")
-    predictor = None if kind == VALUES else kind
-    tensors, meta = train_pixel_model(train_images, zoo=zoo, base_level=1, family=name,
-                                      epochs=pixel_epochs, qat_epochs=pixel_qat_epochs,
-                                      seed=seed, log=log,
-                                      time_budget=plan.until_end_of("pixel model"),
-                                      max_images=plan.pixel_images, progress=pixel_steps,
-                                      predictor=predictor)
-    meta["predictor_entropies"] = entropies  # bits a value, what chose it
-    pixel = ModelInfo.in_memory(f"{name}.pixel", tensors, meta)
-    family = Family(name, name, pixel.name, default)
-    zoo = Zoo().with_family(family, [vae, pixel], levels)
+    candidates = []
+    if pixel_model in ("auto", "network"):
+        # the predictor the images differ least from (layout 3), or, for grayscale images
+        # a predictor helps too little (drawings of few tones, clothes), a model of the
+        # values (layouts 1 and 2; pixel.PREDICTIVE_SHARE)
+        kind, entropies = choose_predictor(train_images, values=not colour)
+        say(f"pixel model: {kind} (entropy: " + ", ".join(
+            f"{k} {v:.2f}" for k, v in entropies.items()) + " bits a value)")
+        predictor = None if kind == VALUES else kind
+        tensors, meta = train_pixel_model(train_images, zoo=zoo, base_level=1, family=name,
+                                          epochs=pixel_epochs, qat_epochs=pixel_qat_epochs,
+                                          seed=seed, log=log,
+                                          time_budget=plan.until_end_of("pixel model"),
+                                          max_images=plan.pixel_images, progress=pixel_steps,
+                                          predictor=predictor)
+        meta["predictor_entropies"] = entropies  # bits a value, what chose it
+        candidates.append(("network", ModelInfo.in_memory(f"{name}.pixel", tensors, meta)))
+    if pixel_model in ("auto", "table"):
+        # the table model (residual layout 4), counted in seconds (no training loop)
+        counted = train_images[: max(1, TABLE_VALUES // shapes.values(shape))]
+        candidates.append(("table", ModelInfo.in_memory(
+            f"{name}.table", *tablemodel.fit_pixel_model(counted, 1, vae.model_id.hex()))))
     seconds["pixel_model"] = round(time.monotonic() - stage_started, 1)
 
     # the checks: exact round trip, per-image figures, every level against the mean image
     stage_started = time.monotonic()
-    lossless = codec.encode(valid_images, lossless=True, model=name, zoo=zoo)
+    # with "auto", the family keeps the pixel model that codes its validation images in
+    # fewer bytes
+    tried = {}
+    for what, pixel in candidates:
+        family = Family(name, name, pixel.name, default)
+        zoo = Zoo().with_family(family, [vae, pixel], levels)
+        tried[what] = (codec.encode(valid_images, lossless=True, model=name, zoo=zoo),
+                       pixel, zoo)
+    kept = min(tried, key=lambda what: len(tried[what][0]))
+    lossless, pixel, zoo = tried[kept]
+    say(f"pixel model: the {kept} (" + ", ".join(
+        f"{what} {8 * len(t[0]) / (len(valid_images) * shape[0] * shape[1]):.3f}"
+        for what, t in tried.items()) + " bits a pixel on validation)")
     if not np.array_equal(codec.decode(lossless, zoo=zoo), valid_images):
         raise AssertionError("the trained pixel model does not round-trip")  # a bug
     if progress:
@@ -275,6 +302,9 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
                               "psnr_db": round(lv.measured["psnr_db"], 2)} for lv in levels},
         "mean_image_psnr_db": round(mean_psnr, 2),
         "lossless_bytes_per_image": round(len(lossless) / len(valid_images), 2),
+        # the two pixel models tried, and which the family keeps (the fewer bytes)
+        "pixel_model_choice": {"kept": kept, **{
+            what: round(len(t[0]) / len(valid_images), 2) for what, t in tried.items()}},
         # per pixel, every channel of it together (24 raw bits for RGB)
         "lossless_bits_per_pixel": round(
             8 * len(lossless) / (len(valid_images) * shape[0] * shape[1]), 4),

@@ -115,6 +115,11 @@ RECIPES = {
 TRAIN_RECIPES = ("auto",) + tuple(name for name, recipe in RECIPES.items()
                                   if recipe.architecture == "mlp" and name != "mse-s05-aug2")
 
+#: The pixel models ``vaecodec train --pixel-model`` offers: a "network" (residual layouts
+#: 1-3), a "table" of contexts (layout 4), or "auto": both, keeping the one that codes the
+#: validation images in fewer bytes.
+PIXEL_MODELS = ("auto", "network", "table")
+
 # ``auto_recipe``'s schedule: AUTO_EPOCHS passes over the training images, but never fewer
 # than AUTO_MIN_STEPS nor more than AUTO_MAX_STEPS optimisation steps
 AUTO_EPOCHS = 30

@@ -128,12 +128,13 @@ class Zoo:
 
     # --- families -------------------------------------------------------------------------
     def name_taken(self, name: str) -> bool:
-        """Whether a new family ``name`` (models ``name`` and ``name.pixel``) would clash
-        with a family or model this zoo has (its own family of that name aside)."""
+        """Whether a new family ``name`` (models ``name``, ``name.pixel``, ``name.table``)
+        would clash with a family or model this zoo has (its own family of that name
+        aside)."""
         if name == DEFAULT_FAMILY:
             return True
         others = [m for m in self._models if m.metadata.get("family") != name]
-        return any(m.name in (name, f"{name}.pixel") for m in others)
+        return any(m.name in (name, f"{name}.pixel", f"{name}.table") for m in others)
 
     def families(self) -> list[Family]:
         """The families besides the shipped one, by name."""
@@ -150,12 +151,15 @@ class Zoo:
         return self._families[name]
 
     def family_file(self, name: str) -> bytes:
-        """The .vaem file of a family (its VAE, pixel model and levels), to export or
+        """The .vaem file of a family (its VAE, pixel models and levels), to export or
         embed."""
         family = self.family(name)
         models = [self.find(family.vae)]
-        if family.pixel_model is not None:
-            models.append(self.find(family.pixel_model, PIXEL_MODEL))
+        if family.pixel_model is not None:  # the one new files use first, then the others
+            first = self.find(family.pixel_model, PIXEL_MODEL)
+            models += [first] + [m for m in self.models(PIXEL_MODEL)
+                                 if m.metadata.get("family") == family.name
+                                 and m.model_id != first.model_id]
         return family_files.to_bytes(family, models, self.levels(name))
 
     def family_of(self, model_id: bytes) -> Family | None:
@@ -230,18 +234,21 @@ class Zoo:
         return self._load(info, build)
 
     def pixel_model(self, info: ModelInfo):
-        """The residual layer's ``PixelModel``, loaded once. Its image shape is its
+        """The residual layer's ``PixelModel`` (a ``TablePixelModel`` for a table), loaded
+        once. Its image shape is its
         metadata's, or (for models written before it was recorded) its base model's."""
 
         def build():
             from ..core.residual import PixelModel
+            from ..core.tablemodel import TablePixelModel, is_table
 
             shape = info.image_shape
             if shape is None:
                 base = self.find(bytes.fromhex(info.metadata.get("base_model_sha256", "")))
                 shape = base.image_shape
-            return PixelModel.from_tensors(info.name, info.model_id, info.metadata,
-                                           info.tensors(), shape)
+            kind = TablePixelModel if is_table(info.metadata) else PixelModel
+            return kind.from_tensors(info.name, info.model_id, info.metadata,
+                                     info.tensors(), shape)
 
         return self._load(info, build)
 
