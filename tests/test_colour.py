@@ -539,6 +539,7 @@ def test_the_shipped_colour_family_codes_its_samples(tmp_path):
     assert metrics.psnr(given, vaecodec.decode(data)) > level.measured["psnr_db"] - 1.5
     out = tmp_path / "exact.vaez"
     files.compress([icons], out, model="icons", lossless=True)
+    assert vaecodec.read_info(out).residual.layout == 4  # the family's table
     restored = files.decompress(out, tmp_path / "back")
     for path in restored.paths:
         with Image.open(path) as back, Image.open(icons / Path(path).name) as source:

@@ -135,9 +135,12 @@ def test_light_images_are_now_coded_inverted_and_come_back_closer(inputs):
 # --- shipped families' files ------------------------------------------------------------------
 # tests/data/fashion-2.0: fashion-mnist as 2.0.0 shipped it (the family has been retrained
 # since; its first version still ships, so these files still decode); tests/data/fashion-rd:
-# fashion-mnist-rd as first shipped.
+# fashion-mnist-rd as first shipped; tests/data/icons-net: the icons family before it got
+# its table pixel model (its lossless and max-error files name the pixel network, which
+# the family keeps).
 
-FAMILY_CORPORA = [Path(__file__).parent / "data" / name for name in ("fashion-2.0", "fashion-rd")]
+FAMILY_CORPORA = [Path(__file__).parent / "data" / name
+                  for name in ("fashion-2.0", "fashion-rd", "icons-net")]
 FAMILY_ENTRIES = [(folder, entry) for folder in FAMILY_CORPORA
                   for entry in json.loads((folder / "manifest.json").read_text())["entries"]]
 

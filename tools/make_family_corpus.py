@@ -6,7 +6,9 @@ Made once while the family was shipped (tests/data/fashion-2.0: at commit c886ac
 version was 2.0.0, with the fashion-mnist family 2.0.0 shipped, before it was retrained)
 from the sample images of ``samples/fashion``, and committed; tests/data/fashion-rd the same
 way with ``--model fashion-mnist-rd`` when that family was added (vaecodec 2.0.0 plus
-unreleased changes, the family as first shipped);
+unreleased changes, the family as first shipped); tests/data/icons-net with ``--model icons
+--samples $PWD/samples/icons`` at commit 2882f2a, the icons family as shipped before
+tools/add_table_model.py gave it a table (its residual files name the pixel network);
 ``tests/test_golden.py`` checks that every later vaecodec decodes each file to the same
 pixels. Uses only the public API. Do not regenerate it to make a test pass: a difference
 is a compatibility break.
