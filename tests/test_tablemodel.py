@@ -151,3 +151,18 @@ def test_counts_past_16_bits_are_scaled_and_seen_values_stay_seen():
     assert stored.dtype == np.uint16
     assert stored[0, :4].tolist() == [0, 1, 22938, 65535]  # 70000 x 65535 / 200000, rounded up
     assert stored[1, :4].tolist() == [0, 5, 65535, 3]
+
+
+@pytest.mark.parametrize("max_error", [0, 2])
+def test_the_encoders_blocks_do_not_change_the_bytes(monkeypatch, max_error):
+    """The encoder forms the contexts of a block of rows at once (and the level
+    probabilities a slice at a time): blocks of one row, slices of 7 values, give the
+    same bytes as whole planes, and they decode with the decoder's one-by-one contexts."""
+    model = TableModel.fit(icons(100, 1), min_count=4)
+    test = icons(9, 5)
+    whole = model.encode(test, max_error)
+    monkeypatch.setattr(tablemodel, "BLOCK_VALUES", 1)
+    monkeypatch.setattr(tablemodel, "LEVEL_VALUES", 7)
+    assert model.encode(test, max_error) == whole
+    back = model.decode(whole, len(test), max_error)
+    assert np.abs(back.astype(int) - test).max() <= max_error

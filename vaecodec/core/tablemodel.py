@@ -61,8 +61,13 @@ def _context(canvas: np.ndarray, k: int, i: int, j: int, previous: np.ndarray | 
     coordinates) of every image: ``canvas`` (planes, H + 1, W + 2, N) int64, zero-padded
     above, left and right, holding the values decoded so far; ``previous``: the earlier
     plane's signed difference at this pixel (None for the first plane)."""
-    plane = canvas[k]
-    a, b, c, d = plane[i, j - 1], plane[i - 1, j], plane[i - 1, j - 1], plane[i - 1, j + 1]
+    return _predict(lambda e, di, dj: canvas[e, i + di, j + dj], k, previous)
+
+
+def _predict(at, k: int, previous: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """``_context`` of the values ``at(e, di, dj)`` gives: those of plane e at rows and
+    columns di, dj from the coded ones (one position, or a block of rows at once)."""
+    a, b, c, d = at(k, 0, -1), at(k, -1, 0), at(k, -1, -1), at(k, -1, 1)
     low, high = np.minimum(a, b), np.maximum(a, b)
     pred = np.where(c >= high, low, np.where(c <= low, high, a + b - c))
     ctx = ((k * 9 + _GRADIENT_LUT[d - b + 255]) * 9 + _GRADIENT_LUT[b - c + 255]) * 9 \
@@ -71,14 +76,14 @@ def _context(canvas: np.ndarray, k: int, i: int, j: int, previous: np.ndarray | 
     equal = np.zeros_like(pred)
     if k:
         ctx = ctx * 8 + _PLANE_LUT[previous + 128]
-        earlier = canvas[k - 1]
-        equal = 2 * (earlier[i, j] == earlier[i, j - 1]) + (earlier[i, j] == earlier[i - 1, j])
+        here = at(k - 1, 0, 0)
+        equal = 2 * (here == at(k - 1, 0, -1)) + (here == at(k - 1, -1, 0))
         for which in range(len(AROUND) - 1, -1, -1):  # the first neighbour that matches
             di, dj = AROUND[which]
-            same = canvas[0, i, j] == canvas[0, i + di, j + dj]
+            same = at(0, 0, 0) == at(0, di, dj)
             for e in range(1, k):
-                same &= canvas[e, i, j] == canvas[e, i + di, j + dj]
-            pred = np.where(same, plane[i + di, j + dj], pred)
+                same &= at(e, 0, 0) == at(e, di, dj)
+            pred = np.where(same, at(k, di, dj), pred)
             matched = np.where(same, which + 1, matched)
     else:
         ctx = ctx * 8
@@ -106,20 +111,33 @@ def _canvas(images: np.ndarray) -> np.ndarray:
     return canvas
 
 
+BLOCK_VALUES = 2**20  # values whose contexts the encoder forms at once (bounds memory)
+LEVEL_VALUES = 2**15  # values whose level probabilities the encoder forms at once
+
+
 def _walk(images: np.ndarray):
-    """(raw context ids, symbols) of every image's value at each position in coding
-    order, one position at a time: the symbol is the value's difference from its
-    prediction, modulo 256."""
+    """(raw context ids, symbols), each (positions, N), of every image's values at a
+    block of positions in coding order (rows of one plane; the symbol is the value's
+    difference from its prediction, modulo 256): the encoder knows every value, so it
+    forms the contexts of many positions at once, as the decoder forms them one by one
+    (``_context``)."""
     canvas = _canvas(images)
-    height, width, _ = images.shape[1:]
-    previous = diffs = None
-    for k, i, j in _positions(images.shape[1:]):
-        if j == 1 and i == 1:
-            previous, diffs = diffs, np.zeros(canvas.shape[1:], dtype=np.int64)
-        pred, ctx = _context(canvas, k, i, j, None if k == 0 else previous[i, j])
-        symbol = (canvas[k, i, j] - pred) & 255
-        diffs[i, j] = _signed(symbol)
-        yield ctx, symbol
+    n, height, width, planes = images.shape
+    step = max(1, BLOCK_VALUES // max(1, width * n))
+    previous = None
+    for k in range(planes):
+        diffs = np.zeros(canvas.shape[1:], dtype=np.int64)
+        for top in range(1, height + 1, step):
+            rows = slice(top, min(height + 1, top + step))
+
+            def at(e, di, dj, rows=rows):
+                return canvas[e, rows.start + di : rows.stop + di, 1 + dj : width + 1 + dj]
+
+            pred, ctx = _predict(at, k, None if k == 0 else previous[rows, 1:-1])
+            symbol = (canvas[k, rows, 1:-1] - pred) & 255
+            diffs[rows, 1:-1] = _signed(symbol)
+            yield ctx.reshape(-1, n), symbol.reshape(-1, n)
+        previous = diffs
 
 
 def _as_planes(images: np.ndarray) -> np.ndarray:
@@ -243,14 +261,14 @@ class TableModel:
         """Raw context ids and symbols of every value of the images, in coding order
         (position-major: every image's value at a position, then the next position)."""
         ids, symbols = zip(*_walk(images))
-        return np.concatenate(ids), np.concatenate(symbols)
+        return np.concatenate(ids).reshape(-1), np.concatenate(symbols).reshape(-1)
 
     def encode(self, images: np.ndarray, max_error: int = 0) -> bytes:
         """The range-coded values of uint8 ``images`` (N, H, W, C) of the model's shape:
         exact, or with ``max_error`` K > 0 each value within K (the residual layer's
         levels, ``residual.quantization_levels``; the contexts are then formed from the
-        decoded levels, as the decoder sees them). One position of every image at a
-        time: memory for the images and one position's rows."""
+        decoded levels, as the decoder sees them). A block of positions at a time
+        (``BLOCK_VALUES``): memory for the images and one block's rows."""
         import constriction
 
         images = _as_planes(images)
@@ -261,20 +279,30 @@ class TableModel:
         if max_error:
             levels, nearest, starts = residual._bins(max_error)
             decoded = levels[nearest[images]]
-            coded = nearest[decoded].transpose(3, 1, 2, 0).reshape(-1, len(images))
             values = decoded.transpose(3, 1, 2, 0).reshape(-1, len(images))
-            for q, (ids, symbols) in enumerate(_walk(decoded)):
-                pred = (values[q].astype(np.int64) - symbols) & 255
-                encoder.encode(coded[q].astype(np.int32), family,
-                               self._level_probs(self.rows.take(ids), pred, starts))
+            done = 0
+            for ids, symbols in _walk(decoded):
+                block = values[done : done + len(ids)].astype(np.int64)
+                done += len(ids)
+                rows = self.rows.take(ids.reshape(-1))
+                pred = ((block - symbols) & 255).reshape(-1)
+                coded = nearest[block].reshape(-1).astype(np.int32)
+                # the symbols in coding order, each with its row, LEVEL_VALUES at a call
+                for at in range(0, len(coded), LEVEL_VALUES):
+                    span = slice(at, at + LEVEL_VALUES)
+                    encoder.encode(coded[span], family,
+                                   self._level_probs(rows[span], pred[span], starts))
             return encoder.get_compressed().astype("<u4").tobytes()
         hi_p = self.hi.astype(np.float64)
         lo_p = self.lo.astype(np.float64).reshape(-1, 16)  # row r, high nibble h: 16r + h
         for ids, symbols in _walk(images):
-            rows = self.rows.take(ids)
+            rows = self.rows.take(ids)  # (positions, N)
             hi, lo = (symbols >> 4).astype(np.int32), (symbols & 15).astype(np.int32)
-            encoder.encode(hi, family, hi_p.take(rows, axis=0))
-            encoder.encode(lo, family, lo_p.take(rows * 16 + hi, axis=0))
+            # at each position the N high nibbles, then the N low ones: one call per block
+            coded = np.stack([hi, lo], axis=1).reshape(-1)
+            probs = np.stack([hi_p.take(rows, axis=0), lo_p.take(rows * 16 + hi, axis=0)],
+                             axis=1).reshape(-1, 16)
+            encoder.encode(coded, family, probs)
         return encoder.get_compressed().astype("<u4").tobytes()
 
     def decode(self, data: bytes, n: int, max_error: int = 0) -> np.ndarray:
@@ -319,16 +347,22 @@ class TableModel:
                      ) -> np.ndarray:
         """Integer probabilities (n, levels), as float64, of the levels whose first values
         are ``starts``: each value v's is that of its difference (v - ``pred``) modulo 256,
-        summed over the level's values: a difference of two running sums over the
-        differences' distribution written twice (a level's values may wrap past 255).
-        Integers below 2**45: every sum exact."""
-        values = self._joint.take(rows, axis=0)  # (n, 256)
-        running = np.zeros((len(rows), 513), dtype=np.int64)
-        np.cumsum(np.concatenate([values, values], axis=1), axis=1, out=running[:, 1:])
+        summed over the level's values: a difference of two of the row's running sums
+        (``_running``). Integers below 2**45: every sum exact."""
         sizes = np.diff(np.append(starts, 256))
         first = (starts[None, :] - pred[:, None]) & 255  # each level's first difference
-        return (np.take_along_axis(running, first + sizes, axis=1)
-                - np.take_along_axis(running, first, axis=1)).astype(np.float64)
+        base = rows.astype(np.int64)[:, None] * 513
+        flat = self._running.reshape(-1)
+        return (flat.take(base + first + sizes) - flat.take(base + first)).astype(np.float64)
+
+    @functools.cached_property
+    def _running(self) -> np.ndarray:
+        """(rows, 513) int64: each row's running sums over its differences' integer
+        probabilities written twice (a level's values may wrap past 255), from 0."""
+        running = np.zeros((len(self.hi), 513), dtype=np.int64)
+        np.cumsum(np.concatenate([self._joint, self._joint], axis=1), axis=1,
+                  out=running[:, 1:])
+        return running
 
     @functools.cached_property
     def _joint(self) -> np.ndarray:
