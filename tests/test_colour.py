@@ -354,8 +354,9 @@ def test_a_table_pixel_model_is_residual_layout_4(zoo, model, images, tmp_path):
 
 def test_a_grayscale_family_takes_a_table_too(tmp_path):
     """Layout 4 on one plane: a grayscale family whose pixel model is a table codes
-    exactly, within K, and in a family file that keeps its network pixel model second
-    (the first is the one new files use; files naming the second still decode)."""
+    exactly, within K, and in a family file that keeps another pixel model second (the
+    first is the one new files use; files naming the second still decode); the family's
+    ``pixel_models`` picks one per max error, and is checked when the file is read."""
     from vaecodec.core import tablemodel
     from vaecodec.zoo import ModelInfo, families
 
@@ -388,6 +389,22 @@ def test_a_grayscale_family_takes_a_table_too(tmp_path):
     assert np.array_equal(vaecodec.decode(exact, zoo=reloaded), digits)
     newer = vaecodec.encode(digits, lossless=True, model="g", zoo=reloaded)
     assert vaecodec.read_info(newer, zoo=reloaded).residual.model_id == other.model_id[:4]
+    # pixel_models: from max error 2 on, new files use the other one
+    ranged = Family("g", vae.name, other.name, 1, {"pixel_models": [[0, "g.table2"],
+                                                                     [2, "g.table"]]})
+    zoo = Zoo().with_family(ranged, [vae, other, info], [level])
+    family, models, levels = families.from_bytes(zoo.family_file("g"))
+    zoo = Zoo().with_family(family, models, levels)
+    for k, pixel in ((0, other), (1, other), (2, info), (32, info)):
+        data = vaecodec.encode(digits[:3], max_error=k, model="g", zoo=zoo)
+        assert vaecodec.read_info(data, zoo=zoo).residual.model_id == pixel.model_id[:4]
+    for bad in ([[1, "g.table"]], [[0, "g.table"], [0, "g.table2"]], [[0, "g.other"]],
+                [[0, "g.table"], [33, "g.table2"]], [[0, "g.table"], [True, "g.table2"]],
+                [0, "g.table"], "g.table", []):
+        hostile = Family("g", vae.name, other.name, 1, {"pixel_models": bad})
+        data = Zoo().with_family(hostile, [vae, other, info], [level]).family_file("g")
+        with pytest.raises(vaecodec.CorruptModelError, match="pixel_models"):
+            families.from_bytes(data)
 
 
 @pytest.fixture
@@ -506,7 +523,9 @@ def test_train_makes_a_colour_family_that_codes_colour(tmp_path, model_store):
     assert "pixel model: the table (network " in result.output
     zoo = Zoo.installed()
     choice = zoo.family("ic").metadata["validation"]["pixel_model_choice"]
-    assert choice["kept"] == "table" and choice["table"] < choice["network"]
+    sizes = choice["bytes_per_image"]
+    assert choice["kept"] == "table" and sizes["table"]["0"] < sizes["network"]["0"]
+    assert set(sizes["table"]) == {"0", "1", "2", "4", "8", "16", "32"}
     pixel = zoo.find(zoo.family("ic").pixel_model, "pixel-model")
     assert pixel.metadata["architecture"]["type"] == "table"
     test = icons(40, seed=6)
@@ -540,6 +559,13 @@ def test_the_shipped_colour_family_codes_its_samples(tmp_path):
     out = tmp_path / "exact.vaez"
     files.compress([icons], out, model="icons", lossless=True)
     assert vaecodec.read_info(out).residual.layout == 4  # the family's table
+    # from max error 2 up the family's pixel network codes its icons in fewer bytes
+    assert zoo.family("icons").metadata["pixel_models"] == [[0, "icons.table"],
+                                                            [2, "icons.pixel"]]
+    for k, layout in ((1, 4), (2, 3)):
+        bounded = vaecodec.encode(given[:5], model="icons", max_error=k)
+        assert vaecodec.read_info(bounded).residual.layout == layout
+        assert np.abs(vaecodec.decode(bounded).astype(int) - given[:5]).max() <= k
     restored = files.decompress(out, tmp_path / "back")
     for path in restored.paths:
         with Image.open(path) as back, Image.open(icons / Path(path).name) as source:

@@ -91,7 +91,7 @@ def resolve(options: EncodeOptions | None = None, *, zoo: Zoo | None = None,
         if quant_step is not None:
             raise SettingsError("lossless and max-error files use a quality level for their "
                                 "base layer, not a quantization step")
-        pixel_model = _pixel_model_of(zoo, family)
+        pixel_model = _pixel_model_of(zoo, family, max_error)
         base = pixel_model.metadata["base_level"]
         if quality is not None and quality != base:
             raise SettingsError(f"lossless and max-error files use quality level {base} as "
@@ -138,10 +138,12 @@ def searching(settings: Settings, search: bool) -> Settings:
     return dataclasses.replace(settings, search=True)
 
 
-def _pixel_model_of(zoo: Zoo, family: str | None) -> ModelInfo:
+def _pixel_model_of(zoo: Zoo, family: str | None, max_error: int) -> ModelInfo:
+    """The pixel model new files of ``family`` with ``max_error`` use (a family may keep
+    one for some max errors and another for the others: ``families.pixel_model_name``)."""
     if family is None or family == DEFAULT_FAMILY:
         return zoo.find(None, PIXEL_MODEL)
-    name = zoo.family(family).pixel_model
+    name = families.pixel_model_name(zoo.family(family), max_error)
     if name is None:
         raise SettingsError(f"model {family} has no pixel model, which lossless and "
                             "max-error files need")

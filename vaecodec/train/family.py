@@ -91,6 +91,41 @@ def split(images: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return images[np.sort(order[held:])], images[np.sort(order[:held])]
 
 
+MAX_ERRORS_COMPARED = (0, 1, 2, 4, 8, 16, 32)  # where the pixel models are compared
+MAX_ERROR_SAMPLE = 200  # validation images the max errors above 0 are compared on
+
+
+def compare_pixel_models(name: str, vae: ModelInfo, candidates: list, levels: list,
+                         default: int, valid_images: np.ndarray) -> tuple[dict, dict]:
+    """Each candidate pixel model (``(what, ModelInfo)``) in the family ``name`` on the
+    validation images: ``tried[what]`` = (its lossless file of them all, the model, the
+    zoo with it); ``sizes[what][K]`` = bytes per image at each of ``MAX_ERRORS_COMPARED``
+    (K > 0 on the first ``MAX_ERROR_SAMPLE`` images; only K = 0 for a single candidate)."""
+    tried, sizes = {}, {}
+    sample = valid_images[:MAX_ERROR_SAMPLE]
+    for what, pixel in candidates:
+        zoo = Zoo().with_family(Family(name, vae.name, pixel.name, default), [vae, pixel],
+                                levels)
+        lossless = codec.encode(valid_images, lossless=True, model=name, zoo=zoo)
+        tried[what] = (lossless, pixel, zoo)
+        sizes[what] = {0: len(lossless) / len(valid_images)}
+        for k in MAX_ERRORS_COMPARED[1:] if len(candidates) > 1 else ():
+            sizes[what][k] = len(codec.encode(sample, max_error=k, model=name,
+                                              zoo=zoo)) / len(sample)
+    return tried, sizes
+
+
+def pixel_model_ranges(sizes: dict) -> list[list]:
+    """[[K, what], ...]: from each K on (up to the next), the pixel model that coded the
+    fewest bytes at that K (``compare_pixel_models``' sizes), neighbours merged."""
+    ranges: list[list] = []
+    for k in sorted(next(iter(sizes.values()))):
+        best = min(sizes, key=lambda what: sizes[what][k])
+        if not ranges or ranges[-1][1] != best:
+            ranges.append([k, best])
+    return ranges
+
+
 def mean_image_psnr(train_images: np.ndarray, valid_images: np.ndarray) -> float:
     """PSNR of the validation images against the training images' mean image: what a
     codec that ignores the image gets (the floor every level must beat)."""
@@ -272,18 +307,17 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
     # the checks: exact round trip, per-image figures, every level against the mean image
     stage_started = time.monotonic()
     # with "auto", the family keeps the pixel model that codes its validation images in
-    # fewer bytes
-    tried = {}
-    for what, pixel in candidates:
-        family = Family(name, name, pixel.name, default)
-        zoo = Zoo().with_family(family, [vae, pixel], levels)
-        tried[what] = (codec.encode(valid_images, lossless=True, model=name, zoo=zoo),
-                       pixel, zoo)
-    kept = min(tried, key=lambda what: len(tried[what][0]))
+    # fewer bytes, at each max error compared (both where each wins somewhere)
+    tried, sizes = compare_pixel_models(name, vae, candidates, levels, default, valid_images)
+    ranges = pixel_model_ranges(sizes)
+    kept = ranges[0][1]
     lossless, pixel, zoo = tried[kept]
+    chosen = [tried[what][1] for what in dict.fromkeys(what for _, what in ranges)]
     say(f"pixel model: the {kept} (" + ", ".join(
-        f"{what} {8 * len(t[0]) / (len(valid_images) * shape[0] * shape[1]):.3f}"
-        for what, t in tried.items()) + " bits a pixel on validation)")
+        f"{what} {8 * sizes[what][0] / (shape[0] * shape[1]):.3f}" for what in tried)
+        + " bits a pixel on validation)"
+        + ("" if len(chosen) == 1 else "; --max-error " + ", ".join(
+            f"{k}+ the {what}" for k, what in ranges[1:]) + ": both kept"))
     if not np.array_equal(codec.decode(lossless, zoo=zoo), valid_images):
         raise AssertionError("the trained pixel model does not round-trip")  # a bug
     if progress:
@@ -302,9 +336,11 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
                               "psnr_db": round(lv.measured["psnr_db"], 2)} for lv in levels},
         "mean_image_psnr_db": round(mean_psnr, 2),
         "lossless_bytes_per_image": round(len(lossless) / len(valid_images), 2),
-        # the two pixel models tried, and which the family keeps (the fewer bytes)
-        "pixel_model_choice": {"kept": kept, **{
-            what: round(len(t[0]) / len(valid_images), 2) for what, t in tried.items()}},
+        # the pixel models tried: bytes per image at each max error, which are kept
+        "pixel_model_choice": {"kept": kept, "max_error_images": min(
+            len(valid_images), MAX_ERROR_SAMPLE), "ranges": ranges, "bytes_per_image": {
+                what: {str(k): round(v, 2) for k, v in by_k.items()}
+                for what, by_k in sizes.items()}},
         # per pixel, every channel of it together (24 raw bits for RGB)
         "lossless_bits_per_pixel": round(
             8 * len(lossless) / (len(valid_images) * shape[0] * shape[1]), 4),
@@ -323,8 +359,10 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
         "trained_with": {"vaecodec": __version__, "torch": torch.__version__,
                          "python": platform.python_version(),
                          "threads": torch.get_num_threads(), "device": device},
+        **({} if len(chosen) == 1 else {"pixel_models": [
+            [k, tried[what][1].name] for k, what in ranges]}),
     })
-    models = [vae, pixel]
+    models = [vae, *chosen]
     return Trained(family, models, levels, families.to_bytes(family, models, levels), problems)
 
 

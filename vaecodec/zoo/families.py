@@ -17,6 +17,7 @@ from pathlib import Path
 from ..errors import CorruptModelError
 from ..format import family as family_format
 from ..format import shapes
+from ..format.constants import MAX_RESIDUAL_ERROR
 from .levels import Level, from_row
 from .models import PIXEL_MODEL, VAE, ModelInfo
 
@@ -72,6 +73,8 @@ def from_bytes(data: bytes, path: Path | None = None
             if m.kind == PIXEL_MODEL and m.metadata.get("base_level") not in numbers:
                 raise CorruptModelError(f"pixel model {m.name} names no level of the family "
                                         "as its base level")
+        _check_ranges(header["metadata"].get("pixel_models"),
+                      [m.name for m in models if m.kind == PIXEL_MODEL])
     except CorruptModelError as e:
         if path is None:
             raise
@@ -80,6 +83,29 @@ def from_bytes(data: bytes, path: Path | None = None
     family = Family(header["name"], vae.name, pixel, header["default_level"],
                     header["metadata"], path)
     return family, models, levels
+
+
+def _check_ranges(ranges, names: list[str]) -> None:
+    """The family metadata's ``pixel_models`` (absent, or [[K, name], ...]: from max error
+    K on, new files use the pixel model ``name``): K increasing from 0 to at most
+    MAX_RESIDUAL_ERROR, each name one of the family's pixel models."""
+    if ranges is None:
+        return
+    ok = isinstance(ranges, list) and 1 <= len(ranges) <= MAX_RESIDUAL_ERROR + 1 and all(
+        isinstance(r, list) and len(r) == 2 and type(r[0]) is int
+        and 0 <= r[0] <= MAX_RESIDUAL_ERROR and r[1] in names for r in ranges)
+    if not ok or ranges[0][0] != 0 or any(a[0] >= b[0] for a, b in zip(ranges, ranges[1:])):
+        raise CorruptModelError("its metadata's pixel_models is not a list of [max error, "
+                                "pixel model name] from max error 0 up")
+
+
+def pixel_model_name(family: Family, max_error: int) -> str | None:
+    """The pixel model new files of ``family`` with ``max_error`` use: the last of its
+    ``pixel_models`` ranges that starts at or below it, or its first pixel model."""
+    ranges = family.metadata.get("pixel_models")
+    if not ranges:
+        return family.pixel_model
+    return [name for k, name in ranges if k <= max_error][-1]
 
 
 def to_bytes(family: Family, models: list[ModelInfo], levels: list[Level]) -> bytes:
