@@ -2,13 +2,8 @@
 1,000 images/s, on this CPU), with its size and PSNR, and the Pillow codecs' speed on the
 same images in the same run as the baseline.
 
-    python benchmarks/bench_colour.py --family icons --repeat 5 \
+    python benchmarks/bench_colour.py --family icons --repeat 5 --max-errors 0 1 4 \
         --json docs/data/bench_colour_icons.json
-    python benchmarks/bench_colour.py --family icons --repeat 5 --max-errors 0 \
-        --table-model --json docs/data/bench_colour_table.json
-
-``--table-model``: also the table pixel model (``core/tablemodel.py``, not yet a file
-format), fitted on the icons' training split, coding the same images exactly.
 
 The images are the icons' test split (``tools/make_train_sets.py``, drawn here, no
 download), or ``--images`` a .npy array (N, H, W, C). For each setting (every level,
@@ -82,29 +77,6 @@ def icons(count: int, seed: int | None = None) -> np.ndarray:
     return draw(count, seed=TEST_SEED if seed is None else seed)
 
 
-def table_row(images: np.ndarray, train: str, repeat: int) -> dict:
-    """The table pixel model fitted on ``train``, coding ``images`` exactly (its
-    values alone: no base layer, no file header)."""
-    from vaecodec.core.tablemodel import TableModel
-
-    if train == "icons":
-        fitted_on = icons(12000, seed=1)  # make_train_sets.build_colour's training split
-    else:
-        fitted_on = np.load(train)
-    start = time.perf_counter()
-    model = TableModel.fit(fitted_on)
-    fit = time.perf_counter() - start
-    data, enc_first, enc = clock(lambda: model.encode(images), repeat)
-    decoded, dec_first, dec = clock(lambda: model.decode(data, len(images)), repeat)
-    assert np.array_equal(decoded, images)
-    n = len(images)
-    return {"codec": "table model", "setting": "lossless (table model)",
-            "bytes_per_image": len(data) / n, "psnr_db": float("inf"),
-            "fitted_on": len(fitted_on), "fit_seconds": fit, "table_rows": len(model.hi),
-            "encode_first_images_per_s": n / enc_first, "encode_images_per_s": n / enc,
-            "decode_first_images_per_s": n / dec_first, "decode_images_per_s": n / dec}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--family", default="icons", help="a colour family (default: icons)")
@@ -113,10 +85,6 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="timed calls after the first")
     parser.add_argument("--max-errors", type=int, nargs="*", default=[0, 4],
                         help="residual settings (0: lossless; default: 0 4)")
-    parser.add_argument("--table-model", metavar="TRAIN", nargs="?", const="icons",
-                        help="also the table pixel model (core/tablemodel.py; no file format "
-                             "yet), fitted on TRAIN: a .npy array, or 'icons' (the icons' "
-                             "12,000 training images, drawn here; the default)")
     parser.add_argument("--json", help="write the rows here")
     args = parser.parse_args()
     images = np.load(args.images)[: args.limit] if args.images else icons(args.limit)
@@ -141,8 +109,6 @@ def main() -> None:
                      "bytes_per_image": len(data) / n, "psnr_db": metrics.psnr(images, decoded),
                      "encode_first_images_per_s": n / enc_first, "encode_images_per_s": n / enc,
                      "decode_first_images_per_s": n / dec_first, "decode_images_per_s": n / dec})
-    if args.table_model:
-        rows.append(table_row(images, args.table_model, args.repeat))
     for name, fmt, options in PILLOW:
         rows.append({"codec": name, "setting": str(options),
                      **pillow(images, fmt, options, args.repeat)})
@@ -151,7 +117,7 @@ def main() -> None:
                  else f"{'':9s}")
         dfirst = (f"{r['decode_first_images_per_s']:9,.0f}" if "decode_first_images_per_s" in r
                   else f"{'':9s}")
-        label = r["setting"] if r["codec"].startswith(("vaecodec", "table")) else r["codec"]
+        label = r["setting"] if r["codec"].startswith("vaecodec") else r["codec"]
         print(f"{label:22s} {r['bytes_per_image']:8.1f} {r['psnr_db']:6.2f} {first} "
               f"{r['encode_images_per_s']:9,.0f} {dfirst} {r['decode_images_per_s']:9,.0f}")
     if args.json:

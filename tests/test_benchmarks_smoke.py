@@ -21,7 +21,7 @@ SMOKE = {
                        "--damage-images", "5000", "--flips", "2", "--compress-sizes", "5000",
                        "--repeat", "1", "--work", "{tmp}/work"], True),
     "bench_cli": (["--data", "{data}", "--limit", "300", "--repeat", "1"], True),
-    "bench_colour": (["--limit", "50", "--repeat", "1", "--max-errors", "0", "--table-model"],
+    "bench_colour": (["--limit", "50", "--repeat", "1", "--max-errors", "0", "1"],
                      True),
     "bench_dask": (["--data", "{data}", "--images", "8192", "--workers", "1",
                     "--shard-images", "4096", "--repeat", "1", "--cli"], True),

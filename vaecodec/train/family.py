@@ -312,11 +312,11 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
     ranges = pixel_model_ranges(sizes)
     kept = ranges[0][1]
     lossless, pixel, zoo = tried[kept]
-    chosen = [tried[what][1] for what in dict.fromkeys(what for _, what in ranges)]
+    kept_models = [tried[what][1] for what in dict.fromkeys(what for _, what in ranges)]
     say(f"pixel model: the {kept} (" + ", ".join(
         f"{what} {8 * sizes[what][0] / (shape[0] * shape[1]):.3f}" for what in tried)
         + " bits a pixel on validation)"
-        + ("" if len(chosen) == 1 else "; --max-error " + ", ".join(
+        + ("" if len(kept_models) == 1 else "; --max-error " + ", ".join(
             f"{k}+ the {what}" for k, what in ranges[1:]) + ": both kept"))
     if not np.array_equal(codec.decode(lossless, zoo=zoo), valid_images):
         raise AssertionError("the trained pixel model does not round-trip")  # a bug
@@ -359,10 +359,10 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
         "trained_with": {"vaecodec": __version__, "torch": torch.__version__,
                          "python": platform.python_version(),
                          "threads": torch.get_num_threads(), "device": device},
-        **({} if len(chosen) == 1 else {"pixel_models": [
+        **({} if len(kept_models) == 1 else {"pixel_models": [
             [k, tried[what][1].name] for k, what in ranges]}),
     })
-    models = [vae, *chosen]
+    models = [vae, *kept_models]
     return Trained(family, models, levels, families.to_bytes(family, models, levels), problems)
 
 
