@@ -562,6 +562,13 @@ def test_the_shipped_colour_family_codes_its_samples(tmp_path):
     # from max error 2 up the family's pixel network codes its icons in fewer bytes
     assert zoo.family("icons").metadata["pixel_models"] == [[0, "icons.table"],
                                                             [2, "icons.pixel"]]
+    from click.testing import CliRunner
+
+    from vaecodec.cli import main
+
+    shown = CliRunner().invoke(main, ["models", "show", "icons"]).output
+    assert ("pixel model: icons.table (a table) up to --max-error 1, icons.pixel (a "
+            "network) from --max-error 2") in shown
     for k, layout in ((1, 4), (2, 3)):
         bounded = vaecodec.encode(given[:5], model="icons", max_error=k)
         assert vaecodec.read_info(bounded).residual.layout == layout

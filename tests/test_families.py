@@ -440,3 +440,12 @@ def test_cli_train_reading_errors_are_one_line(tmp_path, model_store):
                                 "--steps", "2"])
     assert both.exit_code == 2 and "give --epochs or --steps, not both" in both.stderr
     assert not list(model_store.iterdir())
+
+
+def test_each_max_error_goes_to_the_pixel_model_that_coded_it_in_fewer_bytes():
+    from vaecodec.train.family import pixel_model_ranges
+
+    sizes = {"network": {0: 10.0, 1: 8.0, 2: 5.0, 4: 3.0, 8: 2.0},
+             "table": {0: 9.0, 1: 7.0, 2: 6.0, 4: 4.0, 8: 1.0}}
+    assert pixel_model_ranges(sizes) == [[0, "table"], [2, "network"], [8, "table"]]
+    assert pixel_model_ranges({"table": {0: 3.0}}) == [[0, "table"]]

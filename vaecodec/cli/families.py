@@ -273,10 +273,33 @@ def models_show(name, as_json):
         meta = family.metadata
         data, recipe = _map(meta.get("data")), _map(meta.get("recipe"))
         click.echo(f"lossless: {row['lossless_bits_per_pixel']} bits/pixel ({where})")
+        if family.pixel_model is not None:
+            click.echo("pixel model: " + _pixel_models_line(zoo, family))
         click.echo(f"trained on {data.get('train_images')} images (sha256 "
                    f"{str(data.get('pixels_sha256'))[:16]}...), recipe {recipe.get('name')}, "
                    f"{recipe.get('epochs')} epochs, "
                    f"{_map(meta.get('train_seconds')).get('total')} s")
+
+
+def _pixel_models_line(zoo, family) -> str:
+    """Which pixel model a family's files use, per max error (its ``pixel_models``), and
+    what kind each is: "icons.table (a table) up to --max-error 1, icons.pixel (a
+    network) from 2"."""
+    from ..zoo.models import PIXEL_MODEL
+
+    def kind(name: str) -> str:
+        architecture = _map(zoo.find(name, PIXEL_MODEL).metadata.get("architecture"))
+        return "a table" if architecture.get("type") == "table" else "a network"
+
+    ranges = family.metadata.get("pixel_models") or [[0, family.pixel_model]]
+    parts = []
+    for i, (start, name) in enumerate(ranges):
+        end = ranges[i + 1][0] - 1 if i + 1 < len(ranges) else None
+        span = ("" if len(ranges) == 1 else f" from --max-error {start}" if end is None
+                else f" up to --max-error {end}" if start == 0
+                else f" for --max-error {start}-{end}")
+        parts.append(f"{name} ({kind(name)}){span}")
+    return ", ".join(parts)
 
 
 @models.command(name="export")
