@@ -296,6 +296,8 @@ def _pixel_models_line(zoo, family) -> str:
     for i, (start, name) in enumerate(ranges):
         end = ranges[i + 1][0] - 1 if i + 1 < len(ranges) else None
         span = ("" if len(ranges) == 1 else f" from --max-error {start}" if end is None
+                else " for --lossless" if end == 0
+                else f" at --max-error {start}" if start == end
                 else f" up to --max-error {end}" if start == 0
                 else f" for --max-error {start}-{end}")
         parts.append(f"{name} ({kind(name)}){span}")
