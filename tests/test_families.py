@@ -449,3 +449,6 @@ def test_each_max_error_goes_to_the_pixel_model_that_coded_it_in_fewer_bytes():
              "table": {0: 9.0, 1: 7.0, 2: 6.0, 4: 4.0, 8: 1.0}}
     assert pixel_model_ranges(sizes) == [[0, "table"], [2, "network"], [8, "table"]]
     assert pixel_model_ranges({"table": {0: 3.0}}) == [[0, "table"]]
+    # the table (several times faster) unless the network saves 1% of its bytes
+    close = {"network": {0: 99.5, 1: 98.0}, "table": {0: 100.0, 1: 100.0}}
+    assert pixel_model_ranges(close) == [[0, "table"], [1, "network"]]

@@ -115,12 +115,19 @@ def compare_pixel_models(name: str, vae: ModelInfo, candidates: list, levels: li
     return tried, sizes
 
 
+TABLE_MARGIN = 0.01  # the network must save this share of the table's bytes to be kept
+
+
 def pixel_model_ranges(sizes: dict) -> list[list]:
     """[[K, what], ...]: from each K on (up to the next), the pixel model that coded the
-    fewest bytes at that K (``compare_pixel_models``' sizes), neighbours merged."""
+    fewest bytes at that K (``compare_pixel_models``' sizes), neighbours merged; the
+    table wherever the others save less than ``TABLE_MARGIN`` of its bytes (it codes
+    several times faster)."""
     ranges: list[list] = []
     for k in sorted(next(iter(sizes.values()))):
         best = min(sizes, key=lambda what: sizes[what][k])
+        if "table" in sizes and sizes[best][k] > (1 - TABLE_MARGIN) * sizes["table"][k]:
+            best = "table"
         if not ranges or ranges[-1][1] != best:
             ranges.append([k, best])
     return ranges
