@@ -342,6 +342,13 @@ def test_a_table_pixel_model_is_residual_layout_4(zoo, model, images, tmp_path):
     bounded = vaecodec.decode(vaecodec.encode(images, max_error=3, model="rgb", zoo=full),
                               zoo=full)
     assert np.abs(bounded.astype(int) - images).max() <= 3
+    # a table counted on images of another size than its VAE's is a damaged family
+    small = ModelInfo.in_memory("rgb.small", *tablemodel.fit_pixel_model(
+        train[:, :8], 1, model.model_id.hex(), min_count=4))
+    odd = Zoo().with_family(Family("rgb", model.name, small.name, 1), [model, small],
+                            zoo.levels("rgb"))
+    with pytest.raises(vaecodec.CorruptModelError, match=r"rgb.small is damaged .*VAE's"):
+        vaecodec.encode(images, lossless=True, model="rgb", zoo=odd)
     path = tmp_path / "table.vaez"
     with vaecodec.open(path, "w", model="rgb", lossless=True, zoo=full,
                        chunk_images=5) as archive:
@@ -573,6 +580,9 @@ def test_the_shipped_colour_family_codes_its_samples(tmp_path):
         bounded = vaecodec.encode(given[:5], model="icons", max_error=k)
         assert vaecodec.read_info(bounded).residual.layout == layout
         assert np.abs(vaecodec.decode(bounded).astype(int) - given[:5]).max() <= k
+        # the family carried in the file holds both pixel models; either may be named
+        carried = vaecodec.encode(given[:2], model="icons", max_error=k, embed_model=True)
+        assert np.abs(vaecodec.decode(carried).astype(int) - given[:2]).max() <= k
     restored = files.decompress(out, tmp_path / "back")
     for path in restored.paths:
         with Image.open(path) as back, Image.open(icons / Path(path).name) as source:

@@ -265,8 +265,9 @@ def zoo_with(model: bytes | None, model_id: bytes, pixel_id: bytes | None,
     family, models, levels = families.from_bytes(model)
     vae = next(m for m in models if m.kind == VAE)
     pixel = [m for m in models if m.kind == PIXEL_MODEL]
+    # the header's pixel model: any of the family's (it may keep one per max error)
     if not vae.model_id.startswith(model_id) or (
-            pixel_id is not None and not (pixel and pixel[0].model_id.startswith(pixel_id))):
+            pixel_id is not None and not any(p.model_id.startswith(pixel_id) for p in pixel)):
         raise CorruptHeaderError("the embedded model is not the one the header names")
     return zoo.with_family(family, models, levels)
 

@@ -246,9 +246,16 @@ class Zoo:
             if shape is None:
                 base = self.find(bytes.fromhex(info.metadata.get("base_model_sha256", "")))
                 shape = base.image_shape
-            kind = TablePixelModel if is_table(info.metadata) else PixelModel
-            return kind.from_tensors(info.name, info.model_id, info.metadata,
-                                     info.tensors(), shape)
+            if not is_table(info.metadata):
+                return PixelModel.from_tensors(info.name, info.model_id, info.metadata,
+                                               info.tensors(), shape)
+            # a table has no base decoder to check its size against: its VAE's shape
+            base = self.find(bytes.fromhex(str(info.metadata.get("base_model_sha256"))))
+            if base.image_shape != tuple(shape):
+                raise ValueError(f"its images are {tuple(shape)}, its VAE's "
+                                 f"{base.image_shape}")
+            return TablePixelModel.from_tensors(info.name, info.model_id, info.metadata,
+                                                info.tensors(), shape)
 
         return self._load(info, build)
 
