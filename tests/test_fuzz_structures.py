@@ -278,7 +278,7 @@ def test_a_hostile_model_family_file(family_file, edits):
             _repeat(header, "levels", edit[1])
         elif kind == "drop_model" and isinstance(header.get("models"), list) \
                 and len(header["models"]) > 1 and len(blobs) > 1:
-            k = edit[1] % len(blobs)
+            k = edit[1] % min(len(blobs), len(header["models"]))  # a family may hold 3
             del header["models"][k]
             del blobs[k]
     try:
