@@ -285,11 +285,11 @@ def _pixel_models_line(zoo, family) -> str:
     """Which pixel model a family's files use, per max error (its ``pixel_models``), and
     what kind each is: "icons.table (a table) up to --max-error 1, icons.pixel (a
     network) from 2"."""
+    from ..core.tablemodel import is_table
     from ..zoo.models import PIXEL_MODEL
 
     def kind(name: str) -> str:
-        architecture = _map(zoo.find(name, PIXEL_MODEL).metadata.get("architecture"))
-        return "a table" if architecture.get("type") == "table" else "a network"
+        return "a table" if is_table(zoo.find(name, PIXEL_MODEL).metadata) else "a network"
 
     ranges = family.metadata.get("pixel_models") or [[0, family.pixel_model]]
     parts = []
