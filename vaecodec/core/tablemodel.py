@@ -50,9 +50,20 @@ _GRADIENT_LUT = np.searchsorted(GRADIENT_EDGES, np.arange(-255, 256), side="righ
 _PLANE_LUT = np.searchsorted(PLANE_EDGES, np.arange(-128, 128), side="right")
 
 
+PLANE_CONTEXTS = 729 * 8 * 4 * 5  # raw context ids of one plane (plane k: the k-th run)
+
+
 def context_count(planes: int) -> int:
     """Raw context ids of an image of ``planes`` planes: 0 .. this - 1."""
-    return planes * 729 * 8 * 4 * 5
+    return planes * PLANE_CONTEXTS
+
+
+def _rows_of(planes: int, contexts: np.ndarray) -> np.ndarray:
+    """(context_count(planes),) int32: each raw context's row, its plane's (0 .. planes
+    - 1), or planes + r for the r-th of ``contexts`` (the ones with rows of their own)."""
+    rows = (np.arange(context_count(planes)) // PLANE_CONTEXTS).astype(np.int32)
+    rows[contexts] = planes + np.arange(len(contexts), dtype=np.int32)
+    return rows
 
 
 def _context(canvas: np.ndarray, k: int, i: int, j: int, previous: np.ndarray | None
@@ -168,17 +179,13 @@ class TableModel:
         shape = images.shape[1:]
         planes = shape[2]
         ids, symbols = cls._ids_and_symbols(images)
-        total = context_count(planes)
-        counts_of = np.bincount(ids, minlength=total)
+        counts_of = np.bincount(ids, minlength=context_count(planes))
         own = np.flatnonzero(counts_of >= min_count)
-        rows = np.zeros(total, dtype=np.int64)
-        plane_of = np.arange(total) // (total // planes)
-        rows[:] = plane_of  # every context starts on its plane's row
-        rows[own] = planes + np.arange(len(own))
+        rows = _rows_of(planes, own).astype(np.int64)
         counts = np.bincount(rows[ids] * 256 + symbols, minlength=(planes + len(own)) * 256
                              ).reshape(-1, 256)
         for k in range(planes):  # a plane's row: every value of the plane
-            counts[k] = np.bincount(symbols[plane_of[ids] == k], minlength=256)
+            counts[k] = np.bincount(symbols[ids // PLANE_CONTEXTS == k], minlength=256)
         return cls.from_counts(shape, own.astype(np.int32), stored_counts(counts), weight)
 
     @classmethod
@@ -198,17 +205,13 @@ class TableModel:
         doubled = 2 * c[:planes] + 1
         plane_q = np.maximum(1, _ratio(doubled, doubled.sum(1, keepdims=True)))
         row_plane = np.concatenate([np.arange(planes),
-                                    contexts.astype(np.int64) // (context_count(planes)
-                                                                  // planes)])
+                                    contexts.astype(np.int64) // PLANE_CONTEXTS])
         mixed = c * plane_q.sum(1)[row_plane, None] + weight * plane_q[row_plane]
         joint = mixed.reshape(-1, 16, 16)
         hi_sum = joint.sum(2)
         hi = np.maximum(1, _ratio(hi_sum, hi_sum.sum(1, keepdims=True)))
         lo = np.maximum(1, _ratio(joint, hi_sum[:, :, None]))
-        rows = (np.arange(context_count(planes)) // (context_count(planes) // planes)
-                ).astype(np.int32)
-        rows[contexts] = planes + np.arange(len(contexts), dtype=np.int32)
-        return cls(tuple(shape), rows, hi, lo, contexts.astype(np.int32),
+        return cls(tuple(shape), _rows_of(planes, contexts), hi, lo, contexts.astype(np.int32),
                    counts.astype(np.uint16), int(weight))
 
     def to_tensors(self) -> dict[str, np.ndarray]:
