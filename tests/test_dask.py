@@ -341,7 +341,8 @@ def test_the_cli_takes_a_shard_size_only_for_a_cluster(folder, tmp_path):
 def test_colour_goes_through_the_cluster_in_colour(cluster, tmp_path):
     """The shipped colour family on the cluster: the icons' shards read back as the single
     file does and, lossless, give the PNGs back exactly; a grayscale image among them is
-    widened with one warning on the client, and --strict refuses it, writing nothing."""
+    widened with one warning on the client, comes back grayscale, and --strict refuses
+    it, writing nothing."""
     icons = os.path.join(os.path.dirname(__file__), "..", "samples", "icons")
     single = tmp_path / "one.vaez"
     vaecodec.compress([icons], single, model="icons", lossless=True)
@@ -364,6 +365,11 @@ def test_colour_goes_through_the_cluster_in_colour(cluster, tmp_path):
         vaecodec.dask.compress([src], tmp_path / "w.json", cluster, model="icons")
     said = [str(w.message) for w in caught if issubclass(w.category, vaecodec.VaezWarning)]
     assert sum("1 grayscale image was converted to RGB" in m for m in said) == 1, said
+    with vaecodec.open(tmp_path / "w.json") as shards:  # and comes back grayscale
+        assert shards.source_channels("gray.png") == 1
+    restored = vaecodec.decompress(tmp_path / "w.json", tmp_path / "w")
+    with Image.open(restored.output_dir / "gray.png") as png:
+        assert png.mode == "L"
     with pytest.raises(vaecodec.ConversionError, match="--strict"):
         vaecodec.dask.compress([src], tmp_path / "s.json", cluster, model="icons",
                                strict=True)

@@ -62,14 +62,14 @@ ZOO = Zoo.installed().with_models(COLOUR_VAE)
 
 
 def colour_file() -> bytes:
-    """A version 7 file of 3 RGB images in 2 chunks, with names."""
+    """A version 7 file of 3 RGB images in 2 chunks, with names and source channels."""
     import io
 
     out = io.BytesIO()
     images = np.random.default_rng(2).integers(0, 256, (3, *COLOUR_SHAPE), dtype=np.uint8)
     with vaecodec.open(out, "w", chunk_images=2, quant_step=0.3, model=COLOUR_VAE.name,
                        zoo=ZOO) as archive:
-        archive.write(images, NAMES)
+        archive.write(images, NAMES, channels=[1, 4, 2])
     return out.getvalue()
 
 
@@ -120,6 +120,7 @@ def test_mutated_chunked_file_with_valid_checksums(which, edits):
             archive[len(archive) - 1]
             archive.names
             archive.labels, archive.metadata, archive.classes
+            archive.source_channels(slice(None))
             if archive.labelled:
                 archive.label(0)
     except (VaezError, IndexError):

@@ -365,7 +365,8 @@ def to_webdataset(archive, tar_path, *, force: bool = False) -> int:
                 rows = np.arange(first, first + len(block))
                 labels = reader.label(rows) if reader.labelled else None
                 meta = reader.meta(rows) if reader.has_metadata else None
-                for n, image in enumerate(block):
+                images = modes.in_source_modes(block, reader.source_channels(rows))
+                for n, image in enumerate(images):
                     i = first + n
                     key = f"{i:0{width}d}" if names is None else _key(names[i])
                     _add(out, f"{key}.png", image_files.png_bytes(image))

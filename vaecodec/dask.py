@@ -328,7 +328,7 @@ def _compress_shard(files, target: str, options: EncodeOptions, reading: tuple,
                            check_names=False,
                            labelled=extras is not None and extras[1] is not None,
                            metadata=extras is not None and extras[2] is not None,
-                           classes=classes)
+                           classes=classes, source_channels=len(settings.image_shape) == 3)
     skipped: list[str] = []
     converted = widened = 0
     with writer:
@@ -338,12 +338,13 @@ def _compress_shard(files, target: str, options: EncodeOptions, reading: tuple,
             converted += part.converted
             widened += part.widened
             if part.names and by_name is None:
-                writer.write(part.pixels, part.names)
+                writer.write(part.pixels, part.names, channels=part.sources)
             elif part.names:
                 rows = [by_name[name] for name in part.names]
                 writer.write(part.pixels, part.names,
                              None if labels is None else [labels[r] for r in rows],
-                             None if meta is None else [meta[r] for r in rows])
+                             None if meta is None else [meta[r] for r in rows],
+                             channels=part.sources)
             if event is not None and k % 16 == 15 and event.is_set():
                 writer.abort()  # what was written is removed
                 return STOPPED

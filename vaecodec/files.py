@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Sequence
 
 from . import archive as archive_io
-from . import arrays, labelling, remote
+from . import arrays, labelling, modes, remote
 from . import images as image_files
 from .errors import (
     CorruptModelError,
@@ -134,12 +134,15 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
         _check_append_labels(writer, given, output)
     else:
         # the options and the output are checked before anything is read
+        settings = resolve(options, zoo=zoo)
         writer = archive_io.ArchiveWriter(
-            counting if to_stream else Path(output), resolve(options, zoo=zoo), force=force,
+            counting if to_stream else Path(output), settings, force=force,
             embed_model=options.embed_model, polarity=options.polarity, named=True,
             strict=options.strict, check_names=False,  # iter_files checks the names
             labelled=given is not None and given.has_labels,
-            metadata=given is not None and given.has_meta)
+            metadata=given is not None and given.has_meta,
+            # a colour model records each image's channels, for decompress
+            source_channels=len(settings.image_shape) == 3)
     skipped: list[str] = []
     converted = widened = 0
     rounded = [0]  # images of arrays whose float values were rounded
@@ -179,10 +182,8 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
                 raise image_files.strict_refusal(converted if part.converted else 0, widened,
                                                  shape)
             if part.names:
-                if assign is None:
-                    writer.write(part.pixels, part.names)
-                else:
-                    writer.write(part.pixels, part.names, *assign(part.names))
+                extras = (None, None) if assign is None else assign(part.names)
+                writer.write(part.pixels, part.names, *extras, channels=part.sources)
         if writer.count == before:
             raise EmptySelectionError("no readable image among the selected files"
                                       + _skipped_list(skipped))
@@ -214,10 +215,15 @@ def compress(sources: Iterable[str | os.PathLike], output: str | os.PathLike | B
 def _array_parts(sources, shape, resize: bool, exact: bool, rounded: list[int]):
     """The ``Part``s of array files read at ``shape``; ``rounded[0]`` counts the images
     whose float values were rounded to 8 bits."""
+    import numpy as np
+
     for path in sources:
+        array = arrays.open_array(path)
+        source = array.shape[3] if array.ndim == 4 else 1
         for block, names, lost, dropped, widened in arrays.parts(path, shape, resize, exact):
             rounded[0] += lost
-            yield image_files.Part(block, names, [], dropped, widened)
+            yield image_files.Part(block, names, [], dropped, widened,
+                                   np.full(len(block), source, dtype=np.uint8))
 
 
 def _check_append_labels(writer, given, output) -> None:
@@ -376,6 +382,8 @@ def decompress(archive: str | os.PathLike | bytes, output_dir: str | os.PathLike
 
 def _decompress(reader, out_dir: Path, force: bool, progress, members, salvage: bool,
                 max_images: int, labels_out=None) -> DecompressResult:
+    import numpy as np
+
     check_count(reader.info, max_images)
     annotated = reader.labelled or reader.has_metadata
     if labels_out is not None:
@@ -415,13 +423,12 @@ def _decompress(reader, out_dir: Path, force: bool, progress, members, salvage: 
     # after the cheap checks: decoding takes longest
     report = stage_progress(progress, "decoding")
     if positions is None:
-        images = (image for _, batch in reader.chunks(report) for image in batch)
+        images = (image for first, batch in reader.chunks(report) for image in _sources(
+            reader, np.arange(first, first + len(batch)), batch))
     else:
         images = _images_at(reader, positions, report)
     table = None
     if labels_out is not None:  # made before the images are written: nothing half done
-        import numpy as np
-
         rows = np.arange(len(reader)) if positions is None else np.asarray(positions,
                                                                           dtype=np.int64)
         table = labelling.render(labels_out, list(relative),
@@ -470,10 +477,19 @@ def _images_at(reader, positions: list[int], progress):
 
     step = 4096
     for i in range(0, len(positions), step):
-        batch = reader[np.asarray(positions[i : i + step], dtype=np.int64)]
+        rows = np.asarray(positions[i : i + step], dtype=np.int64)
+        batch = reader[rows]
         if progress:
             progress(min(i + step, len(positions)), len(positions))
-        yield from batch
+        yield from _sources(reader, rows, batch)
+
+
+def _sources(reader, rows, batch):
+    """The images ``batch`` (at ``rows``) as PNG files keep them: in the modes of the
+    images they were made from, where the archive records them (a colour model's)."""
+    if batch.ndim < 4:
+        return batch
+    return modes.in_source_modes(batch, reader.source_channels(rows))
 
 
 def _write_tree(top: str, relative: Sequence[str], images, force: bool) -> None:

@@ -35,6 +35,7 @@ from .modes import (  # noqa: F401  (images.to_gray...: their old home)
     GRAY_MODES,
     convert_channels,
     is_gray_mode,
+    source_channels,
     to_channels,
     to_gray,
 )
@@ -234,7 +235,7 @@ def read_image(path: str | os.PathLike, shape: tuple[int, ...] | None = None,
     ImageSizeError for another size unless ``resize``; with ``exact``, ConversionError
     for a file whose conversion drops something (colour, transparency, deeper
     samples)."""
-    pixels, lost, _ = read_image_as(path, shape, resize)
+    pixels, lost, _, _ = read_image_as(path, shape, resize)
     if exact and lost:
         raise conversion_error(path, lost, shape)
     return pixels
@@ -277,13 +278,15 @@ TIFF_EXTENSIONS = (".tif", ".tiff")
 def read_image_as_gray(path: str | os.PathLike, shape: tuple[int, int] | None = None,
                        resize: bool = False) -> tuple[np.ndarray, str | None]:
     """``read_image`` as grayscale, and what the conversion dropped (None: nothing)."""
-    return read_image_as(path, shape, resize)[:2]
+    pixels, lost, _, _ = read_image_as(path, shape, resize)
+    return pixels, lost
 
 
 def read_image_as(path: str | os.PathLike, shape: tuple[int, ...] | None = None,
-                  resize: bool = False) -> tuple[np.ndarray, str | None, bool]:
+                  resize: bool = False) -> tuple[np.ndarray, str | None, bool, int]:
     """``read_image``, what the conversion to the shape's channels dropped (None:
-    nothing), and whether a grayscale file was widened to colour (``to_channels``).
+    nothing), whether a grayscale file was widened to colour (``to_channels``), and the
+    channels the file holds (``source_channels``).
 
     libtiff (which Pillow uses for compressed TIFFs) prints its complaints on the
     process's stderr: while a TIFF is read they are captured instead; an error it reports
@@ -341,7 +344,7 @@ def _stderr_captured(lines: list[str]):
 DAMAGE_WARNINGS = ("larger than file", "truncated", "Truncated", "Corrupt", "corrupt")
 
 
-def _read(path, shape, resize) -> tuple[np.ndarray, str | None, bool]:
+def _read(path, shape, resize) -> tuple[np.ndarray, str | None, bool, int]:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -364,6 +367,7 @@ def _read(path, shape, resize) -> tuple[np.ndarray, str | None, bool]:
                     image = ImageOps.exif_transpose(image)
                 gray, lost, widened = to_channels(
                     image, 1 if shape is None else shapes.channels(shape))
+                source = source_channels(image)
             damage = [str(w.message) for w in caught
                       if any(word in str(w.message) for word in DAMAGE_WARNINGS)
                       and "EXIF" not in str(w.message)]
@@ -383,7 +387,7 @@ def _read(path, shape, resize) -> tuple[np.ndarray, str | None, bool]:
             reason = "not a format Pillow recognises, or damaged"
         raise InvalidImageError(f"{shown_path(path)} is not a readable image ({reason})") \
             from None
-    return gray, lost, widened
+    return gray, lost, widened, source
 
 
 def resized(image: np.ndarray, shape) -> np.ndarray:
@@ -400,14 +404,16 @@ PARALLEL_MIN_FILES = 1000  # below this, starting worker processes costs more th
 
 class Part(NamedTuple):
     """A run of image files read: their pixels, stored names, the messages of the files
-    skipped, how many were converted with a loss (colour to grayscale...), and how many
-    grayscale ones were widened to a colour model's channels."""
+    skipped, how many were converted with a loss (colour to grayscale...), how many
+    grayscale ones were widened to a colour model's channels, and per image the channels
+    of its source (uint8; None: the model's)."""
 
     pixels: np.ndarray
     names: list[str]
     skipped: list[str]
     converted: int = 0
     widened: int = 0
+    sources: np.ndarray | None = None
 
 
 def _read_chunk(files: list[tuple[str, str]], shape: tuple[int, int], resize: bool = False,
@@ -415,12 +421,14 @@ def _read_chunk(files: list[tuple[str, str]], shape: tuple[int, int], resize: bo
     """Read one run of files: (a ``Part``, how many files). ``exact``: refuse a file whose
     conversion to the shape's channels drops something (ConversionError)."""
     pixels = np.empty((len(files), *shape), dtype=np.uint8)
+    sources = np.empty(len(files), dtype=np.uint8)
     names: list[str] = []
     skipped: list[str] = []
     converted = widened = 0
     for path, name in files:
         try:
-            pixels[len(names)], lost, wide = read_image_as(path, shape, resize)
+            pixels[len(names)], lost, wide, sources[len(names)] = read_image_as(
+                path, shape, resize)
         except InvalidImageError as e:
             if not skip_invalid:
                 raise
@@ -432,7 +440,8 @@ def _read_chunk(files: list[tuple[str, str]], shape: tuple[int, int], resize: bo
                 converted += 1
             widened += wide
             names.append(name)
-    return Part(pixels[: len(names)], names, skipped, converted, widened), len(files)
+    return Part(pixels[: len(names)], names, skipped, converted, widened,
+                sources[: len(names)]), len(files)
 
 
 def conversion_warning(converted: int, shape=None) -> str:

@@ -98,6 +98,56 @@ def to_channels(image: Image.Image, channels: int) -> tuple[np.ndarray, str | No
     return out, " and ".join(lost) or None, widened
 
 
+def source_channels(image: Image.Image) -> int:
+    """The channels a Pillow image holds as ``to_channels`` reads them: 1 grayscale, 2
+    grayscale and alpha, 3 colour, 4 colour and alpha (a palette is colour; a
+    transparent colour key is alpha)."""
+    keyed = "transparency" in image.info
+    if is_gray_mode(image.mode):
+        return 2 if image.mode in ("LA", "La") or keyed else 1
+    if image.mode in ("RGBA", "RGBa", "PA") or keyed or (
+            image.mode == "P" and image.palette is not None and image.palette.mode == "RGBA"):
+        return 4
+    return 3
+
+
+def in_mode(images: np.ndarray, channels: int) -> np.ndarray:
+    """uint8 images (..., H, W, C) of C = 2..4 channels as ``channels`` (1..4) of them,
+    a source's mode. Fewer: 1 is the luma of the colour (ITU-R 601, rounded; equal
+    channels give their value) or the first channel of grayscale and alpha, 2 that and
+    the alpha (255 where there is none), 3 the colour without the alpha. More: the
+    grayscale repeated as colour, and an alpha of 255 where there is none."""
+    have = images.shape[-1]
+    if channels == have:
+        return images
+    if not 2 <= have <= 4 or not 1 <= channels <= 4:
+        raise ValueError(f"{have} channels cannot be written as {channels}")
+    alpha = images[..., -1] if have in (2, 4) else np.full(images.shape[:-1], 255, np.uint8)
+    if have == 2:
+        gray = colour = images[..., :1]
+    else:
+        colour = images[..., :3]
+        gray = np.clip(np.rint(_luma(colour)), 0, 255).astype(np.uint8)[..., None]
+    if channels <= 2:
+        planes = [gray, alpha[..., None]][:channels]
+    else:
+        planes = [np.broadcast_to(colour, (*colour.shape[:-1], 3))]
+        if channels == 4:
+            planes.append(alpha[..., None])
+    out = np.concatenate(planes, -1)
+    return np.ascontiguousarray(out[..., 0] if channels == 1 else out)
+
+
+def in_source_modes(batch: np.ndarray, channels: np.ndarray):
+    """Each image of a batch (N, H, W) or (N, H, W, C) in its source's mode
+    (``in_mode``): as many channels as its entry of ``channels``."""
+    if batch.ndim < 4:
+        yield from batch
+        return
+    for image, have in zip(batch, channels):
+        yield image if have == batch.shape[-1] else in_mode(image, int(have))
+
+
 def convert_channels(images: np.ndarray, channels: int
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """uint8 images (N, H, W) or (N, H, W, C) as ``channels`` (1: (N, H, W)), as image

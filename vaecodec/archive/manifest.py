@@ -164,6 +164,12 @@ class ManifestReader(Reader):
             out[where] = reader.label(local)
         return out
 
+    def _channels_at(self, rows: np.ndarray) -> np.ndarray:
+        out = np.empty(len(rows), dtype=np.uint8)
+        for reader, local, where in self._by_shard(rows):
+            out[where] = reader.source_channels(local)
+        return out
+
     def _meta_at(self, rows: np.ndarray) -> list:
         out: list = [None] * len(rows)
         for reader, local, where in self._by_shard(rows):

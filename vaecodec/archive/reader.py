@@ -94,6 +94,19 @@ class Reader:
     def _meta_at(self, rows: np.ndarray) -> list:
         raise NotImplementedError
 
+    def _channels_at(self, rows: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def source_channels(self, key):
+        """The channel count of the image that image ``key`` (a position or a name) was
+        made from (1 grayscale, 2 grayscale and alpha, 3 RGB, 4 RGBA): an int; of a slice
+        or list of positions, a uint8 array. The archive's own where it does not record
+        them (``compress`` records them for a colour model's images, and ``decompress``
+        writes each image in that mode)."""
+        rows, one = self._key_rows(key)
+        channels = self._channels_at(rows)
+        return int(channels[0]) if one else channels
+
     def label(self, key):
         """The label of image ``key`` (a position or a name): an int; of a slice or list
         of positions: an int64 array. Reads the chunks holding them (KeyError: the archive
@@ -277,6 +290,9 @@ class ArchiveReader(Reader):
 
     def _meta_at(self, rows: np.ndarray) -> list:
         return self.decoder.meta(rows)
+
+    def _channels_at(self, rows: np.ndarray) -> np.ndarray:
+        return self.decoder.source_channels(rows)
 
     @property
     def index_error(self) -> str | None:

@@ -38,7 +38,10 @@ class ArchiveWriter:
     ``named``, ``labelled``, ``metadata``: whether images carry names, an integer label,
     a small dict of metadata (default: whether the first ``write`` gives them; labels or
     metadata make a version 6 file). ``classes``: the names of labels 0, 1, ...;
-    appending may add names after the archive's."""
+    appending may add names after the archive's. ``source_channels`` (a colour model
+    only): store per image the channels of the image it was made from (``write(...,
+    channels=)``; 1 grayscale, 2 with alpha, 3 RGB, 4 RGBA; default: whether the first
+    ``write`` gives them), so that ``decompress`` writes each in its source's mode."""
 
     def __init__(self, target, settings: Settings, *, force: bool = False,
                  embed_model: bool = False, polarity: str = "auto",
@@ -46,7 +49,7 @@ class ArchiveWriter:
                  strict: bool = False, check_names: bool = True,
                  lock: WriteLock | None = None, append_to: "Appending | None" = None,
                  labelled: bool | None = None, metadata: bool | None = None,
-                 classes=None):
+                 classes=None, source_channels: bool | None = None):
         # the options are checked before any file is made (the encoder starts at the
         # first write, when it knows whether images carry names)
         check_writing(settings, embed_model, polarity, chunk_images)
@@ -59,6 +62,9 @@ class ArchiveWriter:
             raise SettingsError("class names name labels: give labelled=True with classes")
         self._labelled = True if classes is not None and labelled is None else labelled
         self._metadata, self._classes = metadata, classes
+        if source_channels and len(settings.image_shape) != 3:
+            raise SettingsError("source channels are stored for a colour model's images only")
+        self._sources = source_channels
         self._encoder: StreamEncoder | None = None
         self._append_state: tuple[BinaryIO, int] | None = None
         self._progress: Callable[[int], None] | None = None
@@ -163,22 +169,31 @@ class ArchiveWriter:
         if self._encoder is not None:
             self._encoder.on_progress = callback
 
-    def write(self, images, names=None, labels=None, meta=None) -> None:
+    def write(self, images, names=None, labels=None, meta=None, channels=None) -> None:
         """Add images (uint8 (N, H, W) or (H, W), float in [0, 1], or a torch tensor) and,
         for a named archive, their names (distinct from every name already in it); for a
-        labelled one, their labels (integers); ``meta``: a dict (or None) per image."""
+        labelled one, their labels (integers); ``meta``: a dict (or None) per image;
+        ``channels``: per image, its source's channel count (an archive that stores them;
+        ignored by one that does not)."""
         if self.closed:
             raise SettingsError("the archive is closed")
         if self._encoder is None:
             named = (names is not None) if self._named is None else self._named
             labelled = (labels is not None) if self._labelled is None else self._labelled
             with_meta = (meta is not None) if self._metadata is None else self._metadata
-            fields = ("label",) * labelled + ("meta",) * with_meta
+            sources = (channels is not None) if self._sources is None else self._sources
+            if sources and len(self.settings.image_shape) != 3:
+                raise SettingsError("source channels are stored for a colour model's images "
+                                    "only")
+            fields = (("label",) * labelled + ("meta",) * with_meta
+                      + ("channels",) * sources)
             self._encoder = StreamEncoder(self._out, self.settings, named=named,
                                           fields=fields, classes=self._classes,
                                           **self._options)
             self._encoder.on_progress = self._progress
-        self._encoder.write(images, names, labels, meta)
+        if "channels" not in self._encoder.header.fields:
+            channels = None
+        self._encoder.write(images, names, labels, meta, channels)
 
     def close(self) -> QualityReport | None:
         """Finish the archive: code what is pending, write the index, and move a new file

@@ -202,8 +202,11 @@ def _labels_rows(header) -> list[tuple[str, str]]:
             f", {len(classes)} class{'' if len(classes) == 1 else 'es'}: "
             + ", ".join(classes[:10])
             + (", ..." if len(classes) > 10 else "")))
-    return [("labels", labels),
+    rows = [("labels", labels),
             ("metadata", "per image" if "meta" in header.fields else "none stored")]
+    if "channels" in header.fields:
+        rows.append(("source modes", "per image (decompress writes each in its own)"))
+    return rows
 
 
 def _residual_row(layer, zoo) -> str:

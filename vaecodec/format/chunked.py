@@ -117,6 +117,8 @@ class Chunk:
     symbol_dtype: str = "int32"  # of its zstd payload: the narrowest type of its symbols
     labels: tuple[int, ...] | None = None  # version 6, when the file stores labels
     meta: tuple[dict | None, ...] | None = None  # ... metadata (None: not unpacked)
+    # version 7, when the file stores them: per image, its source's channels (1..4)
+    channels: bytes | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,6 +157,8 @@ def pack_header(header: FileHeader, model: bytes = b"") -> bytes:
               header.model_size, header.named]
     if header.image_shape is not None and len(shapes.check_shape(header.image_shape)) != 3:
         raise ValueError("a version 7 header stores the shape of images of several channels")
+    if "channels" in header.fields and header.image_shape is None:
+        raise ValueError("source channels are stored by version 7 files only")
     if header.fields or header.image_shape is not None:
         fields.append(list(per_image.check_fields(list(header.fields))))
     if header.image_shape is not None:
@@ -187,6 +191,8 @@ def read_file_header(f) -> tuple[FileHeader, bytes]:
         if len(shape) != 3:  # grayscale is written as version 5 or 6
             raise CorruptHeaderError("header field 'image' of a version 7 file must be "
                                      "[height, width, channels]")
+    if "channels" in stored and shape is None:  # the sources of colour images only
+        raise CorruptHeaderError("only a version 7 file stores its images' source channels")
     if not isinstance(model_id, bytes) or len(model_id) != MODEL_ID_BYTES:
         raise CorruptHeaderError(f"header field 'model' must be {MODEL_ID_BYTES} bytes")
     if not is_count(latent_size) or not 1 <= latent_size <= container.MAX_LATENT_SIZE:
@@ -242,13 +248,16 @@ def pack_chunk(header: FileHeader, chunk: Chunk) -> bytes:
     fields: list = [chunk.seq, chunk.first, chunk.count, len(chunk.payload), len(residual),
                     names, inverted, _coder_id(header, chunk.symbol_dtype)]
     if (chunk.labels is not None) != header.labelled or (
-            (chunk.meta is not None) != ("meta" in header.fields)):
-        raise ValueError("labels and metadata are stored for every chunk of a file or none")
-    for given in (chunk.labels, chunk.meta):
+            (chunk.meta is not None) != ("meta" in header.fields)) or (
+            (chunk.channels is not None) != ("channels" in header.fields)):
+        raise ValueError("labels, metadata and source channels are stored for every chunk "
+                         "of a file or none")
+    for given in (chunk.labels, chunk.meta, chunk.channels):
         if given is not None and len(given) != chunk.count:
-            raise ValueError("one label and one metadata entry per image")
+            raise ValueError("one label, metadata entry and source channel count per image")
     if header.fields:
-        fields.append(per_image.pack_extras(header.fields, chunk.labels, chunk.meta))
+        fields.append(per_image.pack_extras(header.fields, chunk.labels, chunk.meta,
+                                            chunk.channels))
     raw = msgpack.packb(fields, use_bin_type=True)
     body = CHUNK_MAGIC + leb128(len(raw)) + raw + chunk.payload + residual
     return body + CRC.pack(zlib.crc32(body))
@@ -315,14 +324,15 @@ def parse_chunk(data: bytes, header: FileHeader, names: bool = True,
         if count % 8 and inverted[-1] >> (count % 8):
             raise CorruptHeaderError(f"chunk {seq}'s inverted-images bitmap has bits past "
                                      "its last image")
-    labels = entries = None
+    labels = entries = sources = None
     if header.fields:
-        labels, entries = per_image.unpack_extras(fields[8], header.fields, count, meta)
+        labels, entries, sources = per_image.unpack_extras(fields[8], header.fields, count,
+                                                           meta)
     payload = bytes(data[start : start + payload_size])
     residual = (bytes(data[start + payload_size : total - CRC.size])
                 if header.residual is not None else None)
     return Chunk(seq, first, count, payload, residual, chunk_names, inverted, names_size,
-                 WIRE_CODERS[coder][1], labels, entries)
+                 WIRE_CODERS[coder][1], labels, entries, sources)
 
 
 def _chunk_fields(header: FileHeader) -> int:

@@ -146,6 +146,7 @@ class Header:
             "embedded_model_bytes": self.embedded_model_size,
             "labels": "label" in self.fields,
             "metadata": "meta" in self.fields,
+            "source_channels": "channels" in self.fields,
             "classes": None if self.classes is None else list(self.classes),
             "inverted_images": None if self.inverted is None else sum(
                 bin(byte).count("1") for byte in self.inverted),

@@ -1,8 +1,9 @@
 """Per-image fields of version 6 files beyond the pixels and names: an integer label and
 a small metadata map per image, and the class names of the labels (docs/format.md,
-"Version 6"). Bytes only: packed and unpacked with every size checked before anything
-is allocated, and every value's type checked, so that a hostile file gives a
-``FormatError`` and the writer refuses what a reader would refuse."""
+"Version 6"); and, in version 7, the channels of the image each was made from. Bytes
+only: packed and unpacked with every size checked before anything is allocated, and
+every value's type checked, so that a hostile file gives a ``FormatError`` and the
+writer refuses what a reader would refuse."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from ..errors import (
 from .wire import ZSTD_LEVEL, decompress_exact, is_count, unpackb
 
 # the fields a version 6 file may store per image, in the order they are listed
-KNOWN = ("label", "meta")
+# ("channels": version 7 only)
+KNOWN = ("label", "meta", "channels")
 LABEL_MIN, LABEL_MAX = -(2**63), 2**63 - 1  # labels are int64
 MAX_META_ENTRY = 2**16  # bytes of one image's metadata, packed
 MAX_META_CHUNK = 2**26  # bytes of a chunk's metadata, unpacked
@@ -29,6 +31,7 @@ MAX_KEY_BYTES = 256  # one key, UTF-8
 MAX_CLASSES = 2**20
 MAX_CLASS_BYTES = 1024  # one class name, UTF-8
 META_TYPES = (type(None), bool, int, float, str, bytes)
+MAX_SOURCE_CHANNELS = 4  # grayscale, grayscale and alpha, RGB, RGBA
 
 
 def check_fields(fields) -> tuple[str, ...]:
@@ -171,19 +174,54 @@ def unpack_meta(field, count: int) -> tuple[dict | None, ...]:
     return tuple(check_meta_entry(e) for e in entries)
 
 
-def pack_extras(fields: tuple[str, ...], labels, meta) -> dict:
+# --- source channels -----------------------------------------------------------------------
+def pack_channels(channels) -> bytes:
+    """One zstd frame (with its content size) of one byte per image: the channels of the
+    image it was made from, 1..4."""
+    return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(bytes(channels))
+
+
+def unpack_channels(field, count: int) -> bytes:
+    """A chunk's ``channels`` field: ``count`` bytes, each in 1..4."""
+    if not isinstance(field, bytes):
+        raise CorruptHeaderError("chunk field 'channels' must be a zstd frame")
+    raw = decompress_exact(field, count, "source channels")
+    if min(raw) < 1 or max(raw) > MAX_SOURCE_CHANNELS:
+        raise CorruptHeaderError("chunk field 'channels' holds a count outside "
+                                 f"1..{MAX_SOURCE_CHANNELS}")
+    return raw
+
+
+def check_channels(given, count: int, channels: int = MAX_SOURCE_CHANNELS) -> bytes:
+    """Source channels given to a writer: ``count`` integers in 1..4."""
+    try:
+        items = [int(v) for v in given]
+    except (TypeError, ValueError):
+        raise InvalidArrayError("source channels must be a sequence of integers") from None
+    if len(items) != count:
+        raise InvalidArrayError(f"{len(items)} source channel counts for {count} images")
+    if items and (min(items) < 1 or max(items) > channels):
+        raise InvalidArrayError(f"a source channel count is outside 1..{channels}")
+    return bytes(items)
+
+
+# --- a chunk's fields ----------------------------------------------------------------------
+def pack_extras(fields: tuple[str, ...], labels, meta, channels=None) -> dict:
     """A version 6 chunk's field 8: a map from each of the file's fields to its data."""
-    out: dict[str, list] = {}
+    out: dict[str, object] = {}
     if "label" in fields:
         out["label"] = pack_labels(labels)
     if "meta" in fields:
         out["meta"] = pack_meta(meta)
+    if "channels" in fields:
+        out["channels"] = pack_channels(channels)
     return out
 
 
 def unpack_extras(field, fields: tuple[str, ...], count: int, meta: bool = True):
-    """(labels or None, metadata or None) of a version 6 chunk's field 8; ``meta=False``:
-    the metadata is checked for its shape only, not unpacked (None)."""
+    """(labels or None, metadata or None, source channels or None) of a version 6 (or 7)
+    chunk's field 8; ``meta=False``: the metadata is checked for its shape only, not
+    unpacked (None)."""
     if not isinstance(field, dict) or set(field) != set(fields):
         raise CorruptHeaderError("a chunk's per-image fields are not the file's: "
                                  + ", ".join(fields))
@@ -194,7 +232,9 @@ def unpack_extras(field, fields: tuple[str, ...], count: int, meta: bool = True)
             entries = unpack_meta(field["meta"], count)
         elif not (isinstance(field["meta"], list) and len(field["meta"]) == 2):
             raise CorruptHeaderError("chunk field 'meta' must be [size, zstd frame]")
-    return labels, entries
+    sources = (unpack_channels(field["channels"], count)
+               if "channels" in fields else None)
+    return labels, entries, sources
 
 
 # --- class names ---------------------------------------------------------------------------

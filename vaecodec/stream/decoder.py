@@ -13,7 +13,7 @@ import numpy as np
 
 from ..core import coders, quantize
 from ..errors import CorruptPayloadError, FormatError
-from ..format import chunked, container
+from ..format import chunked, container, shapes
 from ..format.sniff import info_header, summarize
 from ..pipeline.chunk import inverted_flags, network_pixels
 from ..pipeline.settings import Settings, pixel_model_for, settings_for, zoo_with
@@ -64,6 +64,7 @@ class ArchiveDecoder:
         # the last chunk read, with whether its names and metadata were unpacked
         self._last_chunk: tuple[int, bool, bool, chunked.Chunk] | None = None
         self._meta_cache: collections.OrderedDict = collections.OrderedDict()
+        self._channels_cache: collections.OrderedDict = collections.OrderedDict()
         # find_name: the chunks whose headers were read, and which chunk listed each name
         self._listed_chunks = 0
         self._listed: dict[str, int] = {}
@@ -75,7 +76,8 @@ class ArchiveDecoder:
 
     @property
     def fields(self) -> tuple[str, ...]:
-        """The per-image fields the chunks store ("label", "meta"; version 6)."""
+        """The per-image fields the chunks store ("label", "meta"; version 6; "channels",
+        version 7)."""
         return self.header.fields
 
     @property
@@ -158,6 +160,9 @@ class ArchiveDecoder:
                   self.LABEL_CACHE_CHUNKS)
         if chunk.meta is not None:
             _keep(self._meta_cache, n, chunk.meta, self.META_CACHE_CHUNKS)
+        if chunk.channels is not None:
+            _keep(self._channels_cache, n, np.frombuffer(chunk.channels, dtype=np.uint8),
+                  self.LABEL_CACHE_CHUNKS)
         self._last_chunk = (n, names, meta, chunk)
         return chunk
 
@@ -184,6 +189,18 @@ class ArchiveDecoder:
         out = np.empty(len(rows), dtype=np.int64)
         for labels, local, where in self._extras_of(self._label_cache, rows, False):
             out[where] = labels[local]
+        return out
+
+    def source_channels(self, rows) -> np.ndarray:
+        """The channels (uint8) of the images the ones at ``rows`` (in range) were made
+        from: the file's own where it does not store them."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if "channels" not in self.header.fields:
+            shape = self.header.image_shape
+            return np.full(len(rows), shapes.channels(shape) if shape else 1, dtype=np.uint8)
+        out = np.empty(len(rows), dtype=np.uint8)
+        for channels, local, where in self._extras_of(self._channels_cache, rows, False):
+            out[where] = channels[local]
         return out
 
     def meta(self, rows) -> list:

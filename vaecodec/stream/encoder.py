@@ -12,7 +12,7 @@ import numpy as np
 from ..core import coders
 from ..core import pixels as pixel_conv
 from ..errors import DuplicateNameError, InvalidArrayError, SettingsError
-from ..format import chunked, container
+from ..format import chunked, container, shapes
 from ..format import fields as per_image
 from ..pipeline.chunk import (
     apply_polarity,
@@ -38,7 +38,9 @@ class StreamEncoder:
 
     ``named``: whether images carry names (then every ``write`` gives one per image).
     ``fields``: the per-image fields stored besides ("label": every ``write`` gives one
-    per image; "meta": a write may leave it out); with any, the file is version 6.
+    per image; "meta": a write may leave it out; "channels", colour only: the channels of
+    each image's source, a write that leaves them out gives the file's); with any, the
+    file is version 6 (version 7 for colour).
     ``classes``: the names of labels 0, 1, ... (a labelled file only; appending: the
     archive's, extended).
     ``check_names``: refuse a name given twice (keeping 8 bytes per name); False when
@@ -55,7 +57,8 @@ class StreamEncoder:
         self.out, self.settings, self.polarity = out, settings, polarity
         self.chunk_images = chunk_images
         self.tally = GuardTally(settings)
-        # images written, not yet coded: (unit, exact or None, names, labels, metadata)
+        # images written, not yet coded: (unit, exact or None, names, labels, metadata,
+        # source channels)
         self.pending: list[tuple] = []
         self.pending_count = 0
         self.pixel_model = (settings.zoo.pixel_model(settings.pixel_model)
@@ -103,9 +106,10 @@ class StreamEncoder:
                                 + ": new class names may only be added after them")
         return classes or None
 
-    def write(self, images, names=None, labels=None, meta=None) -> None:
-        """Add images (as ``encode`` takes them) with their names, labels and metadata;
-        full chunks are coded and written at once."""
+    def write(self, images, names=None, labels=None, meta=None, channels=None) -> None:
+        """Add images (as ``encode`` takes them) with their names, labels, metadata and
+        (a file that stores them) the channels of their sources; full chunks are coded and
+        written at once."""
         unit, exact = pixel_rows(as_array(images), self.settings.image_shape)
         if self.named and names is None:
             raise SettingsError("this archive stores a name per image: give names")
@@ -124,6 +128,11 @@ class StreamEncoder:
             meta = per_image.meta_for_writing(meta, len(unit))
         elif "meta" in self.header.fields:
             meta = (None,) * len(unit)
+        if "channels" in self.header.fields:
+            channels = (bytes([shapes.channels(self.settings.image_shape)]) * len(unit)
+                        if channels is None else per_image.check_channels(channels, len(unit)))
+        else:
+            channels = None  # a file that does not store them: images as the model's
         if names is not None:
             names = image_names(names, len(unit))
         if self.count + self.pending_count + len(unit) > chunked.MAX_COUNT:
@@ -134,16 +143,16 @@ class StreamEncoder:
             if clash is not None:
                 raise DuplicateNameError(f"the archive already holds an image named {clash!r}")
             self.names.update(keys)
-        self.pending.append((unit, exact, names, labels, meta))
+        self.pending.append((unit, exact, names, labels, meta, channels))
         self.pending_count += len(unit)
         while self.pending_count >= self.chunk_images:
             self._flush(self.chunk_images)
 
     def _take(self, rows: int):
-        """The next ``rows`` pending images: (unit, exact, names, labels, metadata), each
-        of the last three a tuple or None."""
+        """The next ``rows`` pending images: (unit, exact, names, labels, metadata, source
+        channels), each of the last four a tuple (bytes) or None."""
         units, exacts, taken = [], [], 0
-        extras: list[list] = [[], [], []]  # names, labels, metadata
+        extras: list[list] = [[], [], [], []]  # names, labels, metadata, source channels
         while taken < rows:
             unit, exact, *given = self.pending[0]
             n = min(rows - taken, len(unit))
@@ -160,11 +169,12 @@ class StreamEncoder:
             taken += n
         self.pending_count -= rows
         # a field the file stores is given for every image: an empty list is one it does not
-        names, labels, meta = (tuple(v) if v else None for v in extras)
-        return np.concatenate(units), np.concatenate(exacts), names, labels, meta
+        names, labels, meta = (tuple(v) if v else None for v in extras[:3])
+        channels = bytes(extras[3]) if extras[3] else None
+        return np.concatenate(units), np.concatenate(exacts), names, labels, meta, channels
 
     def _flush(self, rows: int) -> int:
-        unit, exact, names, labels, meta = self._take(rows)
+        unit, exact, names, labels, meta, channels = self._take(rows)
         unit, exact, inverted = apply_polarity(self.settings, unit, exact, self.polarity)
         settings = self.settings
         symbols = latent_symbols(settings, unit)
@@ -180,7 +190,7 @@ class StreamEncoder:
                                              settings.max_error, within))
         chunk = chunked.Chunk(len(self.entries), self.count, rows, payload, residual,
                               names, inverted, symbol_dtype=dtype, labels=labels,
-                              meta=meta)
+                              meta=meta, channels=channels)
         data = chunked.pack_chunk(self.header, chunk)
         self.out.write(data)
         self.entries.append(chunked.ChunkEntry(self.offset, len(data), rows, self.count))
