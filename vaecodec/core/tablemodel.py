@@ -28,6 +28,11 @@ from the prediction (as residual layout 3 does), in integer arithmetic.
 A context seen fewer than ``min_count`` times in training has no row of its own and
 uses its plane's row; a row is the context's counts mixed with its plane's distribution
 (``weight`` pseudo-counts), so no value has probability 0.
+
+A table of colour images may code them after a reversible colour **transform**
+(``TRANSFORMS``): "subtract-green" codes the planes G, R - G + 128, B - G + 128 (modulo
+256; then alpha) instead of R, G, B, which photographs' correlated channels need. Such a
+table codes lossless files only (an error bound holds in the image's own channels).
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ PROB_BITS = 16  # the tables' probabilities: integers 1 .. about 2**PROB_BITS
 COUNT_LIMIT = 2**16 - 1  # a stored count's largest value (uint16)
 MAX_ROWS = 2**17  # rows of their own a model file may declare (bounds the load's memory)
 MAX_WEIGHT = 2**16  # the largest pseudo-count weight (keeps from_counts below 2**63)
+WEIGHTS = (32, 128, 512)  # the pseudo-count weights ``fit_choosing`` tries
+TRANSFORMS = ("none", "subtract-green")  # colour transforms before the table
 _GRADIENT_LUT = np.searchsorted(GRADIENT_EDGES, np.arange(-255, 256), side="right")
 _PLANE_LUT = np.searchsorted(PLANE_EDGES, np.arange(-128, 128), side="right")
 
@@ -151,6 +158,30 @@ def _walk(images: np.ndarray):
         previous = diffs
 
 
+def transformed(images: np.ndarray, transform: str) -> np.ndarray:
+    """uint8 images (N, H, W, C) as the planes a table with ``transform`` codes."""
+    if transform == "none":
+        return images
+    out = images.copy()
+    green = images[..., 1].astype(np.int16)
+    out[..., 0] = images[..., 1]
+    out[..., 1] = (images[..., 0] - green + 128) & 255
+    out[..., 2] = (images[..., 2] - green + 128) & 255
+    return out
+
+
+def untransformed(planes: np.ndarray, transform: str) -> np.ndarray:
+    """The images whose ``transformed`` planes are ``planes``."""
+    if transform == "none":
+        return planes
+    out = planes.copy()
+    green = planes[..., 0].astype(np.int16)
+    out[..., 0] = (planes[..., 1] + green - 128) & 255
+    out[..., 1] = planes[..., 0]
+    out[..., 2] = (planes[..., 2] + green - 128) & 255
+    return out
+
+
 def _as_planes(images: np.ndarray) -> np.ndarray:
     images = np.asarray(images)
     if images.dtype != np.uint8 or images.ndim != 4:
@@ -175,6 +206,13 @@ class TableModel:
     def fit(cls, images: np.ndarray, min_count: int = 16, weight: int = 32
             ) -> "TableModel":
         """Count the training ``images`` (N, H, W, C) uint8 into tables."""
+        return cls.from_counts(*cls.count(images, min_count), weight)
+
+    @classmethod
+    def count(cls, images: np.ndarray, min_count: int = 16
+              ) -> tuple[tuple[int, int, int], np.ndarray, np.ndarray]:
+        """What ``fit`` counts, before a weight is chosen: (shape, contexts, counts) as
+        ``from_counts`` takes them."""
         images = _as_planes(images)
         shape = images.shape[1:]
         planes = shape[2]
@@ -186,7 +224,31 @@ class TableModel:
                              ).reshape(-1, 256)
         for k in range(planes):  # a plane's row: every value of the plane
             counts[k] = np.bincount(symbols[ids // PLANE_CONTEXTS == k], minlength=256)
-        return cls.from_counts(shape, own.astype(np.int32), stored_counts(counts), weight)
+        return shape, own.astype(np.int32), stored_counts(counts)
+
+    @classmethod
+    def fit_choosing(cls, images: np.ndarray, valid: np.ndarray, min_count: int = 16,
+                     weights=WEIGHTS) -> "TableModel":
+        """``fit`` with the weight of ``weights`` that codes the ``valid`` images in the
+        fewest bits (``code_bits``)."""
+        counted = cls.count(images, min_count)
+        walked = cls._ids_and_symbols(_as_planes(valid))
+        tables = [cls.from_counts(*counted, w) for w in weights]
+        return min(tables, key=lambda table: table._bits(*walked))
+
+    def code_bits(self, images: np.ndarray) -> float:
+        """The ideal code length (bits) of the exact values of ``images`` (what ``encode``
+        takes, within a fraction of a percent)."""
+        return self._bits(*self._ids_and_symbols(_as_planes(images)))
+
+    def _bits(self, ids: np.ndarray, symbols: np.ndarray) -> float:
+        rows = self.rows.take(ids)
+        hi = symbols >> 4
+        log_hi = np.log2(self.hi.sum(1, keepdims=True)) - np.log2(self.hi)
+        lo = self.lo.reshape(-1, 16)
+        log_lo = (np.log2(lo.sum(1, keepdims=True)) - np.log2(lo)).reshape(-1)
+        return float(log_hi[rows, hi].sum()
+                     + log_lo.take((rows * 16 + hi) * 16 + (symbols & 15)).sum())
 
     @classmethod
     def from_counts(cls, shape: tuple[int, int, int], contexts: np.ndarray,
@@ -401,7 +463,12 @@ class TablePixelModel:
     base_level: int
     image_shape: tuple[int, ...]  # (H, W) or (H, W, C)
     table: TableModel
+    transform: str = "none"  # its colour transform (``TRANSFORMS``): not none, lossless only
     coding = "table"  # what its values are coded with (``coders.RESIDUAL_CODERS``)
+
+    @property
+    def lossless_only(self) -> bool:
+        return self.transform != "none"
 
     @classmethod
     def from_tensors(cls, name: str, model_id: bytes, metadata: dict,
@@ -412,18 +479,28 @@ class TablePixelModel:
             table = TableModel.from_tensors(tensors, image_shape)
         except ValueError as e:
             raise ValueError(f"pixel model {name}: {e}") from None
-        return cls(name, model_id, int(metadata["base_level"]), tuple(image_shape), table)
+        transform = table_transform(metadata)
+        if transform != "none" and table.shape[2] < 3:
+            raise ValueError(f"pixel model {name}: a {transform} table codes colour images")
+        return cls(name, model_id, int(metadata["base_level"]), tuple(image_shape), table,
+                   transform)
 
     def to_planes(self, pixels: np.ndarray) -> np.ndarray:
         """Pixels (N, P), channels last, as the table's images (N, H, W, C)."""
-        return np.asarray(pixels, dtype=np.uint8).reshape(len(pixels), *self.table.shape)
+        return transformed(np.asarray(pixels, dtype=np.uint8).reshape(
+            len(pixels), *self.table.shape), self.transform)
 
     def encode(self, pixels: np.ndarray, max_error: int) -> bytes:
+        if max_error and self.lossless_only:
+            raise ValueError(f"pixel model {self.name} codes lossless files only")
         return self.table.encode(self.to_planes(pixels), max_error)
 
     def decode(self, data: bytes, n: int, max_error: int) -> np.ndarray:
         """The pixels (n, P), channels last, of ``encode``'s bytes."""
-        return self.table.decode(data, n, max_error).reshape(n, -1)
+        if max_error and self.lossless_only:
+            raise ValueError(f"pixel model {self.name} codes lossless files only")
+        return untransformed(self.table.decode(data, n, max_error), self.transform
+                             ).reshape(n, -1)
 
 
 def is_table(metadata: dict) -> bool:
@@ -432,21 +509,44 @@ def is_table(metadata: dict) -> bool:
     return isinstance(architecture, dict) and architecture.get("type") == TABLE
 
 
+def table_transform(metadata: dict) -> str:
+    """The colour transform a table pixel model's metadata names (none when absent);
+    ValueError for one this vaecodec does not know."""
+    transform = metadata.get("architecture", {}).get("transform", "none")
+    if transform not in TRANSFORMS:
+        raise ValueError(f"it names a colour transform {transform!r} that this vaecodec "
+                         "does not know (upgrade vaecodec)")
+    return transform
+
+
 def fit_pixel_model(images: np.ndarray, base_level: int, base_model_sha256: str,
-                    min_count: int = 16, weight: int = 32
+                    min_count: int = 16, weight: int = 32, transform: str = "none",
+                    valid: np.ndarray | None = None
                     ) -> tuple[dict[str, np.ndarray], dict]:
     """The tensors and metadata of a table pixel model counted on uint8 ``images``
     (N, H, W) or (N, H, W, C), for a family whose VAE's weights have sha256
-    ``base_model_sha256`` (hex) and whose files' base layer is ``base_level``."""
+    ``base_model_sha256`` (hex) and whose files' base layer is ``base_level``; with
+    ``valid`` images, the weight of ``WEIGHTS`` that codes them best (else ``weight``);
+    ``transform``: its colour transform (``TRANSFORMS``)."""
     images = np.asarray(images)
     shape = images.shape[1:]
-    table = TableModel.fit(images.reshape(len(images), *shape[:2], -1), min_count, weight)
+
+    def planes(x: np.ndarray) -> np.ndarray:
+        return transformed(np.asarray(x).reshape(len(x), *shape[:2], -1), transform)
+
+    if valid is None:
+        table = TableModel.fit(planes(images), min_count, weight)
+    else:
+        table = TableModel.fit_choosing(planes(images), planes(valid), min_count)
+    architecture = {"type": TABLE, "image_shape": list(shape),
+                    "contexts": "plane, LOCO-I gradients, earlier plane, equal, match"}
+    if transform != "none":
+        architecture["transform"] = transform
     return table.to_tensors(), {
         "kind": "pixel-model",
         "base_level": int(base_level),
         "base_model_sha256": base_model_sha256,
-        "architecture": {"type": TABLE, "image_shape": list(shape),
-                         "contexts": "plane, LOCO-I gradients, earlier plane, equal, match"},
-        "recipe": {"min_count": int(min_count), "weight": int(weight),
+        "architecture": architecture,
+        "recipe": {"min_count": int(min_count), "weight": int(table.weight),
                    "train_images": len(images)},
     }

@@ -291,6 +291,9 @@ def pixel_model_for(settings: Settings, level: int):
     if info is None:
         raise CorruptHeaderError("the file has a residual layer but names no pixel model")
     pixel_model = settings.zoo.pixel_model(info)
+    if settings.max_error and getattr(pixel_model, "lossless_only", False):
+        raise CorruptHeaderError(f"pixel model {info.name} codes lossless files only, but the "
+                                 f"file's residual layer has max error {settings.max_error}")
     if pixel_model.base_level != level:
         raise CorruptHeaderError(
             f"pixel model {info.name} works on quality level "

@@ -93,6 +93,7 @@ def split(images: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 MAX_ERRORS_COMPARED = (0, 1, 2, 4, 8, 16, 32)  # where the pixel models are compared
 MAX_ERROR_SAMPLE = 200  # validation images the max errors above 0 are compared on
+TABLE_WEIGHT_SAMPLE = 500  # validation images a table's weight is chosen on
 
 
 def compare_pixel_models(name: str, vae: ModelInfo, candidates: list, levels: list,
@@ -109,6 +110,8 @@ def compare_pixel_models(name: str, vae: ModelInfo, candidates: list, levels: li
         lossless = codec.encode(valid_images, lossless=True, model=name, zoo=zoo)
         tried[what] = (lossless, pixel, zoo)
         sizes[what] = {0: len(lossless) / len(valid_images)}
+        if families.lossless_only(pixel.metadata):  # a colour-transformed table
+            continue
         for k in MAX_ERRORS_COMPARED[1:] if len(candidates) > 1 else ():
             sizes[what][k] = len(codec.encode(sample, max_error=k, model=name,
                                               zoo=zoo)) / len(sample)
@@ -120,14 +123,18 @@ TABLE_MARGIN = 0.01  # the network must save this share of the table's bytes to 
 
 def pixel_model_ranges(sizes: dict) -> list[list]:
     """[[K, what], ...]: from each K on (up to the next), the pixel model that coded the
-    fewest bytes at that K (``compare_pixel_models``' sizes), neighbours merged; the
-    table wherever the others save less than ``TABLE_MARGIN`` of its bytes (it codes
-    several times faster)."""
+    fewest bytes at that K (``compare_pixel_models``' sizes; one that codes lossless
+    files only has K = 0 alone), neighbours merged; a table ("table", "table-sg")
+    wherever the others save less than ``TABLE_MARGIN`` of its bytes (it codes several
+    times faster)."""
     ranges: list[list] = []
-    for k in sorted(next(iter(sizes.values()))):
-        best = min(sizes, key=lambda what: sizes[what][k])
-        if "table" in sizes and sizes[best][k] > (1 - TABLE_MARGIN) * sizes["table"][k]:
-            best = "table"
+    for k in sorted({k for by_k in sizes.values() for k in by_k}):
+        have = {what: by_k[k] for what, by_k in sizes.items() if k in by_k}
+        best = min(have, key=have.__getitem__)
+        tables = [what for what in have if what.startswith("table")]
+        table = min(tables, key=have.__getitem__) if tables else best
+        if have[best] > (1 - TABLE_MARGIN) * have[table]:
+            best = table
         if not ranges or ranges[-1][1] != best:
             ranges.append([k, best])
     return ranges
@@ -306,9 +313,17 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
         candidates.append(("network", ModelInfo.in_memory(f"{name}.pixel", tensors, meta)))
     if pixel_model in ("auto", "table"):
         # the table model (residual layout 4), counted in seconds (no training loop)
+        # (and, for colour, one after the subtract-green transform, for lossless files),
+        # each with the weight that codes validation images best
         counted = train_images[: max(1, TABLE_VALUES // shapes.values(shape))]
-        candidates.append(("table", ModelInfo.in_memory(
-            f"{name}.table", *tablemodel.fit_pixel_model(counted, 1, vae.model_id.hex()))))
+        kinds = {"table": "none"}
+        if shapes.channels(shape) >= 3:
+            kinds["table-sg"] = "subtract-green"
+        for what, transform in kinds.items():
+            candidates.append((what, ModelInfo.in_memory(
+                f"{name}.{what}", *tablemodel.fit_pixel_model(
+                    counted, 1, vae.model_id.hex(), transform=transform,
+                    valid=valid_images[:TABLE_WEIGHT_SAMPLE]))))
     seconds["pixel_model"] = round(time.monotonic() - stage_started, 1)
 
     # the checks: exact round trip, per-image figures, every level against the mean image

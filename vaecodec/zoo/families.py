@@ -73,8 +73,9 @@ def from_bytes(data: bytes, path: Path | None = None
             if m.kind == PIXEL_MODEL and m.metadata.get("base_level") not in numbers:
                 raise CorruptModelError(f"pixel model {m.name} names no level of the family "
                                         "as its base level")
-        _check_ranges(header["metadata"].get("pixel_models"),
-                      [m.name for m in models if m.kind == PIXEL_MODEL])
+        pixel_models = [m for m in models if m.kind == PIXEL_MODEL]
+        _check_ranges(header["metadata"].get("pixel_models"), [m.name for m in pixel_models],
+                      [m.name for m in pixel_models if lossless_only(m.metadata)])
     except CorruptModelError as e:
         if path is None:
             raise
@@ -85,11 +86,22 @@ def from_bytes(data: bytes, path: Path | None = None
     return family, models, levels
 
 
-def _check_ranges(ranges, names: list[str]) -> None:
+def lossless_only(metadata: dict) -> bool:
+    """Whether a pixel model codes lossless files only (a table with a colour transform)."""
+    architecture = metadata.get("architecture")
+    return isinstance(architecture, dict) and architecture.get("transform", "none") != "none"
+
+
+def _check_ranges(ranges, names: list[str], exact_only: list[str] = ()) -> None:
     """The family metadata's ``pixel_models`` (absent, or [[K, name], ...]: from max error
     K on, new files use the pixel model ``name``): K increasing from 0 to at most
-    MAX_RESIDUAL_ERROR, each name one of the family's pixel models."""
+    MAX_RESIDUAL_ERROR, each name one of the family's pixel models; a model that codes
+    lossless files only (``exact_only``) at K = 0 alone (not the first model without
+    ranges)."""
     if ranges is None:
+        if names and names[0] in exact_only:
+            raise CorruptModelError(f"its pixel model {names[0]} codes lossless files only, "
+                                    "and no other is named for --max-error files")
         return
     ok = isinstance(ranges, list) and 1 <= len(ranges) <= MAX_RESIDUAL_ERROR + 1 and all(
         isinstance(r, list) and len(r) == 2 and type(r[0]) is int
@@ -97,6 +109,10 @@ def _check_ranges(ranges, names: list[str]) -> None:
     if not ok or ranges[0][0] != 0 or any(a[0] >= b[0] for a, b in zip(ranges, ranges[1:])):
         raise CorruptModelError("its metadata's pixel_models is not a list of [max error, "
                                 "pixel model name] from max error 0 up")
+    for (k, name), after in zip(ranges, ranges[1:] + [[None, None]]):
+        if name in exact_only and (k, after[0]) != (0, 1):
+            raise CorruptModelError(f"its pixel model {name} codes lossless files only, but "
+                                    "its metadata's pixel_models names it for --max-error")
 
 
 def pixel_model_name(family: Family, max_error: int) -> str | None:
