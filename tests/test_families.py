@@ -452,3 +452,11 @@ def test_each_max_error_goes_to_the_pixel_model_that_coded_it_in_fewer_bytes():
     # the table (several times faster) unless the network saves 1% of its bytes
     close = {"network": {0: 99.5, 1: 98.0}, "table": {0: 100.0, 1: 100.0}}
     assert pixel_model_ranges(close) == [[0, "table"], [1, "network"]]
+    # a table after the colour transform codes lossless files only: K = 0 alone
+    colour = {"network": {0: 10.0, 1: 8.0, 2: 5.0}, "table": {0: 9.0, 1: 7.0, 2: 6.0},
+              "table-sg": {0: 8.0}}
+    assert pixel_model_ranges(colour) == [[0, "table-sg"], [1, "table"], [2, "network"]]
+    # a table, either one, unless the network saves 1% of the better table's bytes
+    near = {"network": {0: 99.5, 1: 98.0}, "table": {0: 101.0, 1: 100.0},
+            "table-sg": {0: 100.0}}
+    assert pixel_model_ranges(near) == [[0, "table-sg"], [1, "network"]]

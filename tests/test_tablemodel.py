@@ -216,9 +216,9 @@ def test_a_transformed_table_codes_lossless_files_only(tmp_path):
     so is a transform this vaecodec does not know."""
     import dataclasses
 
-    import vaecodec
-    from test_colour import SHAPE  # noqa: F401
     from test_shapes import random_vae
+
+    import vaecodec
     from vaecodec.core.entropy import fit_prior
     from vaecodec.core.quantize import quantize
     from vaecodec.pipeline.settings import pixel_model_for, settings_for

@@ -289,7 +289,11 @@ def _pixel_models_line(zoo, family) -> str:
     from ..zoo.models import PIXEL_MODEL
 
     def kind(name: str) -> str:
-        return "a table" if is_table(zoo.find(name, PIXEL_MODEL).metadata) else "a network"
+        metadata = zoo.find(name, PIXEL_MODEL).metadata
+        if not is_table(metadata):
+            return "a network"
+        transform = metadata["architecture"].get("transform", "none")
+        return "a table" if transform == "none" else f"a table after {transform}"
 
     ranges = family.metadata.get("pixel_models") or [[0, family.pixel_model]]
     parts = []

@@ -295,6 +295,20 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
             progress("pixel model", done, total)
 
     candidates = []
+    if pixel_model in ("auto", "table"):
+        # the table models (residual layout 4), counted in seconds (no training loop): a
+        # plain one and, for colour, one after the subtract-green transform (lossless
+        # files only), each with the pseudo-count weight that codes the validation
+        # images best; before the network, whose deadline is the stage's end
+        counted = train_images[: max(1, TABLE_VALUES // shapes.values(shape))]
+        kinds = {"table": "none"}
+        if shapes.channels(shape) >= 3:
+            kinds["table-sg"] = "subtract-green"
+        for what, transform in kinds.items():
+            candidates.append((what, ModelInfo.in_memory(
+                f"{name}.{what}", *tablemodel.fit_pixel_model(
+                    counted, 1, vae.model_id.hex(), transform=transform,
+                    valid=valid_images[:TABLE_WEIGHT_SAMPLE]))))
     if pixel_model in ("auto", "network"):
         # the predictor the images differ least from (layout 3), or, for grayscale images
         # a predictor helps too little (drawings of few tones, clothes), a model of the
@@ -311,19 +325,6 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
                                           predictor=predictor)
         meta["predictor_entropies"] = entropies  # bits a value, what chose it
         candidates.append(("network", ModelInfo.in_memory(f"{name}.pixel", tensors, meta)))
-    if pixel_model in ("auto", "table"):
-        # the table model (residual layout 4), counted in seconds (no training loop)
-        # (and, for colour, one after the subtract-green transform, for lossless files),
-        # each with the weight that codes validation images best
-        counted = train_images[: max(1, TABLE_VALUES // shapes.values(shape))]
-        kinds = {"table": "none"}
-        if shapes.channels(shape) >= 3:
-            kinds["table-sg"] = "subtract-green"
-        for what, transform in kinds.items():
-            candidates.append((what, ModelInfo.in_memory(
-                f"{name}.{what}", *tablemodel.fit_pixel_model(
-                    counted, 1, vae.model_id.hex(), transform=transform,
-                    valid=valid_images[:TABLE_WEIGHT_SAMPLE]))))
     seconds["pixel_model"] = round(time.monotonic() - stage_started, 1)
 
     # the checks: exact round trip, per-image figures, every level against the mean image
