@@ -100,6 +100,19 @@ def test_a_webdataset_export_keeps_the_modes(installed, images, tmp_path):  # no
                      "d_rgba.png": "RGBA", "e_palette.png": "RGB"}
 
 
+def test_a_hugging_face_export_keeps_the_modes(installed, images, tmp_path):  # noqa: F811
+    pytest.importorskip("datasets", reason="the hf extra")
+    from vaecodec.convert import to_huggingface
+
+    _sources(images, tmp_path / "src")
+    with pytest.warns(vaecodec.VaezWarning):
+        files.compress([tmp_path / "src"], tmp_path / "out.vaez", model=installed)
+    back = to_huggingface(tmp_path / "out.vaez", cache_dir=tmp_path / "cache")
+    assert {row["name"]: row["image"].mode for row in back} == {
+        "a_rgb.png": "RGB", "b_gray.png": "L", "c_la.png": "LA", "d_rgba.png": "RGBA",
+        "e_palette.png": "RGB"}
+
+
 def test_an_archive_that_records_no_modes_writes_the_models(exact_zoo, images, tmp_path):  # noqa: F811
     """Arrays written through the API record nothing (version 7 as before); files
     appended to such an archive are written out in the model's mode. An archive that

@@ -459,7 +459,8 @@ def _hf_rows(source):
             rows = np.arange(first, first + len(block))
             labels = reader.label(rows) if reader.labelled else None
             meta = reader.meta(rows) if reader.has_metadata else None
-            for n, image in enumerate(block):
+            images = modes.in_source_modes(block, reader.source_channels(rows))
+            for n, image in enumerate(images):
                 row: dict = {"image": Image.fromarray(image)}
                 if names is not None:
                     row["name"] = names[first + n]
