@@ -98,6 +98,18 @@ def test_a_webdataset_export_keeps_the_modes(installed, images, tmp_path):  # no
             for member in archive.getmembers()}
     assert found == {"a_rgb.png": "RGB", "b_gray.png": "L", "c_la.png": "LA",
                      "d_rgba.png": "RGBA", "e_palette.png": "RGB"}
+    # and in through the convert calls: a tar of the PNGs
+    from vaecodec import convert
+
+    with pytest.warns(vaecodec.VaezWarning, match="2 grayscale images"):
+        convert.from_webdataset(tar, tmp_path / "again.vaez", model=installed)
+    with vaecodec.open(tmp_path / "again.vaez") as archive:
+        assert dict(zip(archive.names, archive.source_channels(slice(None)))) == {
+            "a_rgb.png": 3, "b_gray.png": 1, "c_la.png": 2, "d_rgba.png": 4,
+            "e_palette.png": 3}
+    with pytest.raises(vaecodec.InvalidArrayError, match="one array"):  # not a traceback
+        convert.from_arrays([images[0], images[1, ..., 0]], tmp_path / "arrays.vaez",
+                            model=installed)
 
 
 def test_a_hugging_face_export_keeps_the_modes(installed, images, tmp_path):  # noqa: F811

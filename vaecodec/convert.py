@@ -35,7 +35,7 @@ import numpy as np
 from . import archive as archive_io
 from . import arrays, modes
 from . import images as image_files
-from .errors import ConversionError, ImageSizeError, InputError, VaezWarning
+from .errors import ConversionError, ImageSizeError, InputError, InvalidArrayError, VaezWarning
 from .format import shapes
 from .fsio import AtomicFile, check_output_file
 from .options import EncodeOptions, with_keywords
@@ -53,7 +53,12 @@ def from_arrays(images, output, *, labels=None, names=None, meta=None, classes=N
     ``labels`` (N integers), ``names``, ``meta`` (a dict or None each) and ``classes`` (the
     names of labels 0, 1, ...), written a chunk at a time. Returns the path."""
     options = with_keywords(options, keywords, "from_arrays")
-    images = np.asarray(images) if not hasattr(images, "shape") else images
+    if not hasattr(images, "shape"):
+        try:
+            images = np.asarray(images)
+        except ValueError:  # images of several shapes
+            raise InvalidArrayError("images must be one array (N, H, W) or (N, H, W, C) "
+                                    "of images of one shape") from None
     count = len(images)
     with archive_io.open(output, "w", options, force=force, classes=classes,
                          labelled=labels is not None, metadata=meta is not None,
@@ -241,7 +246,7 @@ def _write(items, count: int | None, output, options: EncodeOptions, force: bool
         for item in items:
             picture, label, entry = item[:3]
             name = item[3] if named else f"{position:0{width}d}.png"
-            pixels, lost, wide = _pixels(picture, shape, resize, name)
+            pixels, lost, wide, source = _pixels(picture, shape, resize, name)
             widened += wide
             if lost is not None:
                 if exact:
@@ -253,7 +258,8 @@ def _write(items, count: int | None, output, options: EncodeOptions, force: bool
                 converted += 1
             if labelled and (isinstance(label, bool) or not hasattr(label, "__index__")):
                 raise InputError(f"{name}: its label {label!r} is not an integer")
-            batch.append((pixels, name, label, entry))
+            # a colour model's archive records each image's own channels (for decompress)
+            batch.append((pixels, name, label, entry, source if len(shape) == 3 else None))
             position += 1
             if len(batch) == BATCH:
                 _flush(out, batch, labelled, with_meta)
@@ -272,22 +278,24 @@ def _write(items, count: int | None, output, options: EncodeOptions, force: bool
 def _flush(out, batch: list, labelled: bool, with_meta: bool) -> None:
     out.write(np.stack([b[0] for b in batch]), names=[b[1] for b in batch],
               labels=[int(b[2]) for b in batch] if labelled else None,
-              meta=[b[3] for b in batch] if with_meta else None)
+              meta=[b[3] for b in batch] if with_meta else None,
+              channels=None if batch[0][4] is None else [b[4] for b in batch])
     batch.clear()
 
 
 def _pixels(picture, shape: tuple[int, ...], resize: bool, name: str
-            ) -> tuple[np.ndarray, str | None, bool]:
+            ) -> tuple[np.ndarray, str | None, bool, int]:
     """(uint8 image of ``shape``, what the conversion to its channels dropped or None,
-    whether a grayscale image was widened to colour) of a PIL image, an array or a CPU
-    tensor ((1, H, W) or (H, W); (C, H, W) or (H, W, C) for a colour model; floats in
-    [0, 1])."""
+    whether a grayscale image was widened to colour, the channels it had) of a PIL
+    image, an array or a CPU tensor ((1, H, W) or (H, W); (C, H, W) or (H, W, C) for a
+    colour model; floats in [0, 1])."""
     from PIL import Image
 
     channels = shapes.channels(shape)
     lost = None
     if isinstance(picture, Image.Image):
         pixels, lost, widened = modes.to_channels(picture, channels)
+        source = modes.source_channels(picture)
     else:
         values = np.asarray(picture.numpy() if hasattr(picture, "numpy") else picture)
         if values.ndim == 3 and values.shape[0] == 1:
@@ -305,6 +313,7 @@ def _pixels(picture, shape: tuple[int, ...], resize: bool, name: str
         if values.dtype != np.uint8 and values.dtype.kind != "f":
             raise InputError(f"{name}: images must be uint8 or float, not {values.dtype}")
         block, rounded = arrays.to_pixels(values[None], name)  # as arrays of files are
+        source = 1 if values.ndim == 2 else int(values.shape[2])
         block, dropped, wide = modes.convert_channels(block, channels)
         pixels, widened = block[0], bool(wide[0])
         if rounded:
@@ -317,7 +326,7 @@ def _pixels(picture, shape: tuple[int, ...], resize: bool, name: str
                 f"{name}: {pixels.shape[1]}x{pixels.shape[0]}, the model takes "
                 f"{shape[1]}x{shape[0]} (resize=True scales it)")
         pixels = image_files.resized(pixels, shape)
-    return pixels, lost, widened
+    return pixels, lost, widened, source
 
 
 # --- out ---------------------------------------------------------------------------------------
