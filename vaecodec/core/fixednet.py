@@ -53,6 +53,16 @@ def pixel_thresholds() -> np.ndarray:
     return np.array([-np.inf, *values, np.inf], dtype=np.float64)
 
 
+@functools.lru_cache(maxsize=1)
+def _bounds() -> tuple[np.ndarray, np.ndarray]:
+    """(t[p], t[p + 1]) for p = 0..255 of ``pixel_thresholds``, each contiguous (made
+    once)."""
+    t = pixel_thresholds()
+    below, above = t[:-1].copy(), t[1:].copy()
+    below.flags.writeable = above.flags.writeable = False
+    return below, above
+
+
 def _column_exponents(weight: np.ndarray, bias: np.ndarray, bounds: np.ndarray,
                       start: np.ndarray | None = None) -> np.ndarray:
     """For each output j the largest a_j (|a_j| < MAX_EXPONENT) such that the integer
@@ -165,15 +175,18 @@ class FixedDecoder:
         # x is now each pixel's exact output; its pixel value p has t[p] <= x < t[p + 1]:
         # estimate p from the sigmoid (in float32: within one level of it), then settle it
         # by exact comparisons
-        t = pixel_thresholds()
+        below, above = _bounds()
         estimate = x.astype(np.float32)
         estimate *= 0.5
         np.tanh(estimate, out=estimate)
         estimate *= 127.5
         estimate += 127.5
         np.rint(estimate, out=estimate)
-        p = estimate.astype(np.uint8)
-        p += x >= t[1:].take(p)  # t[p + 1]; never past 255 (t[256] is +inf)
-        p -= x < t.take(p)  # never below 0 (t[0] is -inf)
+        guess = estimate.astype(np.intp)  # one index array for both lookups
+        p = guess.astype(np.uint8)
+        # at most one of these holds (t[p] < t[p + 1]): p + 1 where x >= t[p + 1] (never
+        # past 255: t[256] is +inf), p - 1 where x < t[p] (never below 0: t[0] is -inf)
+        p += x >= above.take(guess)
+        p -= x < below.take(guess)
         out[...] = p
         return out
