@@ -23,6 +23,12 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
     return values[..., 0] * 0.299 + values[..., 1] * 0.587 + values[..., 2] * 0.114
 
 
+def _gray(rgb: np.ndarray) -> np.ndarray:
+    """uint8 luma of RGB values (..., 3 or more channels), rounded: equal channels give
+    their value."""
+    return np.clip(np.rint(_luma(rgb)), 0, 255).astype(np.uint8)
+
+
 def to_gray(image: Image.Image) -> tuple[np.ndarray, str | None]:
     """Any Pillow mode to uint8 grayscale, scaling deeper modes and compositing alpha on
     black; and what the conversion dropped ("colour", "transparency", "16-bit samples",
@@ -90,7 +96,7 @@ def to_channels(image: Image.Image, channels: int) -> tuple[np.ndarray, str | No
     if channels == 2:
         if has_colour(colour):
             lost.insert(0, "colour")
-        out = np.stack([np.clip(np.rint(_luma(colour)), 0, 255).astype(np.uint8), alpha], -1)
+        out = np.stack([_gray(colour), alpha], -1)
     elif channels == 4:
         out = rgba
     else:
@@ -127,7 +133,7 @@ def in_mode(images: np.ndarray, channels: int) -> np.ndarray:
         gray = colour = images[..., :1]
     else:
         colour = images[..., :3]
-        gray = np.clip(np.rint(_luma(colour)), 0, 255).astype(np.uint8)[..., None]
+        gray = _gray(colour)[..., None]
     if channels <= 2:
         planes = [gray, alpha[..., None]][:channels]
     else:

@@ -191,8 +191,6 @@ class ArchiveWriter:
                                           fields=fields, classes=self._classes,
                                           **self._options)
             self._encoder.on_progress = self._progress
-        if "channels" not in self._encoder.header.fields:
-            channels = None
         self._encoder.write(images, names, labels, meta, channels)
 
     def close(self) -> QualityReport | None:

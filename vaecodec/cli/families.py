@@ -285,14 +285,14 @@ def _pixel_models_line(zoo, family) -> str:
     """Which pixel model a family's files use, per max error (its ``pixel_models``), and
     what kind each is: "icons.table (a table) up to --max-error 1, icons.pixel (a
     network) from 2"."""
-    from ..core.tablemodel import is_table
+    from ..core.tablemodel import is_table, transform_of
     from ..zoo.models import PIXEL_MODEL
 
     def kind(name: str) -> str:
         metadata = zoo.find(name, PIXEL_MODEL).metadata
         if not is_table(metadata):
             return "a network"
-        transform = metadata["architecture"].get("transform", "none")
+        transform = transform_of(metadata)
         return "a table" if transform == "none" else f"a table after {transform}"
 
     ranges = family.metadata.get("pixel_models") or [[0, family.pixel_model]]

@@ -509,10 +509,16 @@ def is_table(metadata: dict) -> bool:
     return isinstance(architecture, dict) and architecture.get("type") == TABLE
 
 
+def transform_of(metadata: dict):
+    """The colour transform a table pixel model's metadata names, as stored ("none" when
+    absent; unchecked: ``table_transform`` checks it)."""
+    return metadata.get("architecture", {}).get("transform", "none")
+
+
 def table_transform(metadata: dict) -> str:
     """The colour transform a table pixel model's metadata names (none when absent);
     ValueError for one this vaecodec does not know."""
-    transform = metadata.get("architecture", {}).get("transform", "none")
+    transform = transform_of(metadata)
     if transform not in TRANSFORMS:
         raise ValueError(f"it names a colour transform {transform!r} that this vaecodec "
                          "does not know (upgrade vaecodec)")

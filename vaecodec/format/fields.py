@@ -192,7 +192,7 @@ def unpack_channels(field, count: int) -> bytes:
     return raw
 
 
-def check_channels(given, count: int, channels: int = MAX_SOURCE_CHANNELS) -> bytes:
+def check_channels(given, count: int) -> bytes:
     """Source channels given to a writer: ``count`` integers in 1..4."""
     try:
         items = [int(v) for v in given]
@@ -200,8 +200,8 @@ def check_channels(given, count: int, channels: int = MAX_SOURCE_CHANNELS) -> by
         raise InvalidArrayError("source channels must be a sequence of integers") from None
     if len(items) != count:
         raise InvalidArrayError(f"{len(items)} source channel counts for {count} images")
-    if items and (min(items) < 1 or max(items) > channels):
-        raise InvalidArrayError(f"a source channel count is outside 1..{channels}")
+    if items and (min(items) < 1 or max(items) > MAX_SOURCE_CHANNELS):
+        raise InvalidArrayError(f"a source channel count is outside 1..{MAX_SOURCE_CHANNELS}")
     return bytes(items)
 
 
