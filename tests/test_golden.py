@@ -137,10 +137,12 @@ def test_light_images_are_now_coded_inverted_and_come_back_closer(inputs):
 # since; its first version still ships, so these files still decode); tests/data/fashion-rd:
 # fashion-mnist-rd as first shipped; tests/data/icons-net: the icons family before it got
 # its table pixel model (its lossless and max-error files name the pixel network, which
-# the family keeps).
+# the family keeps); tests/data/icons-table: the icons family's lossless and max-error files
+# with its table, residual layout 4 (the base layer stored beside the table's values),
+# before layout 5 left the base layer out.
 
 FAMILY_CORPORA = [Path(__file__).parent / "data" / name
-                  for name in ("fashion-2.0", "fashion-rd", "icons-net")]
+                  for name in ("fashion-2.0", "fashion-rd", "icons-net", "icons-table")]
 FAMILY_ENTRIES = [(folder, entry) for folder in FAMILY_CORPORA
                   for entry in json.loads((folder / "manifest.json").read_text())["entries"]]
 
