@@ -312,11 +312,12 @@ def test_a_colour_pixel_model_codes_exact_and_bounded_colour(zoo, model, images,
     assert np.abs(bounded.astype(int) - images).max() <= 4
 
 
-def test_a_table_pixel_model_is_residual_layout_4(zoo, model, images, tmp_path):
+def test_a_table_pixel_model_is_residual_layout_5(zoo, model, images, tmp_path):
     """A family whose pixel model is a table (``core.tablemodel``) writes residual layout
-    4: lossless files and archives restore every value, max-error files bound each
-    channel's error, the table loads from its model file's tensors, and a header that
-    gives the table another layout (or a network layout 4) is refused."""
+    5, without the base layer the table does not read: lossless files and archives restore
+    every value, max-error files bound each channel's error, the table loads from its
+    model file's tensors, and a header that gives the table another layout (or a network
+    layout 4 or 5) is refused."""
     import dataclasses
 
     from vaecodec.core import tablemodel
@@ -331,8 +332,11 @@ def test_a_table_pixel_model_is_residual_layout_4(zoo, model, images, tmp_path):
     assert isinstance(full.pixel_model(info), tablemodel.TablePixelModel)
     exact = vaecodec.encode(images, lossless=True, model="rgb", zoo=full)
     header = vaecodec.read_info(exact, zoo=full)
-    assert header.version == 7 and header.residual.layout == 4
+    assert header.version == 7 and header.residual.layout == 5
+    assert header.payload_size == 0  # no base layer
     assert np.array_equal(vaecodec.decode(exact, zoo=full), images)
+    with pytest.raises(vaecodec.InputError, match="stores no latents.*layout 5"):
+        vaecodec.latents(exact, zoo=full)
     for layout in (1, 3):
         wrong = dataclasses.replace(header, residual=dataclasses.replace(
             header.residual, layout=layout))
@@ -353,7 +357,7 @@ def test_a_table_pixel_model_is_residual_layout_4(zoo, model, images, tmp_path):
     with vaecodec.open(path, "w", model="rgb", lossless=True, zoo=full,
                        chunk_images=5) as archive:
         archive.write(images, names=[f"i{n}" for n in range(len(images))])
-    assert vaecodec.read_info(path, zoo=full).residual.layout == 4
+    assert vaecodec.read_info(path, zoo=full).residual.layout == 5
     with vaecodec.open(path, zoo=full) as archive:
         assert np.array_equal(archive[7], images[7])
         assert np.array_equal(np.stack([archive[n] for n in range(len(images))]), images)
@@ -378,8 +382,16 @@ def test_a_grayscale_family_takes_a_table_too(tmp_path):
         digits, 1, vae.model_id.hex(), min_count=2))
     full = Zoo().with_family(Family("g", vae.name, info.name, 1), [vae, info], [level])
     exact = vaecodec.encode(digits, lossless=True, model="g", zoo=full)
-    assert vaecodec.read_info(exact, zoo=full).residual.layout == 4
+    assert vaecodec.read_info(exact, zoo=full).residual.layout == 5
     assert np.array_equal(vaecodec.decode(exact, zoo=full), digits)
+    # an unchunked file too has no base layer; one whose layout 5 carries a payload is damaged
+    archive = container.unpack(exact)
+    assert archive.header.version <= 4 and archive.payload == b""
+    hostile = container.pack(archive.header, b"\x01\x02", archive.residual)
+    with pytest.raises(vaecodec.CorruptPayloadError, match="2 bytes of latent payload.*layout 5"):
+        vaecodec.decode(hostile, zoo=full)
+    with pytest.raises(vaecodec.InputError, match="stores no latents"):
+        vaecodec.latents(exact, zoo=full)
     near = vaecodec.decode(vaecodec.encode(digits, max_error=2, model="g", zoo=full),
                            zoo=full)
     assert np.abs(near.astype(int) - digits).max() <= 2
@@ -539,7 +551,7 @@ def test_train_makes_a_colour_family_that_codes_colour(tmp_path, model_store):
     assert pixel.metadata["architecture"]["type"] == "table"
     test = icons(40, seed=6)
     exact = vaecodec.encode(test, model="ic", lossless=True)
-    assert vaecodec.read_info(exact).residual.layout == 4
+    assert vaecodec.read_info(exact).residual.layout == 5
     assert np.array_equal(vaecodec.decode(exact), test)
     bounded = vaecodec.decode(vaecodec.encode(test, model="ic", max_error=4))
     assert np.abs(bounded.astype(int) - test).max() <= 4
@@ -567,7 +579,7 @@ def test_the_shipped_colour_family_codes_its_samples(tmp_path):
     assert metrics.psnr(given, vaecodec.decode(data)) > level.measured["psnr_db"] - 1.5
     out = tmp_path / "exact.vaez"
     files.compress([icons], out, model="icons", lossless=True)
-    assert vaecodec.read_info(out).residual.layout == 4  # the family's table
+    assert vaecodec.read_info(out).residual.layout == 5  # the family's table
     # from max error 2 up the family's pixel network codes its icons in fewer bytes
     assert zoo.family("icons").metadata["pixel_models"] == [[0, "icons.table"],
                                                             [2, "icons.pixel"]]
@@ -578,7 +590,7 @@ def test_the_shipped_colour_family_codes_its_samples(tmp_path):
     shown = CliRunner().invoke(main, ["models", "show", "icons"]).output
     assert ("pixel model: icons.table (a table) up to --max-error 1, icons.pixel (a "
             "network) from --max-error 2") in shown
-    for k, layout in ((1, 4), (2, 3)):
+    for k, layout in ((1, 5), (2, 3)):
         bounded = vaecodec.encode(given[:5], model="icons", max_error=k)
         assert vaecodec.read_info(bounded).residual.layout == layout
         assert np.abs(vaecodec.decode(bounded).astype(int) - given[:5]).max() <= k

@@ -55,10 +55,30 @@ def labelled_file() -> bytes:
     return out.getvalue()
 
 
-# a model of RGB images (untrained), beside the installed ones, for version 7 files
+# a model of RGB images (untrained), beside the installed ones, for version 7 files, and a
+# family of it whose pixel model is a table (residual layout 5: no base layer)
 COLOUR_SHAPE = (8, 12, 3)
 COLOUR_VAE = random_vae(COLOUR_SHAPE, latent=6, hidden=32)
-ZOO = Zoo.installed().with_models(COLOUR_VAE)
+COLOUR_IMAGES = np.random.default_rng(2).integers(0, 256, (3, *COLOUR_SHAPE), dtype=np.uint8)
+
+
+def table_zoo() -> Zoo:
+    from vaecodec.core import tablemodel
+    from vaecodec.core.entropy import fit_prior
+    from vaecodec.core.quantize import quantize
+    from vaecodec.zoo import Level, ModelInfo
+    from vaecodec.zoo.families import Family
+
+    means = Zoo([COLOUR_VAE]).vae(COLOUR_VAE).encode_mean(COLOUR_IMAGES.reshape(3, -1) / 255.0)
+    level = Level(1, COLOUR_VAE.name, COLOUR_VAE.model_id, 0.3, fit_prior(quantize(means, 0.3)),
+                  measured={"bytes_per_image": 3.0, "psnr_db": 10.0, "ssim": 0.1})
+    table = ModelInfo.in_memory("tab.table", *tablemodel.fit_pixel_model(
+        COLOUR_IMAGES, 1, COLOUR_VAE.model_id.hex(), min_count=2))
+    return Zoo.installed().with_family(Family("tab", COLOUR_VAE.name, table.name, 1),
+                                       [COLOUR_VAE, table], [level])
+
+
+ZOO = table_zoo()
 
 
 def colour_file() -> bytes:
@@ -66,15 +86,28 @@ def colour_file() -> bytes:
     import io
 
     out = io.BytesIO()
-    images = np.random.default_rng(2).integers(0, 256, (3, *COLOUR_SHAPE), dtype=np.uint8)
     with vaecodec.open(out, "w", chunk_images=2, quant_step=0.3, model=COLOUR_VAE.name,
                        zoo=ZOO) as archive:
-        archive.write(images, NAMES, channels=[1, 4, 2])
+        archive.write(COLOUR_IMAGES, NAMES, channels=[1, 4, 2])
     return out.getvalue()
 
 
+def table_file() -> bytes:
+    """A version 7 lossless file of 3 RGB images in 2 chunks, coded by a table without a
+    base layer (residual layout 5)."""
+    import io
+
+    out = io.BytesIO()
+    with vaecodec.open(out, "w", chunk_images=2, model="tab", lossless=True,
+                       zoo=ZOO) as archive:
+        archive.write(COLOUR_IMAGES)
+    data = out.getvalue()
+    assert vaecodec.read_info(data, zoo=ZOO).residual.layout == 5
+    return data
+
+
 CHUNKED_FILES = [chunked_file(), chunked_file(lossless=True), chunked_file(quant_step=0.3),
-                 labelled_file(), colour_file()]
+                 labelled_file(), colour_file(), table_file()]
 VALID_FILES += CHUNKED_FILES
 
 

@@ -147,6 +147,55 @@ FAMILY_ENTRIES = [(folder, entry) for folder in FAMILY_CORPORA
                   for entry in json.loads((folder / "manifest.json").read_text())["entries"]]
 
 
+def test_a_table_family_leaves_the_base_layer_out_and_still_reads_layout_4():
+    """New files of the icons family's table are its layout 4 files (tests/data/icons-table)
+    less their base layer, which the table never read: residual layout 5, the same
+    pixels, the latent payload's bytes fewer. Appending to a layout 4 archive goes on
+    writing layout 4, base layer and all."""
+    folder = Path(__file__).parent / "data" / "icons-table"
+    inputs = np.load(folder / "inputs.npy")
+    for entry in json.loads((folder / "manifest.json").read_text())["entries"]:
+        old = (folder / entry["file"]).read_bytes()
+        new = vaecodec.encode(inputs, **entry["encode"])
+        before, after = vaecodec.read_info(old), vaecodec.read_info(new)
+        assert (before.residual.layout, after.residual.layout) == (4, 5)
+        assert before.payload_size > 0 and after.payload_size == 0
+        assert len(new) == len(old) - before.payload_size
+        assert np.array_equal(vaecodec.decode(new), vaecodec.decode(old))
+
+
+def test_an_append_to_a_layout_4_archive_stays_layout_4(tmp_path):
+    folder = Path(__file__).parent / "data" / "icons-table"
+    inputs = np.load(folder / "inputs.npy")
+    path = tmp_path / "old.vaez"
+    path.write_bytes((folder / "06.vaez").read_bytes())
+    with vaecodec.open(path, "a") as archive:
+        archive.write(inputs[:5])
+    info = vaecodec.read_info(path)
+    assert info.residual.layout == 4 and info.count == len(inputs) + 5
+    assert np.array_equal(vaecodec.decode(path.read_bytes()),
+                          np.concatenate([inputs, inputs[:5]]))
+
+
+def test_a_layout_5_chunk_with_a_latent_payload_is_damaged(tmp_path):
+    """A layout 4 archive whose header is made to say layout 5: its chunks' latent payloads
+    are then bytes a layout 5 file cannot hold."""
+    import dataclasses
+    import io
+
+    from vaecodec.format import chunked
+
+    data = (Path(__file__).parent / "data" / "icons-table" / "06.vaez").read_bytes()
+    header, model = chunked.read_file_header(io.BytesIO(data))
+    old = chunked.pack_header(header, model)
+    assert data.startswith(old)
+    new = chunked.pack_header(dataclasses.replace(header, residual=dataclasses.replace(
+        header.residual, layout=5)), model)
+    assert len(new) == len(old)
+    with pytest.raises(vaecodec.CorruptPayloadError, match="chunk 0 holds 96 bytes of latent"):
+        vaecodec.decode(new + data[len(old):])
+
+
 @pytest.mark.parametrize("folder, entry", FAMILY_ENTRIES,
                          ids=[f"{folder.name}/{e['file']}" for folder, e in FAMILY_ENTRIES])
 def test_files_of_shipped_families_decode_to_the_same_pixels(folder, entry):

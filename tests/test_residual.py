@@ -261,8 +261,8 @@ def pixel_id() -> bytes:
 
 def test_newer_residual_layout_is_reported_clearly():
     with pytest.raises(UnsupportedVersionError,
-                       match="layout 5.*reads layout 1, 2, 3, 4.*upgrade"):
-        vaecodec.decode(build_v3([5, pixel_id(), 0, [0]]))
+                       match="layout 6.*reads layout 1, 2, 3, 4, 5.*upgrade"):
+        vaecodec.decode(build_v3([6, pixel_id(), 0, [0]]))
 
 
 def test_a_layout_that_does_not_match_the_pixel_model_is_refused():
@@ -270,8 +270,9 @@ def test_a_layout_that_does_not_match_the_pixel_model_is_refused():
     so a file that claims layout 3 with it is damaged (not decoded as garbage)."""
     with pytest.raises(CorruptHeaderError, match="layout 3 does not match pixel model"):
         vaecodec.decode(build_v3([3, pixel_id(), 0, [0]]))
-    with pytest.raises(CorruptHeaderError, match="layout 4 does not match pixel model"):
-        vaecodec.decode(build_v3([4, pixel_id(), 0, [0]]))
+    for layout in (4, 5):
+        with pytest.raises(CorruptHeaderError, match=f"layout {layout} does not match pixel"):
+            vaecodec.decode(build_v3([layout, pixel_id(), 0, [0]]))
 
 
 @pytest.mark.parametrize("field, error, message", [

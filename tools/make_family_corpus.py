@@ -10,7 +10,9 @@ unreleased changes, the family as first shipped); tests/data/icons-net with ``--
 --samples $PWD/samples/icons`` at commit 2882f2a, the icons family as shipped before
 tools/add_table_model.py gave it a table (its residual files name the pixel network);
 tests/data/icons-table the same way at commit dce69f7, then cut to its two residual files
-(lossless and --max-error 4, residual layout 4 with the family's table) and their inputs;
+(lossless and --max-error 1, residual layout 4 with the family's table; its
+--max-error 4 file, coded by the pixel network, replaced by one of --max-error 1) and
+their inputs;
 ``tests/test_golden.py`` checks that every later vaecodec decodes each file to the same
 pixels. Uses only the public API. Do not regenerate it to make a test pass: a difference
 is a compatibility break.

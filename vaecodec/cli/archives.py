@@ -9,7 +9,7 @@ import sys
 import click
 
 from ..errors import VaezError
-from ..format import shapes
+from ..format import container, shapes
 from ._base import (
     _archive_arg,
     _lost_images,
@@ -177,8 +177,11 @@ def info(archive, as_json, max_images):
          + ("" if missing is None else f"; {missing}")),
         ("latent size", str(header.latent_size)),
         ("quantization", quant),
-        ("payload", (f"{header.payload_size} bytes" if shards is None
-                     else f"in {_plural(len(shards), 'shard')}") + f" ({coder})"),
+        ("payload", "none (no base layer: the table codes every value)"
+         if header.residual is not None
+         and header.residual.layout in container.LAYOUTS_WITHOUT_BASE
+         else (f"{header.payload_size} bytes" if shards is None
+               else f"in {_plural(len(shards), 'shard')}") + f" ({coder})"),
         ("residual", _residual_row(header.residual, zoo)),
         ("names", names),
         *_labels_rows(header),

@@ -14,7 +14,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from ..errors import CorruptPayloadError
+from ..errors import CorruptPayloadError, InputError
 from ..format import container
 from . import entropy
 
@@ -88,8 +88,13 @@ class ResidualLayout1:
     layout = 1
     both_ends = False  # residual.quantization_levels
     # what the pixel model codes (its ``coding``): "values" as they are (layouts 1 and 2),
-    # their "differences" from a prediction (layout 3), or a "table" model's (layout 4)
+    # their "differences" from a prediction (layout 3), or a "table" model's (layouts 4, 5)
     coding = "values"
+
+    @property
+    def base_layer(self) -> bool:
+        """Whether the file stores the base layer's latent symbols (all but layout 5)."""
+        return self.layout not in container.LAYOUTS_WITHOUT_BASE
 
     def encode(self, pixel_model, pixels: np.ndarray, symbols: np.ndarray, max_error: int,
                progress: Callable[[int, int], None] | None = None) -> list[bytes]:
@@ -206,19 +211,52 @@ class ResidualLayout4(ResidualLayout2):
         return pixels
 
 
+class ResidualLayout5(ResidualLayout4):
+    """Residual layout 5: layout 4 without the base layer, which the table never reads:
+    the latent payload of each chunk (or of an unchunked file) is empty, and the file has
+    no latents (``no_symbols`` stands in for them)."""
+
+    layout = 5  # in container.LAYOUTS_WITHOUT_BASE
+
+
 RESIDUAL_CODERS = {1: ResidualLayout1(), 2: ResidualLayout2(), 3: ResidualLayout3(),
-                   4: ResidualLayout4()}
+                   4: ResidualLayout4(), 5: ResidualLayout5()}
+
+
+def stores_base_layer(residual) -> bool:
+    """Whether a file whose header has this residual layer (a ``container.Residual``, or
+    None for a lossy file) stores the base layer's latent symbols."""
+    return residual is None or residual.layout not in container.LAYOUTS_WITHOUT_BASE
+
+
+def no_symbols(count: int) -> np.ndarray:
+    """The symbols of ``count`` images of a file without a base layer: (count, 0)."""
+    return np.zeros((count, 0), dtype=np.int32)
+
+
+def check_no_base_layer(payload: bytes, what: str) -> None:
+    """A file without a base layer (residual layout 5) has empty latent payloads."""
+    if payload:
+        raise CorruptPayloadError(f"{what} holds {len(payload)} bytes of latent payload, but "
+                                  "its residual layout 5 has no base layer")
+
+
+def check_latents_stored(residual) -> None:
+    """Refuse to give the latents of a file without a base layer (``InputError``)."""
+    if not stores_base_layer(residual):
+        raise InputError("the file stores no latents: its table pixel model codes every "
+                         "value (residual layout 5), without a base layer")
 
 
 def residual_coder(max_error: int, coding: str = "values") -> ResidualLayout1:
-    """The layout new files with ``max_error`` use for a pixel model of ``coding``: 4
-    for a table, 3 for a predictive network; else 2, or 1 where the two code alike
-    (lossless, and K whose 2K+1 divides 255), so that readers before layout 2 read
-    them."""
+    """The layout new files with ``max_error`` use for a pixel model of ``coding``: 5
+    for a table (no base layer), 3 for a predictive network; else 2, or 1 where the two
+    code alike (lossless, and K whose 2K+1 divides 255), so that readers before layout 2
+    read them."""
     from . import residual
 
     if coding == "table":
-        return RESIDUAL_CODERS[4]
+        return RESIDUAL_CODERS[5]
     if coding == "differences":
         return RESIDUAL_CODERS[3]
 

@@ -274,7 +274,7 @@ def zoo_with(model: bytes | None, model_id: bytes, pixel_id: bytes | None,
 
 CODINGS = {"values": "values as they are (layouts 1 and 2)",
            "differences": "differences from a prediction (layout 3)",
-           "table": "with a table of contexts (layout 4)"}
+           "table": "with a table of contexts (layouts 4 and 5)"}
 
 
 def coding(settings: Settings) -> str | None:

@@ -240,6 +240,9 @@ class ArchiveDecoder:
 
     def symbols(self, chunk: chunked.Chunk) -> np.ndarray:
         settings = self.settings
+        if not coders.stores_base_layer(self.header.residual):
+            coders.check_no_base_layer(chunk.payload, f"chunk {chunk.seq}")
+            return coders.no_symbols(chunk.count)
         return coders.CODERS[self.header.coder].decode(
             chunk.payload, chunk.count, self.header.latent_size, chunk.symbol_dtype,
             settings.prior())
@@ -452,6 +455,7 @@ class ArchiveDecoder:
 
     def latents(self) -> np.ndarray:
         settings = self.settings
+        coders.check_latents_stored(self.header.residual)
         out = np.empty((self.index.count, self.header.latent_size), dtype=np.float32)
         for n, entry in enumerate(self.index.chunks):
             out[entry.first : entry.first + entry.count] = quantize.dequantize(

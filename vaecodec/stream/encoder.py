@@ -177,8 +177,11 @@ class StreamEncoder:
         unit, exact, names, labels, meta, channels = self._take(rows)
         unit, exact, inverted = apply_polarity(self.settings, unit, exact, self.polarity)
         settings = self.settings
-        symbols = latent_symbols(settings, unit)
-        payload, dtype = coders.CODERS[settings.coder].encode(symbols, settings.prior())
+        if coders.stores_base_layer(self.header.residual):
+            symbols = latent_symbols(settings, unit)
+            payload, dtype = coders.CODERS[settings.coder].encode(symbols, settings.prior())
+        else:  # a table codes every value (residual layout 5): no latents to store
+            symbols, payload, dtype = coders.no_symbols(rows), b"", "int32"
         residual = None
         if settings.max_error is None:
             self.tally.add(exact, symbols)

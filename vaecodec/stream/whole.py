@@ -36,11 +36,18 @@ def encode_whole(settings: Settings, unit: np.ndarray, exact: np.ndarray | None,
     count = len(unit)
     unit, exact, inverted = apply_polarity(settings, unit, exact, polarity)
     net = settings.vae()
-    symbols = latent_symbols(settings, unit)
+    coder = None
+    if settings.max_error is not None:
+        coder = coders.residual_coder(settings.max_error,
+                                      settings.zoo.pixel_model(settings.pixel_model).coding)
+    if coder is None or coder.base_layer:
+        symbols = latent_symbols(settings, unit)
+        payload, dtype = coders.CODERS[settings.coder].encode(symbols, settings.prior())
+    else:  # a table codes every value (residual layout 5): no latents to store
+        symbols, payload, dtype = coders.no_symbols(count), b"", "int32"
     if settings.max_error is None:  # exact and bounded files need no warning
         guard(settings, exact if exact is not None else pixel_conv.to_uint8(unit), symbols,
-               strict, on_quality)
-    payload, dtype = coders.CODERS[settings.coder].encode(symbols, settings.prior())
+              strict, on_quality)
     header = container.Header(
         model_id=settings.model.model_id,
         latent_size=net.latent_size,
@@ -53,14 +60,13 @@ def encode_whole(settings: Settings, unit: np.ndarray, exact: np.ndarray | None,
         names=names,
         inverted=inverted,
     )
-    if settings.max_error is None:
+    if coder is None:
         if progress:
             progress(count, count)
         return container.pack(header, payload, model=embedded)
     pixel_model = settings.zoo.pixel_model(settings.pixel_model)
     if exact is None:  # float input (checked to be in [0, 1]): the uint8 pixels it rounds to
         exact = pixel_conv.to_uint8(unit)
-    coder = coders.residual_coder(settings.max_error, pixel_model.coding)
     chunks = coder.encode(pixel_model, exact, symbols, settings.max_error, progress)
     header = dataclasses.replace(header, residual=container.Residual(
         pixel_model.model_id, settings.max_error, tuple(len(c) for c in chunks), coder.layout))
@@ -68,8 +74,12 @@ def encode_whole(settings: Settings, unit: np.ndarray, exact: np.ndarray | None,
 
 
 def decode_symbols(archive: container.Archive, settings: Settings) -> np.ndarray:
-    """The latent symbols (count, latent_size) of a checked file."""
+    """The latent symbols (count, latent_size) of a checked file; (count, 0) for a file
+    without a base layer (residual layout 5)."""
     header = archive.header
+    if not coders.stores_base_layer(header.residual):
+        coders.check_no_base_layer(archive.payload, "the file")
+        return coders.no_symbols(header.count)
     return coders.CODERS[header.coder].decode(archive.payload, header.count,
                                               header.latent_size, header.symbol_dtype,
                                               settings.prior())
@@ -194,6 +204,7 @@ class WholeDecoder:
 
     def latents(self) -> np.ndarray:
         settings = self.settings
+        coders.check_latents_stored(self.info.residual)
         return quantize.dequantize(decode_symbols(self.archive, settings),
                                    settings.quant_step)
 
