@@ -226,7 +226,7 @@ RESIDUAL_CODERS = {1: ResidualLayout1(), 2: ResidualLayout2(), 3: ResidualLayout
 def stores_base_layer(residual) -> bool:
     """Whether a file whose header has this residual layer (a ``container.Residual``, or
     None for a lossy file) stores the base layer's latent symbols."""
-    return residual is None or residual.layout not in container.LAYOUTS_WITHOUT_BASE
+    return residual is None or RESIDUAL_CODERS[residual.layout].base_layer
 
 
 def no_symbols(count: int) -> np.ndarray:
@@ -234,11 +234,17 @@ def no_symbols(count: int) -> np.ndarray:
     return np.zeros((count, 0), dtype=np.int32)
 
 
-def check_no_base_layer(payload: bytes, what: str) -> None:
-    """A file without a base layer (residual layout 5) has empty latent payloads."""
-    if payload:
-        raise CorruptPayloadError(f"{what} holds {len(payload)} bytes of latent payload, but "
-                                  "its residual layout 5 has no base layer")
+def decode_base_layer(residual, coder: str, payload: bytes, count: int, latent_size: int,
+                      symbol_dtype: str, prior, what: str) -> np.ndarray:
+    """The latent symbols (count, latent_size) of a file's (or a chunk's) ``payload``, coded
+    by ``coder``; for a file without a base layer (its ``residual`` layout 5), whose
+    payloads must be empty (else ``CorruptPayloadError``), ``no_symbols``."""
+    if not stores_base_layer(residual):
+        if payload:
+            raise CorruptPayloadError(f"{what} holds {len(payload)} bytes of latent payload, "
+                                      "but its residual layout 5 has no base layer")
+        return no_symbols(count)
+    return CODERS[coder].decode(payload, count, latent_size, symbol_dtype, prior)
 
 
 def check_latents_stored(residual) -> None:

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..core import coders, quantize, search
 from ..core import pixels as pixel_conv
-from ..core import quantize, search
 from ..errors import ArgumentTypeError, CorruptModelError, InvalidArrayError
 from ..format import container, shapes
 from ..zoo import ModelInfo
@@ -129,6 +129,18 @@ def latent_symbols(settings: Settings, unit: np.ndarray) -> np.ndarray:
         return quantize.quantize(mean, settings.quant_step)
     return search.search_symbols(vae, unit, mean, settings.quant_step, settings.prior())
 
+
+
+def base_layer(settings: Settings, unit: np.ndarray, stored: bool
+               ) -> tuple[np.ndarray, bytes, str]:
+    """(symbols, coded payload, symbol type) of images ``unit``'s base layer; a file
+    that does not store one (residual layout 5: a table codes every value) has no
+    symbols, an empty payload and no VAE encode."""
+    if not stored:
+        return coders.no_symbols(len(unit)), b"", "int32"
+    symbols = latent_symbols(settings, unit)
+    payload, dtype = coders.CODERS[settings.coder].encode(symbols, settings.prior())
+    return symbols, payload, dtype
 
 
 def network_pixels(settings: Settings, symbols: np.ndarray) -> np.ndarray:

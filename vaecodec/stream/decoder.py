@@ -239,13 +239,10 @@ class ArchiveDecoder:
         return chunked.Index(end, tuple(kept), (), size, size)
 
     def symbols(self, chunk: chunked.Chunk) -> np.ndarray:
-        settings = self.settings
-        if not coders.stores_base_layer(self.header.residual):
-            coders.check_no_base_layer(chunk.payload, f"chunk {chunk.seq}")
-            return coders.no_symbols(chunk.count)
-        return coders.CODERS[self.header.coder].decode(
-            chunk.payload, chunk.count, self.header.latent_size, chunk.symbol_dtype,
-            settings.prior())
+        header = self.header
+        return coders.decode_base_layer(header.residual, header.coder, chunk.payload,
+                                        chunk.count, header.latent_size, chunk.symbol_dtype,
+                                        self.settings.prior(), f"chunk {chunk.seq}")
 
     def decode_chunk(self, chunk: chunked.Chunk, rows=None, progress=None,
                      symbols: np.ndarray | None = None) -> np.ndarray:

@@ -17,8 +17,8 @@ from ..format import fields as per_image
 from ..pipeline.chunk import (
     apply_polarity,
     as_array,
+    base_layer,
     image_names,
-    latent_symbols,
     pixel_rows,
 )
 from ..pipeline.guard import GuardTally, QualityReport, judge
@@ -177,11 +177,8 @@ class StreamEncoder:
         unit, exact, names, labels, meta, channels = self._take(rows)
         unit, exact, inverted = apply_polarity(self.settings, unit, exact, self.polarity)
         settings = self.settings
-        if coders.stores_base_layer(self.header.residual):
-            symbols = latent_symbols(settings, unit)
-            payload, dtype = coders.CODERS[settings.coder].encode(symbols, settings.prior())
-        else:  # a table codes every value (residual layout 5): no latents to store
-            symbols, payload, dtype = coders.no_symbols(rows), b"", "int32"
+        symbols, payload, dtype = base_layer(settings, unit,
+                                             coders.stores_base_layer(self.header.residual))
         residual = None
         if settings.max_error is None:
             self.tally.add(exact, symbols)

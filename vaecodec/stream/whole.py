@@ -15,8 +15,8 @@ from ..core import pixels as pixel_conv
 from ..format import chunked, container
 from ..pipeline.chunk import (
     apply_polarity,
+    base_layer,
     inverted_flags,
-    latent_symbols,
     network_pixels,
 )
 from ..pipeline.guard import guard
@@ -36,15 +36,11 @@ def encode_whole(settings: Settings, unit: np.ndarray, exact: np.ndarray | None,
     count = len(unit)
     unit, exact, inverted = apply_polarity(settings, unit, exact, polarity)
     net = settings.vae()
-    coder = None
+    pixel_model = coder = None
     if settings.max_error is not None:
-        coder = coders.residual_coder(settings.max_error,
-                                      settings.zoo.pixel_model(settings.pixel_model).coding)
-    if coder is None or coder.base_layer:
-        symbols = latent_symbols(settings, unit)
-        payload, dtype = coders.CODERS[settings.coder].encode(symbols, settings.prior())
-    else:  # a table codes every value (residual layout 5): no latents to store
-        symbols, payload, dtype = coders.no_symbols(count), b"", "int32"
+        pixel_model = settings.zoo.pixel_model(settings.pixel_model)
+        coder = coders.residual_coder(settings.max_error, pixel_model.coding)
+    symbols, payload, dtype = base_layer(settings, unit, coder is None or coder.base_layer)
     if settings.max_error is None:  # exact and bounded files need no warning
         guard(settings, exact if exact is not None else pixel_conv.to_uint8(unit), symbols,
               strict, on_quality)
@@ -64,7 +60,6 @@ def encode_whole(settings: Settings, unit: np.ndarray, exact: np.ndarray | None,
         if progress:
             progress(count, count)
         return container.pack(header, payload, model=embedded)
-    pixel_model = settings.zoo.pixel_model(settings.pixel_model)
     if exact is None:  # float input (checked to be in [0, 1]): the uint8 pixels it rounds to
         exact = pixel_conv.to_uint8(unit)
     chunks = coder.encode(pixel_model, exact, symbols, settings.max_error, progress)
@@ -77,12 +72,9 @@ def decode_symbols(archive: container.Archive, settings: Settings) -> np.ndarray
     """The latent symbols (count, latent_size) of a checked file; (count, 0) for a file
     without a base layer (residual layout 5)."""
     header = archive.header
-    if not coders.stores_base_layer(header.residual):
-        coders.check_no_base_layer(archive.payload, "the file")
-        return coders.no_symbols(header.count)
-    return coders.CODERS[header.coder].decode(archive.payload, header.count,
-                                              header.latent_size, header.symbol_dtype,
-                                              settings.prior())
+    return coders.decode_base_layer(header.residual, header.coder, archive.payload,
+                                    header.count, header.latent_size, header.symbol_dtype,
+                                    settings.prior(), "the file")
 
 
 def reconstruct_batches(archive: container.Archive, zoo: Zoo | None = None,
