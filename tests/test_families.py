@@ -396,6 +396,27 @@ def test_import_refuses_a_family_whose_models_repeat_installed_names(tmp_path):
     assert runner.invoke(main, ["levels"]).exit_code == 0
 
 
+def test_a_changed_store_is_read_again_and_the_shipped_models_are_not(trained, model_store,
+                                                                      tmp_path, monkeypatch):
+    """Zoo.installed() reads the user's store again when its files change (or another
+    store is named) but keeps the shipped zoo, read once per process, and its loaded
+    networks: another store's zoo decodes with the very runtime the first one built."""
+    from vaecodec.zoo import manage
+
+    before = Zoo.installed()
+    vae = before.vae(before.find(None))
+    manage.install_family(trained.data)
+    after = Zoo.installed()
+    assert after is not before and "tiny" in {f.name for f in after.families()}
+    assert "tiny" not in {f.name for f in before.families()}
+    other = tmp_path / "other-store"
+    other.mkdir()
+    monkeypatch.setenv("VAECODEC_MODELS", str(other))
+    elsewhere = Zoo.installed()
+    assert "tiny" not in {f.name for f in elsewhere.families()}
+    assert elsewhere.vae(elsewhere.find(None)) is vae is after.vae(after.find(None))
+
+
 def test_the_store_s_operations_are_library_calls(trained, model_store, tmp_path):
     """A Python user installs, exports and removes a family as the CLI does."""
     from vaecodec.zoo import manage

@@ -304,13 +304,26 @@ class Zoo:
         return self.family(family).name
 
 
-@functools.lru_cache(maxsize=4)
-def _installed(folders: tuple[Path, ...], store: Path, listing: tuple) -> Zoo:
+@functools.lru_cache(maxsize=2)
+def _shipped(folders: tuple[Path, ...]) -> Zoo:
+    """The models and levels of ``folders`` and the families shipped beside them
+    (fashion-mnist): read once per process, whatever the user's store holds."""
     zoo = Zoo.from_folders(folders)
-    # the families shipped beside the models (fashion-mnist), then the user's store
-    for folder in (*folders, store):
+    for folder in folders:
         for family, models, levels in family_files.scan_store(folder):
             zoo = zoo.with_family(family, models, levels)
+    return zoo
+
+
+@functools.lru_cache(maxsize=4)
+def _installed(folders: tuple[Path, ...], store: Path, listing: tuple) -> Zoo:
+    # the shipped zoo, then the user's store (read again whenever its listing changes);
+    # every installed zoo shares the shipped one's loaded networks (cached by model id)
+    shipped = _shipped(folders)
+    zoo = Zoo(shipped._models, shipped._levels.values(), shipped._cache,
+              shipped._families.values())
+    for family, models, levels in family_files.scan_store(store):
+        zoo = zoo.with_family(family, models, levels)
     zoo._is_installed = True
     return zoo
 
