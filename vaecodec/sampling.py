@@ -12,7 +12,8 @@ from .zoo.defaults import DEFAULT_FAMILY
 def sample(count: int, *, model: str | None = None, seed: int = 0,
            zoo: Zoo | None = None) -> np.ndarray:
     """``count`` new images (count, H, W) uint8 drawn from a model's prior: latents from
-    N(0, I) (seeded) through its decoder. ``model``: a family (default: mnist, whose
+    N(0, I) (seeded; for a linear model scaled by each component's standard deviation)
+    through its decoder. ``model``: a family (default: mnist, whose
     default level's model draws) or a model's name."""
     if isinstance(count, bool) or not isinstance(count, (int, np.integer)):
         raise ArgumentTypeError(f"count must be an integer, not {count!r}")
@@ -27,5 +28,8 @@ def sample(count: int, *, model: str | None = None, seed: int = 0,
         info = zoo.find(model)
     net = zoo.vae(info)
     z = np.random.default_rng(seed).standard_normal((count, net.latent_size))
+    std = (info.metadata.get("architecture") or {}).get("latent_std")
+    if isinstance(std, list) and len(std) == net.latent_size:
+        z *= np.asarray(std, dtype=np.float64)  # a linear model: each component's spread
     return net.decode_pixels(z.astype(np.float32)).reshape(count, *net.image_shape)
 

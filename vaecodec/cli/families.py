@@ -63,7 +63,8 @@ def list_levels(as_json):
 @click.option("--recipe", type=click.Choice(TRAIN_RECIPES), default="auto",
               show_default=True,
               help="Training recipe; auto chooses one from the number and size of the "
-                   "images (docs/notes/training.md).")
+                   "images, linear takes the images' principal components instead of "
+                   "a network (photographs; docs/notes/training.md).")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
               help="Train the VAE for this many passes over the images instead of the "
                    "recipe's schedule.")

@@ -16,6 +16,8 @@ matrix product is made exact instead, so that the order cannot matter:
 - a pixel is the number of the 255 sigmoid thresholds ``logit((k - 0.5) / 255)`` that
   its output reaches: the thresholds are computed in decimal arithmetic (correctly
   rounded, so identical everywhere) and compared exactly; no libm function is involved.
+  A linear model's output is the intensity itself: its thresholds are ``(k - 0.5) / 255``
+  (one correctly rounded division each).
 
 The scales are chosen from the weights alone, by exact integer searches, and the hidden
 layers' clipping bounds from a fixed set of calibration latents run through the same exact
@@ -54,10 +56,21 @@ def pixel_thresholds() -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=1)
-def _bounds() -> tuple[np.ndarray, np.ndarray]:
-    """(t[p], t[p + 1]) for p = 0..255 of ``pixel_thresholds``, each contiguous (made
+def linear_thresholds() -> np.ndarray:
+    """(257,) float64: -inf, (k - 0.5) / 255 for k = 1..255, +inf: the thresholds of a
+    linear model's output (an intensity: the pixel is round(255 x), clipped to 0..255)."""
+    values = [(2 * k - 1) / 510 for k in range(1, 256)]  # each correctly rounded
+    return np.array([-np.inf, *values, np.inf], dtype=np.float64)
+
+
+OUTPUTS = {"sigmoid": pixel_thresholds, "linear": linear_thresholds}
+
+
+@functools.lru_cache(maxsize=2)
+def _bounds(output: str = "sigmoid") -> tuple[np.ndarray, np.ndarray]:
+    """(t[p], t[p + 1]) for p = 0..255 of the output's thresholds, each contiguous (made
     once)."""
-    t = pixel_thresholds()
+    t = OUTPUTS[output]()
     below, above = t[:-1].copy(), t[1:].copy()
     below.flags.writeable = above.flags.writeable = False
     return below, above
@@ -106,10 +119,15 @@ def _column_exponents(weight: np.ndarray, bias: np.ndarray, bounds: np.ndarray,
 
 
 class FixedDecoder:
-    """A float MLP decoder (layers [(W (in, out), b)], ReLU between, sigmoid at the end)
-    for the integer symbols of a quantization ``step``, evaluated exactly (module doc)."""
+    """A float MLP decoder (layers [(W (in, out), b)], ReLU between, sigmoid at the end;
+    ``output`` "linear": no sigmoid, the output is the intensity) for the integer symbols
+    of a quantization ``step``, evaluated exactly (module doc)."""
 
-    def __init__(self, layers: list[tuple[np.ndarray, np.ndarray]], step: float):
+    def __init__(self, layers: list[tuple[np.ndarray, np.ndarray]], step: float,
+                 output: str = "sigmoid"):
+        if output not in OUTPUTS:
+            raise ValueError(f"unknown decoder output {output!r}")
+        self.output = output
         layers = [(np.asarray(w, dtype=np.float64), np.asarray(b, dtype=np.float64))
                   for w, b in layers]
         if not all(np.all(np.isfinite(w)) and np.all(np.isfinite(b)) for w, b in layers):
@@ -173,14 +191,18 @@ class FixedDecoder:
                 np.floor(x, out=x)
                 np.clip(x, 0, limit, out=x)
         # x is now each pixel's exact output; its pixel value p has t[p] <= x < t[p + 1]:
-        # estimate p from the sigmoid (in float32: within one level of it), then settle it
-        # by exact comparisons
-        below, above = _bounds()
+        # estimate p from the sigmoid (in float32: within one level of it), or from the
+        # intensity itself, then settle it by exact comparisons
+        below, above = _bounds(self.output)
         estimate = x.astype(np.float32)
-        estimate *= 0.5
-        np.tanh(estimate, out=estimate)
-        estimate *= 127.5
-        estimate += 127.5
+        if self.output == "linear":
+            estimate *= 255.0
+            np.clip(estimate, 0.0, 255.0, out=estimate)
+        else:
+            estimate *= 0.5
+            np.tanh(estimate, out=estimate)
+            estimate *= 127.5
+            estimate += 127.5
         np.rint(estimate, out=estimate)
         guess = estimate.astype(np.intp)  # one index array for both lookups
         p = guess.astype(np.uint8)

@@ -29,7 +29,8 @@ def _claim_blas_buffers() -> None:
 
 
 class NumpyVAE:
-    """The encoder mean and the decoder of a trained MLP VAE, as float32 numpy, for images
+    """The encoder mean and the decoder of a trained MLP VAE (or of a linear model: the
+    same interface, ``output`` "linear"), as float32 numpy, for images
     of ``image_shape`` ((height, width), or (height, width, channels): its inputs and
     outputs are the values in numpy's order, channels last). Raises ValueError when the
     tensors do not make such a network."""
@@ -50,6 +51,16 @@ class NumpyVAE:
         self.encoder = layers("encoder")
         self.decoder = layers("decoder")
         self.mu = matrices(tensor_names.layer(tensors, "mu"), "mu")
+        # "sigmoid": an MLP decoder, sigmoid at the end; "linear": a linear transform (the
+        # principal components, ``train.linear``), one layer each way, its outputs clipped
+        # to [0, 1]: stored as the stack "linear", which readers before it refuse (they
+        # find no decoder) instead of decoding it through a sigmoid
+        self.output = "sigmoid"
+        linear = layers(tensor_names.LINEAR)
+        if linear:
+            if self.encoder or self.decoder or len(linear) != 1:
+                raise ValueError("a linear model has one layer each way and no other")
+            self.decoder, self.output = linear, "linear"
         if not self.decoder:
             raise ValueError("the weights lack the decoder")
         self.latent_size = self.mu[0].shape[1]
@@ -107,11 +118,13 @@ class NumpyVAE:
         for i in range(0, len(z), BATCH):
             x = self._mlp(np.asarray(z[i : i + BATCH], dtype=np.float32), self.decoder, False,
                           work)
-            # sigmoid in its tanh form (no overflow warning for large |x|), in place
-            x *= 0.5
-            np.tanh(x, out=x)
-            x += 1.0
-            x *= 0.5
+            if self.output == "linear":
+                np.clip(x, 0.0, 1.0, out=x)
+            else:  # sigmoid in its tanh form (no overflow warning for large |x|), in place
+                x *= 0.5
+                np.tanh(x, out=x)
+                x += 1.0
+                x *= 0.5
             yield i, x
 
     def decode(self, z: np.ndarray) -> np.ndarray:
@@ -127,7 +140,7 @@ class NumpyVAE:
         that cannot be evaluated exactly."""
         fixed = self._fixed.get(step)
         if fixed is None:
-            fixed = self._fixed[step] = FixedDecoder(self.decoder, step)
+            fixed = self._fixed[step] = FixedDecoder(self.decoder, step, self.output)
             while len(self._fixed) > FIXED_CACHE:
                 self._fixed.popitem(last=False)
         self._fixed.move_to_end(step)

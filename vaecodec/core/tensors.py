@@ -3,14 +3,16 @@
 A stack of layers is stored as ``PREFIX.I.weight``, ``PREFIX.I.bias`` (and, for integer
 hidden layers, ``PREFIX.I.shift``), I = 0, 1, ... without gaps; a single layer as
 ``PREFIX.weight`` and ``PREFIX.bias``. The float VAE has the stacks ``encoder`` and
-``decoder`` and the single layers ``mu`` and ``logvar``; a pixel model the stacks ``base``
-and ``pixel``. Training writes with ``key``; the runtimes read with ``layers`` and
-``layer``.
+``decoder`` and the single layers ``mu`` and ``logvar``; a linear model (principal
+components) the single layer ``mu`` and the stack ``linear`` of one layer, its decoder;
+a pixel model the stacks ``base`` and ``pixel``. Training writes with ``key``; the
+runtimes read with ``layers`` and ``layer``.
 """
 
 from __future__ import annotations
 
 PARTS = ("weight", "bias", "shift")
+LINEAR = "linear"  # a linear model's decoder (``core.runtime``)
 
 
 def key(prefix: str, index: int | None, part: str) -> str:

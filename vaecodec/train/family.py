@@ -22,7 +22,7 @@ from ..format import shapes
 from ..pipeline.chunk import AS_IS, DARK_ON_LIGHT, LIGHT_ON_DARK, dark_on_light
 from ..zoo import Level, ModelInfo, Zoo, families
 from ..zoo.families import Family
-from . import import_torch
+from . import import_torch, linear
 
 # A family's levels: steps in order of quality.
 STEPS = (1.0, 0.65, 0.4, 0.2, 0.1, 0.05)
@@ -55,6 +55,8 @@ def default_level(levels: list[Level]) -> int:
 
 def level_steps(recipe) -> tuple[float, ...]:
     """The quantization steps of a family's levels, in order of quality."""
+    if recipe.architecture == "linear":
+        return linear.LINEAR_STEPS
     if recipe.rate == "entropy":
         return tuple(round(f * recipe.rate_step, 6) for f in RD_STEP_FACTORS)
     return STEPS
@@ -259,12 +261,23 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
             progress("VAE", step, total, f"loss {loss:.1f} nats/image")
 
     stage_started = time.monotonic()
-    model = loop.train(chosen, train_images, log, device, plan.until_end_of("VAE"), step_done)
-    vae = ModelInfo.in_memory(name, export.export_weights(model), {
+    if chosen.architecture == "linear":  # no training loop: the principal components
+        chosen = dataclasses.replace(chosen, latent_size=linear.latent_size(shape))
+        tensors, std = linear.fit_linear(train_images, chosen.latent_size, seed)
+        architecture = {"type": "linear", "latent_size": chosen.latent_size, "hidden": [],
+                        "image_shape": list(shape), "latent_std": std}
+        if progress:
+            progress("VAE", 1, 1, f"the first {chosen.latent_size} principal components")
+    else:
+        model = loop.train(chosen, train_images, log, device, plan.until_end_of("VAE"),
+                           step_done)
+        tensors = export.export_weights(model)
+        architecture = {"type": "mlp-vae", "latent_size": chosen.latent_size,
+                        "hidden": list(chosen.hidden), "image_shape": list(shape)}
+    vae = ModelInfo.in_memory(name, tensors, {
         "kind": "vae",
         "polarity": polarity,
-        "architecture": {"type": "mlp-vae", "latent_size": chosen.latent_size,
-                         "hidden": list(chosen.hidden), "image_shape": list(shape)},
+        "architecture": architecture,
         "recipe": chosen.to_dict(),
     })
     seconds["vae"] = round(time.monotonic() - stage_started, 1)

@@ -18,7 +18,9 @@ class Recipe:
     # with fixed sigma: the distortion PSNR measures)
     distortion: str = "bce"
     mse_sigma: float = 0.1
-    architecture: str = "mlp"  # or "conv" (ConvVAE, hidden = its two channel counts)
+    # "mlp", "conv" (ConvVAE, hidden = its two channel counts) or "linear" (no network:
+    # the principal components of the images, ``train.linear``; nothing below applies)
+    architecture: str = "mlp"
     epochs: int = 10
     batch_size: int = 128
     learning_rate: float = 1e-3
@@ -104,16 +106,19 @@ RECIPES = {
     **{name: _rate_distortion(name, sigma, epochs) for name, sigma, epochs in (
         ("rd-s045-aug1", 0.45, 80), ("rd-s04-aug1", 0.4, 100), ("rd-s035-aug1", 0.35, 40),
         ("rd-s015-aug1", 0.15, 100))},
+    # No network: the principal components of the images (``train.linear``; photographs).
+    "linear": Recipe(name="linear", hidden=(), latent_size=256, architecture="linear"),
     # Shifts of up to two pixels: measured, not shipped (worse than one; docs/notes/training.md).
     "mse-s05-aug2": Recipe(name="mse-s05-aug2", hidden=(1024, 512), distortion="mse",
                            mse_sigma=0.05, epochs=100, lr_schedule="cosine", shift=2),
 }
 
 
-#: The recipes ``vaecodec train`` offers (the numpy runtime runs MLP VAEs); "auto", the
-#: default, is chosen from the data by ``auto_recipe``.
+#: The recipes ``vaecodec train`` offers (the numpy runtime runs MLP VAEs and linear
+#: models); "auto", the default, is chosen from the data by ``auto_recipe``.
 TRAIN_RECIPES = ("auto",) + tuple(name for name, recipe in RECIPES.items()
-                                  if recipe.architecture == "mlp" and name != "mse-s05-aug2")
+                                  if recipe.architecture in ("mlp", "linear")
+                                  and name != "mse-s05-aug2")
 
 #: The pixel models ``vaecodec train --pixel-model`` offers: a "network" (residual layouts
 #: 1-3), a "table" of contexts (layout 4), or "auto": both, keeping the one that codes the

@@ -1,0 +1,106 @@
+"""Linear models (``vaecodec train --recipe linear``): the principal components as the base
+layer, decoded exactly (``core.fixednet``'s linear output), coded, trained and sampled."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import vaecodec
+from vaecodec.core import fixednet, tensors
+from vaecodec.core.runtime import NumpyVAE
+from vaecodec.eval import metrics
+from vaecodec.format import family as family_format
+from vaecodec.zoo import Zoo, families
+
+SHAPE = (16, 16)
+
+
+def smooth_images(count: int, seed: int) -> np.ndarray:
+    """Photograph-like grayscale tiles: a few random low frequencies and a little noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0 : SHAPE[0], 0 : SHAPE[1]] / SHAPE[0]
+    out = np.full((count, *SHAPE), 128.0)
+    for _ in range(4):
+        fy, fx = rng.integers(0, 3, (2, count, 1, 1))
+        phase = rng.uniform(0, 2 * np.pi, (count, 1, 1))
+        out += rng.normal(0, 30, (count, 1, 1)) * np.cos(2 * np.pi * (fy * y + fx * x) + phase)
+    out += rng.normal(0, 4, out.shape)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def test_the_components_reconstruct_and_the_decoder_is_exact():
+    """All the components give the images back (to within rounding); the exact decoder's
+    pixels are round(255 x) of the float decoder's clipped output but for the rare value
+    at a rounding boundary; a model with the linear stack and a "decoder" stack is
+    refused, and the linear stack is what readers before it find no decoder in."""
+    from vaecodec.train.linear import fit_linear
+
+    images = smooth_images(300, 1)
+    values = int(np.prod(SHAPE))
+    weights, std = fit_linear(images, values)
+    assert "decoder.0.weight" not in weights and "linear.0.weight" in weights
+    assert len(std) == values and std == sorted(std, reverse=True)
+    net = NumpyVAE(weights, SHAPE)
+    assert net.output == "linear" and net.latent_size == values
+    flat = images.reshape(len(images), -1)
+    z = net.encode_mean(flat / 255.0)
+    assert np.abs(net.decode_pixels(z).astype(int) - flat).max() <= 1
+    step = 0.05
+    symbols = np.rint(z / step)
+    exact = net.decode_symbols(symbols, step)
+    floating = np.clip(np.rint(np.clip(net.decode(symbols * step), 0, 1) * 255), 0, 255)
+    assert (exact != floating).mean() < 1e-3 and np.abs(exact - floating).max() <= 1
+    # the thresholds are those of rounding, halves up: 0.5 (symbol 512 of step 1/1024)
+    # is 128 (the float path's rint would make it 127.5 -> 128 too), a step below is 127
+    decoder = fixednet.FixedDecoder([(np.eye(3), np.zeros(3))], 1 / 1024, "linear")
+    out = np.zeros((1, 3), np.uint8)
+    decoder.pixels(np.array([[512, 511, 2048]]), out)
+    assert out.tolist() == [[128, 127, 255]]
+    mixed = {**weights, tensors.key("decoder", 0, "weight"): weights["linear.0.weight"],
+             tensors.key("decoder", 0, "bias"): weights["linear.0.bias"]}
+    with pytest.raises(ValueError, match="one layer each way"):
+        NumpyVAE(mixed, SHAPE)
+    with pytest.raises(ValueError, match="unknown decoder output"):
+        fixednet.FixedDecoder([(np.eye(3), np.zeros(3))], 0.5, "tanh")
+
+
+@pytest.fixture(scope="module")
+def linear_family():
+    pytest.importorskip("torch", reason="vaecodec train needs the train extra (torch)")
+    from vaecodec.train.family import train_family
+
+    return train_family(smooth_images(800, 2), "lin", recipe="linear", pixel_model="table",
+                        log=lambda line: None)
+
+
+def test_a_linear_family_trains_codes_and_samples(linear_family, model_store):
+    """``--recipe linear`` makes a family without a training loop: its VAE entry is a
+    linear model (metadata type "linear", the components' spreads), its levels rise in
+    quality and bytes, lossy files decode from the store, lossless and max-error files are
+    exact and bounded, and ``sample`` draws with the components' spreads."""
+    assert not linear_family.problems
+    header, _ = family_format.unpack(linear_family.data)
+    arch = header["models"][0]["metadata"]["architecture"]
+    assert arch["type"] == "linear" and arch["latent_size"] == 256 and arch["hidden"] == []
+    assert len(arch["latent_std"]) == 256
+    psnrs = [lv.measured["psnr_db"] for lv in linear_family.levels]
+    sizes = [lv.measured["bytes_per_image"] for lv in linear_family.levels]
+    assert psnrs == sorted(psnrs) and sizes == sorted(sizes)
+    (model_store / "lin.vaem").write_bytes(linear_family.data)
+    assert "lin" in {f.name for f in Zoo.installed().families()}
+    images = smooth_images(50, 3)
+    best = vaecodec.decode(vaecodec.encode(images, model="lin", quality=6))
+    assert metrics.psnr(images, best) > 30
+    assert np.array_equal(vaecodec.decode(vaecodec.encode(images, model="lin",
+                                                          lossless=True)), images)
+    bounded = vaecodec.decode(vaecodec.encode(images, model="lin", max_error=3))
+    assert np.abs(bounded.astype(int) - images).max() <= 3
+    drawn = vaecodec.sample(200, model="lin")
+    assert drawn.shape == (200, *SHAPE)
+    # drawn with each component's spread, the samples spread as the images do (within
+    # a factor of two), where unit normals would give nearly flat images
+    spread = drawn.reshape(200, -1).astype(float).std(axis=1).mean()
+    assert 0.5 < spread / images.reshape(50, -1).astype(float).std(axis=1).mean() < 2
+    _, models, _ = families.from_bytes(linear_family.data)
+    assert models[0].metadata["recipe"]["architecture"] == "linear"
