@@ -104,3 +104,43 @@ def test_a_linear_family_trains_codes_and_samples(linear_family, model_store):
     assert 0.5 < spread / images.reshape(50, -1).astype(float).std(axis=1).mean() < 2
     _, models, _ = families.from_bytes(linear_family.data)
     assert models[0].metadata["recipe"]["architecture"] == "linear"
+
+
+def test_the_linear_model_is_kept_where_it_is_better_at_equal_bytes():
+    """``linear_gain``: the linear levels' PSNR interpolated at each VAE level's bytes (its
+    best beyond its last level), averaged; no comparison when every VAE level is cheaper
+    than the linear model's cheapest."""
+    from vaecodec.train.family import linear_gain
+    from vaecodec.zoo import Level
+
+    def levels(*points):
+        return [Level(i, "m", b"", 1.0, None, {"bytes_per_image": b, "psnr_db": p})
+                for i, (b, p) in enumerate(points, 1)]
+
+    linear = levels((4, 20.0), (8, 24.0), (16, 26.0))
+    # VAE levels at 6 B (linear: 22 there) and 20 B (beyond: its best, 26)
+    assert linear_gain(levels((6, 21.0), (20, 27.0)), linear) == pytest.approx(0.0)
+    assert linear_gain(levels((6, 23.0), (20, 27.0)), linear) == pytest.approx(-1.0)
+    assert linear_gain(levels((2, 15.0), (6, 20.0)), linear) == pytest.approx(2.0)
+    assert linear_gain(levels((2, 15.0), (3, 16.0)), linear) is None
+
+
+def test_auto_keeps_the_linear_model_on_photograph_like_images(model_store):
+    """``--recipe auto`` makes the linear model beside the VAE and keeps the better at
+    equal bytes on validation: on smooth tiles, against a VAE given a few steps, the
+    linear model, recorded in the family (``base_model_choice``) with both curves."""
+    pytest.importorskip("torch", reason="vaecodec train needs the train extra (torch)")
+    from vaecodec.train.family import train_family
+
+    lines = []
+    trained = train_family(smooth_images(800, 4), "auto-lin", recipe="auto", steps=20,
+                           pixel_model="table", log=lambda line: None,
+                           announce=lines.append)
+    header, _ = family_format.unpack(trained.data)
+    assert header["models"][0]["metadata"]["architecture"]["type"] == "linear"
+    choice = header["metadata"]["base_model_choice"]
+    assert choice["kept"] == "linear" and choice["linear_gain_db"] > 0
+    assert len(choice["levels"]["linear"]) == len(choice["levels"]["vae"]) == 6
+    assert header["metadata"]["recipe"]["architecture"] == "linear"
+    assert "the linear model kept over the VAE" in header["metadata"]["recipe_choice"]
+    assert any(line.startswith("base model: the linear model") for line in lines)

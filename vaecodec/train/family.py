@@ -45,6 +45,36 @@ def fit_priors(vae: ModelInfo, steps, train_images: np.ndarray) -> list[Level]:
             for number, step in enumerate(steps, 1)]
 
 
+def _measured_levels(vae: ModelInfo, recipe, name: str, train_images: np.ndarray,
+                     valid_images: np.ndarray, progress) -> list[Level]:
+    """The levels of a base model (priors fitted on the training latents) with their
+    figures on the validation images."""
+    levels = fit_priors(vae, level_steps(recipe), train_images)
+    zoo = Zoo().with_family(Family(name, name, None, 1), [vae], levels)
+    measured = []
+    for i, level in enumerate(levels, 1):
+        measured.append(dataclasses.replace(
+            level, measured=measure_level(level, valid_images, zoo, split="validation",
+                                          single_images=100, family=name)))
+        if progress:
+            progress("levels", i, len(levels))
+    return measured
+
+
+def linear_gain(vae_levels: list[Level], linear_levels: list[Level]) -> float | None:
+    """How many dB the linear model's levels are above the VAE's at the VAE levels' bytes,
+    on average (validation figures; the linear model's PSNR interpolated in bytes, its
+    best level's taken beyond its last). None when every VAE level is cheaper than the
+    linear model's cheapest: no comparison at equal bytes."""
+    points = sorted((lv.measured["bytes_per_image"], lv.measured["psnr_db"])
+                    for lv in linear_levels)
+    sizes, psnrs = [b for b, _ in points], [p for _, p in points]
+    gains = [float(np.interp(lv.measured["bytes_per_image"], sizes, psnrs))
+             - lv.measured["psnr_db"]
+             for lv in vae_levels if lv.measured["bytes_per_image"] >= sizes[0]]
+    return sum(gains) / len(gains) if gains else None
+
+
 def default_level(levels: list[Level]) -> int:
     """The number of the cheapest measured level within DEFAULT_WITHIN_DB of the best
     level's PSNR."""
@@ -247,8 +277,13 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
         chosen = dataclasses.replace(chosen, steps=int(steps))
         why += f"; {steps} steps, as asked"
     say = announce or (lambda line: None)
+    if chosen.architecture == "linear" and not linear.considered(shape):
+        raise SettingsError(f"--recipe linear takes images of at most {linear.MAX_VALUES:,} "
+                            f"values (64x64 grayscale); these have {shapes.values(shape):,}")
+    both = recipe == "auto" and linear.considered(shape)  # the linear model and the VAE
     plan = make_plan(time_budget, started, len(train_images), len(valid_images),
-                     shapes.values(shape), len(level_steps(chosen)))
+                     shapes.values(shape),
+                     len(level_steps(chosen)) + (len(linear.LINEAR_STEPS) if both else 0))
     log(f"{len(train_images)} training images, {len(valid_images)} held out for validation, "
         f"{shapes.describe(shape)}")
     valid_images = valid_images[:plan.measured_images]  # what the budget has time to measure
@@ -260,45 +295,57 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
         if progress:
             progress("VAE", step, total, f"loss {loss:.1f} nats/image")
 
+    # the base models: with "auto" (images of at most linear.MAX_VALUES values) the
+    # linear model first (seconds), then the VAE; each gets its levels, measured on the
+    # validation images, and the family keeps the one better at equal bytes there
     stage_started = time.monotonic()
-    if chosen.architecture == "linear":  # no training loop: the principal components
-        chosen = dataclasses.replace(chosen, latent_size=linear.latent_size(shape))
-        tensors, std = linear.fit_linear(train_images, chosen.latent_size, seed)
-        architecture = {"type": "linear", "latent_size": chosen.latent_size, "hidden": [],
-                        "image_shape": list(shape), "latent_std": std}
-        if progress:
-            progress("VAE", 1, 1, f"the first {chosen.latent_size} principal components")
-    else:
+    levels_seconds = []
+
+    def measured_levels(model: ModelInfo, of) -> list[Level]:
+        began = time.monotonic()
+        out = _measured_levels(model, of, name, train_images, valid_images, progress)
+        levels_seconds.append(time.monotonic() - began)
+        return out
+
+    bases = []  # (recipe, model, measured levels)
+    if chosen.architecture == "linear" or both:
+        lin = dataclasses.replace(RECIPES["linear"], latent_size=linear.latent_size(shape),
+                                  seed=seed)
+        tensors, std = linear.fit_linear(train_images, lin.latent_size, seed)
+        model_info = ModelInfo.in_memory(name, tensors, {
+            "kind": "vae", "polarity": polarity, "recipe": lin.to_dict(),
+            "architecture": {"type": "linear", "latent_size": lin.latent_size, "hidden": [],
+                             "image_shape": list(shape), "latent_std": std}})
+        bases.append((lin, model_info, measured_levels(model_info, lin)))
+    if chosen.architecture != "linear":
         model = loop.train(chosen, train_images, log, device, plan.until_end_of("VAE"),
                            step_done)
-        tensors = export.export_weights(model)
-        architecture = {"type": "mlp-vae", "latent_size": chosen.latent_size,
-                        "hidden": list(chosen.hidden), "image_shape": list(shape)}
-    vae = ModelInfo.in_memory(name, tensors, {
-        "kind": "vae",
-        "polarity": polarity,
-        "architecture": architecture,
-        "recipe": chosen.to_dict(),
-    })
-    seconds["vae"] = round(time.monotonic() - stage_started, 1)
-
-    # the levels: priors fitted on the training latents, figures from the validation split
-    stage_started = time.monotonic()
-    levels = fit_priors(vae, level_steps(chosen), train_images)
-    family = Family(name, name, None, 1)
-    zoo = Zoo().with_family(family, [vae], levels)
-    measured = []
-    for i, level in enumerate(levels, 1):
-        measured.append(dataclasses.replace(
-            level, measured=measure_level(level, valid_images, zoo, split="validation",
-                                          single_images=100, family=name)))
-        if progress:
-            progress("levels", i, len(levels))
-    levels = measured
+        model_info = ModelInfo.in_memory(name, export.export_weights(model), {
+            "kind": "vae", "polarity": polarity, "recipe": chosen.to_dict(),
+            "architecture": {"type": "mlp-vae", "latent_size": chosen.latent_size,
+                             "hidden": list(chosen.hidden), "image_shape": list(shape)}})
+        bases.append((chosen, model_info, measured_levels(model_info, chosen)))
+    base_choice = None
+    if len(bases) == 2:
+        gain = linear_gain(bases[1][2], bases[0][2])
+        keep = 0 if gain is not None and gain > 0 else 1
+        base_choice = {"kept": "linear" if keep == 0 else "vae",
+                       "linear_gain_db": None if gain is None else round(gain, 2),
+                       "levels": {what: [[round(lv.measured["bytes_per_image"], 2),
+                                          round(lv.measured["psnr_db"], 2)] for lv in lvs]
+                                  for what, (_, _, lvs) in zip(("linear", "vae"), bases)}}
+        say(f"base model: the {'linear model' if keep == 0 else 'VAE'} (the linear model "
+            + ("costs more than every VAE level" if gain is None else f"{gain:+.2f} dB")
+            + " at the VAE levels' bytes on validation)")
+        why += ("; the linear model kept over the VAE" if keep == 0
+                else "; the VAE kept over the linear model")
+        bases = [bases[keep]]
+    chosen, vae, levels = bases[0]
+    seconds["vae"] = round(time.monotonic() - stage_started - sum(levels_seconds), 1)
+    seconds["levels"] = round(sum(levels_seconds), 1)
     default = default_level(levels)
     family = Family(name, name, None, default)
     zoo = Zoo().with_family(family, [vae], levels)
-    seconds["levels"] = round(time.monotonic() - stage_started, 1)
 
     # the pixel model over level 1, for lossless and max-error files
     stage_started = time.monotonic()
@@ -389,6 +436,7 @@ def train_family(images: np.ndarray, name: str, *, recipe: str = "auto",
         "validation": validation,
         "recipe": chosen.to_dict(),
         "recipe_choice": why,
+        **({} if base_choice is None else {"base_model_choice": base_choice}),
         "time_budget": time_budget,
         "plan_seconds": {stage: round(t, 1) for stage, t in plan.stages.items()},
         "train_seconds": seconds,

@@ -24,6 +24,14 @@ LINEAR_BATCH = 4096  # images per product while the covariance is summed
 # components): a uniform step is what squared error wants on orthonormal coefficients
 LINEAR_STEPS = (1.4, 1.0, 0.8, 0.6, 0.45, 0.35)
 LINEAR_LATENT = 256  # components kept, at most (fewer for images of fewer values)
+# images of at most this many values (64x64 grayscale, 32x32 RGBA): the covariance of
+# more (its eigenvectors: cubic in the values) would take minutes
+MAX_VALUES = 4096
+
+
+def considered(image_shape: tuple[int, ...]) -> bool:
+    """Whether a linear model is made for images of ``image_shape``."""
+    return shapes.values(image_shape) <= MAX_VALUES
 
 
 def latent_size(image_shape: tuple[int, ...]) -> int:
