@@ -102,8 +102,18 @@ def test_a_linear_family_trains_codes_and_samples(linear_family, model_store):
     # a factor of two), where unit normals would give nearly flat images
     spread = drawn.reshape(200, -1).astype(float).std(axis=1).mean()
     assert 0.5 < spread / images.reshape(50, -1).astype(float).std(axis=1).mean() < 2
-    _, models, _ = families.from_bytes(linear_family.data)
+    family, models, levels = families.from_bytes(linear_family.data)
     assert models[0].metadata["recipe"]["architecture"] == "linear"
+    # a hostile spread list is one error, not a traceback
+    import dataclasses
+
+    for bad in (["x"] * 256, [1.0] * 3, [float("nan")] * 256, "wide"):
+        meta = {**models[0].metadata,
+                "architecture": {**models[0].metadata["architecture"], "latent_std": bad}}
+        zoo = Zoo().with_family(family, [dataclasses.replace(models[0], metadata=meta),
+                                         *models[1:]], levels)
+        with pytest.raises(vaecodec.CorruptModelError, match="latent_std"):
+            vaecodec.sample(2, model="lin", zoo=zoo)
 
 
 def test_the_linear_model_is_kept_where_it_is_better_at_equal_bytes():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ArgumentTypeError, SettingsError
+from .errors import ArgumentTypeError, CorruptModelError, SettingsError
 from .zoo import DEFAULT_LEVEL, Zoo
 from .zoo.defaults import DEFAULT_FAMILY
 
@@ -28,8 +28,13 @@ def sample(count: int, *, model: str | None = None, seed: int = 0,
         info = zoo.find(model)
     net = zoo.vae(info)
     z = np.random.default_rng(seed).standard_normal((count, net.latent_size))
-    std = (info.metadata.get("architecture") or {}).get("latent_std")
-    if isinstance(std, list) and len(std) == net.latent_size:
-        z *= np.asarray(std, dtype=np.float64)  # a linear model: each component's spread
+    architecture = info.metadata.get("architecture")
+    std = architecture.get("latent_std") if isinstance(architecture, dict) else None
+    if std is not None:  # a linear model: each component's spread
+        if not (isinstance(std, list) and len(std) == net.latent_size and all(
+                type(v) in (int, float) and 0 <= v < 1e6 for v in std)):
+            raise CorruptModelError(f"model {info.name}: its latent_std is not "
+                                    f"{net.latent_size} standard deviations")
+        z *= np.asarray(std, dtype=np.float64)
     return net.decode_pixels(z.astype(np.float32)).reshape(count, *net.image_shape)
 
