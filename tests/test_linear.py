@@ -3,6 +3,9 @@ layer, decoded exactly (``core.fixednet``'s linear output), coded, trained and s
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -154,3 +157,42 @@ def test_auto_keeps_the_linear_model_on_photograph_like_images(model_store):
     assert header["metadata"]["recipe"]["architecture"] == "linear"
     assert "the linear model kept over the VAE" in header["metadata"]["recipe_choice"]
     assert any(line.startswith("base model: the linear model") for line in lines)
+
+
+def test_ssim_of_images_smaller_than_its_window():
+    """SSIM's 11x11 window does not fit 8x8 images (``vaecodec train`` on them failed
+    measuring its levels): such images get the largest odd window that fits, 7x7."""
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (5, 8, 8), dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-20, 21, a.shape), 0, 255).astype(np.uint8)
+    assert metrics.ssim(a, a) == pytest.approx(1.0)
+    assert 0 < metrics.ssim(a, b) < 1
+    assert metrics.ssim(a[:, :1, :1], b[:, :1, :1]) <= 1  # one pixel: a 1x1 window
+    big = rng.integers(0, 256, (3, 32, 32), dtype=np.uint8)
+    noisy = np.clip(big.astype(int) + 10, 0, 255).astype(np.uint8)
+    window = metrics._gaussian_window(11)  # 11x11 as before where it fits
+    assert metrics.ssim_per_image(big, noisy).shape == (3,)
+    assert metrics._filter_valid(big.astype(float), window).shape == (3, 22, 22)
+
+
+CORPUS = Path(__file__).parent / "data" / "linear-8x8"
+ENTRIES = json.loads((CORPUS / "manifest.json").read_text())["entries"]
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[e["file"] for e in ENTRIES])
+def test_files_of_a_linear_family_decode_to_the_same_pixels(entry, model_store):
+    """tests/data/linear-8x8 (tools/make_linear_corpus.py, written when linear models were
+    added): with its family installed, every file decodes to the pixels recorded then;
+    the lossless one to its inputs, the max-error one within its bound."""
+    import hashlib
+
+    (model_store / "lin8.vaem").write_bytes((CORPUS / "lin8.vaem").read_bytes())
+    data = (CORPUS / entry["file"]).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+    pixels = vaecodec.decode(data)
+    assert hashlib.sha256(pixels.tobytes()).hexdigest() == entry["pixels_sha256"]
+    inputs = np.load(CORPUS / "inputs.npy")
+    if entry["encode"].get("lossless"):
+        assert np.array_equal(pixels, inputs)
+    if "max_error" in entry["encode"]:
+        assert np.abs(pixels.astype(int) - inputs).max() <= entry["encode"]["max_error"]

@@ -43,12 +43,14 @@ def _filter_valid(images: np.ndarray, window: np.ndarray) -> np.ndarray:
 def ssim_per_image(original: np.ndarray, reconstructed: np.ndarray) -> np.ndarray:
     """SSIM (Wang et al. 2004) of each image: 11x11 Gaussian window, sigma 1.5,
     K1 = 0.01, K2 = 0.03, L = 255, mean over the valid region (no padding) and, for
-    images of several channels, over the channels."""
+    images of several channels, over the channels. Images smaller than the window (8x8
+    sprites) get the largest odd window that fits them."""
     a = np.asarray(original, dtype=np.float64)
     b = np.asarray(reconstructed, dtype=np.float64)
     if a.ndim == 2:
         a, b = a[None], b[None]
-    window = _gaussian_window()
+    fits = min(11, *a.shape[1:3])
+    window = _gaussian_window(fits - (1 - fits % 2))
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     mu_a, mu_b = _filter_valid(a, window), _filter_valid(b, window)
     var_a = _filter_valid(a * a, window) - mu_a**2
