@@ -16,6 +16,8 @@ import argparse
 
 import numpy as np
 
+from vaecodec.eval import metrics
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -42,8 +44,7 @@ def main() -> None:
     vectors = vectors[:, np.argsort(variances)[::-1]]
 
     def psnr(reconstruction: np.ndarray) -> float:
-        out = np.clip(np.rint(reconstruction * 255), 0, 255)
-        return float(10 * np.log10(255**2 / np.mean((out - pixels) ** 2)))
+        return metrics.psnr(pixels, np.clip(np.rint(reconstruction * 255), 0, 255))
 
     for k in args.components:
         v = vectors[:, :k]

@@ -4,6 +4,7 @@ layer, decoded exactly (``core.fixednet``'s linear output), coded, trained and s
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,16 +21,11 @@ SHAPE = (16, 16)
 
 
 def smooth_images(count: int, seed: int) -> np.ndarray:
-    """Photograph-like grayscale tiles: a few random low frequencies and a little noise."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0 : SHAPE[0], 0 : SHAPE[1]] / SHAPE[0]
-    out = np.full((count, *SHAPE), 128.0)
-    for _ in range(4):
-        fy, fx = rng.integers(0, 3, (2, count, 1, 1))
-        phase = rng.uniform(0, 2 * np.pi, (count, 1, 1))
-        out += rng.normal(0, 30, (count, 1, 1)) * np.cos(2 * np.pi * (fy * y + fx * x) + phase)
-    out += rng.normal(0, 4, out.shape)
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    """Photograph-like grayscale tiles of SHAPE (``tools/make_linear_corpus.py``'s)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+    from make_linear_corpus import smooth_images as made
+
+    return made(count, seed, SHAPE)
 
 
 def test_the_components_reconstruct_and_the_decoder_is_exact():

@@ -25,11 +25,12 @@ import vaecodec
 SHAPE = (8, 8)
 
 
-def smooth_images(count: int, seed: int) -> np.ndarray:
-    """Photograph-like 8x8 tiles: four random low frequencies and a little noise."""
+def smooth_images(count: int, seed: int, shape: tuple[int, int] = SHAPE) -> np.ndarray:
+    """Photograph-like grayscale tiles (8x8 unless ``shape`` says otherwise): four random
+    low frequencies and a little noise (``tests/test_linear.py`` makes its images here)."""
     rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0 : SHAPE[0], 0 : SHAPE[1]] / SHAPE[0]
-    out = np.full((count, *SHAPE), 128.0)
+    y, x = np.mgrid[0 : shape[0], 0 : shape[1]] / shape[0]
+    out = np.full((count, *shape), 128.0)
     for _ in range(4):
         fy, fx = rng.integers(0, 3, (2, count, 1, 1))
         phase = rng.uniform(0, 2 * np.pi, (count, 1, 1))
